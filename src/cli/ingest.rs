@@ -1,0 +1,50 @@
+//! `closeloop ingest`: messages from files or stdin through the same pipeline
+//! as the daemon. One line per message saying what happened.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{open, Failure, Outcome};
+use crate::config::Config;
+use crate::pipeline;
+
+pub async fn run(cfg: &Config, files: &[PathBuf]) -> Outcome {
+    let ctx = open(cfg).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut failures = 0;
+    if files.is_empty() {
+        let mut raw = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut raw)
+            .context("cannot read a message from stdin")?;
+        let r = pipeline::ingest(&ctx, &raw, "stdin", now).await?;
+        println!("stdin: {}", r.describe(ctx.prefix()));
+    }
+    for path in files {
+        let raw = match std::fs::read(path) {
+            Ok(raw) => raw,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", path.display());
+                failures += 1;
+                continue;
+            }
+        };
+        let source = format!("file:{}", path.display());
+        match pipeline::ingest(&ctx, &raw, &source, now).await {
+            Ok(r) => println!("{}: {}", path.display(), r.describe(ctx.prefix())),
+            Err(e) => {
+                eprintln!("{}: not stored: {e}", path.display());
+                failures += 1;
+            }
+        }
+    }
+    ctx.store.close().await;
+    if failures > 0 {
+        return Err(Failure::from(anyhow::anyhow!(
+            "{failures} message(s) could not be ingested"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The command line (SPEC §2): argument definitions, help that teaches, and
+//! dispatch. Entry layer: the only place besides `main` that reads config and
+//! wires the parts together. Exit codes: 0 ok, 1 runtime failure, 2 bad usage
+//! or invalid config.
+
+mod cases;
+mod check;
+mod ingest;
+mod respond;
+mod scan;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::context::Context;
+use crate::keyfile::Key;
+use crate::store::Store;
+
+const AFTER_HELP: &str = "\
+How it works: staff forward suspicious findings to the security mailbox; closeloop
+stores each as a redacted, deduplicated report on a case; responders reply with
+commands (classify, action, resolve …); every reporter gets an outcome letter.
+
+Examples:
+  closeloop demo                                  # the whole loop, no servers needed
+  closeloop --config /etc/closeloop.toml run      # the daemon
+  closeloop ingest message.eml                    # one message from a file
+  closeloop cases --status open                   # what is waiting
+  echo 'classify secret-leak' | closeloop respond --as lead@example.org CL-3";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "closeloop",
+    version,
+    about = "Closed-loop security reporting: intake, dedup, responder commands and outcome letters by email",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Config file (TOML). Keys can be overridden with CLOSELOOP_<SECTION>_<KEY>.
+    #[arg(
+        long,
+        global = true,
+        env = "CLOSELOOP_CONFIG",
+        default_value = "config/closeloop.toml"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: intake, commands, outbox, reminders, HTTP endpoint.
+    #[command(
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml run\n  closeloop run --once   # drain waiting mail, send due letters, exit"
+    )]
+    Run {
+        /// Drain what is waiting, send due letters, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// The whole loop on bundled sample reports, with no servers.
+    #[command(
+        after_help = "Example:\n  closeloop demo --dir /tmp/cl-demo\n  closeloop --config /tmp/cl-demo/closeloop.toml cases"
+    )]
+    Demo {
+        /// Folder for the demo's database, Maildir and letters (default: a new folder under ./var/demo).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Ingest RFC 5322 messages from files, or one from stdin (MTA pipe delivery).
+    #[command(
+        after_help = "Examples:\n  closeloop ingest report.eml other.eml\n  closeloop ingest < report.eml\n\nPrints one line per message: report (case opened or joined), quarantined, ignored,\ncommand or reply. Exit 0 when every message was stored, whatever became of it."
+    )]
+    Ingest {
+        /// Message files; none = read one message from stdin.
+        files: Vec<PathBuf>,
+    },
+    /// Find secrets and identities in text; prints JSON lines, never a plaintext secret.
+    #[command(
+        after_help = "Example:\n  closeloop scan build.log\n  git diff | closeloop scan\n\nEach line: {\"kind\":\"github-pat\",\"masked\":\"ghp_…a1b2\",\"start\":10,\"end\":50} (byte offsets)."
+    )]
+    Scan {
+        /// Text file; none = stdin.
+        file: Option<PathBuf>,
+    },
+    /// List cases.
+    #[command(after_help = "Examples:\n  closeloop cases\n  closeloop cases --status all --json")]
+    Cases {
+        #[arg(long, value_enum, default_value = "open")]
+        status: StatusFilter,
+        /// JSON output (stable fields, SPEC §2).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case in detail.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Apply a command block from stdin to a case, as a configured responder.
+    #[command(
+        after_help = "Example:\n  printf 'classify secret-leak\\naction revoked the key in AWS IAM\\nresolve remediated\\n' \\\n    | closeloop respond --as lead@example.org CL-3\n\nSame language and rules as replying by email (see README: command cheat sheet)."
+    )]
+    Respond {
+        /// The responder's address (must be in responders.addresses).
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_: String,
+        /// Case id: CL-3 or 3.
+        id: String,
+    },
+    /// Loop metrics: reports, duplicates, loop-closure rate, time to outcome.
+    #[command(after_help = "Example:\n  closeloop stats --since 30d\n  closeloop stats --json")]
+    Stats {
+        /// Only activity in this window (e.g. 7d, 24h).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and check that the database, IMAP and SMTP answer.
+    #[command(
+        name = "check-config",
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml check-config"
+    )]
+    CheckConfig,
+    /// Apply database migrations (also done automatically at start).
+    #[command(after_help = "Example:\n  closeloop migrate")]
+    Migrate,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaseCommand {
+    /// Reports, reporters, artifacts (masked), timeline and letters of one case.
+    #[command(after_help = "Example:\n  closeloop case show CL-3 --json")]
+    Show {
+        /// Case id: CL-3 or 3.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Open,
+    Resolved,
+    All,
+}
+
+/// A failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+/// Runs one parsed command line.
+pub async fn dispatch(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Scan { file } => scan::run(file.as_deref()),
+        Command::CheckConfig => check::run(&cli.config).await,
+        Command::Demo { .. } | Command::Stats { .. } => Err(Failure::from(anyhow::anyhow!(
+            "this subcommand is not available in this build yet"
+        ))),
+        command => {
+            let cfg = load_config(&cli.config)?;
+            match command {
+                Command::Migrate => {
+                    let store = Store::open(&cfg.database.url).await?;
+                    println!(
+                        "migrations applied to {}",
+                        crate::store::redact_url(&cfg.database.url)
+                    );
+                    store.close().await;
+                    Ok(())
+                }
+                Command::Ingest { files } => ingest::run(&cfg, &files).await,
+                Command::Cases { status, json } => {
+                    cases::list(&open(&cfg).await?, status, json).await
+                }
+                Command::Case(CaseCommand::Show { id, json }) => {
+                    cases::show(&open(&cfg).await?, &id, json).await
+                }
+                Command::Respond { as_, id } => respond::run(&open(&cfg).await?, &as_, &id).await,
+                Command::Run { once } => crate::daemon::run(open(&cfg).await?, once)
+                    .await
+                    .map_err(Failure::from),
+                Command::Scan { .. }
+                | Command::CheckConfig
+                | Command::Demo { .. }
+                | Command::Stats { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// Loads and validates the config: errors are usage errors (exit 2).
+pub fn load_config(path: &Path) -> Result<Config, Failure> {
+    let cfg = Config::load(path).map_err(|e| match e {
+        ConfigError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => Failure::usage(
+            anyhow::anyhow!("{e}\nhint: pass --config PATH or set CLOSELOOP_CONFIG; config/closeloop.toml is a sample"),
+        ),
+        e => Failure::usage(e),
+    })?;
+    for w in cfg.warnings() {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+/// Opens the store (migrating), the key and the templates.
+pub async fn open(cfg: &Config) -> Result<Context, Failure> {
+    let store = Store::open(&cfg.database.url).await?;
+    let key_path = cfg.key_file();
+    let (key, created) = Key::load_or_create(&key_path)?;
+    if created {
+        tracing::info!(path = %key_path.display(), "created a new fingerprint key (mode 0600); back it up");
+    }
+    let org = crate::compose::org(cfg).map_err(Failure::usage)?;
+    Ok(Context {
+        cfg: Arc::new(cfg.clone()),
+        key,
+        store,
+        org: Arc::new(org),
+    })
+}

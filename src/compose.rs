@@ -1,0 +1,521 @@
+//! Composes letters: gathers what each letter needs from the store, renders
+//! it with `letters`, and enqueues it in the CALLER's transaction (the
+//! transactional outbox), with a stable Message-ID and a per-recipient rate
+//! limit so a loop or a flood cannot make closeloop spam anyone.
+//!
+//! Must not send anything (that is `outbox`) nor change cases (`lifecycle`).
+
+use crate::config::{AuthMode, Config};
+use crate::context::Context;
+use crate::domain::{rfc3339, CaseId, Category, Millis, Outcome};
+use crate::letters::{self, Letter, LetterError, MaskedArtifact, Org, Overrides};
+use crate::pipeline::Joined;
+use crate::signed_address;
+use crate::store::cases::{self, CaseRow};
+use crate::store::intake::{self as rows, ReportRow};
+use crate::store::outbox::{self, LetterRow};
+use crate::store::{Conn, StoreError};
+
+/// At most this many letters to one address per hour; more are recorded, not queued.
+pub const RATE_LIMIT_PER_HOUR: i64 = 30;
+const HOUR_MS: Millis = 3_600_000;
+
+/// Builds the letters' view of the deployment, loading and checking template
+/// overrides now so a broken one fails at start, not at the first letter.
+pub fn org(cfg: &Config) -> Result<Org, LetterError> {
+    let org = Org::new(
+        cfg.letters.org_name.clone(),
+        cfg.letters.case_prefix.clone(),
+    );
+    match &cfg.letters.templates_dir {
+        Some(dir) => Ok(org.with_overrides(Overrides::load(dir)?)),
+        None => Ok(org),
+    }
+}
+
+/// "2 November 2026".
+pub fn date_words(at: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at)
+        .map(|d| d.format("%-d %B %Y").to_string())
+        .unwrap_or_default()
+}
+
+/// An artifact kind in words a reporter understands.
+pub fn artifact_words(kind: &str) -> String {
+    let words = match kind {
+        "aws-access-key-id" => "an AWS access key",
+        "aws-secret-access-key" => "an AWS secret key",
+        "github-pat" | "github-fine-grained-pat" | "github-oauth" | "github-app-token" => {
+            "a GitHub token"
+        }
+        "gitlab-pat" => "a GitLab token",
+        "slack-token" => "a Slack token",
+        "slack-webhook" => "a Slack webhook",
+        "stripe-secret-key" | "stripe-restricted-key" => "a Stripe key",
+        "twilio-api-key" => "a Twilio key",
+        "sendgrid-api-key" => "a SendGrid key",
+        "openai-api-key" => "an OpenAI key",
+        "anthropic-api-key" => "an Anthropic key",
+        "google-api-key" => "a Google API key",
+        "private-key" => "a private key",
+        "jwt" => "a login token (JWT)",
+        "bearer-token" => "an access token",
+        "url-password" => "a password in a link",
+        "azure-storage-key" => "an Azure storage key",
+        "generic-secret" => "a password or key",
+        "gcp-service-account" => "a Google Cloud service account",
+        "aws-arn" => "an AWS account or role",
+        "azure-app-id" => "an Azure app",
+        "k8s-service-account" => "a Kubernetes service account",
+        "url" => "a web address",
+        "host" => "a server name",
+        other => return other.replace('-', " "),
+    };
+    words.to_string()
+}
+
+fn masked(list: &[rows::ArtifactRow], with_context: bool) -> Vec<MaskedArtifact> {
+    list.iter()
+        .filter(|a| with_context || a.class != "context")
+        .map(|a| MaskedArtifact::new(artifact_words(&a.kind), a.masked.clone()))
+        .collect()
+}
+
+/// Stores a rendered letter unless the recipient's hourly limit is reached.
+/// Returns a line for confirmations ("outcome to a@x.org"), or None when held back.
+pub async fn store_letter(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: Option<CaseId>,
+    letter: Letter,
+    now: Millis,
+) -> Result<Option<String>, StoreError> {
+    let to = letter.to.to_ascii_lowercase();
+    if to == ctx.own_address() {
+        return Ok(None);
+    }
+    if outbox::count_to_since(conn, &to, now - HOUR_MS).await? >= RATE_LIMIT_PER_HOUR {
+        tracing::warn!(
+            kind = letter.kind.slug(),
+            case = case.map(|c| c.0),
+            "letter held back: recipient rate limit"
+        );
+        if let Some(c) = case {
+            let text = format!(
+                "{} letter to {to} held back: more than {RATE_LIMIT_PER_HOUR} letters an hour",
+                letter.kind
+            );
+            cases::add_event(conn, c, now, "closeloop", "rate-limited", &text).await?;
+        }
+        return Ok(None);
+    }
+    let seq = outbox::count_to_since(conn, &to, 0).await?;
+    let message_id = letters::message_id_for(
+        letter.kind,
+        case.unwrap_or(CaseId(0)),
+        &to,
+        seq + now,
+        &ctx.own_domain(),
+    );
+    let row = LetterRow {
+        id: 0,
+        case_id: case,
+        kind: letter.kind.slug().to_string(),
+        recipient: to.clone(),
+        subject: letter.subject,
+        body: letter.body,
+        message_id,
+        in_reply_to: letter.in_reply_to,
+        refs: letter.references.join(" "),
+        reply_to: letter.reply_to,
+        auto_submitted: letter.auto_submitted.to_string(),
+        status: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    outbox::enqueue(conn, &row, now).await?;
+    Ok(Some(format!("{} to {to}", letter.kind)))
+}
+
+fn render_failed(e: LetterError) -> StoreError {
+    // Templates are checked at start; a failure here is a bug worth a loud error.
+    StoreError::NotFound(format!("letter rendering failed: {e}"))
+}
+
+/// Where a responder's reply should go: the per-case signed address in
+/// `token` mode, else our own address (the subject carries the case id).
+pub fn responder_reply_to(ctx: &Context, case: CaseId, responder: &str) -> String {
+    let own = ctx.own_address();
+    if ctx.cfg.responders.auth == AuthMode::Token {
+        let (local, domain) = own.split_once('@').unwrap_or((own.as_str(), "localhost"));
+        signed_address::sign(ctx.key.bytes(), local, domain, case, responder)
+    } else {
+        own
+    }
+}
+
+/// Letters after a report is stored: acknowledgement and responder notice,
+/// or the instant answer when it matched a recently resolved case.
+pub async fn after_report(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    report_id: i64,
+    how: &Joined,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let reports = rows::reports_of(conn, case).await?;
+    let Some(report) = reports.iter().find(|r| r.id == report_id).cloned() else {
+        return Ok(());
+    };
+    let artifacts = rows::artifacts_of(conn, case).await?;
+    let mut reporters: Vec<String> = Vec::new();
+    for r in &reports {
+        if !reporters.contains(&r.reporter) {
+            reporters.push(r.reporter.clone());
+        }
+    }
+    let others = reporters.iter().filter(|r| **r != report.reporter).count();
+
+    if let Joined::Recent(_) = how {
+        let row = cases::require(conn, case, ctx.prefix()).await?;
+        let position = reporters
+            .iter()
+            .position(|r| *r == report.reporter)
+            .unwrap_or(0)
+            + 1;
+        if let Some(outcome) = outcome_ctx(
+            conn,
+            &row,
+            &report,
+            position,
+            reporters.len(),
+            &artifacts,
+            None,
+        )
+        .await?
+        {
+            let recent = letters::RecentCtx {
+                outcome,
+                resolved_on: row.resolved_at.map(date_words).unwrap_or_default(),
+            };
+            let letter = letters::render_recent(&ctx.org, &report.reporter, &recent)
+                .map_err(render_failed)?;
+            store_letter(ctx, conn, Some(case), letter, now).await?;
+        }
+    } else if ctx.cfg.letters.ack {
+        let ack = letters::AckCtx {
+            case_id: case,
+            reporter_name: report.reporter_name.clone(),
+            reported_subject: report.subject.clone(),
+            reported_on: date_words(report.sent_at.unwrap_or(report.received_at)),
+            others_reported: others,
+            masked_artifacts: masked(&artifacts, false),
+            their_message_id: report.message_id.clone(),
+        };
+        let letter =
+            letters::render_ack(&ctx.org, &report.reporter, &ack).map_err(render_failed)?;
+        store_letter(ctx, conn, Some(case), letter, now).await?;
+    }
+
+    let notify = letters::NotifyCtx {
+        case_id: case,
+        from: report.reporter.clone(),
+        subject: report.subject.clone(),
+        received: rfc3339(report.received_at),
+        original: (report.orig_subject.is_some() || report.orig_from.is_some()).then(|| {
+            letters::OriginalInfo {
+                from: report.orig_from.clone().unwrap_or_default(),
+                subject: report.orig_subject.clone().unwrap_or_default(),
+                date: report.orig_date.clone().unwrap_or_default(),
+            }
+        }),
+        masked_artifacts: masked(&artifacts, true),
+        joined_existing: matches!(how, Joined::Duplicate(_)),
+        report_count: reports.len(),
+        reporters: reporters.clone(),
+        redacted_excerpt: report.body.chars().take(1200).collect(),
+        warnings: report
+            .problems
+            .split("; ")
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        answered_from: matches!(how, Joined::Recent(_)).then_some(case),
+        reopened: matches!(how, Joined::Reopened),
+        classify_within: Some(format!("{:?}", ctx.cfg.sla.classify_within)),
+    };
+    for to in ctx.cfg.notify_addresses() {
+        let letter = letters::render_notify(&ctx.org, &to, &notify)
+            .map_err(render_failed)?
+            .with_reply_to(Some(responder_reply_to(ctx, case, &to)));
+        store_letter(ctx, conn, Some(case), letter, now).await?;
+    }
+    Ok(())
+}
+
+/// Actions recorded on a case, in order, in the responder's words.
+async fn actions(conn: &mut Conn, case: CaseId) -> Result<Vec<String>, StoreError> {
+    Ok(cases::events(conn, case)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "action")
+        .map(|e| e.text)
+        .collect())
+}
+
+async fn outcome_ctx(
+    conn: &mut Conn,
+    case: &CaseRow,
+    report: &ReportRow,
+    position: usize,
+    total: usize,
+    artifacts: &[rows::ArtifactRow],
+    merged_from: Option<CaseId>,
+) -> Result<Option<letters::OutcomeCtx>, StoreError> {
+    let Some(outcome) = case
+        .outcome
+        .as_deref()
+        .and_then(|o| o.parse::<Outcome>().ok())
+    else {
+        return Ok(None);
+    };
+    let category = case
+        .category
+        .as_deref()
+        .and_then(|c| c.parse::<Category>().ok())
+        .unwrap_or(Category::Other);
+    Ok(Some(letters::OutcomeCtx {
+        case_id: case.id,
+        reporter_name: report.reporter_name.clone(),
+        reported_subject: report.subject.clone(),
+        reported_on: date_words(report.sent_at.unwrap_or(report.received_at)),
+        category,
+        actions: actions(conn, case.id).await?,
+        outcome,
+        resolution_text: case.resolution.clone(),
+        until: case.until_date.clone(),
+        advice: None,
+        position,
+        reporters_total: total,
+        masked_artifacts: masked(artifacts, false),
+        their_message_id: report.message_id.clone(),
+        merged_from,
+    }))
+}
+
+/// One outcome letter per reporter of the case and of cases merged into it.
+/// Returns a line per queued letter.
+pub async fn outcome_letters(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let row = cases::require(conn, case, ctx.prefix()).await?;
+    let mut all: Vec<(ReportRow, Option<CaseId>)> = rows::reports_of(conn, case)
+        .await?
+        .into_iter()
+        .map(|r| (r, None))
+        .collect();
+    let mut artifacts = rows::artifacts_of(conn, case).await?;
+    for merged in merged_tree(conn, case).await? {
+        all.extend(
+            rows::reports_of(conn, merged)
+                .await?
+                .into_iter()
+                .map(|r| (r, Some(merged))),
+        );
+        for a in rows::artifacts_of(conn, merged).await? {
+            if !artifacts.contains(&a) {
+                artifacts.push(a);
+            }
+        }
+    }
+    all.sort_by_key(|(r, _)| (r.received_at, r.id));
+    // One letter per reporter, about their first report.
+    let mut firsts: Vec<(ReportRow, Option<CaseId>)> = Vec::new();
+    for (r, m) in all {
+        if !firsts.iter().any(|(f, _)| f.reporter == r.reporter) {
+            firsts.push((r, m));
+        }
+    }
+    let total = firsts.len();
+    let mut queued = Vec::new();
+    for (i, (report, merged_from)) in firsts.iter().enumerate() {
+        if let Some(octx) =
+            outcome_ctx(conn, &row, report, i + 1, total, &artifacts, *merged_from).await?
+        {
+            let letter = letters::render_outcome(&ctx.org, &report.reporter, &octx)
+                .map_err(render_failed)?;
+            if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
+                queued.push(line);
+            }
+        }
+    }
+    Ok(queued)
+}
+
+/// Every case merged into `case`, directly or through other merges.
+async fn merged_tree(conn: &mut Conn, case: CaseId) -> Result<Vec<CaseId>, StoreError> {
+    let mut out = Vec::new();
+    let mut todo = vec![case];
+    while let Some(c) = todo.pop() {
+        for m in cases::merged_from(conn, c).await? {
+            if !out.contains(&m) && m != case && out.len() < 10_000 {
+                out.push(m);
+                todo.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `ask` question to every reporter of the case. Returns a line per letter.
+pub async fn question_letters(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    question: &str,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let mut reports = rows::reports_of(conn, case).await?;
+    for merged in merged_tree(conn, case).await? {
+        reports.extend(rows::reports_of(conn, merged).await?);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut queued = Vec::new();
+    for r in reports {
+        if seen.contains(&r.reporter) {
+            continue;
+        }
+        seen.push(r.reporter.clone());
+        let q = letters::QuestionCtx {
+            case_id: case,
+            reporter_name: r.reporter_name.clone(),
+            reported_subject: r.subject.clone(),
+            reported_on: date_words(r.sent_at.unwrap_or(r.received_at)),
+            question: question.to_string(),
+            their_message_id: r.message_id.clone(),
+        };
+        let letter = letters::render_question(&ctx.org, &r.reporter, &q).map_err(render_failed)?;
+        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
+            queued.push(line);
+        }
+    }
+    Ok(queued)
+}
+
+/// What a responder's message was, for threading the answer under it.
+#[derive(Clone, Debug, Default)]
+pub struct TheirMessage {
+    pub subject: String,
+    pub message_id: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn confirm(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    responder: &str,
+    applied: Vec<String>,
+    status: String,
+    letters_queued: Vec<String>,
+    their: &TheirMessage,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let c = letters::ConfirmCtx {
+        case_id: case,
+        applied,
+        status,
+        letters_queued,
+        their_subject: their.subject.clone(),
+        their_message_id: their.message_id.clone(),
+    };
+    let letter = letters::render_confirm(&ctx.org, responder, &c)
+        .map_err(render_failed)?
+        .with_reply_to(Some(responder_reply_to(ctx, case, responder)));
+    store_letter(ctx, conn, Some(case), letter, now).await?;
+    Ok(())
+}
+
+pub async fn reject(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: Option<CaseId>,
+    responder: &str,
+    errors: Vec<String>,
+    their: &TheirMessage,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let c = letters::RejectCtx {
+        case_id: case,
+        errors,
+        their_subject: their.subject.clone(),
+        their_message_id: their.message_id.clone(),
+    };
+    let mut letter = letters::render_reject(&ctx.org, responder, &c).map_err(render_failed)?;
+    if let Some(case) = case {
+        letter = letter.with_reply_to(Some(responder_reply_to(ctx, case, responder)));
+    }
+    store_letter(ctx, conn, case, letter, now).await?;
+    Ok(())
+}
+
+/// Tells the responders about something that happened to a case by itself
+/// (a reporter answered, an accepted risk expired): a reminder-style notice.
+pub async fn responders_reminder(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    reason: letters::ReminderReason,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let row = cases::require(conn, case, ctx.prefix()).await?;
+    let reports = rows::reports_of(conn, case).await?;
+    let mut reporters: Vec<&str> = reports.iter().map(|r| r.reporter.as_str()).collect();
+    reporters.dedup();
+    let open_for_ms = now.saturating_sub(row.opened_at);
+    let r = letters::ReminderCtx {
+        case_id: case,
+        sla: match reason {
+            letters::ReminderReason::Classify => Some(format!("{:?}", ctx.cfg.sla.classify_within)),
+            letters::ReminderReason::Outcome => Some(format!("{:?}", ctx.cfg.sla.outcome_within)),
+            letters::ReminderReason::RiskReview { .. } => None,
+        },
+        reason,
+        subject: reports
+            .first()
+            .map(|r| r.subject.clone())
+            .unwrap_or_default(),
+        opened_at: rfc3339(row.opened_at),
+        open_for: span_words(open_for_ms),
+        category: row.category.as_deref().and_then(|c| c.parse().ok()),
+        severity: row.severity.as_deref().and_then(|c| c.parse().ok()),
+        report_count: reports.len(),
+        waiting_reporters: reporters.len(),
+    };
+    for to in ctx.cfg.notify_addresses() {
+        let letter = letters::render_reminder(&ctx.org, &to, &r)
+            .map_err(render_failed)?
+            .with_reply_to(Some(responder_reply_to(ctx, case, &to)));
+        store_letter(ctx, conn, Some(case), letter, now).await?;
+    }
+    Ok(())
+}
+
+/// "3 days", "5 hours", "20 minutes".
+pub fn span_words(ms: Millis) -> String {
+    let mins = ms / 60_000;
+    let (n, unit) = if mins >= 2 * 1440 {
+        (mins / 1440, "days")
+    } else if mins >= 120 {
+        (mins / 60, "hours")
+    } else {
+        (mins, "minutes")
+    };
+    format!("{n} {unit}")
+}

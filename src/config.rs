@@ -1,0 +1,772 @@
+//! The typed configuration (SPEC §7): one source of defaults, TOML file plus
+//! `CLOSELOOP_<SECTION>_<KEY>` environment overrides, and validation that
+//! collects every problem and names the file and key at fault.
+//!
+//! Must not open connections: reachability checks belong to `check-config` in the CLI.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Environment variables starting with this prefix override config keys.
+pub const ENV_PREFIX: &str = "CLOSELOOP_";
+/// Environment variables with the prefix that are not config keys.
+const ENV_NOT_KEYS: &[&str] = &["CLOSELOOP_CONFIG", "CLOSELOOP_LOG", "CLOSELOOP_E2E"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config file {path} has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+/// A duration written `90s`, `15m`, `4h` or `7d` (combinations such as `1h30m` too).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Span {
+    pub fn parse(s: &str) -> Result<Span, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty duration; write e.g. 90s, 15m, 4h or 7d".into());
+        }
+        let mut total: u64 = 0;
+        let mut num = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                'w' => 7 * 86_400,
+                _ => {
+                    return Err(format!(
+                        "'{s}' is not a duration; write e.g. 90s, 15m, 4h or 7d"
+                    ))
+                }
+            };
+            let n: u64 = num
+                .parse()
+                .map_err(|_| format!("'{s}' is not a duration; write e.g. 90s, 15m, 4h or 7d"))?;
+            total = total.saturating_add(n.saturating_mul(unit));
+            num.clear();
+        }
+        if !num.is_empty() {
+            return Err(format!("'{s}' has no unit; write e.g. {s}s or {s}m"));
+        }
+        Ok(Span(Duration::from_secs(total)))
+    }
+
+    pub fn millis(self) -> i64 {
+        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}s", self.0.as_secs())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let s = String::deserialize(d)?;
+        Span::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a password comes from. Never printed: `Debug` hides a literal password.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSource {
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Plain-text password in the file: allowed, with a warning at start.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordSource")
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+impl PasswordSource {
+    /// Reads the password now. `what` names the section for error messages.
+    pub fn resolve(&self, what: &str) -> Result<Option<String>, String> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var)
+                .map(Some)
+                .map_err(|_| format!("{what}.password_env names {var}, which is not set"));
+        }
+        if let Some(path) = &self.password_file {
+            return std::fs::read_to_string(path)
+                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| format!("{what}.password_file {}: {e}", path.display()));
+        }
+        Ok(self.password.clone())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Tls,
+    Starttls,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeKind {
+    Imap,
+    Maildir,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundKind {
+    Smtp,
+    File,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Dmarc,
+    Token,
+    None,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub url: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: "sqlite://var/closeloop.db".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    pub kind: IntakeKind,
+    /// Maildir root (with `new/`, `cur/`, `tmp/`) when `kind = "maildir"`.
+    pub dir: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    #[serde(flatten)]
+    pub password: PasswordSource,
+    pub mailbox: String,
+    pub processed_mailbox: String,
+    pub poll_interval: Span,
+    pub idle: bool,
+    /// Domains (and full addresses) whose staff may report; `"*"` allows anyone (labs).
+    pub allowed_domains: Vec<String>,
+    pub max_message_bytes: usize,
+    /// How long another instance waits before taking over a dead reader's mailbox lease.
+    pub lease_timeout: Span,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            kind: IntakeKind::Maildir,
+            dir: PathBuf::from("var/maildir"),
+            host: String::new(),
+            port: 993,
+            tls: TlsMode::Tls,
+            username: String::new(),
+            password: PasswordSource::default(),
+            mailbox: "INBOX".into(),
+            processed_mailbox: "Processed".into(),
+            poll_interval: Span(Duration::from_secs(60)),
+            idle: true,
+            allowed_domains: Vec::new(),
+            max_message_bytes: 25 * 1024 * 1024,
+            lease_timeout: Span(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    pub kind: OutboundKind,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    #[serde(flatten)]
+    pub password: PasswordSource,
+    /// The address letters come from; also our own address (mail from it is never a report).
+    pub from: String,
+    /// Where `.eml` files go when `kind = "file"`.
+    pub dir: PathBuf,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            kind: OutboundKind::File,
+            host: String::new(),
+            port: 587,
+            tls: TlsMode::Starttls,
+            username: String::new(),
+            password: PasswordSource::default(),
+            from: "security@example.org".into(),
+            dir: PathBuf::from("var/outbox"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Responders {
+    pub addresses: Vec<String>,
+    /// Where case notifications go (a team list); empty = every responder.
+    pub notify: Vec<String>,
+    pub auth: AuthMode,
+    pub trusted_authserv_id: String,
+}
+
+impl Default for Responders {
+    fn default() -> Self {
+        Responders {
+            addresses: Vec::new(),
+            notify: Vec::new(),
+            auth: AuthMode::Dmarc,
+            trusted_authserv_id: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Letters {
+    pub org_name: String,
+    pub ack: bool,
+    pub templates_dir: Option<PathBuf>,
+    pub case_prefix: String,
+}
+
+impl Default for Letters {
+    fn default() -> Self {
+        Letters {
+            org_name: "the security team".into(),
+            ack: true,
+            templates_dir: None,
+            case_prefix: "CL".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// The fingerprint/signing key; default: beside the SQLite database.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dedup {
+    pub reopen_window: Span,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Dedup {
+            reopen_window: Span(Duration::from_secs(30 * 86_400)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sla {
+    pub classify_within: Span,
+    pub outcome_within: Span,
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla {
+            classify_within: Span(Duration::from_secs(4 * 3600)),
+            outcome_within: Span(Duration::from_secs(7 * 86_400)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// `host:port`; empty turns the listener off.
+    pub listen: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            listen: "127.0.0.1:9187".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: Database,
+    pub intake: Intake,
+    pub outbound: Outbound,
+    pub responders: Responders,
+    pub letters: Letters,
+    pub secrets: Secrets,
+    pub dedup: Dedup,
+    pub sla: Sla,
+    pub http: Http,
+}
+
+impl Config {
+    /// Loads `path`, applies `CLOSELOOP_*` overrides from `env`, and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(path, &text, std::env::vars())
+    }
+
+    /// Parses TOML text (named `path` in errors) with the given environment.
+    pub fn from_toml(
+        path: &Path,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        apply_env(&mut table, env).map_err(syntax)?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| syntax(e.message().to_string()))?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// Every inconsistency, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            p.push(format!(
+                "database.url '{db}' must start with sqlite:// or postgres://"
+            ));
+        }
+        let i = &self.intake;
+        match i.kind {
+            IntakeKind::Imap => {
+                if i.host.is_empty() {
+                    p.push("intake.host is required when intake.kind = \"imap\"".into());
+                }
+                if i.username.is_empty() {
+                    p.push("intake.username is required when intake.kind = \"imap\"".into());
+                }
+                if i.tls == TlsMode::None && !i.host.is_empty() && !is_loopback(&i.host) {
+                    p.push(format!(
+                        "intake.tls = \"none\" is refused for host '{}': plain IMAP is allowed on loopback only",
+                        i.host
+                    ));
+                }
+                if i.mailbox == i.processed_mailbox {
+                    p.push("intake.processed_mailbox must differ from intake.mailbox".into());
+                }
+            }
+            IntakeKind::Maildir => {
+                if i.dir.as_os_str().is_empty() {
+                    p.push("intake.dir is required when intake.kind = \"maildir\"".into());
+                }
+            }
+        }
+        check_password(&i.password, "intake", &mut p);
+        if i.allowed_domains.is_empty() {
+            p.push("intake.allowed_domains is empty: nobody could report; list your domains (or \"*\" for a lab)".into());
+        }
+        if i.max_message_bytes < 1024 {
+            p.push("intake.max_message_bytes must be at least 1024".into());
+        }
+        if i.poll_interval.0.is_zero() {
+            p.push("intake.poll_interval must be more than 0s".into());
+        }
+        let o = &self.outbound;
+        if !looks_like_address(&o.from) {
+            p.push(format!(
+                "outbound.from '{}' is not an email address",
+                o.from
+            ));
+        }
+        match o.kind {
+            OutboundKind::Smtp => {
+                if o.host.is_empty() {
+                    p.push("outbound.host is required when outbound.kind = \"smtp\"".into());
+                }
+                if o.tls == TlsMode::None && !o.host.is_empty() && !is_loopback(&o.host) {
+                    p.push(format!(
+                        "outbound.tls = \"none\" is refused for host '{}': plain SMTP is allowed on loopback only",
+                        o.host
+                    ));
+                }
+            }
+            OutboundKind::File => {
+                if o.dir.as_os_str().is_empty() {
+                    p.push("outbound.dir is required when outbound.kind = \"file\"".into());
+                }
+            }
+        }
+        check_password(&o.password, "outbound", &mut p);
+        let r = &self.responders;
+        for a in r.addresses.iter().chain(&r.notify) {
+            if !looks_like_address(a) {
+                p.push(format!("responders: '{a}' is not an email address"));
+            }
+        }
+        if r.auth == AuthMode::Dmarc && r.trusted_authserv_id.trim().is_empty() {
+            p.push(
+                "responders.trusted_authserv_id is required when responders.auth = \"dmarc\" \
+                 (the authserv-id your receiving server writes in Authentication-Results)"
+                    .into(),
+            );
+        }
+        let prefix = &self.letters.case_prefix;
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            p.push(format!(
+                "letters.case_prefix '{prefix}' must be letters and digits only"
+            ));
+        }
+        if self.database.url.starts_with("postgres") && self.secrets.key_file.is_none() {
+            p.push(
+                "secrets.key_file is required with PostgreSQL (every instance must share one key)"
+                    .into(),
+            );
+        }
+        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            p.push(format!(
+                "http.listen '{}' is not host:port (e.g. 127.0.0.1:9187)",
+                self.http.listen
+            ));
+        }
+        p
+    }
+
+    /// Warnings worth a loud line at start (allowed, but unsafe).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.responders.auth == AuthMode::None {
+            w.push("responders.auth = \"none\": anyone who can forge a From header can command cases; use this only in a lab".into());
+        }
+        if self.intake.password.password.is_some() {
+            w.push("intake.password is written in the config file in plain text; prefer password_env or password_file".into());
+        }
+        if self.outbound.password.password.is_some() {
+            w.push("outbound.password is written in the config file in plain text; prefer password_env or password_file".into());
+        }
+        if self.intake.allowed_domains.iter().any(|d| d == "*") {
+            w.push(
+                "intake.allowed_domains = \"*\": anyone may report; use this only in a lab".into(),
+            );
+        }
+        w
+    }
+
+    /// The SQLite file behind `database.url`, if it is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database.url.strip_prefix("sqlite:")?;
+        let rest = rest.trim_start_matches("//");
+        let rest = rest.split('?').next().unwrap_or(rest);
+        (!rest.is_empty() && rest != ":memory:").then(|| PathBuf::from(rest))
+    }
+
+    /// The fingerprint key file: configured, or beside the SQLite database.
+    pub fn key_file(&self) -> PathBuf {
+        if let Some(k) = &self.secrets.key_file {
+            return k.clone();
+        }
+        match self.sqlite_path() {
+            Some(db) => db.with_extension("key"),
+            None => PathBuf::from("closeloop.key"),
+        }
+    }
+
+    /// Lowercased addresses of configured responders.
+    pub fn responder_addresses(&self) -> BTreeSet<String> {
+        self.responders
+            .addresses
+            .iter()
+            .map(|a| a.trim().to_ascii_lowercase())
+            .collect()
+    }
+
+    /// Where case notifications go: `responders.notify`, else every responder.
+    pub fn notify_addresses(&self) -> Vec<String> {
+        let list = if self.responders.notify.is_empty() {
+            &self.responders.addresses
+        } else {
+            &self.responders.notify
+        };
+        list.iter().map(|a| a.trim().to_ascii_lowercase()).collect()
+    }
+
+    /// May this sender report? Domain or full address listed, or `"*"`.
+    pub fn sender_allowed(&self, address: &str) -> bool {
+        let address = address.to_ascii_lowercase();
+        let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        self.intake.allowed_domains.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            entry == "*"
+                || entry == address
+                || (!domain.is_empty() && entry.trim_start_matches('@') == domain)
+        })
+    }
+}
+
+fn check_password(src: &PasswordSource, section: &str, p: &mut Vec<String>) {
+    let set = [
+        src.password_env.is_some(),
+        src.password_file.is_some(),
+        src.password.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if set > 1 {
+        p.push(format!(
+            "{section}: set only one of password_env, password_file, password"
+        ));
+    }
+}
+
+fn looks_like_address(a: &str) -> bool {
+    let a = a.trim();
+    matches!(a.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !a.contains(char::is_whitespace))
+}
+
+/// `127.0.0.1`, `::1`, `localhost`.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Applies `CLOSELOOP_SECTION_KEY=value` overrides. Values that parse as TOML
+/// (numbers, booleans, arrays, quoted strings) keep their type; others are strings.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), String> {
+    const SECTIONS: &[&str] = &[
+        "database",
+        "intake",
+        "outbound",
+        "responders",
+        "letters",
+        "secrets",
+        "dedup",
+        "sla",
+        "http",
+    ];
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if ENV_NOT_KEYS.contains(&name.as_str()) {
+            continue;
+        }
+        let rest = rest.to_ascii_lowercase();
+        let Some((section, key)) = rest.split_once('_') else {
+            return Err(format!(
+                "environment variable {name} does not name a section and key"
+            ));
+        };
+        if !SECTIONS.contains(&section) {
+            return Err(format!(
+                "environment variable {name}: unknown section '{section}'"
+            ));
+        }
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(t) => {
+                t.insert(key.to_string(), parsed);
+            }
+            _ => return Err(format!("[{section}] is not a table")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml(
+            Path::new("test.toml"),
+            text,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    const MINIMAL: &str =
+        "[intake]\nallowed_domains = [\"example.org\"]\n[responders]\nauth = \"none\"\n";
+
+    #[test]
+    fn durations_parse_in_all_units() {
+        for (s, secs) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("4h", 14_400),
+            ("7d", 604_800),
+            ("1h30m", 5400),
+        ] {
+            assert_eq!(Span::parse(s).unwrap().0.as_secs(), secs, "{s}");
+        }
+        for bad in ["", "10", "5x", "m"] {
+            assert!(Span::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_fill_missing_keys() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.database.url, "sqlite://var/closeloop.db");
+        assert_eq!(c.letters.case_prefix, "CL");
+        assert_eq!(c.key_file(), PathBuf::from("var/closeloop.key"));
+        assert_eq!(c.dedup.reopen_window.0.as_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = load(&format!("{MINIMAL}[letters]\ncase_prefx = \"X\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test.toml") && err.contains("case_prefx"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = "[intake]\nkind = \"imap\"\ntls = \"none\"\nhost = \"mail.example.org\"\n\
+                    [outbound]\nfrom = \"nobody\"\n[responders]\nauth = \"dmarc\"\n";
+        let err = load(text, &[]).unwrap_err().to_string();
+        for key in [
+            "intake.username",
+            "intake.tls",
+            "intake.allowed_domains",
+            "outbound.from",
+            "responders.trusted_authserv_id",
+        ] {
+            assert!(err.contains(key), "missing {key} in {err}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_keep_types() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("CLOSELOOP_DATABASE_URL", "sqlite:///tmp/x.db"),
+                ("CLOSELOOP_INTAKE_MAX_MESSAGE_BYTES", "2048"),
+                ("CLOSELOOP_LETTERS_ACK", "false"),
+                ("CLOSELOOP_CONFIG", "ignored.toml"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.database.url, "sqlite:///tmp/x.db");
+        assert_eq!(c.intake.max_message_bytes, 2048);
+        assert!(!c.letters.ack);
+        assert!(load(MINIMAL, &[("CLOSELOOP_NOPE_X", "1")]).is_err());
+    }
+
+    #[test]
+    fn senders_are_matched_by_domain_or_address() {
+        let mut c = load(MINIMAL, &[]).unwrap();
+        c.intake.allowed_domains = vec!["example.org".into(), "vendor@partner.test".into()];
+        assert!(c.sender_allowed("Alice@Example.org"));
+        assert!(c.sender_allowed("vendor@partner.test"));
+        assert!(!c.sender_allowed("other@partner.test"));
+        assert!(!c.sender_allowed("mallory@example.org.evil.test"));
+        c.intake.allowed_domains = vec!["*".into()];
+        assert!(c.sender_allowed("anyone@anywhere.test"));
+    }
+
+    #[test]
+    fn literal_passwords_stay_out_of_debug() {
+        let c = load(
+            &format!("{MINIMAL}[outbound]\npassword = \"hunter2-secret\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2-secret"));
+        assert!(c.warnings().iter().any(|w| w.contains("outbound.password")));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
+        assert!(!is_loopback("mail.example.org") && !is_loopback("10.0.0.1"));
+    }
+}

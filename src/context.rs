@@ -1,0 +1,37 @@
+//! What every use case needs, built once at start by the entry layer: the
+//! validated configuration, the local key, the store and the letter templates.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::keyfile::Key;
+use crate::letters::Org;
+use crate::store::Store;
+
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub cfg: Arc<Config>,
+    pub key: Key,
+    pub store: Store,
+    /// Org name, case prefix and template overrides (validated at start).
+    pub org: Arc<Org>,
+}
+
+impl Context {
+    pub fn prefix(&self) -> &str {
+        &self.cfg.letters.case_prefix
+    }
+
+    /// Our own address, lowercased.
+    pub fn own_address(&self) -> String {
+        self.cfg.outbound.from.trim().to_ascii_lowercase()
+    }
+
+    /// The domain of our own address (for Message-IDs and signed addresses).
+    pub fn own_domain(&self) -> String {
+        self.own_address()
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "localhost".into())
+    }
+}

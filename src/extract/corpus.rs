@@ -1,0 +1,1048 @@
+//! Test corpus for the extract module: realistic true examples (build logs, .env files,
+//! JSON configs, Slack pastes, e-mail lines) and look-alike false examples per kind.
+//!
+//! Test-only. Every token is generated at run time from a seeded PRNG and assembled by
+//! concatenation, so this file contains nothing a real secret scanner would flag. It
+//! must not be used outside `#[cfg(test)]`.
+
+pub(super) const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(super) const HEX: &str = "0123456789abcdef";
+pub(super) const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+pub(super) const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(super) const UPNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub(super) const DIGITS: &str = "0123456789";
+pub(super) const PWCHARS: &str =
+    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%^*-_+";
+
+/// Deterministic xorshift PRNG for building fake tokens.
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub(super) fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub(super) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub(super) fn s(&mut self, n: usize, alphabet: &str) -> String {
+        let a = alphabet.as_bytes();
+        (0..n)
+            .map(|_| a[(self.next() % a.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+/// Base64url without padding (test helper for JWTs).
+pub(super) fn b64url(data: &[u8]) -> String {
+    let a = B64URL.as_bytes();
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..=chunk.len() {
+            out.push(a[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn b64std(data: &[u8]) -> String {
+    let s = b64url(data).replace('-', "+").replace('_', "/");
+    let pad = (4 - s.len() % 4) % 4;
+    format!("{s}{}", "=".repeat(pad))
+}
+
+/// A true example: `text` must yield a finding of `kind` whose value is `value`.
+pub(super) struct Pos {
+    pub kind: &'static str,
+    pub text: String,
+    pub value: String,
+}
+
+/// A false example: `text` must not yield a finding of `kind` (nor any Secret when
+/// `kind` is a secret kind).
+pub(super) struct Neg {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+fn pos(kind: &'static str, text: String, value: &str) -> Pos {
+    Pos {
+        kind,
+        text,
+        value: value.to_string(),
+    }
+}
+
+fn neg(kind: &'static str, text: impl Into<String>) -> Neg {
+    Neg {
+        kind,
+        text: text.into(),
+    }
+}
+
+pub(super) fn jwt(r: &mut Rng) -> String {
+    let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = format!(
+        r#"{{"sub":"{}","iat":{},"role":"svc"}}"#,
+        r.s(12, ALNUM),
+        r.s(10, DIGITS)
+    );
+    format!(
+        "{header}.{}.{}",
+        b64url(payload.as_bytes()),
+        r.s(43, B64URL)
+    )
+}
+
+pub(super) fn pem_body(r: &mut Rng, lines: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..lines).map(|_| r.s(64, B64)).collect();
+    v.push(format!("{}==", r.s(22, B64)));
+    v
+}
+
+fn pem(label: &str, body: &[String], nl: &str) -> String {
+    let dashes = "-----";
+    format!(
+        "{dashes}BEGIN {label}{dashes}{nl}{}{nl}{dashes}END {label}{dashes}",
+        body.join(nl)
+    )
+}
+
+fn guid(r: &mut Rng) -> String {
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        r.s(8, HEX),
+        r.s(4, HEX),
+        r.s(3, HEX),
+        r.s(3, HEX),
+        r.s(12, HEX)
+    )
+}
+
+/// All true examples.
+pub(super) fn positives() -> Vec<Pos> {
+    let mut r = Rng::new(7);
+    let r = &mut r;
+    let mut v = Vec::new();
+
+    // aws-access-key-id
+    let k = |r: &mut Rng, p: &str| format!("{p}{}", r.s(16, UPNUM));
+    let (a, b, c, d) = (k(r, "AKIA"), k(r, "ASIA"), k(r, "AKIA"), k(r, "AKIA"));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("2024-05-01T10:00:03Z [build 4411] + export AWS_ACCESS_KEY_ID={a}\n"),
+        &a,
+    ));
+    v.push(pos("aws-access-key-id", format!("{{\"Credentials\": {{\"AccessKeyId\": \"{b}\", \"Expiration\": \"2024-05-01T12:00:00Z\"}}}}"), &b));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("Hi team, I found {c} pasted in the Confluence runbook, please rotate."),
+        &c,
+    ));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("Voilà la clé d'accès : «{d}» — merci 🙏"),
+        &d,
+    ));
+
+    // aws-secret-access-key
+    let sk = |r: &mut Rng| format!("{}/{}+{}", r.s(12, ALNUM), r.s(14, ALNUM), r.s(12, ALNUM));
+    let (s1, s2, s3, s4) = (sk(r), sk(r), sk(r), sk(r));
+    v.push(pos("aws-secret-access-key", format!("[default]\naws_access_key_id = {a}\naws_secret_access_key = {s1}\nregion = eu-west-1\n"), &s1));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!(
+            "{{\"AccessKeyId\": \"{b}\", \"SecretAccessKey\": \"{s2}\", \"SessionToken\": \"x\"}}"
+        ),
+        &s2,
+    ));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!("User name,Access key ID,Secret access key\nci-bot,{c},{s3}\n"),
+        &s3,
+    ));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!("AWS_SECRET_ACCESS_KEY={s4}\nAWS_DEFAULT_REGION=us-east-1\n"),
+        &s4,
+    ));
+
+    // GitHub family
+    let g = |r: &mut Rng, p: &str| format!("{p}_{}", r.s(36, ALNUM));
+    for (kind, p) in [
+        ("github-pat", "gh".to_string() + "p"),
+        ("github-oauth", "gh".to_string() + "o"),
+        ("github-app-token", "gh".to_string() + "s"),
+        ("github-app-token", "gh".to_string() + "u"),
+    ] {
+        let (t1, t2, t3) = (g(r, &p), g(r, &p), g(r, &p));
+        v.push(pos(
+            kind,
+            format!("$ git clone https://{t1}@github.com/acme/infra.git\nCloning into 'infra'..."),
+            &t1,
+        ));
+        v.push(pos(
+            kind,
+            format!("GITHUB_TOKEN={t2}\nNODE_ENV=production\n"),
+            &t2,
+        ));
+        v.push(pos(
+            kind,
+            format!("[10:42] alice: try this one {t3} it has repo scope"),
+            &t3,
+        ));
+    }
+    let t = format!("{}_{}", "gh".to_string() + "r", r.s(36, ALNUM));
+    v.push(pos(
+        "github-app-token",
+        format!("{{\"refresh_token\": \"{t}\"}}"),
+        &t,
+    ));
+    for i in 0..3 {
+        let t = format!("github_{}_{}_{}", "pat", r.s(22, ALNUM), r.s(59, ALNUM));
+        let text = match i {
+            0 => format!("export GH_TOKEN={t}"),
+            1 => format!("{{\"github\": {{\"token\": \"{t}\"}}}}"),
+            _ => format!("> Sent from my phone\n> token is {t}\n"),
+        };
+        v.push(pos("github-fine-grained-pat", text, &t));
+    }
+
+    // gitlab
+    for i in 0..3 {
+        let t = format!("glpat-{}", r.s(20, B64URL).replace('-', "x"));
+        let text = match i {
+            0 => format!("CI_JOB: git push https://oauth2:{t}@gitlab.com/acme/app.git"),
+            1 => format!("GITLAB_TOKEN={t}"),
+            _ => format!("Subject: leaked token\n\nSomeone committed {t} to the wiki."),
+        };
+        v.push(pos("gitlab-pat", text, &t));
+    }
+
+    // slack tokens and webhooks
+    let st = [
+        format!(
+            "xo{}-{}-{}-{}",
+            "xb",
+            r.s(12, DIGITS),
+            r.s(13, DIGITS),
+            r.s(24, ALNUM)
+        ),
+        format!(
+            "xo{}-{}-{}-{}-{}",
+            "xp",
+            r.s(12, DIGITS),
+            r.s(12, DIGITS),
+            r.s(13, DIGITS),
+            r.s(32, HEX)
+        ),
+        format!(
+            "xa{}-1-A{}-{}-{}",
+            "pp",
+            r.s(10, UPNUM),
+            r.s(13, DIGITS),
+            r.s(64, HEX)
+        ),
+    ];
+    v.push(pos(
+        "slack-token",
+        format!("SLACK_BOT_TOKEN={}\n", st[0]),
+        &st[0],
+    ));
+    v.push(pos(
+        "slack-token",
+        format!("{{\"slack\": {{\"user_token\": \"{}\"}}}}", st[1]),
+        &st[1],
+    ));
+    v.push(pos(
+        "slack-token",
+        format!(
+            "socket mode app token: {} (from the app config page)",
+            st[2]
+        ),
+        &st[2],
+    ));
+    for i in 0..3 {
+        let w = format!(
+            "https://hooks.slack.com/services/T{}/B{}/{}",
+            r.s(8, UPNUM),
+            r.s(10, UPNUM),
+            r.s(24, ALNUM)
+        );
+        let text = match i {
+            0 => format!(
+                "curl -X POST -H 'Content-type: application/json' --data '{{\"text\":\"hi\"}}' {w}"
+            ),
+            1 => format!("alerting:\n  slack_url: \"{w}\"\n"),
+            _ => format!("The webhook ({w}) is in the README."),
+        };
+        v.push(pos("slack-webhook", text, &w));
+    }
+
+    // stripe
+    for (kind, p) in [("stripe-secret-key", "sk"), ("stripe-restricted-key", "rk")] {
+        let t1 = format!("{p}_live_{}", r.s(24, ALNUM));
+        let t2 = format!("{p}_test_{}", r.s(99, ALNUM));
+        let t3 = format!("{p}_live_{}", r.s(34, ALNUM));
+        v.push(pos(kind, format!("STRIPE_API_KEY={t1}"), &t1));
+        v.push(pos(kind, format!("stripe.api_key = '{t2}'"), &t2));
+        v.push(pos(
+            kind,
+            format!("Error: Invalid API Key provided: {t3} (request req_abc)"),
+            &t3,
+        ));
+    }
+
+    // twilio, sendgrid, google
+    for i in 0..3 {
+        let t = format!("S{}{}", "K", r.s(32, HEX));
+        let text = match i {
+            0 => format!("TWILIO_API_KEY={t}\nTWILIO_API_SECRET=redacted"),
+            1 => format!("{{\"twilio\": {{\"api_key_sid\": \"{t}\"}}}}"),
+            _ => format!("the twilio key {t} was in the build log"),
+        };
+        v.push(pos("twilio-api-key", text, &t));
+        let t = format!("S{}.{}.{}", "G", r.s(22, B64URL), r.s(43, B64URL));
+        let text = match i {
+            0 => format!("SENDGRID_API_KEY={t}"),
+            1 => format!("{{\"mail\": {{\"sendgrid\": \"{t}\"}}}}"),
+            _ => format!("[14:01] bob: here {t}"),
+        };
+        v.push(pos("sendgrid-api-key", text, &t));
+        let t = format!("AI{}{}", "za", r.s(35, B64URL));
+        let text = match i {
+            0 => format!("<script src=\"https://maps.googleapis.com/maps/api/js?key={t}&callback=init\"></script>"),
+            1 => format!("GOOGLE_API_KEY={t}"),
+            _ => format!("firebase config: {{ apiKey: \"{t}\", authDomain: \"acme.firebaseapp.com\" }}"),
+        };
+        v.push(pos("google-api-key", text, &t));
+    }
+
+    // openai, anthropic
+    let o = [
+        format!(
+            "s{}-proj-{}T3B{}{}",
+            "k",
+            r.s(20, B64URL),
+            "lbkFJ",
+            r.s(120, B64URL)
+        ),
+        format!(
+            "s{}-{}T3B{}{}",
+            "k",
+            r.s(20, ALNUM),
+            "lbkFJ",
+            r.s(20, ALNUM)
+        ),
+        format!("s{}-svcacct-{}", "k", r.s(64, B64URL)),
+    ];
+    v.push(pos(
+        "openai-api-key",
+        format!("OPENAI_API_KEY={}", o[0]),
+        &o[0],
+    ));
+    v.push(pos(
+        "openai-api-key",
+        format!("client = OpenAI(api_key=\"{}\")", o[1]),
+        &o[1],
+    ));
+    v.push(pos(
+        "openai-api-key",
+        format!(
+            "Incorrect API key provided: {}. You can find your API key at …",
+            o[2]
+        ),
+        &o[2],
+    ));
+    for i in 0..3 {
+        let t = format!("s{}-ant-api03-{}AA", "k", r.s(93, B64URL));
+        let text = match i {
+            0 => format!("ANTHROPIC_API_KEY={t}"),
+            1 => format!("curl https://api.anthropic.com/v1/messages -H \"x-api-key: {t}\""),
+            _ => format!("{{\"llm\": {{\"provider\": \"anthropic\", \"key\": \"{t}\"}}}}"),
+        };
+        v.push(pos("anthropic-api-key", text, &t));
+    }
+
+    // private keys
+    let b1 = pem_body(r, 12);
+    let b2 = pem_body(r, 6);
+    let b3 = pem_body(r, 20);
+    let b4 = pem_body(r, 8);
+    let b5 = pem_body(r, 5);
+    let join = |b: &[String]| b.concat();
+    v.push(pos(
+        "private-key",
+        format!(
+            "Here is the deploy key:\n\n{}\n\nthanks",
+            pem("RSA PRIVATE KEY", &b1, "\n")
+        ),
+        &join(&b1),
+    ));
+    v.push(pos(
+        "private-key",
+        format!(
+            "{{\"type\": \"service_account\", \"private_key\": \"{}\\n\"}}",
+            pem("PRIVATE KEY", &b2, "\\n")
+        ),
+        &join(&b2),
+    ));
+    v.push(pos(
+        "private-key",
+        format!(
+            "$ cat ~/.ssh/id_ed25519\n{}\n$ ",
+            pem("OPENSSH PRIVATE KEY", &b3, "\n")
+        ),
+        &join(&b3),
+    ));
+    let quoted = pem("EC PRIVATE KEY", &b4, "\n")
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    v.push(pos(
+        "private-key",
+        format!("On Monday, Eve wrote:\n{quoted}\n"),
+        &join(&b4),
+    ));
+    let trunc = format!(
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{}\n\nrest of the mail",
+        b5.join("\n")
+    );
+    v.push(pos("private-key", trunc, &join(&b5)));
+
+    // jwt
+    for i in 0..4 {
+        let t = jwt(r);
+        let text = match i {
+            0 => format!("Cookie: session={t}; Path=/"),
+            1 => format!("{{\"id_token\": \"{t}\", \"expires_in\": 3600}}"),
+            2 => format!("GET /api/v1/me?access_token={t} HTTP/1.1"),
+            _ => format!("curl -H 'Authorization: Bearer {t}' https://api.acme.io/v1/users"),
+        };
+        v.push(pos("jwt", text, &t));
+    }
+
+    // bearer tokens
+    let bt = [
+        r.s(40, ALNUM),
+        r.s(40, HEX),
+        format!("{}.{}", r.s(24, B64URL), r.s(30, B64URL)),
+        b64std(format!("svc-backup:{}", r.s(18, ALNUM)).as_bytes()),
+    ];
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "curl -sS -H \"Authorization: Bearer {}\" https://api.internal.acme.io/v2/jobs",
+            bt[0]
+        ),
+        &bt[0],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "> GET /repos HTTP/1.1\n> Authorization: token {}\n> Accept: */*",
+            bt[1]
+        ),
+        &bt[1],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "{{\"headers\": {{\"Authorization\": \"Bearer {}\"}}}}",
+            bt[2]
+        ),
+        &bt[2],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!("authorization: Basic {}\r\nhost: nexus.acme.io", bt[3]),
+        &bt[3],
+    ));
+
+    // url passwords (+ host)
+    let pw = [
+        r.s(16, PWCHARS).replace(['#', '%', '^'], "q"),
+        r.s(24, ALNUM),
+        r.s(12, ALNUM),
+        r.s(20, ALNUM),
+        r.s(9, ALNUM),
+    ];
+    v.push(pos(
+        "url-password",
+        format!(
+            "DATABASE_URL=postgres://app:{}@db.prod.acme.internal:5432/orders",
+            pw[0]
+        ),
+        &pw[0],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "mongodb+srv://admin:{}@cluster0.ab1cd.mongodb.net/test?retryWrites=true",
+            pw[1]
+        ),
+        &pw[1],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "{{\"broker\": \"amqp://guest:{}@rabbit.acme.io:5672/\"}}",
+            pw[2]
+        ),
+        &pw[2],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "Downloading https://deploy:{}@artifacts.acme.io/repo/app.tgz ...",
+            pw[3]
+        ),
+        &pw[3],
+    ));
+    v.push(pos(
+        "url-password",
+        format!("REDIS_URL=redis://:{}@cache-01:6379/0", pw[4]),
+        &pw[4],
+    ));
+    v.push(pos(
+        "host",
+        format!(
+            "DATABASE_URL=postgres://app:{}@db.prod.acme.internal:5432/orders",
+            pw[0]
+        ),
+        "db.prod.acme.internal",
+    ));
+    v.push(pos(
+        "host",
+        format!("mysql://root:{}@MySQL-01.acme.io/app", pw[1]),
+        "mysql-01.acme.io",
+    ));
+    v.push(pos(
+        "host",
+        format!("amqp://guest:{}@rabbit.acme.io:5672/", pw[2]),
+        "rabbit.acme.io",
+    ));
+
+    // azure storage / service bus / SAS
+    let ak = format!("{}==", r.s(86, B64));
+    let sak = format!("{}=", r.s(43, B64));
+    let sig = format!("{}%3D", r.s(43, ALNUM));
+    v.push(pos("azure-storage-key", format!("DefaultEndpointsProtocol=https;AccountName=prodstore;AccountKey={ak};EndpointSuffix=core.windows.net"), &ak));
+    v.push(pos("azure-storage-key", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sak}"), &sak));
+    v.push(pos("azure-storage-key", format!("https://prodstore.blob.core.windows.net/backups/db.bak?sv=2021-08-06&se=2024-06-01&sr=b&sp=r&sig={sig}"), &sig));
+
+    // generic secrets
+    let gs = [
+        r.s(50, PWCHARS),
+        r.s(16, PWCHARS),
+        r.s(32, ALNUM),
+        format!("{}9", r.s(14, PWCHARS)),
+        r.s(32, HEX),
+        r.s(28, B64URL),
+    ];
+    v.push(pos(
+        "generic-secret",
+        format!("DJANGO_SECRET_KEY={}\nDEBUG=False\n", gs[0]),
+        &gs[0],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("database:\n  host: db1\n  password: \"{}\"\n", gs[1]),
+        &gs[1],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!(
+            "{{\"oauth\": {{\"client_id\": \"acme-web\", \"client_secret\": \"{}\"}}}}",
+            gs[2]
+        ),
+        &gs[2],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("$config['db_passwd'] => '{}';", gs[3]),
+        &gs[3],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("2024-05-01 12:00:01 INFO starting with API_KEY: {}", gs[4]),
+        &gs[4],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("webhook_token := \"{}\"", gs[5]),
+        &gs[5],
+    ));
+    let (w1, w2) = (format!("Tr0{}&3", r.s(6, ALNUM)), r.s(24, ALNUM));
+    v.push(pos("generic-secret", format!("password: {w1}\n"), &w1));
+    v.push(pos(
+        "generic-secret",
+        format!("GET /export?format=csv&access_key={w2}&page=2 HTTP/1.1"),
+        &w2,
+    ));
+
+    // identities
+    let sa = [
+        format!(
+            "deployer@prod-data-{}.iam.gserviceaccount.com",
+            r.s(3, DIGITS)
+        ),
+        "ci-runner@acme-build.iam.gserviceaccount.com".to_string(),
+        format!("{}-compute@developer.gserviceaccount.com", r.s(12, DIGITS)),
+    ];
+    v.push(pos(
+        "gcp-service-account",
+        format!(
+            "{{\"type\": \"service_account\", \"client_email\": \"{}\"}}",
+            sa[0]
+        ),
+        &sa[0],
+    ));
+    v.push(pos(
+        "gcp-service-account",
+        format!("The SA {} has roles/owner on the project.", sa[1]),
+        &sa[1],
+    ));
+    v.push(pos(
+        "gcp-service-account",
+        format!(
+            "gcloud auth activate-service-account {} --key-file=key.json",
+            sa[2]
+        ),
+        &sa[2],
+    ));
+    let arns = [
+        "arn:aws:iam::123456789012:role/ci-deploy".to_string(),
+        format!("arn:aws:iam::{}:user/svc-backup", r.s(12, DIGITS)),
+        "arn:aws:sts::210987654321:assumed-role/AdminRole/alice@acme.io".to_string(),
+        "arn:aws-us-gov:iam::123456789012:role/service-role/lambda-exec".to_string(),
+    ];
+    v.push(pos(
+        "aws-arn",
+        format!(
+            "User: {} is not authorized to perform: s3:GetObject",
+            arns[2]
+        ),
+        &arns[2],
+    ));
+    v.push(pos(
+        "aws-arn",
+        format!("role_arn = {}\nsource_profile = default", arns[0]),
+        &arns[0],
+    ));
+    v.push(pos(
+        "aws-arn",
+        format!("{{\"Principal\": {{\"AWS\": \"{}\"}}}}", arns[1]),
+        &arns[1],
+    ));
+    v.push(pos("aws-arn", format!("assumed {}.", arns[3]), &arns[3]));
+    let gd = [guid(r), guid(r), guid(r), guid(r)];
+    v.push(pos(
+        "azure-app-id",
+        format!("AZURE_CLIENT_ID={}\nAZURE_TENANT_ID={}\n", gd[0], gd[3]),
+        &gd[0],
+    ));
+    v.push(pos(
+        "azure-app-id",
+        format!(
+            "{{\n  \"appId\": \"{}\",\n  \"displayName\": \"ci-sp\",\n  \"tenant\": \"{}\"\n}}",
+            gd[1], gd[3]
+        ),
+        &gd[1],
+    ));
+    v.push(pos(
+        "azure-app-id",
+        format!("Application (client) ID: {}", gd[2].to_uppercase()),
+        &gd[2],
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "User \"system:serviceaccount:payments:api-runner\" cannot list resource \"secrets\""
+            .into(),
+        "system:serviceaccount:payments:api-runner",
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "subjects:\n- kind: User\n  name: system:serviceaccount:ci:deployer\n".into(),
+        "system:serviceaccount:ci:deployer",
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "token for system:serviceaccount:kube-system:default.".into(),
+        "system:serviceaccount:kube-system:default",
+    ));
+
+    // context
+    v.push(pos(
+        "url",
+        "See https://grafana.acme.io/d/abc?orgId=1 for details.".into(),
+        "https://grafana.acme.io/d/abc?orgId=1",
+    ));
+    v.push(pos(
+        "url",
+        "(dashboard: HTTP://Wiki.Acme.com/page)".into(),
+        "http://wiki.acme.com/page",
+    ));
+    v.push(pos(
+        "url",
+        "server at http://10.0.0.5:8080/admin, login there".into(),
+        "http://10.0.0.5:8080/admin",
+    ));
+    v.push(pos(
+        "url",
+        "health: http://[fd00::1]:8080/healthz".into(),
+        "http://[fd00::1]:8080/healthz",
+    ));
+    v
+}
+
+/// All false examples.
+pub(super) fn negatives() -> Vec<Neg> {
+    let mut r = Rng::new(99);
+    let r = &mut r;
+    let x = |n: usize| "x".repeat(n);
+    let hash = r.s(40, HEX);
+    let mut v = vec![
+        neg(
+            "aws-access-key-id",
+            format!("aws_access_key_id = {}{}", "AKIA", "IOSFODNN7EXAMPLE"),
+        ),
+        neg(
+            "aws-access-key-id",
+            format!("AWS_ACCESS_KEY_ID={}{}", "AKIA", "X".repeat(16)),
+        ),
+        neg("aws-access-key-id", "key id AKIA1234 is too short"),
+        neg(
+            "aws-access-key-id",
+            format!("id=X{}{}Q", "AKIA", r.s(16, UPNUM)),
+        ),
+        neg("aws-access-key-id", "Flights to Asia/Tokyo ASIAN markets"),
+        neg(
+            "aws-secret-access-key",
+            format!(
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY{}",
+                "EXAMPLEKEY"
+            ),
+        ),
+        neg(
+            "aws-secret-access-key",
+            format!("secret key commit {hash} merged"),
+        ),
+        neg(
+            "aws-secret-access-key",
+            "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+        ),
+        neg(
+            "aws-secret-access-key",
+            "aws_secret_access_key =\naws_region = us-east-1",
+        ),
+        neg(
+            "aws-secret-access-key",
+            format!("checksum: {}", r.s(40, B64)),
+        ),
+        neg("github-pat", format!("token: {}_{}", "ghp", x(36))),
+        neg("github-pat", format!("{}_{}", "ghp", r.s(10, ALNUM))),
+        neg("github-pat", "GITHUB_TOKEN=ghp_<your-token>"),
+        neg("github-pat", "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}"),
+        neg(
+            "github-pat",
+            "token [REDACTED github-pat ghp_…a1B2] was revoked",
+        ),
+        neg(
+            "github-fine-grained-pat",
+            format!("github_{}_{}", "pat", "X".repeat(82)),
+        ),
+        neg(
+            "github-fine-grained-pat",
+            format!("github_{}_{}", "pat", r.s(12, ALNUM)),
+        ),
+        neg(
+            "github-fine-grained-pat",
+            "tokens look like github_pat_* and start with github_pat_",
+        ),
+        neg("github-oauth", format!("{}_{}", "gho", "0".repeat(36))),
+        neg("github-oauth", "gho_abc is an OAuth prefix"),
+        neg("github-oauth", format!("{}_{}", "gho", "Ab".repeat(18))),
+        neg("github-app-token", format!("{}_{}", "ghs", x(36))),
+        neg(
+            "github-app-token",
+            "prefix ghs_ is for installation tokens, ghu_ for user-to-server",
+        ),
+        neg("github-app-token", format!("my_ghs_{}", r.s(20, ALNUM))),
+        neg("gitlab-pat", format!("glpat-{}", x(20))),
+        neg("gitlab-pat", "GITLAB_TOKEN=glpat-<token>"),
+        neg("gitlab-pat", "glpat-abc123"),
+        neg("slack-token", "SLACK_BOT_TOKEN=xoxb-your-token-here"),
+        neg(
+            "slack-token",
+            format!(
+                "xoxb-{}-{}-{}",
+                "X".repeat(12),
+                "X".repeat(13),
+                "X".repeat(24)
+            ),
+        ),
+        neg("slack-token", "xoxb-123"),
+        neg("slack-token", "xoxo, Anna"),
+        neg(
+            "slack-webhook",
+            format!(
+                "https://hooks.slack.com/services/T00000000/B00000000/{}",
+                "X".repeat(24)
+            ),
+        ),
+        neg(
+            "slack-webhook",
+            "POST to https://hooks.slack.com/services/ with your path",
+        ),
+        neg(
+            "slack-webhook",
+            "see https://api.slack.com/messaging/webhooks",
+        ),
+        neg("stripe-secret-key", format!("sk_test_{}", "X".repeat(24))),
+        neg("stripe-secret-key", "sk_live_abc"),
+        neg("stripe-secret-key", "STRIPE_KEY=sk_test_your_key_here"),
+        neg(
+            "stripe-secret-key",
+            format!("publishable: pk_live_{}", r.s(24, ALNUM)),
+        ),
+        neg("stripe-restricted-key", format!("rk_live_{}", x(24))),
+        neg("stripe-restricted-key", "rk_test_<key>"),
+        neg(
+            "stripe-restricted-key",
+            format!("network_test_{}", r.s(20, ALNUM)),
+        ),
+        neg("twilio-api-key", format!("S{}{}", "K", "0".repeat(32))),
+        neg("twilio-api-key", "SKU12345 is out of stock"),
+        neg("twilio-api-key", format!("TA{}{}", "SK", r.s(32, HEX))),
+        neg("twilio-api-key", format!("md5 {}", r.s(34, HEX))),
+        neg("sendgrid-api-key", "SG.abc.def"),
+        neg(
+            "sendgrid-api-key",
+            format!("SG.{}.{}", "X".repeat(22), "X".repeat(43)),
+        ),
+        neg("sendgrid-api-key", "Visit SG.com or sg.gov.sg for details."),
+        neg("openai-api-key", "sk-1234"),
+        neg("openai-api-key", format!("OPENAI_API_KEY=sk-{}", x(48))),
+        neg(
+            "openai-api-key",
+            "our risk-management-framework-documentation-v2 is online",
+        ),
+        neg("openai-api-key", "OPENAI_API_KEY=sk-your-api-key-here"),
+        neg("openai-api-key", "task-1234-abcd-ef01-migration-plan-final"),
+        neg("anthropic-api-key", "sk-ant-xxxxxxxx"),
+        neg("anthropic-api-key", "sk-ant-api03-short"),
+        neg("anthropic-api-key", "ANTHROPIC_API_KEY=sk-ant-<key>"),
+        neg("google-api-key", format!("AIza{}", "X".repeat(35))),
+        neg("google-api-key", "AIza is the prefix of Google keys"),
+        neg(
+            "google-api-key",
+            format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),
+        ),
+        neg(
+            "private-key",
+            format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+                pem_body(r, 4).join("\n")
+            ),
+        ),
+        neg(
+            "private-key",
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+                pem_body(r, 4).join("\n")
+            ),
+        ),
+        neg(
+            "private-key",
+            "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+        ),
+        neg(
+            "private-key",
+            "-----BEGIN PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----",
+        ),
+        neg(
+            "private-key",
+            "Please paste your PRIVATE KEY below, never in email.",
+        ),
+        neg("jwt", "header eyJhbGciOiJIUzI1NiJ9 only"),
+        neg(
+            "jwt",
+            format!(
+                "eyJ{}.eyJ{}.{}",
+                r.s(20, ALNUM),
+                r.s(20, ALNUM),
+                r.s(20, ALNUM)
+            ),
+        ),
+        neg("jwt", "version 1.2.3 and a.b.c"),
+        neg(
+            "jwt",
+            format!(
+                "{}.{}",
+                b64url(br#"{"alg":"HS256"}"#),
+                b64url(br#"{"sub":"1"}"#)
+            ),
+        ),
+        neg("bearer-token", "Authorization: Bearer <token>"),
+        neg("bearer-token", "Authorization: Bearer ${TOKEN}"),
+        neg("bearer-token", "Authorization: Bearer YOUR_API_TOKEN_HERE"),
+        neg(
+            "bearer-token",
+            "He was the bearer of bad news, authorization pending.",
+        ),
+        neg("bearer-token", format!("Authorization: Bearer {}", x(30))),
+        neg("url-password", "postgres://user:password@localhost/db"),
+        neg("url-password", "postgres://user:${DB_PASSWORD}@db/app"),
+        neg("url-password", "mysql://root:<password>@host/app"),
+        neg("url-password", "https://alice@git.acme.io/repo.git"),
+        neg("url-password", "redis://:****@cache:6379"),
+        neg("url-password", "http://localhost:8080/@user/profile"),
+        neg("url-password", "ftp://anonymous:guest@ftp.acme.io/pub"),
+        neg(
+            "bearer-token",
+            format!("Authorization: Basic {}", b64std(b"user:password")),
+        ),
+        neg("azure-storage-key", "AccountKey=<key>;"),
+        neg("azure-storage-key", format!("AccountKey={};", x(88))),
+        neg(
+            "azure-storage-key",
+            "AccountName=prodstore;AccountKey=[REDACTED azure-storage-key …Ab1=]",
+        ),
+        neg(
+            "azure-storage-key",
+            "https://a.blob.core.windows.net/c?sig=abc",
+        ),
+        neg("generic-secret", "password = "),
+        neg("generic-secret", "password: \"changeme\""),
+        neg("generic-secret", "The password is in the vault, ask Carol."),
+        neg("generic-secret", "token: ${TOKEN}"),
+        neg("generic-secret", "api_key = \"your_api_key_here\""),
+        neg("generic-secret", "secret = \"{{ secret }}\""),
+        neg(
+            "generic-secret",
+            "SECRET_KEY = aGVsbG8gd29ybGQgYW5kIGZyaWVuZHM=",
+        ),
+        neg("generic-secret", "password = aaaaaaaaaaaaaaaa"),
+        neg("generic-secret", "max_tokens: 4096"),
+        neg(
+            "generic-secret",
+            "token_url: https://login.acme.io/oauth/token",
+        ),
+        neg("generic-secret", "password_file: /run/secrets/db_password"),
+        neg("generic-secret", "DB_PASSWORD=os.environ[\"DB_PASSWORD\"]"),
+        neg("generic-secret", "client_secret: settings.CLIENT_SECRET"),
+        neg("generic-secret", "secret_name: my-app-secret"),
+        neg("generic-secret", "tokenizer: bert-base-uncased"),
+        neg(
+            "generic-secret",
+            "\"passwordMinLength\": 12, \"password_policy\": \"strong\"",
+        ),
+        neg("generic-secret", "password: ********"),
+        neg("generic-secret", "password = REDACTED"),
+        neg(
+            "generic-secret",
+            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey",
+        ),
+        neg(
+            "generic-secret",
+            "secretKeyRef:\n  name: db\n  key: password",
+        ),
+        neg(
+            "gcp-service-account",
+            "SERVICE_ACCOUNT@PROJECT_ID.iam.gserviceaccount.com",
+        ),
+        neg(
+            "gcp-service-account",
+            "my-sa@your-project.iam.gserviceaccount.com",
+        ),
+        neg("gcp-service-account", "mail alice@gmail.com"),
+        neg("gcp-service-account", "emails end in gserviceaccount.com"),
+        neg("aws-arn", "arn:aws:iam::<account-id>:role/x"),
+        neg("aws-arn", "arn:aws:iam::ACCOUNT_ID:role/deploy"),
+        neg("aws-arn", "we learn:aws basics"),
+        neg(
+            "aws-arn",
+            "arn:partition:service:region:account-id:resource",
+        ),
+        neg("azure-app-id", format!("x-request-id: {}", guid(r))),
+        neg("azure-app-id", format!("AZURE_TENANT_ID={}", guid(r))),
+        neg("azure-app-id", format!("Correlation ID: {}", guid(r))),
+        neg(
+            "azure-app-id",
+            "client_id: 00000000-0000-0000-0000-000000000000",
+        ),
+        neg(
+            "k8s-service-account",
+            "system:serviceaccount:<namespace>:<name>",
+        ),
+        neg(
+            "k8s-service-account",
+            "group system:serviceaccounts has access",
+        ),
+        neg(
+            "k8s-service-account",
+            "the serviceaccount default in namespace ci",
+        ),
+        neg("url", "defanged hxxp://evil[.]com/x"),
+        neg("url", "visit www.acme.io today"),
+        neg("url", "scheme https:// alone"),
+        neg("url", "broken http:/acme.io"),
+    ];
+    v.push(neg(
+        "generic-secret",
+        format!("commit {hash}\nAuthor: Dev <dev@acme.io>"),
+    ));
+    v.push(neg(
+        "openai-api-key",
+        format!(
+            "pod sk-payments-deployment-{}-x2x9z restarted",
+            r.s(10, HEX)
+        ),
+    ));
+    v.push(neg(
+        "generic-secret",
+        "token_expires_at: 2024-05-01T12:00:00Z\ntoken_owner: alice.smith@acme.io",
+    ));
+    v.push(neg(
+        "generic-secret",
+        "secret_host: 10.0.0.12\nprivate_key: ~/.ssh/id_rsa\ntoken: null",
+    ));
+    v.push(neg(
+        "generic-secret",
+        "jwt.secret=${JWT_SECRET:changeme}\npassword=%DB_PASS%\ntoken=$GITHUB_TOKEN",
+    ));
+    v.push(neg("generic-secret", format!(
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=acme.io; s=s1;\n bh={}=;\n b={}\nMessage-ID: <{}@mail.acme.io>",
+        r.s(43, B64), r.s(120, B64), r.s(24, ALNUM))));
+    v.push(neg(
+        "generic-secret",
+        format!(
+            "\"integrity\": \"sha512-{}==\",\nimage: ghcr.io/acme/app@sha256:{}\nrequest {}",
+            r.s(86, B64),
+            r.s(64, HEX),
+            guid(r)
+        ),
+    ));
+    v.push(neg(
+        "generic-secret",
+        "<input type=\"password\" name=\"password\" value=\"\">",
+    ));
+    v.push(neg(
+        "generic-secret",
+        "passwords must match; passwordless: true; token_type: Bearer",
+    ));
+    v.push(neg("azure-app-id", guid(r)));
+    v
+}

@@ -1,0 +1,351 @@
+//! Artifact extraction: detection of leaked secrets, service-account identities and
+//! context (URLs/hosts) in report text, plus masking, redaction and keyed fingerprints.
+//!
+//! This module is pure: no I/O, no logging, no global mutable state (only the lazily
+//! compiled [`scanner`]). It owns the public types ([`Finding`], [`ArtifactClass`],
+//! [`Scanner`]) and the overlap resolution; the individual detection rules live in
+//! `rules.rs` (value heuristics in `validate.rs`). It must never print, log or format a plaintext secret value (the
+//! `Debug` impl of [`Finding`] hides it), must never panic on any input, and must not
+//! depend on anything in the crate outside `crate::extract`.
+
+#[cfg(test)]
+mod corpus;
+mod rules;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// How a finding is treated downstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArtifactClass {
+    /// Credential material: redacted in stored text and fingerprinted.
+    Secret,
+    /// Service-account identity: not secret, joins cases with the same identity.
+    Identity,
+    /// Hosts and URLs: context only, never joins cases.
+    Context,
+}
+
+impl ArtifactClass {
+    /// Stable lowercase name (`secret`, `identity`, `context`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactClass::Secret => "secret",
+            ArtifactClass::Identity => "identity",
+            ArtifactClass::Context => "context",
+        }
+    }
+}
+
+/// Every kind slug this module can emit, with its class.
+pub const KINDS: &[(&str, ArtifactClass)] = &[
+    ("aws-access-key-id", ArtifactClass::Secret),
+    ("aws-secret-access-key", ArtifactClass::Secret),
+    ("github-pat", ArtifactClass::Secret),
+    ("github-fine-grained-pat", ArtifactClass::Secret),
+    ("github-oauth", ArtifactClass::Secret),
+    ("github-app-token", ArtifactClass::Secret),
+    ("gitlab-pat", ArtifactClass::Secret),
+    ("slack-token", ArtifactClass::Secret),
+    ("slack-webhook", ArtifactClass::Secret),
+    ("stripe-secret-key", ArtifactClass::Secret),
+    ("stripe-restricted-key", ArtifactClass::Secret),
+    ("twilio-api-key", ArtifactClass::Secret),
+    ("sendgrid-api-key", ArtifactClass::Secret),
+    ("openai-api-key", ArtifactClass::Secret),
+    ("anthropic-api-key", ArtifactClass::Secret),
+    ("google-api-key", ArtifactClass::Secret),
+    ("private-key", ArtifactClass::Secret),
+    ("jwt", ArtifactClass::Secret),
+    ("bearer-token", ArtifactClass::Secret),
+    ("url-password", ArtifactClass::Secret),
+    ("azure-storage-key", ArtifactClass::Secret),
+    ("generic-secret", ArtifactClass::Secret),
+    ("gcp-service-account", ArtifactClass::Identity),
+    ("aws-arn", ArtifactClass::Identity),
+    ("azure-app-id", ArtifactClass::Identity),
+    ("k8s-service-account", ArtifactClass::Identity),
+    ("url", ArtifactClass::Context),
+    ("host", ArtifactClass::Context),
+];
+
+/// The class of a kind slug, if it is one of [`KINDS`].
+pub fn class_of(kind: &str) -> Option<ArtifactClass> {
+    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, c)| *c)
+}
+
+/// One detected artifact.
+#[derive(Clone)]
+pub struct Finding {
+    /// Stable slug, one of [`KINDS`].
+    pub kind: &'static str,
+    pub class: ArtifactClass,
+    /// Byte offsets (char boundaries) of the sensitive part in the scanned text.
+    pub start: usize,
+    pub end: usize,
+    /// Safe to print/store.
+    pub masked: String,
+    /// Normalized plaintext used for fingerprinting. NEVER print or store it.
+    pub value: String,
+}
+
+impl Finding {
+    /// Keyed fingerprint of this finding (see [`fingerprint`]).
+    pub fn fingerprint(&self, key: &[u8]) -> String {
+        fingerprint(key, self.kind, &self.value)
+    }
+}
+
+impl fmt::Debug for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value: &str = match self.class {
+            ArtifactClass::Secret => "<hidden>",
+            _ => &self.masked,
+        };
+        f.debug_struct("Finding")
+            .field("kind", &self.kind)
+            .field("class", &self.class)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("masked", &self.masked)
+            .field("value", &value)
+            .finish()
+    }
+}
+
+/// A compiled set of detection rules. Build once (see [`scanner`]).
+pub struct Scanner {
+    inner: rules::Rules,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new()
+    }
+}
+
+impl Scanner {
+    /// Compile all rules. Costly: prefer the shared [`scanner`].
+    pub fn new() -> Scanner {
+        Scanner {
+            inner: rules::Rules::new(),
+        }
+    }
+
+    /// Detect artifacts in `text`. Sorted by start, non-overlapping.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let cands = self.inner.candidates(text);
+        resolve(text, cands)
+    }
+}
+
+static SCANNER: LazyLock<Scanner> = LazyLock::new(Scanner::new);
+
+/// The process-wide scanner, compiled on first use.
+pub fn scanner() -> &'static Scanner {
+    &SCANNER
+}
+
+/// A raw rule hit before overlap resolution.
+pub(crate) struct Candidate {
+    pub kind: &'static str,
+    pub class: ArtifactClass,
+    pub prio: u8,
+    pub start: usize,
+    pub end: usize,
+    pub value: String,
+    /// Precomputed mask (else `mask(kind, value)`).
+    pub masked: Option<String>,
+}
+
+/// Pick non-overlapping candidates: higher priority first, then longer, then earlier.
+/// Context candidates that collide with a stronger finding are cut down to the part
+/// before it when that part still names a host.
+fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
+    cands.sort_by(|a, b| {
+        b.prio
+            .cmp(&a.prio)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    // accepted spans: start -> end, disjoint
+    let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut out: Vec<Finding> = Vec::new();
+    for mut c in cands {
+        if c.start >= c.end || c.end > text.len() {
+            continue;
+        }
+        if let Some(cs) = first_conflict(&taken, c.start, c.end) {
+            if c.class != ArtifactClass::Context || c.kind != "url" || cs <= c.start {
+                continue;
+            }
+            match rules::trim_url(text, c.start, cs) {
+                Some(end) if first_conflict(&taken, c.start, end).is_none() => {
+                    c.end = end;
+                    c.value = rules::normalize_url(&text[c.start..end]);
+                    c.masked = None;
+                }
+                _ => continue,
+            }
+        }
+        taken.insert(c.start, c.end);
+        let masked = c.masked.take().unwrap_or_else(|| mask(c.kind, &c.value));
+        out.push(Finding {
+            kind: c.kind,
+            class: c.class,
+            start: c.start,
+            end: c.end,
+            masked,
+            value: c.value,
+        });
+    }
+    out.sort_by_key(|f| f.start);
+    out
+}
+
+/// Start (clamped to `s`) of the first accepted span overlapping `[s, e)`, if any.
+/// Accepted spans are disjoint, so the first overlap is either the span covering `s`
+/// or the first span starting inside `(s, e)`.
+fn first_conflict(taken: &BTreeMap<usize, usize>, s: usize, e: usize) -> Option<usize> {
+    if let Some((_, &te)) = taken.range(..=s).next_back() {
+        if te > s {
+            return Some(s);
+        }
+    }
+    if s + 1 >= e {
+        return None;
+    }
+    taken.range(s + 1..e).next().map(|(&ts, _)| ts)
+}
+
+/// Known non-secret prefixes shown in masks, per kind (longest first).
+fn mask_prefix<'a>(kind: &str, value: &'a str) -> &'a str {
+    const P: &[(&str, &[&str])] = &[
+        (
+            "aws-access-key-id",
+            &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        ),
+        ("github-pat", &["ghp_"]),
+        ("github-fine-grained-pat", &["github_pat_"]),
+        ("github-oauth", &["gho_"]),
+        ("github-app-token", &["ghu_", "ghs_", "ghr_"]),
+        ("gitlab-pat", &["glpat-"]),
+        (
+            "slack-token",
+            &[
+                "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+            ],
+        ),
+        (
+            "slack-webhook",
+            &[
+                "https://hooks.slack.com/services/",
+                "https://hooks.slack.com/workflows/",
+                "https://hooks.slack.com/triggers/",
+            ],
+        ),
+        ("stripe-secret-key", &["sk_live_", "sk_test_"]),
+        ("stripe-restricted-key", &["rk_live_", "rk_test_"]),
+        ("twilio-api-key", &["SK"]),
+        ("sendgrid-api-key", &["SG."]),
+        (
+            "anthropic-api-key",
+            &["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-"],
+        ),
+        (
+            "openai-api-key",
+            &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"],
+        ),
+        ("google-api-key", &["AIza"]),
+        ("jwt", &["eyJ"]),
+    ];
+    for (k, prefixes) in P {
+        if *k == kind {
+            for p in *prefixes {
+                if value.starts_with(p) {
+                    return &value[..p.len()];
+                }
+            }
+        }
+    }
+    ""
+}
+
+/// Safe display form of a value: known prefix + `…` + last four characters (last two
+/// and no prefix when the value is shorter than 12 characters). Identities and context
+/// are not secret and are returned as-is (URLs: password stripped, long ones truncated).
+pub fn mask(kind: &str, value: &str) -> String {
+    match class_of(kind) {
+        Some(ArtifactClass::Identity) => return rules::truncate_chars(value, 200),
+        Some(ArtifactClass::Context) => return rules::display_url(value),
+        _ => {}
+    }
+    let n = value.chars().count();
+    if n < 12 {
+        let tail: String = last_chars(value, 2.min(n / 3));
+        return format!("…{tail}");
+    }
+    let prefix = if kind == "private-key" {
+        "PRIVATE KEY "
+    } else {
+        mask_prefix(kind, value)
+    };
+    format!("{prefix}…{}", last_chars(value, 4))
+}
+
+fn last_chars(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    s.chars().skip(count.saturating_sub(n)).collect()
+}
+
+/// Replace every Secret finding's span by `[REDACTED <kind> <masked>]`. Identities and
+/// context are kept. Findings whose offsets do not fit `text` are ignored.
+pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut spans: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.class == ArtifactClass::Secret)
+        .filter(|f| {
+            f.start < f.end
+                && f.end <= text.len()
+                && text.is_char_boundary(f.start)
+                && text.is_char_boundary(f.end)
+        })
+        .collect();
+    spans.sort_by_key(|f| (f.start, f.end));
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for f in spans {
+        if f.start < pos {
+            // overlapping input: extend the redaction instead of leaking the tail
+            if f.end > pos {
+                pos = f.end;
+            }
+            continue;
+        }
+        out.push_str(&text[pos..f.start]);
+        out.push_str("[REDACTED ");
+        out.push_str(f.kind);
+        out.push(' ');
+        out.push_str(&f.masked);
+        out.push(']');
+        pos = f.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Hex HMAC-SHA256 of `kind + "\0" + value` under `key`.
+pub fn fingerprint(key: &[u8], kind: &str, value: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(kind.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}

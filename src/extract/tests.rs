@@ -1,0 +1,453 @@
+//! Tests of the extract module: corpus recall/false-positive rates, masking, redaction,
+//! fingerprints, offsets and robustness. Test-only; test data comes from `corpus.rs`
+//! and must never contain literal secret-shaped strings.
+
+use super::corpus::{self, negatives, positives, Rng, ALNUM};
+use super::*;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+const PREFIXES: &[&str] = &[
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "github_pat_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xapp-",
+    "https://hooks.slack.com/services/",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+    "SK",
+    "SG.",
+    "sk-ant-api03-",
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-",
+    "AIza",
+    "eyJ",
+    "PRIVATE KEY ",
+];
+
+fn check_invariants(text: &str, fs: &[Finding]) {
+    let mut last_end = 0;
+    for f in fs {
+        assert!(f.start < f.end && f.end <= text.len(), "bad span {f:?}");
+        assert!(
+            text.is_char_boundary(f.start) && text.is_char_boundary(f.end),
+            "not a char boundary {f:?}"
+        );
+        assert!(f.start >= last_end, "overlap/unsorted at {f:?}");
+        assert_eq!(class_of(f.kind), Some(f.class), "kind/class mismatch {f:?}");
+        last_end = f.end;
+    }
+}
+
+#[test]
+fn corpus_recall_and_false_positive_rate() {
+    let sc = scanner();
+    let pos = positives();
+    let neg = negatives();
+    let mut misses: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut per_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut hit = 0;
+    for p in &pos {
+        let fs = sc.scan(&p.text);
+        check_invariants(&p.text, &fs);
+        let e = per_kind.entry(p.kind).or_default();
+        e.0 += 1;
+        if fs.iter().any(|f| f.kind == p.kind && f.value == p.value) {
+            hit += 1;
+            e.1 += 1;
+        } else {
+            let got: Vec<String> = fs
+                .iter()
+                .map(|f| format!("{}:{}", f.kind, f.masked))
+                .collect();
+            misses
+                .entry(p.kind)
+                .or_default()
+                .push(format!("{:?} -> {got:?}", p.text));
+        }
+    }
+    let mut fps = 0;
+    let mut fp_list: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for n in &neg {
+        let fs = sc.scan(&n.text);
+        check_invariants(&n.text, &fs);
+        let secret_kind = class_of(n.kind) == Some(ArtifactClass::Secret);
+        let bad: Vec<&Finding> = fs
+            .iter()
+            .filter(|f| f.kind == n.kind || (secret_kind && f.class == ArtifactClass::Secret))
+            .collect();
+        if !bad.is_empty() {
+            fps += 1;
+            let got: Vec<String> = bad
+                .iter()
+                .map(|f| format!("{}:{}", f.kind, f.masked))
+                .collect();
+            fp_list
+                .entry(n.kind)
+                .or_default()
+                .push(format!("{:?} -> {got:?}", n.text));
+        }
+    }
+    let recall = hit as f64 / pos.len() as f64;
+    let fp_rate = fps as f64 / neg.len() as f64;
+    println!(
+        "positives {} hit {hit} recall {:.3}; negatives {} fp {fps} rate {:.3}",
+        pos.len(),
+        recall,
+        neg.len(),
+        fp_rate
+    );
+    for (k, (n, h)) in &per_kind {
+        assert!(*n >= 3, "kind {k} has only {n} true examples");
+        println!("  {k:26} {h}/{n}");
+    }
+    for (k, _) in KINDS.iter().filter(|(k, _)| *k != "host") {
+        assert!(per_kind.contains_key(k), "kind {k} has no true examples");
+        assert!(
+            neg.iter().filter(|n| n.kind == *k).count() >= 2 || *k == "host",
+            "kind {k} lacks false examples"
+        );
+    }
+    for (k, m) in &misses {
+        println!("MISS {k}: {m:#?}");
+    }
+    for (k, m) in &fp_list {
+        println!("FALSE POSITIVE {k}: {m:#?}");
+    }
+    assert!(
+        recall >= 0.95,
+        "recall {recall:.3} < 0.95; misses: {misses:#?}"
+    );
+    assert!(
+        fp_rate <= 0.05,
+        "false-positive rate {fp_rate:.3} > 0.05: {fp_list:#?}"
+    );
+}
+
+#[test]
+fn masks_never_reveal_the_middle() {
+    for p in positives() {
+        for f in scanner()
+            .scan(&p.text)
+            .iter()
+            .filter(|f| f.class == ArtifactClass::Secret)
+        {
+            let (head, tail) = f.masked.split_once('…').expect("mask has an ellipsis");
+            assert!(tail.chars().count() <= 4, "tail too long: {}", f.masked);
+            assert!(
+                head.is_empty() || PREFIXES.contains(&head) || head.starts_with("-----BEGIN "),
+                "unexpected mask prefix {head:?} for {}",
+                f.kind
+            );
+            if f.value.chars().count() < 12 {
+                assert!(
+                    head.is_empty() && tail.chars().count() <= 2,
+                    "short value mask {}",
+                    f.masked
+                );
+            }
+            let n = f.value.len();
+            if n > 12 && !head.starts_with("-----BEGIN ") {
+                let middle = &f.value[head.len()..n - 4];
+                assert!(
+                    !f.masked.contains(middle),
+                    "mask leaks the middle of {}",
+                    f.kind
+                );
+            }
+        }
+    }
+    assert_eq!(
+        mask(
+            "github-pat",
+            &format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8")
+        ),
+        "ghp_…q7R8"
+    );
+    assert_eq!(mask("generic-secret", "hunter22"), "…22");
+    assert_eq!(mask("generic-secret", "abcdefghijklmnop"), "…mnop");
+    assert_eq!(mask("private-key", &"Ab12".repeat(20)), "PRIVATE KEY …Ab12");
+    assert_eq!(
+        mask("aws-arn", "arn:aws:iam::123456789012:role/x"),
+        "arn:aws:iam::123456789012:role/x"
+    );
+    assert_eq!(mask("url", "https://u:pw@Host.io/p"), "https://u@host.io/p");
+    assert!(
+        mask("url", &format!("https://a.io/{}", "p".repeat(500)))
+            .chars()
+            .count()
+            <= 201
+    );
+    assert_eq!(mask("generic-secret", ""), "…");
+}
+
+#[test]
+fn redaction_hides_values_and_is_idempotent() {
+    for p in positives() {
+        let fs = scanner().scan(&p.text);
+        let red = redact(&p.text, &fs);
+        for f in fs.iter().filter(|f| f.class == ArtifactClass::Secret) {
+            assert!(
+                !red.contains(&f.value) || f.value.len() < 6,
+                "redacted text leaks {} in {red:?}",
+                f.kind
+            );
+            assert!(
+                !red.contains(&p.text[f.start..f.end]),
+                "redacted text leaks the span of {}",
+                f.kind
+            );
+        }
+        if class_of(p.kind) == Some(ArtifactClass::Secret) {
+            assert!(
+                !red.contains(&p.value),
+                "redacted text leaks {}: {red:?}",
+                p.kind
+            );
+            assert!(
+                red.contains(&format!("[REDACTED {} ", p.kind)),
+                "no marker for {}: {red:?}",
+                p.kind
+            );
+        }
+        let again = scanner().scan(&red);
+        let secrets: Vec<&Finding> = again
+            .iter()
+            .filter(|f| f.class == ArtifactClass::Secret)
+            .collect();
+        assert!(
+            secrets.is_empty(),
+            "rescan of redacted text found {secrets:?} in {red:?}"
+        );
+        // identities and context survive redaction
+        for f in fs.iter().filter(|f| f.class == ArtifactClass::Identity) {
+            assert!(red.contains(&p.text[f.start..f.end]));
+        }
+    }
+    // bogus findings do not panic
+    let text = "héllo";
+    let bogus = Finding {
+        kind: "jwt",
+        class: ArtifactClass::Secret,
+        start: 2,
+        end: 99,
+        masked: String::new(),
+        value: String::new(),
+    };
+    assert_eq!(redact(text, &[bogus]), text);
+}
+
+#[test]
+fn fingerprints_are_stable_and_keyed() {
+    let v = format!("ghp_{}", Rng::new(3).s(36, ALNUM));
+    let a = fingerprint(b"key-1", "github-pat", &v);
+    assert_eq!(a, fingerprint(b"key-1", "github-pat", &v));
+    assert_eq!(a.len(), 64);
+    assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(a, fingerprint(b"key-2", "github-pat", &v));
+    assert_ne!(a, fingerprint(b"key-1", "generic-secret", &v));
+    // the same key quoted differently fingerprints the same
+    let t1 = format!("token {v} end");
+    let t2 = format!("{{\"t\":\"{v}\"}}");
+    let f1 = &scanner().scan(&t1)[0];
+    let f2 = &scanner().scan(&t2)[0];
+    assert_eq!(f1.fingerprint(b"k"), f2.fingerprint(b"k"));
+    // RFC 4231 test case 2 (plain HMAC with empty kind would differ, so check the construction)
+    assert_eq!(
+        fingerprint(b"Jefe", "what do ya want ", "for nothing?").len(),
+        64
+    );
+}
+
+#[test]
+fn offsets_slice_the_value() {
+    for p in positives() {
+        for f in scanner().scan(&p.text) {
+            let span = &p.text[f.start..f.end];
+            match f.kind {
+                "private-key" => assert!(span.starts_with("-----BEGIN")),
+                "gcp-service-account" | "azure-app-id" | "host" => {
+                    assert_eq!(span.to_ascii_lowercase(), f.value)
+                }
+                "url" => {}
+                _ => assert_eq!(span, f.value, "{}", f.kind),
+            }
+        }
+    }
+}
+
+#[test]
+fn non_ascii_around_secrets() {
+    let mut r = Rng::new(11);
+    let t = format!("gh{}_{}", "p", r.s(36, ALNUM));
+    let text = format!("Привет 🙂 ключ:{t}— ünïcödé 日本語 {}", "é".repeat(50));
+    let fs = scanner().scan(&text);
+    check_invariants(&text, &fs);
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert_eq!(&text[fs[0].start..fs[0].end], t);
+    let red = redact(&text, &fs);
+    assert!(
+        red.contains("Привет 🙂 ключ:[REDACTED github-pat ghp_…") && red.ends_with(&"é".repeat(50))
+    );
+}
+
+#[test]
+fn debug_hides_values() {
+    let t = format!("GITHUB_TOKEN=gh{}_{}", "p", Rng::new(5).s(36, ALNUM));
+    let f = &scanner().scan(&t)[0];
+    let dbg = format!("{f:?}");
+    assert!(!dbg.contains(&f.value) && dbg.contains("<hidden>"), "{dbg}");
+}
+
+#[test]
+fn huge_inputs_do_not_panic() {
+    let mut r = Rng::new(13);
+    let line: String = (0..1_000_000 / 8).map(|_| r.s(7, ALNUM) + "é").collect();
+    let t0 = Instant::now();
+    let fs = scanner().scan(&line);
+    check_invariants(&line, &fs);
+    println!(
+        "1MB random line: {} findings in {:?}",
+        fs.len(),
+        t0.elapsed()
+    );
+
+    let plain = "The quick brown fox jumps over the lazy dog. ".repeat(25_000);
+    let t0 = Instant::now();
+    assert!(scanner().scan(&plain).is_empty());
+    println!("1MB prose: {:?}", t0.elapsed());
+
+    // many keywords and near-misses on one line
+    let noisy = format!(
+        "password=x token: AKIA ghp_ sk- eyJ -----BEGIN PRIVATE KEY----- http://a Bearer é{}",
+        "€"
+    )
+    .repeat(8_000);
+    let t0 = Instant::now();
+    let fs = scanner().scan(&noisy);
+    check_invariants(&noisy, &fs);
+    println!(
+        "{}KB keyword soup: {} findings in {:?}",
+        noisy.len() / 1024,
+        fs.len(),
+        t0.elapsed()
+    );
+
+    // pathological repetition: many headers, many findings, many redaction markers
+    let mut r = Rng::new(29);
+    let many_keys: String = (0..45_000)
+        .map(|_| format!("AKIA{} ", r.s(16, corpus::UPNUM)))
+        .collect();
+    let many_pem = format!("-----BEGIN PRIVATE KEY-----{}\n", r.s(40, corpus::B64)).repeat(15_000);
+    let many_red = "[REDACTED github-pat ghp_…ab12] token=".repeat(25_000);
+    for (name, t) in [
+        ("keys", &many_keys),
+        ("pem", &many_pem),
+        ("redacted", &many_red),
+    ] {
+        let t0 = Instant::now();
+        let fs = scanner().scan(t);
+        check_invariants(t, &fs);
+        println!(
+            "{name}: {}KB, {} findings in {:?}",
+            t.len() / 1024,
+            fs.len(),
+            t0.elapsed()
+        );
+    }
+
+    let xs = "x".repeat(1_000_000);
+    assert!(scanner().scan(&xs).is_empty());
+    let eq = format!("secret={}", "A1b2".repeat(250_000));
+    check_invariants(&eq, &scanner().scan(&eq));
+}
+
+#[test]
+fn random_fragments_keep_invariants() {
+    let pieces = [
+        "AKIA",
+        "ghp_",
+        "sk-",
+        "sk-ant-",
+        "eyJ",
+        "xoxb-",
+        "glpat-",
+        "SG.",
+        "AIza",
+        "://",
+        "@",
+        ":",
+        "=",
+        "\"",
+        "password",
+        "token",
+        "secret",
+        "Bearer ",
+        "Authorization: ",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END",
+        "\n",
+        " ",
+        "é",
+        "🙂",
+        "日本",
+        "arn:aws:iam::",
+        "system:serviceaccount:",
+        ".iam.gserviceaccount.com",
+        "client_id=",
+        "https://",
+        "[REDACTED ",
+        "]",
+        "\\n",
+        "AccountKey=",
+        "sig=",
+    ];
+    let mut r = Rng::new(17);
+    for _ in 0..3000 {
+        let mut s = String::new();
+        for _ in 0..(r.next() % 30) {
+            if r.next() & 1 == 0 {
+                s.push_str(pieces[(r.next() % pieces.len() as u64) as usize]);
+            } else {
+                let n = (r.next() % 50) as usize;
+                s.push_str(&r.s(n, corpus::B64));
+            }
+        }
+        let fs = scanner().scan(&s);
+        check_invariants(&s, &fs);
+        let red = redact(&s, &fs);
+        for f in fs
+            .iter()
+            .filter(|f| f.class == ArtifactClass::Secret && f.value.len() >= 12)
+        {
+            assert!(!red.contains(&f.value), "leak after redaction in {s:?}");
+        }
+    }
+}
+
+#[test]
+fn secret_inside_url_wins_and_url_is_trimmed() {
+    let t = format!(
+        "https://api.acme.io/v1/items?api_key=gh{}_{}&page=2",
+        "p",
+        Rng::new(19).s(36, ALNUM)
+    );
+    let fs = scanner().scan(&t);
+    let kinds: Vec<&str> = fs.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, ["url", "github-pat"], "{fs:?}");
+    assert_eq!(fs[0].value, "https://api.acme.io/v1/items");
+    let t = format!("postgres://app:{}@db.acme.io/x", Rng::new(23).s(16, ALNUM));
+    let kinds: Vec<&str> = scanner().scan(&t).iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, ["url-password", "host"]);
+}

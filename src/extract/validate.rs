@@ -1,0 +1,385 @@
+//! Value heuristics for the extract rules: Shannon entropy, placeholder detection,
+//! per-kind validators and a small base64 decoder.
+//!
+//! Pure functions over candidate values only; they never see offsets or the whole text
+//! and must not log, print or keep values. Rule definitions live in `rules.rs`.
+
+// ---------------------------------------------------------------------------------
+
+/// Shannon entropy in bits per byte.
+pub(super) fn entropy(s: &str) -> f64 {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &x in b {
+        counts[x as usize] += 1;
+    }
+    let n = b.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn distinct(s: &str) -> usize {
+    let mut seen = [false; 256];
+    s.bytes()
+        .filter(|&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count()
+}
+
+/// Obvious placeholders, examples and already-masked values.
+pub(super) fn is_placeholder(v: &str) -> bool {
+    const SUBSTR: &[&str] = &[
+        "xxxx",
+        "****",
+        "••",
+        "…",
+        "...",
+        "redacted",
+        "changeme",
+        "change_me",
+        "change-me",
+        "your_",
+        "your-",
+        "yourtoken",
+        "yourkey",
+        "yoursecret",
+        "yourpass",
+        "placeholder",
+        "example",
+        "dummy",
+        "sample",
+        "<",
+        ">",
+        "${",
+        "{{",
+        "}}",
+        "%(",
+        "%s",
+        "replace_me",
+        "replaceme",
+        "replace-me",
+        "insert_",
+        "insert-",
+        "_here",
+        "-here",
+        "notreal",
+        "not_real",
+        "not-real",
+        "12345678",
+        "abcdefgh",
+        "qwerty",
+        "0000000",
+    ];
+    const WHOLE: &[&str] = &[
+        "password",
+        "secret",
+        "token",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "undefined",
+        "empty",
+        "required",
+        "optional",
+        "string",
+        "hidden",
+        "masked",
+        "unset",
+        "default",
+        "passw0rd",
+        "letmein",
+        "admin",
+    ];
+    let lower = v.to_ascii_lowercase();
+    if SUBSTR.iter().any(|p| lower.contains(p)) || WHOLE.contains(&lower.as_str()) {
+        return true;
+    }
+    // low-diversity runs such as "aaaaaaaa" or "abababab"
+    v.len() >= 4 && distinct(v) <= 3
+}
+
+pub(super) fn token_ok(v: &str) -> bool {
+    !is_placeholder(v) && entropy(v) >= 3.0 && distinct(v) >= 8
+}
+
+pub(super) fn aws_key_id_ok(v: &str) -> bool {
+    !v.ends_with("EXAMPLE") && !is_placeholder(v) && entropy(&v[4..]) >= 2.8
+}
+
+pub(super) fn aws_secret_ok(v: &str) -> bool {
+    let has = |f: fn(&u8) -> bool| v.as_bytes().iter().any(f);
+    let classes = has(u8::is_ascii_uppercase) as u8
+        + has(u8::is_ascii_lowercase) as u8
+        + has(u8::is_ascii_digit) as u8;
+    v.len() == 40
+        && !v.contains("EXAMPLE")
+        && !is_placeholder(v)
+        && !v.bytes().all(|b| b.is_ascii_hexdigit())
+        && classes >= 3
+        && entropy(v) >= 4.0
+}
+
+pub(super) fn slack_ok(v: &str) -> bool {
+    v.bytes().any(|b| b.is_ascii_digit()) && token_ok(v)
+}
+
+pub(super) fn openai_ok(v: &str) -> bool {
+    let body = v.strip_prefix("sk-").unwrap_or(v);
+    let sub = ["proj-", "svcacct-", "admin-"]
+        .iter()
+        .find_map(|p| body.strip_prefix(p));
+    // legacy keys are plain alphanumerics; project/service keys are long base64url
+    let shaped = match sub {
+        Some(b) => b.len() >= 40,
+        None => {
+            body.contains("T3BlbkFJ")
+                || (body.len() >= 32 && body.bytes().all(|c| c.is_ascii_alphanumeric()))
+        }
+    };
+    let body = sub.unwrap_or(body);
+    shaped
+        && !body.starts_with("ant-")
+        && body.bytes().any(|b| b.is_ascii_digit())
+        && body.bytes().any(|b| b.is_ascii_alphabetic())
+        && entropy(body) >= 3.5
+        && !is_placeholder(v)
+}
+
+pub(super) fn jwt_ok(v: &str) -> bool {
+    let header = v.split('.').next().unwrap_or("");
+    match b64_decode(header) {
+        Some(h) => {
+            let h = String::from_utf8_lossy(&h);
+            (h.contains("\"alg\"") || h.contains("\"typ\"") || h.contains("\"kid\""))
+                && !is_placeholder(v)
+        }
+        None => false,
+    }
+}
+
+pub(super) fn bearer_ok(v: &str) -> bool {
+    // Basic credentials: judge the decoded password
+    if let Some(plain) = b64_decode(v).and_then(|b| String::from_utf8(b).ok()) {
+        if let Some((_, pw)) = plain.split_once(':') {
+            if plain.chars().all(|c| !c.is_control()) {
+                return url_password_ok(pw) && pw.len() >= 4;
+            }
+        }
+    }
+    !is_placeholder(v) && entropy(v) >= 3.0 && distinct(v) >= 8
+}
+
+pub(super) fn bearer_loose_ok(v: &str) -> bool {
+    bearer_ok(v)
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+pub(super) fn url_password_ok(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    const BAD: &[&str] = &[
+        "pass",
+        "passwd",
+        "pwd",
+        "pw",
+        "p",
+        "x",
+        "user",
+        "username",
+        "guest",
+        "anonymous",
+        "root",
+        "test",
+    ];
+    let port_like = v.len() <= 5 && v.bytes().all(|b| b.is_ascii_digit());
+    let reference = v.starts_with(['$', '%']);
+    !(is_placeholder(v) || BAD.contains(&lower.as_str()) || reference || port_like)
+}
+
+pub(super) fn entropic_ok(v: &str) -> bool {
+    !is_placeholder(v) && entropy(v) >= 3.5
+}
+
+pub(super) fn identity_ok(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    ![
+        "example",
+        "your-",
+        "your_",
+        "project-id",
+        "project_id",
+        "xxxx",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+pub(super) fn guid_ok(v: &str) -> bool {
+    let hex: String = v.chars().filter(|c| *c != '-').collect();
+    distinct(&hex.to_ascii_lowercase()) >= 5 && !is_placeholder(v)
+}
+
+/// Names such as `password_file`, `token_url`, `max_tokens` do not hold secrets.
+pub(super) fn generic_name_ok(name: &str) -> bool {
+    const BAD_SUFFIX: &[&str] = &[
+        "file",
+        "path",
+        "url",
+        "uri",
+        "endpoint",
+        "type",
+        "length",
+        "len",
+        "hint",
+        "name",
+        "expiry",
+        "expires",
+        "expiration",
+        "ttl",
+        "count",
+        "size",
+        "format",
+        "field",
+        "header",
+        "policy",
+        "min",
+        "max",
+        "enabled",
+        "required",
+        "reset",
+        "changed",
+        "prompt",
+        "label",
+        "help",
+        "placeholder",
+        "provider",
+        "store",
+        "manager",
+        "tokens",
+        "limit",
+        "version",
+        "id_key",
+    ];
+    let lower = name.to_ascii_lowercase();
+    let last = lower.rsplit(['_', '-', '.']).next().unwrap_or(&lower);
+    !BAD_SUFFIX.contains(&last) && !lower.starts_with("max_") && !lower.starts_with("num_")
+}
+
+/// High-entropy, non-placeholder value of a `name = value` assignment.
+pub(super) fn generic_value_ok(v: &str) -> bool {
+    let n = v.chars().count();
+    if !(8..=500).contains(&n) || v.chars().any(char::is_whitespace) || is_placeholder(v) {
+        return false;
+    }
+    if v.contains("://") || v.starts_with(['/', '~']) || v.starts_with("./") || v.starts_with(".\\")
+    {
+        return false;
+    }
+    // variable references: $VAR, ${VAR}, %VAR%, @VAR
+    let ident = |s: &str| {
+        s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_{}().".contains(&c))
+    };
+    if (v.starts_with(['$', '@']) && ident(&v[1..])) || (v.starts_with('%') && v.ends_with('%')) {
+        return false;
+    }
+    let b = v.as_bytes();
+    let digit = b.iter().any(u8::is_ascii_digit);
+    let upper = b.iter().any(u8::is_ascii_uppercase);
+    let lower = b.iter().any(u8::is_ascii_lowercase);
+    let symbol = b.iter().any(|c| !c.is_ascii_alphanumeric());
+    let classes = digit as u8 + upper as u8 + lower as u8 + symbol as u8;
+    let e = entropy(v);
+    // short values cannot reach high entropy: scale the bar with length (8 chars: 2.55)
+    let bar = (0.85 * (n as f64).log2()).min(3.0);
+    if classes < 2 || e < bar || distinct(v) < 6 {
+        return false;
+    }
+    if b.iter().all(u8::is_ascii_hexdigit) && n < 16 {
+        return false;
+    }
+    // identifiers and code references: env.DB_PASSWORD, settings.secretKey, someValue
+    if !digit
+        && b.iter()
+            .all(|c| c.is_ascii_alphabetic() || b"._-".contains(c))
+        && (n < 20 || e < 4.0)
+    {
+        return false;
+    }
+    // dotted code references with digits are rare; versions like 1.2.3-beta are not secrets
+    if b.iter().all(|c| c.is_ascii_digit() || b".-".contains(c)) {
+        return false;
+    }
+    // dates, times, versions, IPs: almost no letters
+    if b.iter().filter(|c| c.is_ascii_alphabetic()).count() <= 2
+        && n < 24
+        && !b.iter().all(u8::is_ascii_hexdigit)
+    {
+        return false;
+    }
+    // e-mail addresses
+    if let Some((local, domain)) = v.split_once('@') {
+        if !local.is_empty()
+            && domain.contains('.')
+            && domain
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-".contains(&c))
+        {
+            return false;
+        }
+    }
+    !encodes_words(v)
+}
+
+/// Base64 that decodes to ordinary text ("hello world", "admin:admin" …).
+fn encodes_words(v: &str) -> bool {
+    let Some(bytes) = b64_decode(v) else {
+        return false;
+    };
+    if bytes.len() < 4 {
+        return false;
+    }
+    let wordy = bytes
+        .iter()
+        .filter(|b| b.is_ascii_alphabetic() || b" ,.'!?-:".contains(b))
+        .count();
+    bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') && wordy * 10 >= bytes.len() * 9
+}
+
+/// Lenient base64/base64url decoder (padding optional). `None` if not base64.
+pub(super) fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    if s.is_empty() || s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}

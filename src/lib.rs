@@ -1,0 +1,31 @@
+//! closeloop: closed-loop security reporting for non-human identities.
+//!
+//! Code map (see README "Architecture" for the invariants):
+//! - pure steps: `domain`, `parse`, `extract`, `dedup`, `command`, `authres`,
+//!   `signed_address`, `letters` — no IO, time is a parameter;
+//! - the database edge: `store`;
+//! - use cases: `pipeline` (one message in), `lifecycle` (case transitions),
+//!   `compose` (letters into the outbox);
+//! - the entry layer: `config`, `keyfile`, `context`, `cli`.
+
+pub mod authres;
+pub mod cli;
+pub mod command;
+pub mod compose;
+pub mod config;
+pub mod context;
+pub mod daemon;
+pub mod dedup;
+pub mod domain;
+pub mod extract;
+pub mod imap;
+pub mod keyfile;
+pub mod letters;
+pub mod lifecycle;
+pub mod maildir;
+pub mod mailer;
+pub mod outbox;
+pub mod parse;
+pub mod pipeline;
+pub mod signed_address;
+pub mod store;

@@ -1,0 +1,36 @@
+//! The `closeloop` binary: parse arguments, set up logging, dispatch, map
+//! failures to exit codes (0 ok, 1 runtime failure, 2 bad usage or config).
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = closeloop::cli::Cli::parse();
+    let default_level = match cli.command {
+        closeloop::cli::Command::Run { .. } => "info",
+        _ => "warn",
+    };
+    let filter =
+        EnvFilter::try_from_env("CLOSELOOP_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("closeloop: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(closeloop::cli::dispatch(cli));
+    if let Err(f) = result {
+        eprintln!("closeloop: {:#}", f.error);
+        std::process::exit(f.code);
+    }
+}

@@ -1,0 +1,200 @@
+//! The outbox sender: claims due letters, builds each message with its stored
+//! Message-ID (a retry can never fork a thread), hands it to the `mailer`,
+//! and records sent, retry-later (exponential backoff) or failed. A letter
+//! that fails for good is reported to the responders, so the loop is closed
+//! by hand rather than silently left open.
+//!
+//! Must not render templates or change cases.
+
+use crate::compose;
+use crate::context::Context;
+use crate::domain::{CaseId, LetterKind, Millis};
+use crate::letters::{self, Letter};
+use crate::mailer::{Mailer, SendError};
+use crate::store::outbox::{self as rows, LetterRow};
+use crate::store::StoreError;
+
+/// Give up after this many attempts (about two days with the backoff below).
+pub const MAX_ATTEMPTS: i64 = 12;
+/// How long a claimed letter is reserved for the claiming sender.
+const CLAIM_MS: Millis = 5 * 60_000;
+const BATCH: i64 = 50;
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// Where sent letters went (file paths for the file sink).
+    pub delivered: Vec<(LetterKind, String, String)>,
+}
+
+/// Delay before attempt `attempts + 1`: 1 min, 2, 4 … capped at 6 h.
+pub fn backoff_ms(attempts: i64) -> Millis {
+    let exp = attempts.clamp(0, 20) as u32;
+    (60_000i64.saturating_mul(1i64 << exp)).min(6 * 3_600_000)
+}
+
+/// Sends every letter due at `now`, in batches, until none is left.
+pub async fn send_due(ctx: &Context, mailer: &Mailer, now: Millis) -> Result<Pass, StoreError> {
+    let mut pass = Pass::default();
+    loop {
+        let mut tx = ctx.store.begin().await?;
+        let batch = rows::claim_due(&mut tx, now, CLAIM_MS, BATCH).await?;
+        tx.commit().await?;
+        if batch.is_empty() {
+            return Ok(pass);
+        }
+        for row in batch {
+            send_one(ctx, mailer, &row, now, &mut pass).await?;
+        }
+    }
+}
+
+fn letter_of(row: &LetterRow) -> Letter {
+    Letter {
+        kind: row.kind.parse().unwrap_or(LetterKind::Notify),
+        to: row.recipient.clone(),
+        subject: row.subject.clone(),
+        body: row.body.clone(),
+        in_reply_to: row.in_reply_to.clone(),
+        references: row.refs.split_whitespace().map(str::to_string).collect(),
+        reply_to: row.reply_to.clone(),
+        auto_submitted: if row.auto_submitted == "auto-generated" {
+            "auto-generated"
+        } else {
+            "auto-replied"
+        },
+    }
+}
+
+async fn send_one(
+    ctx: &Context,
+    mailer: &Mailer,
+    row: &LetterRow,
+    now: Millis,
+    pass: &mut Pass,
+) -> Result<(), StoreError> {
+    let date =
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(row.created_at).unwrap_or_default();
+    let letter = letter_of(row);
+    let result =
+        match letters::build_message(&letter, &ctx.cfg.outbound.from, &row.message_id, date) {
+            Ok(message) => {
+                let name = format!("{:06}-{}-{}", row.id, row.kind, file_safe(&row.recipient));
+                mailer.send(&message, &name).await
+            }
+            Err(e) => Err(SendError::Permanent(e.to_string())),
+        };
+    let mut conn = ctx.store.begin().await?;
+    match result {
+        Ok(place) => {
+            rows::mark_sent(&mut conn, row.id, now).await?;
+            tracing::info!(letter = row.id, kind = %row.kind, case = row.case_id.map(|c| c.0), "letter sent");
+            pass.sent += 1;
+            pass.delivered
+                .push((letter.kind, row.recipient.clone(), place));
+        }
+        Err(SendError::Transient(e)) if row.attempts + 1 < MAX_ATTEMPTS => {
+            let next = now + backoff_ms(row.attempts);
+            rows::mark_retry(&mut conn, row.id, next, &one_line(&e)).await?;
+            tracing::warn!(letter = row.id, attempts = row.attempts + 1, error = %one_line(&e), "letter not sent; will retry");
+            pass.retried += 1;
+        }
+        Err(e) => {
+            let e = one_line(&e.to_string());
+            rows::mark_failed(&mut conn, row.id, &e).await?;
+            tracing::error!(letter = row.id, error = %e, "letter failed for good");
+            pass.failed += 1;
+            if letter.kind != LetterKind::Failure {
+                tell_responders(ctx, &mut conn, row, &e, now).await?;
+            }
+        }
+    }
+    conn.commit().await?;
+    Ok(())
+}
+
+async fn tell_responders(
+    ctx: &Context,
+    conn: &mut crate::store::Conn,
+    row: &LetterRow,
+    error: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let kind = row.kind.parse().unwrap_or(LetterKind::Notify);
+    let f = letters::FailureCtx {
+        case_id: row.case_id,
+        letter_kind: kind,
+        failed_to: row.recipient.clone(),
+        attempts: (row.attempts + 1) as u32,
+        first_tried: crate::domain::rfc3339(row.created_at),
+        last_error: error.to_string(),
+    };
+    if let Some(case) = row.case_id {
+        let text = format!(
+            "{} letter to {} could not be delivered: {error}",
+            row.kind, row.recipient
+        );
+        crate::store::cases::add_event(conn, case, now, "closeloop", "letter-failed", &text)
+            .await?;
+    }
+    for to in ctx.cfg.notify_addresses() {
+        if to == row.recipient {
+            continue;
+        }
+        match letters::render_failure(&ctx.org, &to, &f) {
+            Ok(l) => {
+                compose::store_letter(
+                    ctx,
+                    conn,
+                    row.case_id.or(Some(CaseId(0))).filter(|c| c.0 > 0),
+                    l,
+                    now,
+                )
+                .await?;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot render the failure letter"),
+        }
+    }
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect()
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff_ms(0), 60_000);
+        assert_eq!(backoff_ms(1), 120_000);
+        assert_eq!(backoff_ms(3), 480_000);
+        assert_eq!(backoff_ms(30), 6 * 3_600_000);
+        let total: Millis = (0..MAX_ATTEMPTS).map(backoff_ms).sum();
+        assert!(
+            total > 24 * 3_600_000,
+            "retries span more than a day: {total}"
+        );
+    }
+}

@@ -1,0 +1,499 @@
+//! The MIME body of an inbound message: body text (plain preferred, HTML rendered), text-like
+//! attachments, the attached `message/rfc822` original, delivery-report detection, and the
+//! damage report for broken MIME (unterminated multiparts, bad transfer encodings, unknown or
+//! lying charsets).
+//!
+//! Works on what mail-parser built; must not parse top-level headers (see `headers`) nor
+//! look for inline forwards (see `forward`).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use regex::Regex;
+
+use super::headers::{clean_id, cp1252, raw_values, single_line};
+use super::{ForwardStyle, Inbound, Original, TextAttachment};
+
+/// Attachments larger than this are not decoded as text (a log excerpt is enough).
+const MAX_ATTACHMENT_BYTES: usize = 4 << 20;
+/// How deep to look into attached messages for damage.
+const MAX_DEPTH: usize = 3;
+
+pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: &mut Vec<String>) {
+    inbound.is_delivery_report = message.parts.iter().any(|p| {
+        p.is_content_type("multipart", "report") || p.is_content_type("message", "delivery-status")
+    });
+    check_structure(message, "", 0, problems);
+
+    let (text, html_only) = body_text(message, problems);
+    inbound.text = text;
+    inbound.html_only = html_only;
+
+    for &id in &message.attachments {
+        let Some(part) = message.parts.get(id as usize) else {
+            continue;
+        };
+        let name = part
+            .attachment_name()
+            .map(|n| single_line(n, "attachment name", problems))
+            .unwrap_or_else(|| format!("part-{id}"));
+        if let Some(original) = attached_original(part, &name, problems) {
+            if inbound.original.is_none() {
+                inbound.original = Some(original);
+            } else {
+                problems.push(format!("several attached messages; {name:?} ignored"));
+            }
+            continue;
+        }
+        let lower = name.to_lowercase();
+        if lower.ends_with(".msg") || part.is_content_type("application", "vnd.ms-outlook") {
+            problems.push(format!("Outlook .msg attachment {name:?} not decoded"));
+            continue;
+        }
+        if let Some(text) = attachment_text(message, part, id as usize, &lower, problems) {
+            inbound.attachments.push(TextAttachment { name, text });
+        }
+    }
+}
+
+/// Body text of a message: text/plain parts joined; HTML rendered only when there is no
+/// text/plain. Returns the text and whether it came from HTML.
+fn body_text(message: &Message<'_>, problems: &mut Vec<String>) -> (String, bool) {
+    let texts = |want_html: bool, problems: &mut Vec<String>| -> Vec<String> {
+        let mut out = Vec::new();
+        for &id in message.text_body.iter().chain(message.html_body.iter()) {
+            let id = id as usize;
+            let Some(part) = message.parts.get(id) else {
+                continue;
+            };
+            let is_html = matches!(part.body, PartType::Html(_));
+            if is_html != want_html || out.len() > 64 {
+                continue;
+            }
+            if let Some(text) = part_text(message, part, id, problems) {
+                let text = if is_html { html_to_text(&text) } else { text };
+                if !out.contains(&text) {
+                    out.push(text);
+                }
+            }
+        }
+        out
+    };
+    let plain = texts(false, problems);
+    if !plain.is_empty() {
+        return (plain.join("\n").trim().to_string(), false);
+    }
+    let html = texts(true, problems);
+    if !html.is_empty() {
+        return (html.join("\n").trim().to_string(), true);
+    }
+    // A multipart mail-parser could not split (no boundary): its bytes are the only body.
+    let damaged: Vec<String> = message
+        .parts
+        .iter()
+        .filter(|p| {
+            p.content_type()
+                .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
+        })
+        .filter_map(|p| match &p.body {
+            PartType::Binary(b) | PartType::InlineBinary(b) => Some(decode_text_bytes(b).0),
+            _ => None,
+        })
+        .collect();
+    (damaged.join("\n").trim().to_string(), false)
+}
+
+/// Decoded text of a text or HTML part, with the charset checked against the bytes.
+fn part_text(
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    id: usize,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let text = match &part.body {
+        PartType::Text(t) | PartType::Html(t) => t.as_ref(),
+        _ => return None,
+    };
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(|c| c.trim().to_lowercase());
+    let is_utf8 = |c: &str| matches!(c, "utf-8" | "utf8" | "unicode-1-1-utf-8");
+    if let Some(c) = charset.as_deref() {
+        if !is_utf8(c) && charset_decoder(c.as_bytes()).is_none() {
+            problems.push(format!("unknown charset {c:?} in part {id}"));
+        }
+    }
+    if text.contains('\u{FFFD}') {
+        let bytes = transfer_decoded(message, part)?;
+        if std::str::from_utf8(&bytes).is_err() {
+            let declared = charset.as_deref().unwrap_or("no charset");
+            problems.push(format!(
+                "8-bit text in part {id} does not match {declared}; read as windows-1252"
+            ));
+            return Some(cp1252(&bytes));
+        }
+    } else if !text.is_ascii() && charset.as_deref().is_some_and(is_western_single_byte) {
+        let bytes = transfer_decoded(message, part)?;
+        if !bytes.is_ascii() {
+            if let Ok(utf8) = String::from_utf8(bytes) {
+                problems.push(format!(
+                    "part {id} declares {} but holds UTF-8; read as UTF-8",
+                    charset.unwrap_or_default()
+                ));
+                return Some(utf8);
+            }
+        }
+    }
+    Some(text.to_string())
+}
+
+fn is_western_single_byte(charset: &str) -> bool {
+    matches!(
+        charset,
+        "us-ascii"
+            | "ascii"
+            | "iso-8859-1"
+            | "iso8859-1"
+            | "latin1"
+            | "iso-8859-15"
+            | "windows-1252"
+            | "cp1252"
+    )
+}
+
+/// The part's body bytes after undoing the transfer encoding (before any charset decoding).
+fn transfer_decoded(message: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
+    let raw = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        Encoding::Base64 => base64_decode(raw),
+        Encoding::QuotedPrintable => quoted_printable_decode(raw),
+        Encoding::None => Some(raw.to_vec()),
+    }
+}
+
+/// UTF-8 if valid, else windows-1252 with a note saying so.
+pub(super) fn decode_text_bytes(bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), None),
+        Err(_) => (
+            cp1252(bytes),
+            Some("undeclared 8-bit text; read as windows-1252".into()),
+        ),
+    }
+}
+
+/// Records MIME damage: multiparts without boundary or closing delimiter, undecodable
+/// transfer encodings, unparseable attached messages. Recurses into attached messages.
+fn check_structure(message: &Message<'_>, prefix: &str, depth: usize, problems: &mut Vec<String>) {
+    let raw = message.raw_message.as_ref();
+    for (id, part) in message.parts.iter().enumerate() {
+        if let Some(ct) = part
+            .content_type()
+            .filter(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
+        {
+            match ct.attribute("boundary") {
+                None => problems.push(format!("{prefix}multipart without boundary in part {id}")),
+                Some(b) if !contains(raw, format!("--{b}").as_bytes()) => problems.push(format!(
+                    "{prefix}multipart boundary never used in part {id}"
+                )),
+                Some(b) if !contains(raw, format!("--{b}--").as_bytes()) => {
+                    problems.push(format!("{prefix}unterminated multipart in part {id}"))
+                }
+                Some(_) => {}
+            }
+        }
+        if part.is_encoding_problem && !(id == 0 && part.offset_body as usize >= raw.len()) {
+            let cte = part
+                .content_transfer_encoding()
+                .unwrap_or("")
+                .to_lowercase();
+            let what = match cte.as_str() {
+                "base64" => format!("undecodable base64 in part {id}; kept raw"),
+                "quoted-printable" => {
+                    format!("undecodable quoted-printable in part {id}; kept raw")
+                }
+                _ if matches!(part.body, PartType::Binary(_) | PartType::Text(_))
+                    && part.is_content_type("message", "rfc822") =>
+                {
+                    format!("unparseable attached message in part {id}")
+                }
+                _ => format!("damaged MIME part {id}"),
+            };
+            problems.push(format!("{prefix}{what}"));
+        }
+        if part.encoding == Encoding::QuotedPrintable && bad_qp_escape(raw, part) {
+            problems.push(format!(
+                "{prefix}invalid quoted-printable escape in part {id}; kept as is"
+            ));
+        }
+        if let PartType::Message(inner) = &part.body {
+            if depth < MAX_DEPTH {
+                check_structure(
+                    inner,
+                    &format!("{prefix}attached message (part {id}): "),
+                    depth + 1,
+                    problems,
+                );
+            }
+        }
+    }
+}
+
+/// An `=` followed by neither two hex digits nor a line break (a soft break).
+fn bad_qp_escape(raw: &[u8], part: &MessagePart<'_>) -> bool {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::bytes::Regex::new(r"=(?:[^0-9A-Fa-f\r\n \t]|[0-9A-Fa-f][^0-9A-Fa-f])").unwrap()
+    });
+    raw.get(part.offset_body as usize..part.offset_end as usize)
+        .is_some_and(|body| re.is_match(body))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The original, when this attachment is a message/rfc822 part or an `.eml` file.
+fn attached_original(
+    part: &MessagePart<'_>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Option<Original> {
+    let parsed;
+    let message = match &part.body {
+        PartType::Message(m) => m,
+        PartType::Binary(b) | PartType::InlineBinary(b)
+            if name.to_lowercase().ends_with(".eml") =>
+        {
+            parsed = MessageParser::default().parse(b.as_ref())?;
+            &parsed
+        }
+        PartType::Text(t) if name.to_lowercase().ends_with(".eml") => {
+            parsed = MessageParser::default().parse(t.as_bytes())?;
+            &parsed
+        }
+        _ => return None,
+    };
+    let mut local = Vec::new();
+    let from = message.from().and_then(|a| a.first()).map(|a| {
+        let addr = a.address.as_deref().unwrap_or_default().trim();
+        match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => format!("{n} <{addr}>"),
+            None => addr.to_string(),
+        }
+    });
+    let subject = message
+        .subject()
+        .map(|s| single_line(s, "attached original's Subject", &mut local));
+    let date = raw_values(message, "Date").into_iter().next();
+    let message_id = message.message_id().and_then(clean_id);
+    let (text, _) = body_text(message, &mut local);
+    problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
+    Some(Original {
+        from: from.map(|f| single_line(&f, "attached original's From", problems)),
+        subject,
+        date,
+        message_id,
+        text,
+        style: ForwardStyle::Attached,
+    })
+}
+
+/// Text of a text-like attachment, or None for binaries.
+fn attachment_text(
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    id: usize,
+    lower_name: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match &part.body {
+        PartType::Text(_) => part_text(message, part, id, problems),
+        PartType::Html(_) => part_text(message, part, id, problems).map(|h| html_to_text(&h)),
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            let declared = text_like_type(part) || text_like_name(lower_name);
+            let unknown = part.content_type().is_none_or(|ct| {
+                ct.ctype().eq_ignore_ascii_case("application")
+                    && ct
+                        .subtype()
+                        .is_none_or(|s| s.eq_ignore_ascii_case("octet-stream"))
+            });
+            if !(declared || unknown) {
+                return None;
+            }
+            if bytes.len() > MAX_ATTACHMENT_BYTES {
+                if declared {
+                    problems.push(format!(
+                        "attachment {lower_name:?} too large to read as text"
+                    ));
+                }
+                return None;
+            }
+            if !looks_textual(bytes) {
+                if declared {
+                    problems.push(format!("attachment {lower_name:?} looks binary; skipped"));
+                }
+                return None;
+            }
+            let (text, note) = decode_text_bytes(bytes);
+            problems.extend(note.map(|n| format!("attachment {lower_name:?}: {n}")));
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+fn text_like_type(part: &MessagePart<'_>) -> bool {
+    let Some(ct) = part.content_type() else {
+        return false;
+    };
+    let sub = ct.subtype().unwrap_or("").to_lowercase();
+    ct.ctype().eq_ignore_ascii_case("text")
+        || (ct.ctype().eq_ignore_ascii_case("application")
+            && (matches!(
+                sub.as_str(),
+                "json"
+                    | "xml"
+                    | "yaml"
+                    | "x-yaml"
+                    | "toml"
+                    | "x-sh"
+                    | "javascript"
+                    | "x-pem-file"
+                    | "csv"
+                    | "x-sql"
+                    | "sql"
+                    | "x-httpd-php"
+                    | "x-python"
+                    | "x-ndjson"
+            ) || sub.ends_with("+json")
+                || sub.ends_with("+xml")))
+}
+
+fn text_like_name(lower_name: &str) -> bool {
+    const EXTS: &[&str] = &[
+        "txt",
+        "text",
+        "log",
+        "out",
+        "err",
+        "env",
+        "json",
+        "ndjson",
+        "har",
+        "yaml",
+        "yml",
+        "csv",
+        "tsv",
+        "xml",
+        "ini",
+        "conf",
+        "cfg",
+        "config",
+        "toml",
+        "properties",
+        "pem",
+        "key",
+        "crt",
+        "cer",
+        "pub",
+        "sh",
+        "bash",
+        "zsh",
+        "ps1",
+        "bat",
+        "py",
+        "js",
+        "ts",
+        "rb",
+        "go",
+        "rs",
+        "java",
+        "kt",
+        "php",
+        "tf",
+        "tfvars",
+        "hcl",
+        "md",
+        "sql",
+        "diff",
+        "patch",
+        "npmrc",
+        "netrc",
+        "pgpass",
+        "htpasswd",
+        "dockerfile",
+        "gitconfig",
+        "kubeconfig",
+    ];
+    lower_name.contains('.')
+        && lower_name
+            .rsplit('.')
+            .next()
+            .is_some_and(|ext| EXTS.contains(&ext))
+}
+
+/// No NULs and at most 2% other control characters in the first 64 KiB.
+fn looks_textual(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(64 << 10)];
+    if sample.contains(&0) {
+        return false;
+    }
+    let controls = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
+    controls * 50 <= sample.len()
+}
+
+/// Renders HTML as plain text: block elements become line breaks, entities are decoded,
+/// scripts and styles dropped, blank lines collapsed. Built on mail-parser's converter.
+pub fn html_to_text(html: &str) -> String {
+    static BLOCK: OnceLock<Regex> = OnceLock::new();
+    let block = BLOCK.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:\s*<\s*/?\s*(?:div|p|tr|li|h[1-6]|blockquote|table|tbody|thead|tfoot|hr|pre|ul|ol|dl|dt|dd|section|article|header|footer|title|center)\b[^>]*>\s*)+",
+        )
+        .unwrap()
+    });
+    let prepared = block.replace_all(html, "<br>");
+    let rendered = catch_unwind(AssertUnwindSafe(|| {
+        mail_parser::decoders::html::html_to_text(&prepared)
+    }))
+    .unwrap_or_else(|_| strip_tags(&prepared));
+    tidy(&rendered.replace('\u{a0}', " "))
+}
+
+fn strip_tags(html: &str) -> String {
+    static TAG: OnceLock<Regex> = OnceLock::new();
+    let tag = TAG.get_or_init(|| Regex::new(r"(?s)<[^>]*>").unwrap());
+    tag.replace_all(&html.replace("<br>", "\n"), " ")
+        .into_owned()
+}
+
+/// Trims lines and keeps at most one blank line in a row.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_string()
+}

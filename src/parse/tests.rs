@@ -1,0 +1,201 @@
+//! Tests for well-formed mail: headers, bodies, text attachments and the attached original,
+//! with CRLF and LF line endings. Messages are built here, in code; no corpus files. Inline
+//! forwards live in `tests_forward`, damaged input in `tests_bad`.
+
+use super::*;
+
+/// Outer headers of a staff member's forward to the security mailbox.
+pub(super) const OUTER: &str = "From: Bob Reporter <Bob@Corp.Example>\n\
+To: security@corp.example\n\
+Subject: Fwd: Build failed\n\
+Date: Tue, 3 Nov 2026 09:00:00 +0000\n\
+Message-ID: <fwd-1@corp.example>\n\
+MIME-Version: 1.0\n";
+
+/// `text` with LF line endings, or converted to CRLF.
+pub(super) fn eol(text: &str, crlf: bool) -> Vec<u8> {
+    let lf = text.replace("\r\n", "\n");
+    if crlf { lf.replace('\n', "\r\n") } else { lf }.into_bytes()
+}
+
+pub(super) fn plain_message(body: &str, crlf: bool) -> Vec<u8> {
+    eol(
+        &format!("{OUTER}Content-Type: text/plain; charset=utf-8\n\n{body}"),
+        crlf,
+    )
+}
+
+pub(super) fn html_message(html: &str, crlf: bool) -> Vec<u8> {
+    eol(
+        &format!("{OUTER}Content-Type: text/html; charset=utf-8\n\n{html}"),
+        crlf,
+    )
+}
+
+pub(super) const KEY: &str = "aws_access_key_id=AKIAIOSFODNN7EXAMPLE";
+pub(super) const ALICE: &str = "Alice Example <alice@example.com>";
+
+#[test]
+fn headers_of_a_clean_message() {
+    let raw = "Return-Path: <Bob@Corp.Example>\n\
+Authentication-Results: mx2.corp.example; dkim=pass\n header.d=corp.example\n\
+Authentication-Results: mx1.corp.example; spf=pass\n\
+Delivered-To: Case+42.abc@Security.Corp.Example\n\
+X-Original-To: security@corp.example\n\
+From: \"Reporter, Bob\" <Bob@Corp.Example>\n\
+Reply-To: bob.private@corp.example\n\
+To: Security <security@corp.example>, other@corp.example\n\
+Cc: lead@corp.example\n\
+Subject: =?utf-8?q?Schl=C3=BCssel_gefunden?=\n\
+Date: Tue, 3 Nov 2026 09:00:00 +0100\n\
+Message-ID: <m1@corp.example>\n\
+In-Reply-To: <case-42@closeloop.example>\n\
+References: <a@x.example> <case-42@closeloop.example>\n\
+Auto-Submitted: no\n\
+Precedence: bulk\n\
+List-Id: Team <team.corp.example>\n\
+\n\
+hello\n";
+    for crlf in [true, false] {
+        let i = parse(&eol(raw, crlf));
+        assert_eq!(i.message_id.as_deref(), Some("m1@corp.example"));
+        assert_eq!(
+            i.from,
+            Some(Mailbox {
+                name: Some("Reporter, Bob".into()),
+                address: "bob@corp.example".into()
+            })
+        );
+        assert_eq!(
+            i.reply_to.as_ref().map(|m| m.address.as_str()),
+            Some("bob.private@corp.example")
+        );
+        assert_eq!(i.return_path.as_deref(), Some("bob@corp.example"));
+        assert_eq!(
+            i.recipients,
+            [
+                "security@corp.example",
+                "other@corp.example",
+                "lead@corp.example",
+                "case+42.abc@security.corp.example"
+            ]
+        );
+        assert_eq!(i.subject, "Schlüssel gefunden");
+        assert_eq!(i.date, Some(1_793_692_800)); // 2026-11-03T08:00:00Z
+        assert_eq!(i.in_reply_to, ["case-42@closeloop.example"]);
+        assert_eq!(i.references, ["a@x.example", "case-42@closeloop.example"]);
+        assert_eq!(i.auto_submitted.as_deref(), Some("no"));
+        assert_eq!(i.precedence.as_deref(), Some("bulk"));
+        assert_eq!(i.list_id.as_deref(), Some("Team <team.corp.example>"));
+        assert_eq!(
+            i.authentication_results,
+            [
+                "mx2.corp.example; dkim=pass header.d=corp.example",
+                "mx1.corp.example; spf=pass"
+            ]
+        );
+        assert_eq!(i.text, "hello");
+        assert!(!i.is_delivery_report);
+        assert!(i.problems.is_empty(), "{:?}", i.problems);
+    }
+}
+
+#[test]
+fn bounce_is_flagged() {
+    let raw = "Return-Path: <>\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example>\nTo: security@corp.example\n\
+Subject: Undelivered Mail\nDate: Tue, 3 Nov 2026 09:00:00 +0000\nMessage-ID: <b1@mx.example>\nAuto-Submitted: auto-replied\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+--B\nContent-Type: text/plain\n\nCould not deliver.\n\
+--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; x@y.example\nAction: failed\n\
+--B--\n";
+    for crlf in [true, false] {
+        let i = parse(&eol(raw, crlf));
+        assert_eq!(i.return_path.as_deref(), Some(""));
+        assert!(i.is_delivery_report);
+        assert_eq!(i.auto_submitted.as_deref(), Some("auto-replied"));
+        assert!(i.text.contains("Could not deliver."));
+    }
+}
+
+#[test]
+fn attached_original_and_text_attachments() {
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"outer\"\n\n\
+--outer\nContent-Type: text/plain; charset=utf-8\n\nSee attached, found in our CI.\n\
+--outer\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"Build failed.eml\"\n\n\
+From: Alice Example <alice@example.com>\nTo: dev@example.com\nSubject: Build failed\n\
+Date: Mon, 2 Nov 2026 10:14:00 +0100\nMessage-ID: <orig-7@example.com>\nContent-Type: multipart/alternative; boundary=\"inner\"\n\n\
+--inner\nContent-Type: text/plain; charset=utf-8\n\nThe deploy printed\n{KEY}\n\
+--inner\nContent-Type: text/html; charset=utf-8\n\n<p>The deploy printed</p><p>{KEY}</p>\n\
+--inner--\n\n\
+--outer\nContent-Type: text/plain; name=\"build.log\"\nContent-Disposition: attachment; filename=\"build.log\"\n\nstep 3: token=abc123\n\
+--outer\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\".env\"\nContent-Transfer-Encoding: base64\n\n\
+REJfUEFTU1dPUkQ9aHVudGVyMgo=\n\
+--outer\nContent-Type: image/png\nContent-Disposition: attachment; filename=\"shot.png\"\nContent-Transfer-Encoding: base64\n\n\
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\n\
+--outer--\n"
+    );
+    for crlf in [true, false] {
+        let i = parse(&eol(&raw, crlf));
+        assert!(i.problems.is_empty(), "{:?}", i.problems);
+        assert_eq!(i.text, "See attached, found in our CI.");
+        let o = i.original.as_ref().expect("attached original");
+        assert_eq!(o.style, ForwardStyle::Attached);
+        assert_eq!(o.from.as_deref(), Some(ALICE));
+        assert_eq!(o.subject.as_deref(), Some("Build failed"));
+        assert_eq!(o.date.as_deref(), Some("Mon, 2 Nov 2026 10:14:00 +0100"));
+        assert_eq!(o.message_id.as_deref(), Some("orig-7@example.com"));
+        assert!(
+            o.text.contains(KEY) && !o.text.contains("<p>"),
+            "{:?}",
+            o.text
+        );
+        let names: Vec<_> = i.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["build.log", ".env"]);
+        assert!(i.attachments[0].text.contains("token=abc123"));
+        assert_eq!(i.attachments[1].text, "DB_PASSWORD=hunter2\n");
+    }
+}
+
+#[test]
+fn eml_file_attachment_is_the_original() {
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nsee file\n\
+--b\nContent-Type: application/octet-stream; name=\"orig.eml\"\nContent-Disposition: attachment; filename=\"orig.eml\"\n\n\
+From: alice@example.com\nSubject: Build failed\n\n{KEY}\n--b--\n"
+    );
+    let i = parse(&eol(&raw, true));
+    let o = i.original.expect("original from .eml");
+    assert_eq!(
+        (o.from.as_deref(), o.subject.as_deref()),
+        (Some("alice@example.com"), Some("Build failed"))
+    );
+    assert!(o.text.contains(KEY));
+    assert!(i.attachments.is_empty());
+}
+
+#[test]
+fn html_only_and_alternative_prefers_plain() {
+    let alt = format!(
+        "{OUTER}Content-Type: multipart/alternative; boundary=\"a\"\n\n--a\nContent-Type: text/plain\n\nplain version\n\
+--a\nContent-Type: text/html\n\n<p>html <b>version</b></p>\n--a--\n"
+    );
+    let i = parse(&eol(&alt, true));
+    assert_eq!((i.text.as_str(), i.html_only), ("plain version", false));
+    let i = parse(&html_message("<html><head><title>t</title><style>p{}</style></head><body><p>Hello&amp;bye</p><div>line&nbsp;two</div><script>x()</script></body></html>", false));
+    assert_eq!(
+        (i.text.as_str(), i.html_only),
+        ("Hello&bye\nline two", true)
+    );
+}
+
+#[test]
+fn html_to_text_breaks_blocks() {
+    assert_eq!(
+        html_to_text("<div>a</div><div>b<br>c</div><ul><li>d</li><li>e</li></ul>"),
+        "a\nb\nc\nd\ne"
+    );
+    assert_eq!(html_to_text("<p>a</p><br><p>b</p>"), "a\n\nb");
+    assert_eq!(html_to_text("x &lt;y@z&gt; &#65;"), "x <y@z> A");
+    assert_eq!(html_to_text(""), "");
+}

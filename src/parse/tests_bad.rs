@@ -1,0 +1,277 @@
+//! Tests for damaged and hostile input: every case must come through without a panic, keep
+//! what it can, and say what was wrong in `problems`. Messages are built here, in code.
+
+use super::tests::{eol, plain_message, OUTER};
+use super::*;
+
+fn has_problem(i: &Inbound, needle: &str) -> bool {
+    i.problems.iter().any(|p| p.contains(needle))
+}
+
+fn assert_problem(i: &Inbound, needle: &str) {
+    assert!(
+        has_problem(i, needle),
+        "expected a problem containing {needle:?}, got {:?}",
+        i.problems
+    );
+}
+
+#[test]
+fn unterminated_multipart() {
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: text/plain\n\n\
+the key is AKIAIOSFODNN7EXAMPLE\n--zz\nContent-Type: text/plain; name=\"a.log\"\n\nlog line\n"
+    );
+    for crlf in [true, false] {
+        let i = parse(&eol(&raw, crlf));
+        assert_problem(&i, "unterminated multipart");
+        assert!(i.text.contains("AKIAIOSFODNN7EXAMPLE"), "{:?}", i.text);
+    }
+}
+
+#[test]
+fn multipart_without_boundary() {
+    let raw = format!("{OUTER}Content-Type: multipart/mixed\n\nsome text\n");
+    let i = parse(&eol(&raw, true));
+    assert_problem(&i, "multipart without boundary");
+    assert!(i.text.contains("some text"));
+}
+
+#[test]
+fn bad_base64() {
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nintro\n\
+--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\nthis is *not* base64 at all!!!\n--b--\n"
+    );
+    for crlf in [true, false] {
+        let i = parse(&eol(&raw, crlf));
+        assert_problem(&i, "undecodable base64 in part 2");
+        assert!(i.text.contains("intro"));
+    }
+}
+
+#[test]
+fn bad_quoted_printable_is_kept() {
+    let raw = format!("{OUTER}Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nkey=ZZ and =\n");
+    for crlf in [true, false] {
+        let i = parse(&eol(&raw, crlf));
+        assert!(i.text.contains("key=ZZ and"), "{:?}", i.text);
+        assert_problem(&i, "invalid quoted-printable escape in part 0");
+    }
+}
+
+#[test]
+fn qp_soft_break_joins_token() {
+    let raw = format!(
+        "{OUTER}Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n\
+aws_secret_access_key=3DwJalrXUtnFEMI/K7MDENG/bPxRfi=\nCYEXAMPLEKEY\nCaf=C3=A9\n"
+    );
+    for crlf in [true, false] {
+        let i = parse(&eol(&raw, crlf));
+        assert!(
+            i.text
+                .contains("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            "{:?}",
+            i.text
+        );
+        assert!(i.text.contains("Café"));
+        assert!(i.problems.is_empty(), "{:?}", i.problems);
+    }
+}
+
+#[test]
+fn unknown_charset() {
+    let raw =
+        format!("{OUTER}Content-Type: text/plain; charset=x-klingon\n\nplain ascii secret=42\n");
+    let i = parse(&eol(&raw, true));
+    assert_problem(&i, "unknown charset \"x-klingon\"");
+    assert!(i.text.contains("secret=42"));
+}
+
+#[test]
+fn lying_charset_utf8_declared_latin1_sent() {
+    let mut raw = eol(
+        &format!("{OUTER}Content-Type: text/plain; charset=utf-8\n\n"),
+        true,
+    );
+    raw.extend_from_slice(b"Caf\xe9 \x80 password\r\n");
+    let i = parse(&raw);
+    assert!(i.text.contains("Café € password"), "{:?}", i.text);
+    assert_problem(&i, "read as windows-1252");
+}
+
+#[test]
+fn lying_charset_latin1_declared_utf8_sent() {
+    let raw = format!("{OUTER}Content-Type: text/plain; charset=iso-8859-1\n\nCafé password\n");
+    let i = parse(&eol(&raw, false));
+    assert_eq!(i.text, "Café password");
+    assert_problem(&i, "holds UTF-8");
+}
+
+#[test]
+fn undeclared_8bit_header_and_body() {
+    let mut raw = b"From: Ren\xe9 <rene@corp.example>\nTo: security@corp.example\nSubject: Cl\xe9 trouv\xe9e\n\
+Date: Tue, 3 Nov 2026 09:00:00 +0000\nMessage-ID: <x@corp.example>\n\n"
+        .to_vec();
+    raw.extend_from_slice(b"mot de passe: \xe9t\xe9\n");
+    for crlf in [false, true] {
+        let raw = if crlf {
+            eol(&String::from_utf8_lossy(&raw), true)
+        } else {
+            raw.clone()
+        };
+        let i = parse(&raw);
+        if !crlf {
+            assert_eq!(i.subject, "Clé trouvée");
+            assert_eq!(
+                i.from.as_ref().and_then(|f| f.name.as_deref()),
+                Some("René")
+            );
+            assert_eq!(i.text, "mot de passe: été");
+            assert_problem(&i, "undeclared 8-bit bytes in Subject");
+            assert_problem(&i, "read as windows-1252");
+        } else {
+            // Already lossy (U+FFFD) before we saw it: still single-line, still parsed.
+            assert!(i.subject.starts_with("Cl"));
+        }
+    }
+}
+
+#[test]
+fn empty_body() {
+    let i = parse(&eol(&format!("{OUTER}Content-Type: text/plain\n\n"), true));
+    assert_eq!(i.text, "");
+    assert_problem(&i, "empty body");
+    let i = parse(&eol(OUTER, false));
+    assert_problem(&i, "empty body");
+    assert_eq!(i.message_id.as_deref(), Some("fwd-1@corp.example"));
+}
+
+#[test]
+fn empty_message() {
+    for raw in [&b""[..], b"\r\n\r\n", b"   "] {
+        let i = parse(raw);
+        assert_problem(&i, "empty message");
+    }
+}
+
+#[test]
+fn no_headers_at_all() {
+    for raw in [
+        "just a pasted key AKIAIOSFODNN7EXAMPLE\nand more\n",
+        "\nblank first line then text\n",
+    ] {
+        for crlf in [true, false] {
+            let i = parse(&eol(raw, crlf));
+            assert!(!i.problems.is_empty());
+            let word = if raw.contains("AKIA") {
+                "AKIAIOSFODNN7EXAMPLE"
+            } else {
+                "blank first line"
+            };
+            assert!(i.text.contains(word) || i.subject.contains(word), "{i:?}");
+        }
+    }
+}
+
+#[test]
+fn encoded_word_header_injection() {
+    // "Hello\r\nBcc: x@evil.test" in an encoded word.
+    let raw = "From: =?utf-8?b?RXZlDQpCY2M6IHhAZXZpbC50ZXN0?= <eve@corp.example>\n\
+To: security@corp.example\nSubject: =?utf-8?b?SGVsbG8NCkJjYzogeEBldmlsLnRlc3Q=?=\n\
+Date: Tue, 3 Nov 2026 09:00:00 +0000\nMessage-ID: <inj@corp.example>\n\nbody\n";
+    for crlf in [true, false] {
+        let i = parse(&eol(raw, crlf));
+        assert!(!i.subject.contains(['\r', '\n']), "{:?}", i.subject);
+        assert!(
+            i.subject.starts_with("Hello") && i.subject.ends_with("Bcc: x@evil.test"),
+            "{:?}",
+            i.subject
+        );
+        assert_problem(&i, "header injection attempt in Subject");
+        let name = i
+            .from
+            .as_ref()
+            .and_then(|f| f.name.clone())
+            .unwrap_or_default();
+        assert!(!name.contains(['\r', '\n']));
+        assert_problem(&i, "header injection attempt in From");
+        assert_eq!(i.recipients, ["security@corp.example"]);
+    }
+}
+
+#[test]
+fn huge_header_line() {
+    let long = "A".repeat(200_000);
+    let raw = format!(
+        "From: bob@corp.example\nSubject: {long}\nX-Junk: {long}\nMessage-ID: <h@x>\n\nbody\n"
+    );
+    let i = parse(&eol(&raw, true));
+    assert_problem(&i, "header line longer than 998 bytes");
+    assert_problem(&i, "Subject truncated");
+    assert_eq!(i.subject.chars().count(), 1000);
+    assert_eq!(i.text, "body");
+}
+
+#[test]
+fn nul_bytes() {
+    let mut raw = eol(&format!("{OUTER}Content-Type: text/plain\n\n"), true);
+    raw.extend_from_slice(b"sec\0ret\0 value\r\n");
+    let i = parse(&raw);
+    assert_eq!(i.text, "secret value");
+    assert_problem(&i, "NUL bytes");
+    assert!(!i.subject.contains('\0'));
+}
+
+#[test]
+fn missing_identity_headers_are_reported() {
+    let i = parse(b"Subject: hi\n\nbody\n");
+    assert_problem(&i, "no Message-ID");
+    assert_problem(&i, "no usable From address");
+    assert_problem(&i, "no Date");
+    let i = parse(b"From: bob@corp.example\nDate: yesterday-ish\nSubject: hi\n\nbody\n");
+    assert_problem(&i, "unparseable Date");
+}
+
+#[test]
+fn truncated_and_garbled_input_never_panics() {
+    let base = eol(
+        &format!(
+            "{OUTER}Content-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: multipart/alternative; boundary=\"i\"\n\n\
+--i\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nCaf=E9 =\nkey\n\
+--i\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\nPGI+aGk8L2I+\n--i--\n\
+--o\nContent-Type: message/rfc822\n\nFrom: a@b.example\nSubject: =?utf-8?q?x=0Ay?=\n\n\
+---------- Forwarded message ---------\nFrom: c@d.example\nSubject: s\n\nbody\n--o--\n"
+        ),
+        true,
+    );
+    for end in 0..=base.len() {
+        let i = parse(&base[..end]);
+        let empty = i.text.is_empty()
+            && i.subject.is_empty()
+            && i.original.is_none()
+            && i.attachments.is_empty();
+        assert!(
+            !empty || !i.problems.is_empty(),
+            "prefix {end}: empty result without a problem"
+        );
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..300 {
+        let mut bytes = base.clone();
+        for _ in 0..(round % 20 + 1) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed as usize) % bytes.len();
+            bytes[at] = (seed >> 32) as u8;
+        }
+        let _ = parse(&bytes);
+    }
+}
+
+#[test]
+fn plain_message_helper_is_clean() {
+    let i = parse(&plain_message("hello", true));
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
+}

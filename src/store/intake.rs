@@ -1,0 +1,285 @@
+//! Inbound messages, reports and their artifacts: rows in, rows out, and the
+//! indexed lookups dedup needs (by raw hash, Message-ID, fingerprint).
+//!
+//! Must not hold plaintext secrets: callers pass redacted text, masked forms
+//! and fingerprints only.
+
+use sqlx::Row;
+
+use super::{Conn, Result};
+use crate::domain::{CaseId, Millis};
+
+/// What we already know about an inbound message (idempotent ingest).
+#[derive(Clone, Debug)]
+pub struct SeenMessage {
+    pub disposition: String,
+    pub case_id: Option<CaseId>,
+}
+
+/// Looks a message up by raw-bytes hash, then by Message-ID.
+pub async fn seen(
+    conn: &mut Conn,
+    raw_sha256: &str,
+    message_id: Option<&str>,
+) -> Result<Option<SeenMessage>> {
+    let row = sqlx::query(
+        "SELECT disposition, case_id FROM messages WHERE raw_sha256 = $1 OR ($2 <> '' AND message_id = $2) LIMIT 1",
+    )
+    .bind(raw_sha256)
+    .bind(message_id.unwrap_or(""))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(SeenMessage {
+            disposition: r.try_get("disposition")?,
+            case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
+        })
+    })
+    .transpose()
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct NewMessage<'a> {
+    pub message_id: Option<&'a str>,
+    pub raw_sha256: &'a str,
+    pub source: &'a str,
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub disposition: &'a str,
+    pub reason: Option<&'a str>,
+    pub case_id: Option<CaseId>,
+    pub size: usize,
+    pub problems: &'a str,
+    pub received_at: Millis,
+}
+
+pub async fn insert_message(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (message_id, raw_sha256, source, sender, subject, disposition, reason, case_id, \
+         size, problems, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(m.message_id)
+    .bind(m.raw_sha256)
+    .bind(m.source)
+    .bind(m.sender)
+    .bind(m.subject)
+    .bind(m.disposition)
+    .bind(m.reason)
+    .bind(m.case_id.map(|c| c.0))
+    .bind(m.size as i64)
+    .bind(m.problems)
+    .bind(m.received_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// A report about to be stored: every text field already redacted.
+#[derive(Clone, Debug, Default)]
+pub struct NewReport {
+    pub case_id: i64,
+    pub reporter: String,
+    pub reporter_name: Option<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub sent_at: Option<Millis>,
+    pub received_at: Millis,
+    pub body: String,
+    pub orig_from: Option<String>,
+    pub orig_subject: Option<String>,
+    pub orig_date: Option<String>,
+    pub orig_message_id: Option<String>,
+    pub forward_style: Option<String>,
+    pub problems: String,
+    pub recent_case: Option<CaseId>,
+}
+
+pub async fn insert_report(conn: &mut Conn, message_row: i64, r: &NewReport) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO reports (message_row, case_id, reporter, reporter_name, subject, message_id, sent_at, \
+         received_at, body, orig_from, orig_subject, orig_date, orig_message_id, forward_style, problems, recent_case) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+    )
+    .bind(message_row)
+    .bind(r.case_id)
+    .bind(&r.reporter)
+    .bind(&r.reporter_name)
+    .bind(&r.subject)
+    .bind(&r.message_id)
+    .bind(r.sent_at)
+    .bind(r.received_at)
+    .bind(&r.body)
+    .bind(&r.orig_from)
+    .bind(&r.orig_subject)
+    .bind(&r.orig_date)
+    .bind(&r.orig_message_id)
+    .bind(&r.forward_style)
+    .bind(&r.problems)
+    .bind(r.recent_case.map(|c| c.0))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// An artifact as stored: never the plaintext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactRow {
+    pub kind: String,
+    pub class: String,
+    pub masked: String,
+    pub fingerprint: String,
+}
+
+pub async fn insert_artifact(
+    conn: &mut Conn,
+    report_id: i64,
+    case: CaseId,
+    a: &ArtifactRow,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(report_id)
+    .bind(case.0)
+    .bind(&a.kind)
+    .bind(&a.class)
+    .bind(&a.masked)
+    .bind(&a.fingerprint)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A case that already carries a fingerprint, as dedup needs to see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FingerprintHit {
+    pub case_id: CaseId,
+    pub status: String,
+    pub merged_into: Option<CaseId>,
+    pub outcome: Option<String>,
+    pub resolved_at: Option<Millis>,
+    pub class: String,
+}
+
+/// Cases carrying this fingerprint (indexed lookup), newest case first.
+pub async fn cases_with_fingerprint(
+    conn: &mut Conn,
+    fingerprint: &str,
+) -> Result<Vec<FingerprintHit>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
+         FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint = $1 ORDER BY c.id DESC",
+    )
+    .bind(fingerprint)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FingerprintHit {
+                case_id: CaseId(r.try_get("id")?),
+                status: r.try_get("status")?,
+                merged_into: r.try_get::<Option<i64>, _>("merged_into")?.map(CaseId),
+                outcome: r.try_get("outcome")?,
+                resolved_at: r.try_get("resolved_at")?,
+                class: r.try_get("class")?,
+            })
+        })
+        .collect()
+}
+
+/// A stored report, as `case show` and the letters need it.
+#[derive(Clone, Debug)]
+pub struct ReportRow {
+    pub id: i64,
+    pub case_id: CaseId,
+    pub reporter: String,
+    pub reporter_name: Option<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub sent_at: Option<Millis>,
+    pub received_at: Millis,
+    pub body: String,
+    pub orig_from: Option<String>,
+    pub orig_subject: Option<String>,
+    pub orig_date: Option<String>,
+    pub orig_message_id: Option<String>,
+    pub problems: String,
+}
+
+/// Reports filed on these cases, oldest first.
+pub async fn reports_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ReportRow>> {
+    let rows = sqlx::query(
+        "SELECT id, case_id, reporter, reporter_name, subject, message_id, sent_at, received_at, body, orig_from, \
+         orig_subject, orig_date, orig_message_id, problems FROM reports WHERE case_id = $1 ORDER BY received_at, id",
+    )
+    .bind(case.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ReportRow {
+                id: r.try_get("id")?,
+                case_id: CaseId(r.try_get("case_id")?),
+                reporter: r.try_get("reporter")?,
+                reporter_name: r.try_get("reporter_name")?,
+                subject: r.try_get("subject")?,
+                message_id: r.try_get("message_id")?,
+                sent_at: r.try_get("sent_at")?,
+                received_at: r.try_get("received_at")?,
+                body: r.try_get("body")?,
+                orig_from: r.try_get("orig_from")?,
+                orig_subject: r.try_get("orig_subject")?,
+                orig_date: r.try_get("orig_date")?,
+                orig_message_id: r.try_get("orig_message_id")?,
+                problems: r.try_get("problems")?,
+            })
+        })
+        .collect()
+}
+
+/// Distinct artifacts of a case (original-message keys excluded), in first-seen order.
+pub async fn artifacts_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ArtifactRow>> {
+    let rows = sqlx::query(
+        "SELECT kind, class, masked, fingerprint, MIN(id) AS first_id FROM artifacts WHERE case_id = $1 \
+         AND class <> 'original' GROUP BY kind, class, masked, fingerprint ORDER BY first_id",
+    )
+    .bind(case.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ArtifactRow {
+                kind: r.try_get("kind")?,
+                class: r.try_get("class")?,
+                masked: r.try_get("masked")?,
+                fingerprint: r.try_get("fingerprint")?,
+            })
+        })
+        .collect()
+}
+
+/// Messages with a disposition, newest first (quarantine listing).
+pub async fn messages_with(
+    conn: &mut Conn,
+    disposition: &str,
+    limit: i64,
+) -> Result<Vec<(String, String, String, Millis)>> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(sender, '') AS sender, subject, COALESCE(reason, '') AS reason, received_at FROM messages \
+         WHERE disposition = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+    )
+    .bind(disposition)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("sender")?,
+                r.try_get("subject")?,
+                r.try_get("reason")?,
+                r.try_get("received_at")?,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,196 @@
+//! The letters table: a transactional outbox. Letters are inserted in the same
+//! transaction as the change that causes them; the sender claims due rows,
+//! then records sent, retry-later or failed.
+//!
+//! Must not render or send anything: that is `letters` and `outbox`.
+
+use sqlx::Row;
+
+use super::{Conn, Result};
+use crate::domain::{CaseId, Millis};
+
+/// A letter row, already rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LetterRow {
+    pub id: i64,
+    pub case_id: Option<CaseId>,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    /// Space-separated message ids (without angle brackets).
+    pub refs: String,
+    pub reply_to: Option<String>,
+    pub auto_submitted: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+}
+
+/// Inserts a letter; returns false when its Message-ID is already queued (idempotent).
+pub async fn enqueue(conn: &mut Conn, l: &LetterRow, now: Millis) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO letters (case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
+         auto_submitted, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(l.case_id.map(|c| c.0))
+    .bind(&l.kind)
+    .bind(&l.recipient)
+    .bind(&l.subject)
+    .bind(&l.body)
+    .bind(&l.message_id)
+    .bind(&l.in_reply_to)
+    .bind(&l.refs)
+    .bind(&l.reply_to)
+    .bind(&l.auto_submitted)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const LETTER_COLUMNS: &str =
+    "id, case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
+     auto_submitted, status, attempts, last_error, created_at, sent_at";
+
+fn letter_from_row(r: &sqlx::any::AnyRow) -> Result<LetterRow> {
+    Ok(LetterRow {
+        id: r.try_get("id")?,
+        case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
+        kind: r.try_get("kind")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        message_id: r.try_get("message_id")?,
+        in_reply_to: r.try_get("in_reply_to")?,
+        refs: r.try_get("refs")?,
+        reply_to: r.try_get("reply_to")?,
+        auto_submitted: r.try_get("auto_submitted")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+/// Claims up to `limit` due letters for `lease_ms`, so another sender skips them.
+/// Run inside a write transaction.
+pub async fn claim_due(
+    conn: &mut Conn,
+    now: Millis,
+    lease_ms: Millis,
+    limit: i64,
+) -> Result<Vec<LetterRow>> {
+    let sql = format!(
+        "UPDATE letters SET claimed_until = $1 WHERE id IN (SELECT id FROM letters WHERE status = 'pending' \
+         AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at, id \
+         LIMIT $3) RETURNING {LETTER_COLUMNS}"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut letters = rows
+        .iter()
+        .map(letter_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    letters.sort_by_key(|l| l.id);
+    Ok(letters)
+}
+
+pub async fn mark_sent(conn: &mut Conn, id: i64, now: Millis) -> Result<()> {
+    sqlx::query(
+        "UPDATE letters SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, \
+         last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(conn: &mut Conn, id: i64, next_at: Millis, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE letters SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, claimed_until = NULL \
+         WHERE id = $3",
+    )
+    .bind(next_at)
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE letters SET status = 'failed', attempts = attempts + 1, last_error = $1, claimed_until = NULL \
+         WHERE id = $2",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Letters of a case (including those to merged cases' reporters), oldest first.
+pub async fn of_case(conn: &mut Conn, case: CaseId) -> Result<Vec<LetterRow>> {
+    let sql = format!("SELECT {LETTER_COLUMNS} FROM letters WHERE case_id = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(case.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(letter_from_row).collect()
+}
+
+/// Finds the case of a letter we sent, by its Message-ID (reply threading).
+pub async fn case_of_message_id(
+    conn: &mut Conn,
+    message_id: &str,
+) -> Result<Option<(CaseId, String, String)>> {
+    let row = sqlx::query("SELECT case_id, kind, recipient FROM letters WHERE message_id = $1 AND case_id IS NOT NULL")
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok((
+            CaseId(r.try_get("case_id")?),
+            r.try_get("kind")?,
+            r.try_get("recipient")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Letters to `recipient` created since `since` (per-recipient rate limit).
+pub async fn count_to_since(conn: &mut Conn, recipient: &str, since: Millis) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM letters WHERE recipient = $1 AND created_at >= $2",
+        )
+        .bind(recipient)
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?,
+    )
+}
+
+/// Letters in a status (all, for tests and `stats`).
+pub async fn count_status(conn: &mut Conn, status: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE status = $1")
+            .bind(status)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
