@@ -10,7 +10,10 @@
 
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod corpus_pos;
 mod rules;
+mod table;
 #[cfg(test)]
 mod tests;
 mod validate;

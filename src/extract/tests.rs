@@ -2,7 +2,8 @@
 //! fingerprints, offsets and robustness. Test-only; test data comes from `corpus.rs`
 //! and must never contain literal secret-shaped strings.
 
-use super::corpus::{self, negatives, positives, Rng, ALNUM};
+use super::corpus::{self, negatives, Rng, ALNUM};
+use super::corpus_pos::positives;
 use super::*;
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -320,6 +320,21 @@ pub(super) fn generic_value_ok(v: &str) -> bool {
     if b.iter().all(|c| c.is_ascii_digit() || b".-".contains(c)) {
         return false;
     }
+    // dotted code references: process.env.JWT_SECRET, config.aws.accessKeyId
+    let ident_seg = |seg: &str| {
+        seg.bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_' || c == b'$')
+            && seg
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$')
+    };
+    if v.contains('.')
+        && v.split('.').all(ident_seg)
+        && b.iter().filter(|c| c.is_ascii_digit()).count() <= 2
+    {
+        return false;
+    }
     // dates, times, versions, IPs: almost no letters
     if b.iter().filter(|c| c.is_ascii_alphabetic()).count() <= 2
         && n < 24

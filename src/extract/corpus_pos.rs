@@ -1,0 +1,585 @@
+//! True examples of the extract test corpus, per kind, in realistic surroundings
+//! (build logs, .env files, JSON configs, Slack pastes, e-mail lines).
+//!
+//! Test-only. Tokens are generated at run time (see `corpus.rs` helpers) so this file
+//! holds nothing a real secret scanner would flag.
+
+use super::corpus::*;
+
+/// All true examples.
+pub(super) fn positives() -> Vec<Pos> {
+    let mut r = Rng::new(7);
+    let r = &mut r;
+    let mut v = Vec::new();
+
+    // aws-access-key-id
+    let k = |r: &mut Rng, p: &str| format!("{p}{}", r.s(16, UPNUM));
+    let (a, b, c, d) = (k(r, "AKIA"), k(r, "ASIA"), k(r, "AKIA"), k(r, "AKIA"));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("2024-05-01T10:00:03Z [build 4411] + export AWS_ACCESS_KEY_ID={a}\n"),
+        &a,
+    ));
+    v.push(pos("aws-access-key-id", format!("{{\"Credentials\": {{\"AccessKeyId\": \"{b}\", \"Expiration\": \"2024-05-01T12:00:00Z\"}}}}"), &b));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("Hi team, I found {c} pasted in the Confluence runbook, please rotate."),
+        &c,
+    ));
+    v.push(pos(
+        "aws-access-key-id",
+        format!("Voilà la clé d'accès : «{d}» — merci 🙏"),
+        &d,
+    ));
+
+    // aws-secret-access-key
+    let sk = |r: &mut Rng| format!("{}/{}+{}", r.s(12, ALNUM), r.s(14, ALNUM), r.s(12, ALNUM));
+    let (s1, s2, s3, s4) = (sk(r), sk(r), sk(r), sk(r));
+    v.push(pos("aws-secret-access-key", format!("[default]\naws_access_key_id = {a}\naws_secret_access_key = {s1}\nregion = eu-west-1\n"), &s1));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!(
+            "{{\"AccessKeyId\": \"{b}\", \"SecretAccessKey\": \"{s2}\", \"SessionToken\": \"x\"}}"
+        ),
+        &s2,
+    ));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!("User name,Access key ID,Secret access key\nci-bot,{c},{s3}\n"),
+        &s3,
+    ));
+    v.push(pos(
+        "aws-secret-access-key",
+        format!("AWS_SECRET_ACCESS_KEY={s4}\nAWS_DEFAULT_REGION=us-east-1\n"),
+        &s4,
+    ));
+
+    // GitHub family
+    let g = |r: &mut Rng, p: &str| format!("{p}_{}", r.s(36, ALNUM));
+    for (kind, p) in [
+        ("github-pat", "gh".to_string() + "p"),
+        ("github-oauth", "gh".to_string() + "o"),
+        ("github-app-token", "gh".to_string() + "s"),
+        ("github-app-token", "gh".to_string() + "u"),
+    ] {
+        let (t1, t2, t3) = (g(r, &p), g(r, &p), g(r, &p));
+        v.push(pos(
+            kind,
+            format!("$ git clone https://{t1}@github.com/acme/infra.git\nCloning into 'infra'..."),
+            &t1,
+        ));
+        v.push(pos(
+            kind,
+            format!("GITHUB_TOKEN={t2}\nNODE_ENV=production\n"),
+            &t2,
+        ));
+        v.push(pos(
+            kind,
+            format!("[10:42] alice: try this one {t3} it has repo scope"),
+            &t3,
+        ));
+    }
+    let t = format!("{}_{}", "gh".to_string() + "r", r.s(36, ALNUM));
+    v.push(pos(
+        "github-app-token",
+        format!("{{\"refresh_token\": \"{t}\"}}"),
+        &t,
+    ));
+    for i in 0..3 {
+        let t = format!("github_{}_{}_{}", "pat", r.s(22, ALNUM), r.s(59, ALNUM));
+        let text = match i {
+            0 => format!("export GH_TOKEN={t}"),
+            1 => format!("{{\"github\": {{\"token\": \"{t}\"}}}}"),
+            _ => format!("> Sent from my phone\n> token is {t}\n"),
+        };
+        v.push(pos("github-fine-grained-pat", text, &t));
+    }
+
+    // gitlab
+    for i in 0..3 {
+        let t = format!("glpat-{}", r.s(20, B64URL).replace('-', "x"));
+        let text = match i {
+            0 => format!("CI_JOB: git push https://oauth2:{t}@gitlab.com/acme/app.git"),
+            1 => format!("GITLAB_TOKEN={t}"),
+            _ => format!("Subject: leaked token\n\nSomeone committed {t} to the wiki."),
+        };
+        v.push(pos("gitlab-pat", text, &t));
+    }
+
+    // slack tokens and webhooks
+    let st = [
+        format!(
+            "xo{}-{}-{}-{}",
+            "xb",
+            r.s(12, DIGITS),
+            r.s(13, DIGITS),
+            r.s(24, ALNUM)
+        ),
+        format!(
+            "xo{}-{}-{}-{}-{}",
+            "xp",
+            r.s(12, DIGITS),
+            r.s(12, DIGITS),
+            r.s(13, DIGITS),
+            r.s(32, HEX)
+        ),
+        format!(
+            "xa{}-1-A{}-{}-{}",
+            "pp",
+            r.s(10, UPNUM),
+            r.s(13, DIGITS),
+            r.s(64, HEX)
+        ),
+    ];
+    v.push(pos(
+        "slack-token",
+        format!("SLACK_BOT_TOKEN={}\n", st[0]),
+        &st[0],
+    ));
+    v.push(pos(
+        "slack-token",
+        format!("{{\"slack\": {{\"user_token\": \"{}\"}}}}", st[1]),
+        &st[1],
+    ));
+    v.push(pos(
+        "slack-token",
+        format!(
+            "socket mode app token: {} (from the app config page)",
+            st[2]
+        ),
+        &st[2],
+    ));
+    for i in 0..3 {
+        let w = format!(
+            "https://hooks.slack.com/services/T{}/B{}/{}",
+            r.s(8, UPNUM),
+            r.s(10, UPNUM),
+            r.s(24, ALNUM)
+        );
+        let text = match i {
+            0 => format!(
+                "curl -X POST -H 'Content-type: application/json' --data '{{\"text\":\"hi\"}}' {w}"
+            ),
+            1 => format!("alerting:\n  slack_url: \"{w}\"\n"),
+            _ => format!("The webhook ({w}) is in the README."),
+        };
+        v.push(pos("slack-webhook", text, &w));
+    }
+
+    // stripe
+    for (kind, p) in [("stripe-secret-key", "sk"), ("stripe-restricted-key", "rk")] {
+        let t1 = format!("{p}_live_{}", r.s(24, ALNUM));
+        let t2 = format!("{p}_test_{}", r.s(99, ALNUM));
+        let t3 = format!("{p}_live_{}", r.s(34, ALNUM));
+        v.push(pos(kind, format!("STRIPE_API_KEY={t1}"), &t1));
+        v.push(pos(kind, format!("stripe.api_key = '{t2}'"), &t2));
+        v.push(pos(
+            kind,
+            format!("Error: Invalid API Key provided: {t3} (request req_abc)"),
+            &t3,
+        ));
+    }
+
+    // twilio, sendgrid, google
+    for i in 0..3 {
+        let t = format!("S{}{}", "K", r.s(32, HEX));
+        let text = match i {
+            0 => format!("TWILIO_API_KEY={t}\nTWILIO_API_SECRET=redacted"),
+            1 => format!("{{\"twilio\": {{\"api_key_sid\": \"{t}\"}}}}"),
+            _ => format!("the twilio key {t} was in the build log"),
+        };
+        v.push(pos("twilio-api-key", text, &t));
+        let t = format!("S{}.{}.{}", "G", r.s(22, B64URL), r.s(43, B64URL));
+        let text = match i {
+            0 => format!("SENDGRID_API_KEY={t}"),
+            1 => format!("{{\"mail\": {{\"sendgrid\": \"{t}\"}}}}"),
+            _ => format!("[14:01] bob: here {t}"),
+        };
+        v.push(pos("sendgrid-api-key", text, &t));
+        let t = format!("AI{}{}", "za", r.s(35, B64URL));
+        let text = match i {
+            0 => format!("<script src=\"https://maps.googleapis.com/maps/api/js?key={t}&callback=init\"></script>"),
+            1 => format!("GOOGLE_API_KEY={t}"),
+            _ => format!("firebase config: {{ apiKey: \"{t}\", authDomain: \"acme.firebaseapp.com\" }}"),
+        };
+        v.push(pos("google-api-key", text, &t));
+    }
+
+    // openai, anthropic
+    let o = [
+        format!(
+            "s{}-proj-{}T3B{}{}",
+            "k",
+            r.s(20, B64URL),
+            "lbkFJ",
+            r.s(120, B64URL)
+        ),
+        format!(
+            "s{}-{}T3B{}{}",
+            "k",
+            r.s(20, ALNUM),
+            "lbkFJ",
+            r.s(20, ALNUM)
+        ),
+        format!("s{}-svcacct-{}", "k", r.s(64, B64URL)),
+    ];
+    v.push(pos(
+        "openai-api-key",
+        format!("OPENAI_API_KEY={}", o[0]),
+        &o[0],
+    ));
+    v.push(pos(
+        "openai-api-key",
+        format!("client = OpenAI(api_key=\"{}\")", o[1]),
+        &o[1],
+    ));
+    v.push(pos(
+        "openai-api-key",
+        format!(
+            "Incorrect API key provided: {}. You can find your API key at …",
+            o[2]
+        ),
+        &o[2],
+    ));
+    for i in 0..3 {
+        let t = format!("s{}-ant-api03-{}AA", "k", r.s(93, B64URL));
+        let text = match i {
+            0 => format!("ANTHROPIC_API_KEY={t}"),
+            1 => format!("curl https://api.anthropic.com/v1/messages -H \"x-api-key: {t}\""),
+            _ => format!("{{\"llm\": {{\"provider\": \"anthropic\", \"key\": \"{t}\"}}}}"),
+        };
+        v.push(pos("anthropic-api-key", text, &t));
+    }
+
+    // private keys
+    let b1 = pem_body(r, 12);
+    let b2 = pem_body(r, 6);
+    let b3 = pem_body(r, 20);
+    let b4 = pem_body(r, 8);
+    let b5 = pem_body(r, 5);
+    let join = |b: &[String]| b.concat();
+    v.push(pos(
+        "private-key",
+        format!(
+            "Here is the deploy key:\n\n{}\n\nthanks",
+            pem("RSA PRIVATE KEY", &b1, "\n")
+        ),
+        &join(&b1),
+    ));
+    v.push(pos(
+        "private-key",
+        format!(
+            "{{\"type\": \"service_account\", \"private_key\": \"{}\\n\"}}",
+            pem("PRIVATE KEY", &b2, "\\n")
+        ),
+        &join(&b2),
+    ));
+    v.push(pos(
+        "private-key",
+        format!(
+            "$ cat ~/.ssh/id_ed25519\n{}\n$ ",
+            pem("OPENSSH PRIVATE KEY", &b3, "\n")
+        ),
+        &join(&b3),
+    ));
+    let quoted = pem("EC PRIVATE KEY", &b4, "\n")
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    v.push(pos(
+        "private-key",
+        format!("On Monday, Eve wrote:\n{quoted}\n"),
+        &join(&b4),
+    ));
+    let trunc = format!(
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{}\n\nrest of the mail",
+        b5.join("\n")
+    );
+    v.push(pos("private-key", trunc, &join(&b5)));
+
+    // jwt
+    for i in 0..4 {
+        let t = jwt(r);
+        let text = match i {
+            0 => format!("Cookie: session={t}; Path=/"),
+            1 => format!("{{\"id_token\": \"{t}\", \"expires_in\": 3600}}"),
+            2 => format!("GET /api/v1/me?access_token={t} HTTP/1.1"),
+            _ => format!("curl -H 'Authorization: Bearer {t}' https://api.acme.io/v1/users"),
+        };
+        v.push(pos("jwt", text, &t));
+    }
+
+    // bearer tokens
+    let bt = [
+        r.s(40, ALNUM),
+        r.s(40, HEX),
+        format!("{}.{}", r.s(24, B64URL), r.s(30, B64URL)),
+        b64std(format!("svc-backup:{}", r.s(18, ALNUM)).as_bytes()),
+    ];
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "curl -sS -H \"Authorization: Bearer {}\" https://api.internal.acme.io/v2/jobs",
+            bt[0]
+        ),
+        &bt[0],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "> GET /repos HTTP/1.1\n> Authorization: token {}\n> Accept: */*",
+            bt[1]
+        ),
+        &bt[1],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!(
+            "{{\"headers\": {{\"Authorization\": \"Bearer {}\"}}}}",
+            bt[2]
+        ),
+        &bt[2],
+    ));
+    v.push(pos(
+        "bearer-token",
+        format!("authorization: Basic {}\r\nhost: nexus.acme.io", bt[3]),
+        &bt[3],
+    ));
+
+    // url passwords (+ host)
+    let pw = [
+        r.s(16, PWCHARS).replace(['#', '%', '^'], "q"),
+        r.s(24, ALNUM),
+        r.s(12, ALNUM),
+        r.s(20, ALNUM),
+        r.s(9, ALNUM),
+    ];
+    v.push(pos(
+        "url-password",
+        format!(
+            "DATABASE_URL=postgres://app:{}@db.prod.acme.internal:5432/orders",
+            pw[0]
+        ),
+        &pw[0],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "mongodb+srv://admin:{}@cluster0.ab1cd.mongodb.net/test?retryWrites=true",
+            pw[1]
+        ),
+        &pw[1],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "{{\"broker\": \"amqp://guest:{}@rabbit.acme.io:5672/\"}}",
+            pw[2]
+        ),
+        &pw[2],
+    ));
+    v.push(pos(
+        "url-password",
+        format!(
+            "Downloading https://deploy:{}@artifacts.acme.io/repo/app.tgz ...",
+            pw[3]
+        ),
+        &pw[3],
+    ));
+    v.push(pos(
+        "url-password",
+        format!("REDIS_URL=redis://:{}@cache-01:6379/0", pw[4]),
+        &pw[4],
+    ));
+    v.push(pos(
+        "host",
+        format!(
+            "DATABASE_URL=postgres://app:{}@db.prod.acme.internal:5432/orders",
+            pw[0]
+        ),
+        "db.prod.acme.internal",
+    ));
+    v.push(pos(
+        "host",
+        format!("mysql://root:{}@MySQL-01.acme.io/app", pw[1]),
+        "mysql-01.acme.io",
+    ));
+    v.push(pos(
+        "host",
+        format!("amqp://guest:{}@rabbit.acme.io:5672/", pw[2]),
+        "rabbit.acme.io",
+    ));
+
+    // azure storage / service bus / SAS
+    let ak = format!("{}==", r.s(86, B64));
+    let sak = format!("{}=", r.s(43, B64));
+    let sig = format!("{}%3D", r.s(43, ALNUM));
+    v.push(pos("azure-storage-key", format!("DefaultEndpointsProtocol=https;AccountName=prodstore;AccountKey={ak};EndpointSuffix=core.windows.net"), &ak));
+    v.push(pos("azure-storage-key", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sak}"), &sak));
+    v.push(pos("azure-storage-key", format!("https://prodstore.blob.core.windows.net/backups/db.bak?sv=2021-08-06&se=2024-06-01&sr=b&sp=r&sig={sig}"), &sig));
+
+    // generic secrets
+    let gs = [
+        r.s(50, PWCHARS),
+        r.s(16, PWCHARS),
+        r.s(32, ALNUM),
+        format!("{}9", r.s(14, PWCHARS)),
+        r.s(32, HEX),
+        r.s(28, B64URL),
+    ];
+    v.push(pos(
+        "generic-secret",
+        format!("DJANGO_SECRET_KEY={}\nDEBUG=False\n", gs[0]),
+        &gs[0],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("database:\n  host: db1\n  password: \"{}\"\n", gs[1]),
+        &gs[1],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!(
+            "{{\"oauth\": {{\"client_id\": \"acme-web\", \"client_secret\": \"{}\"}}}}",
+            gs[2]
+        ),
+        &gs[2],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("$config['db_passwd'] => '{}';", gs[3]),
+        &gs[3],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("2024-05-01 12:00:01 INFO starting with API_KEY: {}", gs[4]),
+        &gs[4],
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("webhook_token := \"{}\"", gs[5]),
+        &gs[5],
+    ));
+    let (w1, w2) = (format!("Tr0{}&3", r.s(6, ALNUM)), r.s(24, ALNUM));
+    v.push(pos("generic-secret", format!("password: {w1}\n"), &w1));
+    v.push(pos(
+        "generic-secret",
+        format!("GET /export?format=csv&access_key={w2}&page=2 HTTP/1.1"),
+        &w2,
+    ));
+
+    // identities
+    let sa = [
+        format!(
+            "deployer@prod-data-{}.iam.gserviceaccount.com",
+            r.s(3, DIGITS)
+        ),
+        "ci-runner@acme-build.iam.gserviceaccount.com".to_string(),
+        format!("{}-compute@developer.gserviceaccount.com", r.s(12, DIGITS)),
+    ];
+    v.push(pos(
+        "gcp-service-account",
+        format!(
+            "{{\"type\": \"service_account\", \"client_email\": \"{}\"}}",
+            sa[0]
+        ),
+        &sa[0],
+    ));
+    v.push(pos(
+        "gcp-service-account",
+        format!("The SA {} has roles/owner on the project.", sa[1]),
+        &sa[1],
+    ));
+    v.push(pos(
+        "gcp-service-account",
+        format!(
+            "gcloud auth activate-service-account {} --key-file=key.json",
+            sa[2]
+        ),
+        &sa[2],
+    ));
+    let arns = [
+        "arn:aws:iam::123456789012:role/ci-deploy".to_string(),
+        format!("arn:aws:iam::{}:user/svc-backup", r.s(12, DIGITS)),
+        "arn:aws:sts::210987654321:assumed-role/AdminRole/alice@acme.io".to_string(),
+        "arn:aws-us-gov:iam::123456789012:role/service-role/lambda-exec".to_string(),
+    ];
+    v.push(pos(
+        "aws-arn",
+        format!(
+            "User: {} is not authorized to perform: s3:GetObject",
+            arns[2]
+        ),
+        &arns[2],
+    ));
+    v.push(pos(
+        "aws-arn",
+        format!("role_arn = {}\nsource_profile = default", arns[0]),
+        &arns[0],
+    ));
+    v.push(pos(
+        "aws-arn",
+        format!("{{\"Principal\": {{\"AWS\": \"{}\"}}}}", arns[1]),
+        &arns[1],
+    ));
+    v.push(pos("aws-arn", format!("assumed {}.", arns[3]), &arns[3]));
+    let gd = [guid(r), guid(r), guid(r), guid(r)];
+    v.push(pos(
+        "azure-app-id",
+        format!("AZURE_CLIENT_ID={}\nAZURE_TENANT_ID={}\n", gd[0], gd[3]),
+        &gd[0],
+    ));
+    v.push(pos(
+        "azure-app-id",
+        format!(
+            "{{\n  \"appId\": \"{}\",\n  \"displayName\": \"ci-sp\",\n  \"tenant\": \"{}\"\n}}",
+            gd[1], gd[3]
+        ),
+        &gd[1],
+    ));
+    v.push(pos(
+        "azure-app-id",
+        format!("Application (client) ID: {}", gd[2].to_uppercase()),
+        &gd[2],
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "User \"system:serviceaccount:payments:api-runner\" cannot list resource \"secrets\""
+            .into(),
+        "system:serviceaccount:payments:api-runner",
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "subjects:\n- kind: User\n  name: system:serviceaccount:ci:deployer\n".into(),
+        "system:serviceaccount:ci:deployer",
+    ));
+    v.push(pos(
+        "k8s-service-account",
+        "token for system:serviceaccount:kube-system:default.".into(),
+        "system:serviceaccount:kube-system:default",
+    ));
+
+    // context
+    v.push(pos(
+        "url",
+        "See https://grafana.acme.io/d/abc?orgId=1 for details.".into(),
+        "https://grafana.acme.io/d/abc?orgId=1",
+    ));
+    v.push(pos(
+        "url",
+        "(dashboard: HTTP://Wiki.Acme.com/page)".into(),
+        "http://wiki.acme.com/page",
+    ));
+    v.push(pos(
+        "url",
+        "server at http://10.0.0.5:8080/admin, login there".into(),
+        "http://10.0.0.5:8080/admin",
+    ));
+    v.push(pos(
+        "url",
+        "health: http://[fd00::1]:8080/healthz".into(),
+        "http://[fd00::1]:8080/healthz",
+    ));
+    v
+}

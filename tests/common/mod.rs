@@ -1,0 +1,279 @@
+//! Shared helpers for the in-process and binary tests: a temp deployment with a
+//! real SQLite file, message builders, and fake-but-well-shaped secrets built
+//! at run time (so the repository holds nothing a secret scanner would flag).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use closeloop::config::Config;
+use closeloop::context::Context;
+
+pub const DAY: i64 = 86_400_000;
+/// 2026-11-02T10:00:00Z
+pub const T0: i64 = 1_793_613_600_000;
+
+/// A deployment in a temp dir: SQLite file, key, Maildir, file outbox.
+pub struct Deployment {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub cfg: Config,
+}
+
+pub fn config_text(dir: &Path, auth: &str, extra: &str) -> String {
+    format!(
+        r#"[database]
+url = "sqlite://{d}/closeloop.db"
+[intake]
+kind = "maildir"
+dir = "{d}/maildir"
+allowed_domains = ["example.org"]
+max_message_bytes = 200000
+[outbound]
+kind = "file"
+dir = "{d}/letters"
+from = "security@example.org"
+[responders]
+addresses = ["lead@example.org", "oncall@example.org"]
+auth = "{auth}"
+trusted_authserv_id = "mx.example.org"
+[letters]
+org_name = "Example Security"
+[secrets]
+key_file = "{d}/closeloop.key"
+[http]
+listen = ""
+{extra}
+"#,
+        d = dir.display()
+    )
+}
+
+impl Deployment {
+    pub fn new(auth: &str) -> Deployment {
+        Deployment::with(auth, "")
+    }
+
+    pub fn with(auth: &str, extra: &str) -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config_text(dir.path(), auth, extra);
+        let config_path = dir.path().join("closeloop.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let cfg = Config::from_toml(&config_path, &text, std::iter::empty()).unwrap();
+        Deployment {
+            dir,
+            config_path,
+            cfg,
+        }
+    }
+
+    pub async fn ctx(&self) -> Context {
+        closeloop::cli::open(&self.cfg).await.unwrap()
+    }
+
+    /// Runs the real binary with this deployment's config.
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run_bin(&self.config_path, args, stdin, &[])
+    }
+}
+
+pub fn run_bin(config: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_closeloop"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("CLOSELOOP_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A plain message. `headers` are extra `Name: value` lines.
+pub fn email(from: &str, subject: &str, message_id: &str, headers: &[&str], body: &str) -> Vec<u8> {
+    let mut s = String::new();
+    for h in headers {
+        s.push_str(h);
+        s.push_str("\r\n");
+    }
+    s.push_str(&format!(
+        "From: {from}\r\nTo: security@example.org\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    ));
+    s.push_str(&body.replace('\n', "\r\n"));
+    s.into_bytes()
+}
+
+/// A responder's reply with a trusted DMARC pass on top.
+pub fn reply(from: &str, case: &str, message_id: &str, body: &str) -> Vec<u8> {
+    let domain = from.rsplit('@').next().unwrap();
+    email(
+        from,
+        &format!("Re: report [{case}]"),
+        message_id,
+        &[&format!(
+            "Authentication-Results: mx.example.org; dmarc=pass header.from={domain}"
+        )],
+        body,
+    )
+}
+
+/// Deterministic fake tokens.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn s(&mut self, n: usize, alphabet: &str) -> String {
+        let a = alphabet.as_bytes();
+        (0..n)
+            .map(|_| a[(self.next() % a.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+pub const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub const UPNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub const HEX: &str = "0123456789abcdef";
+pub const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// A planted secret: its expected kind, the plaintext, and a line that carries it.
+pub struct Planted {
+    pub kind: &'static str,
+    pub secret: String,
+    pub line: String,
+}
+
+/// One realistic secret of every kind the detector knows.
+pub fn planted(seed: u64) -> Vec<Planted> {
+    let mut r = Rng::new(seed);
+    let mut v = Vec::new();
+    let mut add =
+        |kind: &'static str, secret: String, line: String| v.push(Planted { kind, secret, line });
+    let akid = format!("{}{}", "AKIA", r.s(16, UPNUM));
+    add(
+        "aws-access-key-id",
+        akid.clone(),
+        format!("export AWS_ACCESS_KEY_ID={akid}"),
+    );
+    let sak = r.s(40, B64);
+    add(
+        "aws-secret-access-key",
+        sak.clone(),
+        format!("aws_secret_access_key = {sak}"),
+    );
+    let ghp = format!("{}{}", "ghp_", r.s(36, ALNUM));
+    add("github-pat", ghp.clone(), format!("GITHUB_TOKEN={ghp}"));
+    let gfg = format!("{}{}_{}", "github_pat_", r.s(22, ALNUM), r.s(59, ALNUM));
+    add(
+        "github-fine-grained-pat",
+        gfg.clone(),
+        format!("token: {gfg}"),
+    );
+    let glpat = format!("{}{}", "glpat-", r.s(20, ALNUM));
+    add("gitlab-pat", glpat.clone(), format!("CI_TOKEN={glpat}"));
+    let xoxb = format!(
+        "{}{}-{}-{}",
+        "xoxb-",
+        r.s(12, "0123456789"),
+        r.s(13, "0123456789"),
+        r.s(24, ALNUM)
+    );
+    add(
+        "slack-token",
+        xoxb.clone(),
+        format!("slack bot token {xoxb}"),
+    );
+    let hook = format!("T{}/B{}/{}", r.s(10, UPNUM), r.s(10, UPNUM), r.s(24, ALNUM));
+    add(
+        "slack-webhook",
+        hook.clone(),
+        format!("curl https://hooks.slack.com/services/{hook}"),
+    );
+    let stripe = format!("{}{}", "sk_live_", r.s(24, ALNUM));
+    add(
+        "stripe-secret-key",
+        stripe.clone(),
+        format!("STRIPE_KEY={stripe}"),
+    );
+    let sg = format!("{}{}.{}", "SG.", r.s(22, ALNUM), r.s(43, ALNUM));
+    add(
+        "sendgrid-api-key",
+        sg.clone(),
+        format!("SENDGRID_API_KEY={sg}"),
+    );
+    let openai = format!("{}{}", "sk-proj-", r.s(48, ALNUM));
+    add(
+        "openai-api-key",
+        openai.clone(),
+        format!("OPENAI_API_KEY={openai}"),
+    );
+    let anth = format!("{}{}", "sk-ant-api03-", r.s(80, ALNUM));
+    add(
+        "anthropic-api-key",
+        anth.clone(),
+        format!("ANTHROPIC_API_KEY={anth}"),
+    );
+    let gkey = format!("{}{}", "AIza", r.s(35, ALNUM));
+    add("google-api-key", gkey.clone(), format!("maps key {gkey}"));
+    let pw = format!("{}{}", r.s(10, ALNUM), "9x!Q");
+    add(
+        "url-password",
+        pw.clone(),
+        format!("DATABASE_URL=postgres://app:{pw}@db.internal:5432/prod"),
+    );
+    let generic = r.s(32, ALNUM);
+    add(
+        "generic-secret",
+        generic.clone(),
+        format!("client_secret = \"{generic}\""),
+    );
+    let twilio = format!("{}{}", "SK", r.s(32, HEX));
+    add(
+        "twilio-api-key",
+        twilio.clone(),
+        format!("TWILIO_API_KEY={twilio}"),
+    );
+    v
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

@@ -1,0 +1,551 @@
+//! The intake pipeline end to end in process, on a real SQLite file: raw bytes
+//! in, rows and queued letters out. Covers every dedup rule, idempotent
+//! re-ingest, quarantine and ignore rules, and bad input.
+
+mod common;
+
+use closeloop::dedup::KeyKind;
+use closeloop::domain::CaseId;
+use closeloop::pipeline::{self, Ingested, Joined};
+use closeloop::store::{cases, intake, outbox};
+use common::*;
+
+async fn letters_of(ctx: &closeloop::context::Context, case: i64) -> Vec<outbox::LetterRow> {
+    let mut c = ctx.store.conn().await.unwrap();
+    outbox::of_case(&mut c, CaseId(case)).await.unwrap()
+}
+
+async fn total_letters(ctx: &closeloop::context::Context) -> i64 {
+    let mut c = ctx.store.conn().await.unwrap();
+    outbox::count_status(&mut c, "pending").await.unwrap()
+}
+
+fn secret_line(seed: u64) -> (String, String) {
+    let p = planted(seed)
+        .into_iter()
+        .find(|p| p.kind == "github-pat")
+        .unwrap();
+    (p.secret, p.line)
+}
+
+#[tokio::test]
+async fn a_report_opens_a_case_with_masked_artifacts_and_letters() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (secret, line) = secret_line(1);
+    let raw = email(
+        "Alice <alice@example.org>",
+        "Token in build log",
+        "r1@example.org",
+        &[],
+        &format!("Found this:\n{line}\n"),
+    );
+    let r = pipeline::ingest(&ctx, &raw, "test", T0).await.unwrap();
+    assert_eq!(
+        r,
+        Ingested::Report {
+            case: CaseId(1),
+            how: Joined::NewCase
+        }
+    );
+
+    let mut c = ctx.store.conn().await.unwrap();
+    let reports = intake::reports_of(&mut c, CaseId(1)).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].reporter, "alice@example.org");
+    assert!(
+        !reports[0].body.contains(&secret),
+        "stored body must be redacted"
+    );
+    assert!(
+        reports[0].body.contains("[REDACTED github-pat"),
+        "{}",
+        reports[0].body
+    );
+    let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
+    assert!(arts
+        .iter()
+        .any(|a| a.kind == "github-pat" && a.masked.starts_with("ghp_") && a.masked.len() < 16));
+    assert!(arts.iter().all(|a| !a.masked.contains(&secret[4..20])));
+    drop(c);
+    // Acknowledgement to the reporter, notification to each responder.
+    let letters = letters_of(&ctx, 1).await;
+    let kinds: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|l| (l.kind.as_str(), l.recipient.as_str()))
+        .collect();
+    assert!(kinds.contains(&("ack", "alice@example.org")), "{kinds:?}");
+    assert!(kinds.contains(&("notify", "lead@example.org")), "{kinds:?}");
+    assert!(
+        kinds.contains(&("notify", "oncall@example.org")),
+        "{kinds:?}"
+    );
+    let ack = letters.iter().find(|l| l.kind == "ack").unwrap();
+    assert!(ack.subject.contains("[CL-1]"), "{}", ack.subject);
+    assert_eq!(ack.in_reply_to.as_deref(), Some("r1@example.org"));
+    assert!(letters.iter().all(|l| !l.body.contains(&secret)));
+}
+
+#[tokio::test]
+async fn reingest_is_idempotent_by_bytes_and_by_message_id() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let raw = email(
+        "alice@example.org",
+        "Odd service account",
+        "same@example.org",
+        &[],
+        "svc-backup@prod-123.iam.gserviceaccount.com logs in at 3am",
+    );
+    pipeline::ingest(&ctx, &raw, "a", T0).await.unwrap();
+    let letters_before = total_letters(&ctx).await;
+    let again = pipeline::ingest(&ctx, &raw, "a", T0 + 1000).await.unwrap();
+    assert!(
+        matches!(
+            again,
+            Ingested::AlreadySeen {
+                case: Some(CaseId(1)),
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    // Same Message-ID, different bytes (e.g. redelivered with another Received header).
+    let mut redelivered = b"Received: from mx by mx; Mon, 2 Nov 2026 10:00:01 +0000\r\n".to_vec();
+    redelivered.extend_from_slice(&raw);
+    let again = pipeline::ingest(&ctx, &redelivered, "b", T0 + 2000)
+        .await
+        .unwrap();
+    assert!(matches!(again, Ingested::AlreadySeen { .. }), "{again:?}");
+    assert_eq!(
+        total_letters(&ctx).await,
+        letters_before,
+        "a re-read sends nothing"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    assert_eq!(
+        intake::reports_of(&mut c, CaseId(1)).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_same_secret_joins_the_open_case_and_hosts_never_do() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (_, line) = secret_line(2);
+    let a = email(
+        "alice@example.org",
+        "Key in repo",
+        "a@x",
+        &[],
+        &format!("{line}\nsee https://git.example.org/app"),
+    );
+    let b = email(
+        "bob@example.org",
+        "Also found",
+        "b@x",
+        &[],
+        &format!("in Slack: {line}"),
+    );
+    let c1 = email(
+        "carol@example.org",
+        "Weird link",
+        "c@x",
+        &[],
+        "see https://git.example.org/app",
+    );
+    assert!(matches!(
+        pipeline::ingest(&ctx, &a, "t", T0).await.unwrap(),
+        Ingested::Report {
+            case: CaseId(1),
+            ..
+        }
+    ));
+    assert_eq!(
+        pipeline::ingest(&ctx, &b, "t", T0 + 1).await.unwrap(),
+        Ingested::Report {
+            case: CaseId(1),
+            how: Joined::Duplicate(KeyKind::Secret)
+        }
+    );
+    assert_eq!(
+        pipeline::ingest(&ctx, &c1, "t", T0 + 2).await.unwrap(),
+        Ingested::Report {
+            case: CaseId(2),
+            how: Joined::NewCase
+        },
+        "a shared URL is context, not a key"
+    );
+    // Bob's acknowledgement says others reported it too.
+    let ack = letters_of(&ctx, 1)
+        .await
+        .into_iter()
+        .find(|l| l.kind == "ack" && l.recipient == "bob@example.org")
+        .unwrap();
+    assert!(
+        ack.body.to_lowercase().contains("1 other") || ack.body.to_lowercase().contains("also"),
+        "{}",
+        ack.body
+    );
+}
+
+#[tokio::test]
+async fn the_same_forwarded_original_and_the_same_identity_join() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let fwd = |from: &str, mid: &str| {
+        let body = "FYI\n\n---------- Forwarded message ---------\nFrom: CI <ci@example.org>\nDate: Mon, Nov 2, 2026 at 9:00 AM\n\
+                    Subject: Build failed\nTo: dev@example.org\nMessage-ID: <build-77@ci.example.org>\n\nbuild failed at step 3\n";
+        email(from, "Fwd: Build failed", mid, &[], body)
+    };
+    let first = pipeline::ingest(&ctx, &fwd("alice@example.org", "f1@x"), "t", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Ingested::Report {
+            case: CaseId(1),
+            how: Joined::NewCase
+        }
+    );
+    let second = pipeline::ingest(&ctx, &fwd("bob@example.org", "f2@x"), "t", T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        Ingested::Report {
+            case: CaseId(1),
+            how: Joined::Duplicate(KeyKind::Original)
+        }
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let r = &intake::reports_of(&mut c, CaseId(1)).await.unwrap()[0];
+    assert_eq!(r.orig_subject.as_deref(), Some("Build failed"));
+    assert_eq!(
+        r.orig_message_id.as_deref(),
+        Some("build-77@ci.example.org")
+    );
+    drop(c);
+
+    let sa = "deploy-bot@prod-42.iam.gserviceaccount.com";
+    let x = email(
+        "carol@example.org",
+        "SA creating keys",
+        "s1@x",
+        &[],
+        &format!("{sa} created 40 keys"),
+    );
+    let y = email(
+        "dan@example.org",
+        "strange account",
+        "s2@x",
+        &[],
+        &format!("who owns {sa}?"),
+    );
+    assert!(matches!(
+        pipeline::ingest(&ctx, &x, "t", T0 + 2).await.unwrap(),
+        Ingested::Report {
+            case: CaseId(2),
+            ..
+        }
+    ));
+    assert_eq!(
+        pipeline::ingest(&ctx, &y, "t", T0 + 3).await.unwrap(),
+        Ingested::Report {
+            case: CaseId(2),
+            how: Joined::Duplicate(KeyKind::Identity)
+        }
+    );
+}
+
+#[tokio::test]
+async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (_, line) = secret_line(3);
+    let sa = "etl@data-7.iam.gserviceaccount.com";
+    pipeline::ingest(
+        &ctx,
+        &email("alice@example.org", "key", "k1@x", &[], &line),
+        "t",
+        T0,
+    )
+    .await
+    .unwrap();
+    pipeline::ingest(
+        &ctx,
+        &email("bob@example.org", "sa", "k2@x", &[], sa),
+        "t",
+        T0,
+    )
+    .await
+    .unwrap();
+    let a = closeloop::lifecycle::cli_command(
+        &ctx,
+        CaseId(1),
+        "lead@example.org",
+        "classify secret-leak\naction revoked the token\nresolve remediated",
+        T0 + DAY,
+    )
+    .await
+    .unwrap();
+    assert!(a.ok, "{:?}", a.lines);
+    let b = closeloop::lifecycle::cli_command(
+        &ctx,
+        CaseId(2),
+        "lead@example.org",
+        "classify suspicious-account\nresolve benign: nightly ETL job, approved",
+        T0 + DAY,
+    )
+    .await
+    .unwrap();
+    assert!(b.ok, "{:?}", b.lines);
+
+    // Same identity after a benign outcome: answered at once with that outcome.
+    let r = pipeline::ingest(
+        &ctx,
+        &email("carol@example.org", "sa again", "k3@x", &[], sa),
+        "t",
+        T0 + 2 * DAY,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r,
+        Ingested::Report {
+            case: CaseId(2),
+            how: Joined::Recent(KeyKind::Identity)
+        }
+    );
+    let recent = letters_of(&ctx, 2)
+        .await
+        .into_iter()
+        .find(|l| l.kind == "recent")
+        .expect("instant answer queued");
+    assert_eq!(recent.recipient, "carol@example.org");
+    assert!(recent.body.contains("nightly ETL job"), "{}", recent.body);
+
+    // Same secret after "remediated": the rotation was incomplete, the case reopens.
+    let r = pipeline::ingest(
+        &ctx,
+        &email("dan@example.org", "still works", "k4@x", &[], &line),
+        "t",
+        T0 + 3 * DAY,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r,
+        Ingested::Report {
+            case: CaseId(1),
+            how: Joined::Reopened
+        }
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let case = cases::get(&mut c, CaseId(1)).await.unwrap().unwrap();
+    assert_eq!(case.status, "open");
+    let events = cases::events(&mut c, CaseId(1)).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "reopen" && e.text.contains("rotation")));
+    drop(c);
+
+    // Outside the reopen window (30 days by default) a new case opens.
+    let r = pipeline::ingest(
+        &ctx,
+        &email("erin@example.org", "sa", "k5@x", &[], sa),
+        "t",
+        T0 + 40 * DAY,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r,
+        Ingested::Report {
+            case: CaseId(3),
+            how: Joined::NewCase
+        }
+    );
+}
+
+#[tokio::test]
+async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (secret, line) = secret_line(4);
+    let cases_: Vec<(Vec<u8>, &str)> = vec![
+        (email("mallory@evil.test", &format!("urgent {line}"), "q1@x", &[], &line), "quarantined"),
+        (email("alice@example.org", "Out of office", "i1@x", &["Auto-Submitted: auto-replied"], "I am away"), "Auto-Submitted"),
+        (email("news@example.org", "Weekly", "i2@x", &["Precedence: bulk"], "news"), "Precedence"),
+        (email("list@example.org", "digest", "i3@x", &["List-Id: <dev.example.org>"], "digest"), "List-Id"),
+        (email("MAILER-DAEMON@example.org", "Undelivered", "i4@x", &[], "bounce"), "bounce"),
+        (email("alice@example.org", "notice", "i5@x", &["Return-Path: <>"], "null sender"), "null return path"),
+        (email("security@example.org", "Re: x [CL-1]", "i6@x", &[], "our own letter"), "closeloop itself"),
+        (
+            format!(
+                "From: mailer@example.org\r\nSubject: failure\r\nMessage-ID: <i7@x>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\
+                 Content-Type: text/plain\r\n\r\nfailed\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n\
+                 Status: 5.1.1\r\n--b--\r\n"
+            )
+            .into_bytes(),
+            "delivery report",
+        ),
+    ];
+    for (raw, want) in &cases_ {
+        let r = pipeline::ingest(&ctx, raw, "t", T0).await.unwrap();
+        let line = r.describe("CL");
+        if *want == "quarantined" {
+            assert!(
+                matches!(r, Ingested::Quarantined { ref reason } if reason.contains("evil.test")),
+                "{line}"
+            );
+        } else {
+            assert!(matches!(r, Ingested::Ignored { .. }), "{line}");
+            assert!(line.contains(want), "want {want:?} in {line}");
+        }
+    }
+    assert_eq!(
+        total_letters(&ctx).await,
+        0,
+        "no letter to quarantined or automatic mail"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let q = intake::messages_with(&mut c, "quarantined", 10)
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(
+        !q[0].1.contains(&secret),
+        "quarantined subjects are redacted too: {}",
+        q[0].1
+    );
+    assert_eq!(
+        intake::messages_with(&mut c, "ignored", 10)
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_stored_with_a_warning_or_quarantined_never_lost() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (secret, _) = secret_line(5);
+    let inputs: Vec<Vec<u8>> = vec![
+        // Unterminated multipart with broken base64.
+        b"From: alice@example.org\r\nSubject: broken\r\nMessage-ID: <b1@x>\r\nMIME-Version: 1.0\r\n\
+          Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n"
+            .to_vec(),
+        // Undeclared latin-1 body and 8-bit header.
+        b"From: J\xf6rg <joerg@example.org>\r\nSubject: Schl\xfcssel\r\nMessage-ID: <b2@x>\r\n\r\nGr\xfc\xdfe\r\n".to_vec(),
+        // Empty body, no Message-ID.
+        b"From: alice@example.org\r\nSubject: empty\r\n\r\n".to_vec(),
+        // Header injection in an encoded word.
+        b"From: alice@example.org\r\nMessage-ID: <b4@x>\r\nSubject: =?utf-8?b?aGVsbG8NCkJjYzogeEBldmlsLnRlc3Q=?=\r\n\r\nhi\r\n".to_vec(),
+        // A secret split by a quoted-printable soft line break.
+        format!(
+            "From: alice@example.org\r\nSubject: qp\r\nMessage-ID: <b5@x>\r\nContent-Type: text/plain\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\ntoken {}=\r\n{}\r\n",
+            &secret[..20],
+            &secret[20..]
+        )
+        .into_bytes(),
+        // NUL bytes and no headers at all.
+        b"\0\0garbage without headers\0".to_vec(),
+    ];
+    for (i, raw) in inputs.iter().enumerate() {
+        let r = pipeline::ingest(&ctx, raw, "t", T0 + i as i64).await;
+        let r = r.unwrap_or_else(|e| panic!("input {i} failed: {e}"));
+        assert!(
+            matches!(r, Ingested::Report { .. } | Ingested::Quarantined { .. }),
+            "input {i}: {r:?}"
+        );
+    }
+    let mut c = ctx.store.conn().await.unwrap();
+    let all = cases::list(&mut c, None).await.unwrap();
+    let mut subjects = Vec::new();
+    let mut qp_found = false;
+    for case in &all {
+        for r in intake::reports_of(&mut c, case.id).await.unwrap() {
+            assert!(
+                !r.body.contains(&secret),
+                "QP-split secret must be found and redacted"
+            );
+            qp_found |= r.body.contains("[REDACTED github-pat");
+            subjects.push(r.subject);
+        }
+    }
+    assert!(
+        qp_found,
+        "a secret split by a soft line break is detected on decoded text"
+    );
+    assert!(
+        subjects
+            .iter()
+            .all(|s| !s.contains('\r') && !s.contains('\n')),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("Bcc")),
+        "the injected text stays inside the subject: {subjects:?}"
+    );
+    let broken = all.iter().find(|c| c.id == CaseId(1)).unwrap();
+    let r = &intake::reports_of(&mut c, broken.id).await.unwrap()[0];
+    assert!(
+        !r.problems.is_empty(),
+        "broken MIME is recorded as a problem"
+    );
+}
+
+#[tokio::test]
+async fn oversized_messages_are_quarantined_with_the_reason() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let body = "x".repeat(300_000);
+    let raw = email("alice@example.org", "huge", "h1@x", &[], &body);
+    let r = pipeline::ingest(&ctx, &raw, "t", T0).await.unwrap();
+    match r {
+        Ingested::Quarantined { reason } => {
+            assert!(reason.contains("max_message_bytes"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Still idempotent.
+    assert!(matches!(
+        pipeline::ingest(&ctx, &raw, "t", T0).await.unwrap(),
+        Ingested::AlreadySeen { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_batch_commits_together() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let raws: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            email(
+                &format!("u{i}@example.org"),
+                "batch",
+                &format!("batch-{i}@x"),
+                &[],
+                &format!("report {i}"),
+            )
+        })
+        .collect();
+    let items: Vec<pipeline::Item> = raws
+        .iter()
+        .map(|r| pipeline::Item {
+            raw: r,
+            source: "t",
+        })
+        .collect();
+    let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
+    assert_eq!(out.len(), 50);
+    let mut c = ctx.store.conn().await.unwrap();
+    assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
+}
