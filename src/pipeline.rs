@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::dedup::{self, Candidate, Decision, KeyKind};
-use crate::domain::{CaseId, CaseStatus, Disposition, Millis, Outcome};
+use crate::domain::{CaseId, Disposition, Millis, Outcome};
 use crate::extract::{self, ArtifactClass, Finding};
 use crate::parse::{self, ForwardStyle, Inbound};
 use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport};
@@ -239,7 +239,9 @@ async fn ingest_in(
     };
 
     if ctx.cfg.responder_addresses().contains(&from) {
-        if let Some(case) = named_case(ctx, conn, &parsed).await? {
+        if let Some(named) = named_case(ctx, conn, &parsed).await? {
+            // A merged case's commands act on the case it was merged into.
+            let case = cases::surviving(conn, named).await?;
             let applied = lifecycle::email_command(ctx, conn, case, &parsed, now).await?;
             msg.disposition = Disposition::Command.slug();
             msg.case_id = Some(case);
@@ -603,14 +605,6 @@ async fn place(
             (case_id, Joined::Recent(key))
         }
     })
-}
-
-/// Is the case open (after following merges)? Used by callers deciding replies.
-pub async fn is_open(conn: &mut Conn, case: CaseId) -> Result<bool, StoreError> {
-    let id = cases::surviving(conn, case).await?;
-    Ok(cases::get(conn, id)
-        .await?
-        .is_some_and(|c| c.status() == CaseStatus::Open))
 }
 
 #[cfg(test)]

@@ -383,12 +383,10 @@ async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies
         (email("alice@example.org", "notice", "i5@x", &["Return-Path: <>"], "null sender"), "null return path"),
         (email("security@example.org", "Re: x [CL-1]", "i6@x", &[], "our own letter"), "closeloop itself"),
         (
-            format!(
-                "From: mailer@example.org\r\nSubject: failure\r\nMessage-ID: <i7@x>\r\nMIME-Version: 1.0\r\n\
+            "From: mailer@example.org\r\nSubject: failure\r\nMessage-ID: <i7@x>\r\nMIME-Version: 1.0\r\n\
                  Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\
                  Content-Type: text/plain\r\n\r\nfailed\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n\
-                 Status: 5.1.1\r\n--b--\r\n"
-            )
+                 Status: 5.1.1\r\n--b--\r\n".to_string()
             .into_bytes(),
             "delivery report",
         ),

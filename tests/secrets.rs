@@ -1,0 +1,160 @@
+//! No plaintext secret, ever: plant one secret of every kind in a batch of
+//! messages, run the real binary over them (ingest with debug logs, respond,
+//! run --once to write the letters, cases/case show/scan output), then search
+//! the SQLite file and its WAL, the key folder, every letter, all stdout and
+//! stderr for each plaintext. None may appear.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn planted_secrets_appear_in_no_output() {
+    let d = Deployment::new("none");
+    let planted = planted(42);
+    let msgs = d.dir.path().join("in");
+    std::fs::create_dir_all(&msgs).unwrap();
+    let mut files = Vec::new();
+    for (i, p) in planted.iter().enumerate() {
+        // Alternate where the secret sits: body, subject, attachment, forwarded original.
+        let raw = match i % 4 {
+            0 => email("alice@example.org", "found a key", &format!("p{i}@x"), &[], &format!("look:\n{}\n", p.line)),
+            1 => email("bob@example.org", &format!("leak: {}", p.line), &format!("p{i}@x"), &[], "see subject"),
+            2 => format!(
+                "From: carol@example.org\r\nSubject: env file\r\nMessage-ID: <p{i}@x>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nattached\r\n\
+                 --b\r\nContent-Type: text/plain; name=prod.env\r\nContent-Disposition: attachment; filename=prod.env\r\n\r\n\
+                 {}\r\n--b--\r\n",
+                p.line
+            )
+            .into_bytes(),
+            _ => format!(
+                "From: dan@example.org\r\nSubject: Fwd: deploy log\r\nMessage-ID: <p{i}@x>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nforwarding\r\n\
+                 --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: ci@example.org\r\nSubject: deploy {i}\r\n\
+                 Message-ID: <orig{i}@ci>\r\n\r\n{}\r\n--b--\r\n",
+                p.line
+            )
+            .into_bytes(),
+        };
+        let path = msgs.join(format!("{i:02}.eml"));
+        std::fs::write(&path, raw).unwrap();
+        files.push(path);
+    }
+    // A stranger's message with a secret is quarantined: still nothing stored in plaintext.
+    let stranger = msgs.join("stranger.eml");
+    std::fs::write(
+        &stranger,
+        email(
+            "x@evil.test",
+            &format!("key {}", planted[0].secret),
+            "s@x",
+            &[],
+            &planted[0].line,
+        ),
+    )
+    .unwrap();
+    files.push(stranger);
+
+    let mut outputs = Vec::new();
+    let debug = [("CLOSELOOP_LOG", "debug")];
+    let args: Vec<String> = std::iter::once("ingest".to_string())
+        .chain(files.iter().map(|f| f.display().to_string()))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_bin(&d.config_path, &args, None, &debug);
+    assert!(
+        out.status.success(),
+        "ingest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined"));
+    outputs.push(out);
+
+    // A responder quotes a secret in an action and a note; those are stored and sent redacted.
+    let block = format!(
+        "classify secret-leak\naction revoked {} and rotated\nnote old value was {}\nresolve remediated\n",
+        planted[2].secret, planted[3].secret
+    );
+    let out = run_bin(
+        &d.config_path,
+        &["respond", "--as", "lead@example.org", "CL-1"],
+        Some(block.as_bytes()),
+        &debug,
+    );
+    assert!(
+        out.status.success(),
+        "respond: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    outputs.push(out);
+
+    for args in [
+        vec!["run", "--once"],
+        vec!["cases", "--status", "all", "--json"],
+        vec!["cases", "--status", "all"],
+        vec!["case", "show", "CL-1", "--json"],
+        vec!["case", "show", "CL-1"],
+    ] {
+        let out = run_bin(&d.config_path, &args, None, &debug);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(out);
+    }
+    // `scan` finds every planted kind and prints none of them.
+    let all_lines: String = planted.iter().map(|p| format!("{}\n", p.line)).collect();
+    let out = run_bin(
+        &d.config_path,
+        &["scan"],
+        Some(all_lines.as_bytes()),
+        &debug,
+    );
+    assert!(out.status.success());
+    let scanned = String::from_utf8_lossy(&out.stdout).to_string();
+    for p in &planted {
+        assert!(
+            scanned.contains(&format!("\"kind\":\"{}\"", p.kind)),
+            "scan missed {}: {scanned}",
+            p.kind
+        );
+    }
+    outputs.push(out);
+
+    // Letters were written.
+    let letters = all_files(&d.dir.path().join("letters"));
+    assert!(
+        letters
+            .iter()
+            .any(|p| p.to_string_lossy().contains("outcome")),
+        "{letters:?}"
+    );
+
+    let mut leaks = Vec::new();
+    let stored: Vec<std::path::PathBuf> = all_files(d.dir.path())
+        .into_iter()
+        .filter(|p| !p.starts_with(&msgs))
+        .collect();
+    assert!(stored
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("closeloop.db")));
+    for p in &planted {
+        for file in &stored {
+            if contains(&std::fs::read(file).unwrap(), &p.secret) {
+                leaks.push(format!("{} in {}", p.kind, file.display()));
+            }
+        }
+        for (i, out) in outputs.iter().enumerate() {
+            if contains(&out.stdout, &p.secret) || contains(&out.stderr, &p.secret) {
+                leaks.push(format!("{} in the output of command #{i}", p.kind));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "plaintext secrets leaked:\n{}",
+        leaks.join("\n")
+    );
+}
