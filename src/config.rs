@@ -281,7 +281,7 @@ pub struct Letters {
 impl Default for Letters {
     fn default() -> Self {
         Letters {
-            org_name: "the security team".into(),
+            org_name: "The security team".into(),
             ack: true,
             templates_dir: None,
             case_prefix: "CL".into(),

@@ -1,6 +1,8 @@
 //! The `closeloop` binary: parse arguments, set up logging, dispatch, map
 //! failures to exit codes (0 ok, 1 runtime failure, 2 bad usage or config).
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
