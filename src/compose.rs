@@ -156,8 +156,13 @@ pub fn responder_reply_to(ctx: &Context, case: CaseId, responder: &str) -> Strin
     }
 }
 
+/// Responders hear about the first few reports of a case one by one; after
+/// that, joins are only on the timeline (a flood must not bury new cases).
+pub const NOTIFY_JOINS_UP_TO: i64 = 5;
+
 /// Letters after a report is stored: acknowledgement and responder notice,
-/// or the instant answer when it matched a recently resolved case.
+/// or the instant answer when it matched a recently resolved case. Uses
+/// indexed counts, never a scan of the case's reports.
 pub async fn after_report(
     ctx: &Context,
     conn: &mut Conn,
@@ -166,36 +171,19 @@ pub async fn after_report(
     how: &Joined,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let reports = rows::reports_of(conn, case).await?;
-    let Some(report) = reports.iter().find(|r| r.id == report_id).cloned() else {
+    let Some(report) = rows::report(conn, report_id).await? else {
         return Ok(());
     };
     let artifacts = rows::artifacts_of(conn, case).await?;
-    let mut reporters: Vec<String> = Vec::new();
-    for r in &reports {
-        if !reporters.contains(&r.reporter) {
-            reporters.push(r.reporter.clone());
-        }
-    }
-    let others = reporters.iter().filter(|r| **r != report.reporter).count();
+    let (report_count, people) = rows::report_counts(conn, case).await?;
+    let reporters = rows::reporters_of(conn, case, 20).await?;
+    let others = (people - 1).max(0) as usize;
 
     if let Joined::Recent(_) = how {
         let row = cases::require(conn, case, ctx.prefix()).await?;
-        let position = reporters
-            .iter()
-            .position(|r| *r == report.reporter)
-            .unwrap_or(0)
-            + 1;
-        if let Some(outcome) = outcome_ctx(
-            conn,
-            &row,
-            &report,
-            position,
-            reporters.len(),
-            &artifacts,
-            None,
-        )
-        .await?
+        let position = people.max(1) as usize;
+        if let Some(outcome) =
+            outcome_ctx(conn, &row, &report, position, position, &artifacts, None).await?
         {
             let recent = letters::RecentCtx {
                 outcome,
@@ -220,6 +208,10 @@ pub async fn after_report(
         store_letter(ctx, conn, Some(case), letter, now).await?;
     }
 
+    let joined = matches!(how, Joined::Duplicate(_));
+    if joined && report_count > NOTIFY_JOINS_UP_TO {
+        return Ok(());
+    }
     let notify = letters::NotifyCtx {
         case_id: case,
         from: report.reporter.clone(),
@@ -233,9 +225,9 @@ pub async fn after_report(
             }
         }),
         masked_artifacts: masked(&artifacts, true),
-        joined_existing: matches!(how, Joined::Duplicate(_)),
-        report_count: reports.len(),
-        reporters: reporters.clone(),
+        joined_existing: joined,
+        report_count: report_count as usize,
+        reporters,
         redacted_excerpt: report.body.chars().take(1200).collect(),
         warnings: report
             .problems

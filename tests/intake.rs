@@ -324,7 +324,7 @@ async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation() {
         .find(|l| l.kind == "recent")
         .expect("instant answer queued");
     assert_eq!(recent.recipient, "carol@example.org");
-    assert!(recent.body.contains("nightly ETL job"), "{}", recent.body);
+    assert!(recent.body.contains("ETL job, approved"), "{}", recent.body);
 
     // Same secret after "remediated": the rotation was incomplete, the case reopens.
     let r = pipeline::ingest(
@@ -546,4 +546,38 @@ async fn a_batch_commits_together() {
     assert_eq!(out.len(), 50);
     let mut c = ctx.store.conn().await.unwrap();
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    let (_, line) = secret_line(9);
+    for i in 0..12 {
+        let raw = email(
+            &format!("p{i}@example.org"),
+            "key seen",
+            &format!("fl{i}@x"),
+            &[],
+            &line,
+        );
+        pipeline::ingest(&ctx, &raw, "t", T0 + i).await.unwrap();
+    }
+    let rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM artifacts WHERE case_id = 1 AND class = 'secret'")
+            .fetch_one(ctx.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, 1, "one row per (case, fingerprint)");
+    let letters = letters_of(&ctx, 1).await;
+    let to_lead = letters
+        .iter()
+        .filter(|l| l.kind == "notify" && l.recipient == "lead@example.org")
+        .count();
+    assert_eq!(to_lead as i64, closeloop::compose::NOTIFY_JOINS_UP_TO);
+    assert_eq!(
+        letters.iter().filter(|l| l.kind == "ack").count(),
+        12,
+        "every reporter still hears from us"
+    );
 }
