@@ -237,7 +237,7 @@ pub async fn after_report(
             .collect(),
         answered_from: matches!(how, Joined::Recent(_)).then_some(case),
         reopened: matches!(how, Joined::Reopened),
-        classify_within: Some(format!("{:?}", ctx.cfg.sla.classify_within)),
+        classify_within: Some(format!("{}", ctx.cfg.sla.classify_within)),
     };
     for to in ctx.cfg.notify_addresses() {
         let letter = letters::render_notify(&ctx.org, &to, &notify)
@@ -469,13 +469,14 @@ pub async fn responders_reminder(
     let row = cases::require(conn, case, ctx.prefix()).await?;
     let reports = rows::reports_of(conn, case).await?;
     let mut reporters: Vec<&str> = reports.iter().map(|r| r.reporter.as_str()).collect();
+    reporters.sort_unstable();
     reporters.dedup();
     let open_for_ms = now.saturating_sub(row.opened_at);
     let r = letters::ReminderCtx {
         case_id: case,
         sla: match reason {
-            letters::ReminderReason::Classify => Some(format!("{:?}", ctx.cfg.sla.classify_within)),
-            letters::ReminderReason::Outcome => Some(format!("{:?}", ctx.cfg.sla.outcome_within)),
+            letters::ReminderReason::Classify => Some(format!("{}", ctx.cfg.sla.classify_within)),
+            letters::ReminderReason::Outcome => Some(format!("{}", ctx.cfg.sla.outcome_within)),
             letters::ReminderReason::RiskReview { .. } => None,
         },
         reason,
@@ -510,4 +511,45 @@ pub fn span_words(ms: Millis) -> String {
         (mins, "minutes")
     };
     format!("{n} {unit}")
+}
+
+/// The honest progress letter (`sla.outcome_within` passed without an outcome):
+/// one per reporter of the case and of cases merged into it, saying it is still
+/// being worked on and what has been done so far. Returns a line per letter.
+pub async fn update_letters(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let row = cases::require(conn, case, ctx.prefix()).await?;
+    let category = row.category.as_deref().and_then(|c| c.parse().ok());
+    let done = actions(conn, case).await?;
+    let mut reports = rows::reports_of(conn, case).await?;
+    for merged in merged_tree(conn, case).await? {
+        reports.extend(rows::reports_of(conn, merged).await?);
+    }
+    reports.sort_by_key(|r| (r.received_at, r.id));
+    let mut seen: Vec<String> = Vec::new();
+    let mut queued = Vec::new();
+    for r in reports {
+        if seen.contains(&r.reporter) {
+            continue;
+        }
+        seen.push(r.reporter.clone());
+        let u = letters::UpdateCtx {
+            case_id: case,
+            reporter_name: r.reporter_name.clone(),
+            reported_subject: r.subject.clone(),
+            reported_on: date_words(r.sent_at.unwrap_or(r.received_at)),
+            category,
+            actions_so_far: done.clone(),
+            their_message_id: r.message_id.clone(),
+        };
+        let letter = letters::render_update(&ctx.org, &r.reporter, &u).map_err(render_failed)?;
+        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
+            queued.push(line);
+        }
+    }
+    Ok(queued)
 }

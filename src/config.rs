@@ -84,6 +84,23 @@ impl fmt::Debug for Span {
     }
 }
 
+/// The compact form a person writes: `4h`, `7d`, `1h30m`, `90s`.
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.0.as_secs();
+        if s == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+            if s >= size {
+                write!(f, "{}{unit}", s / size)?;
+                s %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
         let s = String::deserialize(d)?;
@@ -672,6 +689,19 @@ mod tests {
         "[intake]\nallowed_domains = [\"example.org\"]\n[responders]\nauth = \"none\"\n";
 
     #[test]
+    fn durations_are_written_compactly() {
+        for (secs, want) in [
+            (0, "0s"),
+            (90, "1m30s"),
+            (14_400, "4h"),
+            (604_800, "7d"),
+            (5400, "1h30m"),
+        ] {
+            assert_eq!(Span(Duration::from_secs(secs)).to_string(), want);
+        }
+    }
+
+    #[test]
     fn durations_parse_in_all_units() {
         for (s, secs) in [
             ("90s", 90),
@@ -681,6 +711,12 @@ mod tests {
             ("1h30m", 5400),
         ] {
             assert_eq!(Span::parse(s).unwrap().0.as_secs(), secs, "{s}");
+            let span = Span::parse(s).unwrap();
+            assert_eq!(
+                Span::parse(&span.to_string()),
+                Ok(span),
+                "written back: {s}"
+            );
         }
         for bad in ["", "10", "5x", "m"] {
             assert!(Span::parse(bad).is_err(), "{bad}");

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::IntakeKind;
 use crate::context::Context;
 use crate::mailer::Mailer;
-use crate::{imap, lifecycle, maildir, outbox};
+use crate::{imap, lifecycle, maildir, outbox, sla, web};
 
 /// How often the outbox looks for due letters while running.
 const OUTBOX_EVERY: Duration = Duration::from_secs(2);
@@ -31,6 +31,21 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     if once {
         return run_once(&ctx, &mailer).await;
     }
+    // Bind before starting anything, so a taken port fails the start cleanly.
+    let http = match ctx.cfg.http.listen.as_str() {
+        "" => None,
+        addr => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("http.listen {addr}: cannot listen"))?;
+            let local = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| addr.to_string());
+            tracing::info!(address = %local, "HTTP endpoint listening: /metrics and /healthz");
+            Some(listener)
+        }
+    };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     {
@@ -44,6 +59,14 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     {
         let (ctx, token) = (ctx.clone(), shutdown.clone());
         tasks.spawn(async move { timers_loop(ctx, token).await });
+    }
+    if let Some(listener) = http {
+        let (ctx, token) = (ctx.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(e) = web::serve(ctx, listener, token).await {
+                tracing::error!(error = %e, "HTTP endpoint stopped");
+            }
+        });
     }
     tasks.close();
     wait_for_signal().await;
@@ -85,10 +108,13 @@ async fn wait_for_signal() {
 async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
     let n = drain_intake(ctx).await?;
     let expired = lifecycle::expire_acceptances(ctx, now_ms()).await?;
+    let timers = sla::tick(ctx, now_ms()).await?;
     let pass = outbox::send_due(ctx, mailer, now_ms()).await?;
     tracing::info!(
         messages = n,
         risks_reopened = expired.len(),
+        sla_reminders = timers.reminded.len(),
+        progress_letters = timers.updated.len(),
         sent = pass.sent,
         retried = pass.retried,
         failed = pass.failed,
@@ -147,6 +173,9 @@ async fn timers_loop(ctx: Context, shutdown: CancellationToken) {
     loop {
         if let Err(e) = lifecycle::expire_acceptances(&ctx, now_ms()).await {
             tracing::error!(error = %e, "timer pass failed; will retry");
+        }
+        if let Err(e) = sla::tick(&ctx, now_ms()).await {
+            tracing::error!(error = %e, "SLA timer pass failed; will retry");
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -9,6 +9,7 @@
 pub mod cases;
 pub mod intake;
 pub mod outbox;
+pub mod stats;
 
 use std::path::Path;
 use std::str::FromStr;
