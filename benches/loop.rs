@@ -166,10 +166,7 @@ fn main() {
         });
     });
 
-    println!(
-        "\n{:<52} {:>12}  {:<10} {}",
-        "measure", "value", "unit", "target"
-    );
+    println!("\n{:<52} {:>12}  {:<10} target", "measure", "value", "unit");
     for r in &rows {
         println!(
             "{:<52} {:>12.1}  {:<10} {}",

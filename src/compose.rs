@@ -7,7 +7,7 @@
 
 use crate::config::{AuthMode, Config};
 use crate::context::Context;
-use crate::domain::{rfc3339, CaseId, Category, Millis, Outcome};
+use crate::domain::{rfc3339, CaseId, Category, LetterKind, Millis, Outcome};
 use crate::letters::{self, Letter, LetterError, MaskedArtifact, Org, Overrides};
 use crate::pipeline::Joined;
 use crate::signed_address;
@@ -94,27 +94,44 @@ pub async fn store_letter(
     if to == ctx.own_address() {
         return Ok(None);
     }
+    let mut due = now;
     if outbox::count_to_since(conn, &to, now - HOUR_MS).await? >= RATE_LIMIT_PER_HOUR {
+        // Letters that close the loop are delayed, never dropped; the rest are held back.
+        let closes_loop = matches!(
+            letter.kind,
+            LetterKind::Outcome | LetterKind::Recent | LetterKind::Question | LetterKind::Update
+        );
         tracing::warn!(
             kind = letter.kind.slug(),
             case = case.map(|c| c.0),
-            "letter held back: recipient rate limit"
+            closes_loop,
+            "recipient rate limit reached"
         );
         if let Some(c) = case {
+            let what = if closes_loop {
+                "delayed by an hour"
+            } else {
+                "held back"
+            };
             let text = format!(
-                "{} letter to {to} held back: more than {RATE_LIMIT_PER_HOUR} letters an hour",
+                "{} letter to {to} {what}: more than {RATE_LIMIT_PER_HOUR} letters an hour",
                 letter.kind
             );
             cases::add_event(conn, c, now, "closeloop", "rate-limited", &text).await?;
         }
-        return Ok(None);
+        if !closes_loop {
+            return Ok(None);
+        }
+        due = now + HOUR_MS;
     }
-    let seq = outbox::count_to_since(conn, &to, 0).await?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| StoreError::NotFound(format!("no randomness for a Message-ID: {e}")))?;
     let message_id = letters::message_id_for(
         letter.kind,
         case.unwrap_or(CaseId(0)),
         &to,
-        seq + now,
+        i64::from_le_bytes(nonce) & i64::MAX,
         &ctx.own_domain(),
     );
     let row = LetterRow {
@@ -135,7 +152,7 @@ pub async fn store_letter(
         created_at: now,
         sent_at: None,
     };
-    outbox::enqueue(conn, &row, now).await?;
+    outbox::enqueue(conn, &row, now, due).await?;
     Ok(Some(format!("{} to {to}", letter.kind)))
 }
 

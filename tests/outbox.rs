@@ -158,6 +158,23 @@ async fn one_address_cannot_be_flooded() {
         .await
         .unwrap();
     assert!(held >= 10, "{held}");
+    // An outcome letter is never dropped by the limit: it is delayed by an hour.
+    let now = T0 + 1_000;
+    let a = closeloop::lifecycle::cli_command(
+        &ctx,
+        CaseId(1),
+        "lead@example.org",
+        "classify other\nresolve no-action: a test",
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(a.ok, "{:?}", a.lines);
+    let due: i64 = sqlx::query_scalar("SELECT next_attempt_at FROM letters WHERE kind = 'outcome' AND recipient = 'loop@example.org'")
+        .fetch_one(ctx.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(due, now + 3_600_000);
 }
 
 #[tokio::test]
