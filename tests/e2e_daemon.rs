@@ -143,6 +143,26 @@ listen = ""
         n
     }
 
+    /// Waits until Postfix holds no message (everything delivered and recorded).
+    async fn wait_postfix_queue_empty(&self) {
+        let spool = self.lab.dir.join("postfix/spool");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let queued: usize = ["maildrop", "incoming", "active", "deferred", "hold"]
+                .iter()
+                .map(|q| count_files(&spool.join(q)))
+                .sum();
+            if queued == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Postfix still holds {queued} message(s) after {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn execute(&self, sql: &'static str) {
         let store = closeloop::store::Store::connect(&self.db_url())
             .await
@@ -257,6 +277,23 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_files(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
 }
 
 fn report(from: &str, n: usize, subject: &str, body: &str) -> Vec<u8> {
@@ -482,7 +519,9 @@ async fn e2e_recovers_from_imap_restart_and_smtp_outage() {
     );
     s.wait_mail(LEAD, "INBOX", 1).await;
 
-    // SMTP is down while the next letters are due.
+    // SMTP is down while the next letters are due. Stop it only once its queue
+    // is empty: Postfix stopped mid-delivery would deliver a message twice itself.
+    s.wait_postfix_queue_empty().await;
     s.lab.stop_smtp();
     s.append(&[report(
         BOB.0,
@@ -659,4 +698,35 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 4);
     assert_eq!(s.mailbox(SEC, "Processed").await.len(), 5);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_polls_when_idle_is_off() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let log = s.dir.path().join("poll.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = s
+        .command(&["run"])
+        .env("CLOSELOOP_INTAKE_IDLE", "false")
+        .env("CLOSELOOP_INTAKE_POLL_INTERVAL", "1s")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, log };
+    d.wait_log("mailbox selected").await;
+    assert!(d.log().contains("waiting=\"polling\""), "{}", d.log());
+    s.append(&[report(ALICE.0, 1, "Found while polling", "z")])
+        .await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM messages",
+        |n| n == 1,
+        "polled message",
+    )
+    .await;
+    s.wait_mail(SEC, "Processed", 1).await;
+    d.signal("TERM");
+    let (status, _) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "{}", d.log());
 }

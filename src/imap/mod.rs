@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, TlsMode};
 use crate::context::Context;
 
-pub use intake::BATCH;
 pub use session::ImapError;
 use session::{within, Session, COMMAND_TIMEOUT};
 
