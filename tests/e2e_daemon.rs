@@ -380,6 +380,11 @@ async fn e2e_reports_arrive_by_idle_and_are_acknowledged() {
     );
     assert!(!log.contains(SEC.1), "password in the log");
     assert!(!log.contains(KEY), "plaintext key in the log");
+    // SIGTERM while idling: IDLE is interrupted, the exit is clean and quick.
+    d.signal("TERM");
+    let (status, took) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "exit status {status}:\n{}", d.log());
+    eprintln!("stopped from IDLE in {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
