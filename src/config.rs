@@ -248,6 +248,9 @@ pub struct Outbound {
     pub from: String,
     /// Where `.eml` files go when `kind = "file"`.
     pub dir: PathBuf,
+    /// Delay before the first retry of a letter that could not be sent; it
+    /// doubles with each attempt (capped at 6 h).
+    pub retry_after: Span,
 }
 
 impl Default for Outbound {
@@ -261,6 +264,7 @@ impl Default for Outbound {
             password: PasswordSource::default(),
             from: "security@example.org".into(),
             dir: PathBuf::from("var/outbox"),
+            retry_after: Span(Duration::from_secs(60)),
         }
     }
 }
@@ -481,6 +485,9 @@ impl Config {
                     p.push("outbound.dir is required when outbound.kind = \"file\"".into());
                 }
             }
+        }
+        if o.retry_after.0.is_zero() {
+            p.push("outbound.retry_after must be more than 0s".into());
         }
         check_password(&o.password, "outbound", &mut p);
         let r = &self.responders;

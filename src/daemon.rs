@@ -19,6 +19,8 @@ use crate::{imap, lifecycle, maildir, outbox, sla, web};
 const OUTBOX_EVERY: Duration = Duration::from_secs(2);
 /// How often timers (risk expiry, SLA) are checked.
 const TIMERS_EVERY: Duration = Duration::from_secs(60);
+/// How long shutdown waits for the loops to finish what they hold.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -31,6 +33,8 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     if once {
         return run_once(&ctx, &mailer).await;
     }
+    // Listen for signals before any work starts, so an early SIGTERM is a clean stop too.
+    let signals = Signals::install();
     // Bind before starting anything, so a taken port fails the start cleanly.
     let http = match ctx.cfg.http.listen.as_str() {
         "" => None,
@@ -69,38 +73,55 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
         });
     }
     tasks.close();
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down: finishing the work in hand");
     shutdown.cancel();
-    if tokio::time::timeout(Duration::from_secs(4), tasks.wait())
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
         .await
         .is_err()
     {
-        tracing::warn!("some work did not finish within 4 s; it will be redone at next start");
+        tracing::warn!(
+            "some work did not finish within {SHUTDOWN_GRACE:?}; it will be redone at next start"
+        );
     }
-    ctx.store.close().await;
+    // A task still holding a connection would keep `close` waiting.
+    let _ = tokio::time::timeout(Duration::from_secs(1), ctx.store.close()).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, registered once.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = self.term {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

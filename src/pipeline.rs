@@ -118,6 +118,9 @@ impl Ingested {
 pub struct Item<'a> {
     pub raw: &'a [u8],
     pub source: &'a str,
+    /// The message's real size when `raw` is only its head (an IMAP intake
+    /// fetches just the head of a message over `intake.max_message_bytes`).
+    pub truncated_from: Option<usize>,
 }
 
 /// Ingests one message in its own transaction.
@@ -127,7 +130,16 @@ pub async fn ingest(
     source: &str,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
-    let mut out = ingest_batch(ctx, &[Item { raw, source }], now).await?;
+    let mut out = ingest_batch(
+        ctx,
+        &[Item {
+            raw,
+            source,
+            truncated_from: None,
+        }],
+        now,
+    )
+    .await?;
     Ok(out.remove(0))
 }
 
@@ -184,7 +196,8 @@ async fn ingest_in(
     let raw = item.raw;
     let sha = hex::encode(Sha256::digest(raw));
     let max = ctx.cfg.intake.max_message_bytes;
-    let oversize = raw.len() > max;
+    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
+    let oversize = size > max || item.truncated_from.is_some();
     let parsed = if oversize {
         parse::parse(head_of(raw))
     } else {
@@ -211,15 +224,14 @@ async fn ingest_in(
         disposition: "",
         reason: None,
         case_id: None,
-        size: raw.len(),
+        size,
         problems: &parsed.problems.join("; "),
         received_at: now,
     };
 
     if oversize {
         let reason = format!(
-            "message is {} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read",
-            raw.len()
+            "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         );
         return quarantine(conn, &msg, reason).await;
     }

@@ -540,6 +540,7 @@ async fn a_batch_commits_together() {
         .map(|r| pipeline::Item {
             raw: r,
             source: "t",
+            truncated_from: None,
         })
         .collect();
     let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();

@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod intake;
+pub mod mailbox;
 pub mod outbox;
 pub mod stats;
 
