@@ -168,23 +168,76 @@ pub async fn ingest_batch(
             tx.commit().await?;
             Ok(out)
         }
-        Some(e) if items.len() == 1 => {
-            tx.rollback().await.ok();
-            Err(e)
-        }
         Some(e) => {
             tx.rollback().await.ok();
+            if e.is_transient() {
+                // The database is busy or away: the caller retries the whole batch later.
+                return Err(e);
+            }
             tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 let mut tx = ctx.store.begin().await?;
-                let r = ingest_in(ctx, &mut tx, item, now).await?;
-                tx.commit().await?;
-                out.push(r);
+                match ingest_in(ctx, &mut tx, item, now).await {
+                    Ok(r) => {
+                        tx.commit().await?;
+                        out.push(r);
+                    }
+                    Err(e) if !e.is_transient() => {
+                        // This message cannot be stored as it is: keep a record of it with the
+                        // reason (the raw message stays in the mailbox), so intake moves on.
+                        tx.rollback().await.ok();
+                        out.push(record_unstorable(ctx, item, &e, now).await?);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Ok(out)
         }
     }
+}
+
+/// Quarantines a message the store refused, naming the error (never its content).
+async fn record_unstorable(
+    ctx: &Context,
+    item: &Item<'_>,
+    error: &StoreError,
+    now: Millis,
+) -> Result<Ingested, StoreError> {
+    tracing::error!(source = item.source, error = %error, "message could not be stored; quarantined");
+    let sha = hex::encode(Sha256::digest(item.raw));
+    let reason = format!("could not be stored: {}", one_line(&error.to_string()));
+    let mut tx = ctx.store.begin().await?;
+    if let Some(seen) = rows::seen(&mut tx, &sha, None).await? {
+        tx.rollback().await.ok();
+        return Ok(Ingested::AlreadySeen {
+            disposition: seen.disposition,
+            case: seen.case_id,
+        });
+    }
+    let msg = NewMessage {
+        message_id: None,
+        raw_sha256: &sha,
+        source: item.source,
+        sender: None,
+        subject: "",
+        disposition: Disposition::Quarantined.slug(),
+        reason: Some(&reason),
+        case_id: None,
+        size: item.truncated_from.unwrap_or(item.raw.len()),
+        problems: "",
+        received_at: now,
+    };
+    rows::insert_message(&mut tx, &msg).await?;
+    tx.commit().await?;
+    Ok(Ingested::Quarantined { reason })
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect()
 }
 
 async fn ingest_in(

@@ -582,3 +582,54 @@ async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications() {
         "every reporter still hears from us"
     );
 }
+
+#[tokio::test]
+async fn a_message_the_store_refuses_is_quarantined_and_the_batch_goes_on() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    // A trigger stands in for any data-dependent database error.
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON reports WHEN NEW.subject = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END",
+    )
+    .execute(ctx.store.pool())
+    .await
+    .unwrap();
+    let raws: Vec<Vec<u8>> = ["fine one", "poison", "fine two"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            email(
+                &format!("u{i}@example.org"),
+                s,
+                &format!("poison-{i}@x"),
+                &[],
+                &format!("thing {i}"),
+            )
+        })
+        .collect();
+    let items: Vec<pipeline::Item> = raws
+        .iter()
+        .map(|r| pipeline::Item {
+            raw: r,
+            source: "t",
+            truncated_from: None,
+        })
+        .collect();
+    let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
+    assert!(matches!(out[0], Ingested::Report { .. }));
+    assert!(
+        matches!(&out[1], Ingested::Quarantined { reason } if reason.contains("could not be stored")),
+        "{:?}",
+        out[1]
+    );
+    assert!(matches!(out[2], Ingested::Report { .. }));
+    // Re-reading the same batch changes nothing.
+    let again = pipeline::ingest_batch(&ctx, &items, T0 + 1).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|r| matches!(r, Ingested::AlreadySeen { .. })),
+        "{again:?}"
+    );
+}
