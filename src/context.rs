@@ -15,9 +15,21 @@ pub struct Context {
     pub store: Store,
     /// Org name, case prefix and template overrides (validated at start).
     pub org: Arc<Org>,
+    /// Rung after a commit that queued letters, so the sender does not wait for its next tick.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
+    pub fn new(cfg: Config, key: Key, store: Store, org: Org) -> Context {
+        Context {
+            cfg: Arc::new(cfg),
+            key,
+            store,
+            org: Arc::new(org),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
     pub fn prefix(&self) -> &str {
         &self.cfg.letters.case_prefix
     }

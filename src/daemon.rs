@@ -185,6 +185,7 @@ async fn outbox_loop(ctx: Context, mailer: Mailer, shutdown: CancellationToken) 
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = ctx.outbox_wake.notified() => {}
             _ = tokio::time::sleep(OUTBOX_EVERY) => {}
         }
     }

@@ -166,6 +166,7 @@ pub async fn ingest_batch(
     match failed {
         None => {
             tx.commit().await?;
+            ctx.outbox_wake.notify_one();
             Ok(out)
         }
         Some(e) => {
@@ -181,6 +182,7 @@ pub async fn ingest_batch(
                 match ingest_in(ctx, &mut tx, item, now).await {
                     Ok(r) => {
                         tx.commit().await?;
+                        ctx.outbox_wake.notify_one();
                         out.push(r);
                     }
                     Err(e) if !e.is_transient() => {

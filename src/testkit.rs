@@ -1,8 +1,6 @@
 //! Test helpers shared by the use-case tests: a Context over a fresh SQLite
 //! file, raw messages, and a fixed clock. Test-only.
 
-use std::sync::Arc;
-
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::Millis;
@@ -44,12 +42,7 @@ pub async fn context(dir: &std::path::Path) -> Context {
 pub async fn context_with(cfg: Config) -> Context {
     let store = Store::open(&cfg.database.url).await.expect("store");
     let org = crate::compose::org(&cfg).expect("org");
-    Context {
-        cfg: Arc::new(cfg),
-        key: Key::from_bytes(&[7u8; 32]),
-        store,
-        org: Arc::new(org),
-    }
+    Context::new(cfg, Key::from_bytes(&[7u8; 32]), store, org)
 }
 
 /// A plain report email.

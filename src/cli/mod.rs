@@ -11,7 +11,6 @@ mod scan;
 mod stats;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -243,10 +242,5 @@ pub async fn open(cfg: &Config) -> Result<Context, Failure> {
         tracing::info!(path = %key_path.display(), "created a new fingerprint key (mode 0600); back it up");
     }
     let org = crate::compose::org(cfg).map_err(Failure::usage)?;
-    Ok(Context {
-        cfg: Arc::new(cfg.clone()),
-        key,
-        store,
-        org: Arc::new(org),
-    })
+    Ok(Context::new(cfg.clone(), key, store, org))
 }
