@@ -12,6 +12,10 @@
 
 #[path = "common/synth.rs"]
 mod synth;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+#[path = "common/mailbench.rs"]
+mod mailbench;
 
 use std::path::Path;
 use std::time::Instant;
@@ -19,11 +23,17 @@ use std::time::Instant;
 use closeloop::config::Config;
 use closeloop::{maildir, mailer::Mailer, outbox};
 
-struct Row {
+pub struct Row {
     name: String,
     value: f64,
     unit: &'static str,
     target: String,
+}
+
+impl Row {
+    pub fn new(name: String, value: f64, unit: &'static str, target: &str) -> Row {
+        Row { name, value, unit, target: target.to_string() }
+    }
 }
 
 fn peak_rss_mb() -> f64 {
@@ -164,6 +174,14 @@ fn main() {
             unit: "letters/s",
             target: "".into(),
         });
+
+        // 3–5 on the real mail servers, when they are installed (tests/run.sh installs them).
+        let have_servers = Path::new("/usr/sbin/dovecot").exists() && Path::new("/usr/sbin/postfix").exists();
+        if have_servers && !args.iter().any(|a| a == "--no-mail") {
+            mailbench::figures(n, &mut rows).await;
+        } else {
+            eprintln!("bench: mail-server figures skipped (Dovecot/Postfix not installed, or --no-mail)");
+        }
     });
 
     println!("\n{:<52} {:>12}  {:<10} target", "measure", "value", "unit");

@@ -1,0 +1,178 @@
+//! The mail-server half of the loop benchmark, on the project's own test lab
+//! (real Dovecot + Postfix on loopback): IMAP ingest against the raw
+//! `UID FETCH 1:* (BODY.PEEK[])` throughput of the same server, IDLE latency
+//! from SMTP acceptance to committed case and to delivered acknowledgement,
+//! and outbox letters/s into Postfix.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use closeloop::config::{Config, OutboundKind, TlsMode};
+
+use super::harness::{self, MailLab};
+use super::synth;
+use super::Row;
+
+fn lab_config_text(dir: &Path, lab: &MailLab) -> String {
+    format!(
+        "[database]\nurl = \"sqlite://{d}/mail.db\"\n[intake]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {imap}\ntls = \"none\"\n\
+         username = \"security@example.org\"\npassword = \"pw\"\nallowed_domains = [\"example.org\"]\npoll_interval = \"10m\"\n\
+         [outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"none\"\nfrom = \"security@example.org\"\n\
+         [responders]\naddresses = [\"lead@example.org\"]\nauth = \"none\"\n[secrets]\nkey_file = \"{d}/mail.key\"\n[http]\nlisten = \"\"\n",
+        d = dir.display(),
+        imap = lab.imap_port,
+        smtp = lab.smtp_port
+    )
+}
+
+fn lab_config(dir: &Path, lab: &MailLab) -> Config {
+    let text = lab_config_text(dir, lab);
+    std::fs::write(dir.join("mail.toml"), &text).unwrap();
+    Config::from_toml(&dir.join("mail.toml"), &text, std::iter::empty()).expect("bench config")
+}
+
+/// Drops messages straight into a user's Maildir (Dovecot indexes them at login).
+fn seed_maildir(lab: &MailLab, address: &str, msgs: &[(synth::Kind, Vec<u8>)]) {
+    let new = lab.maildir(address).join("new");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(lab.maildir(address).join(sub)).unwrap();
+    }
+    for (i, (_, raw)) in msgs.iter().enumerate() {
+        std::fs::write(new.join(format!("{}.M{i}P1.bench", 1_790_000_000 + i)), raw).unwrap();
+    }
+    // Dovecot's mail processes run as nobody.
+    let _ = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(lab.maildir(address)).status();
+}
+
+async fn raw_fetch_rate(lab: &MailLab, n: usize) -> f64 {
+    use futures::TryStreamExt;
+    let mut s = harness::imap_login(lab.imap_port, "security@example.org", "pw").await.unwrap();
+    s.examine("INBOX").await.unwrap();
+    let start = Instant::now();
+    let got: Vec<_> = s.uid_fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
+    let rate = got.len() as f64 / start.elapsed().as_secs_f64();
+    assert_eq!(got.len(), n);
+    let _ = s.logout().await;
+    rate
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+pub async fn figures(n: usize, rows: &mut Vec<Row>) {
+    let reporters: Vec<String> = (0..10).map(|i| format!("staff{i}@example.org")).collect();
+    let mut users: Vec<(&str, &str)> = vec![("security@example.org", "pw"), ("lead@example.org", "pw")];
+    users.extend(reporters.iter().map(|r| (r.as_str(), "pw")));
+    let lab = MailLab::start(&users);
+
+    // 3. IMAP ingest vs the server's raw pipelined fetch, same messages, same run.
+    let count = n.min(5_000);
+    let mailbox = synth::mailbox(count, 5, true);
+    seed_maildir(&lab, "security@example.org", &mailbox.messages);
+    let raw = raw_fetch_rate(&lab, count).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = lab_config(tmp.path(), &lab);
+    let ctx = closeloop::cli::open(&cfg).await.unwrap();
+    let start = Instant::now();
+    let done = closeloop::imap::drain_once(&ctx).await.unwrap();
+    let ours = done as f64 / start.elapsed().as_secs_f64();
+    rows.push(Row::new(format!("IMAP raw UID FETCH 1:* BODY.PEEK[] ({count})"), raw, "msgs/s", ""));
+    rows.push(Row::new(format!("IMAP ingest, run --once ({done})"), ours, "reports/s", ""));
+    rows.push(Row::new("IMAP ingest / raw fetch".into(), ours / raw * 100.0, "%", ">= 50"));
+
+    // 5. Outbox into Postfix: the acknowledgements and notifications just queued.
+    cfg.outbound.kind = OutboundKind::Smtp;
+    cfg.outbound.tls = TlsMode::None;
+    let mailer = closeloop::mailer::Mailer::from_config(&cfg).unwrap();
+    // Only letters to lab users can be accepted; the synthetic reporters are not users.
+    sqlx::query("UPDATE letters SET status = 'held' WHERE recipient NOT IN ('lead@example.org')")
+        .execute(ctx.store.pool())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let pass = closeloop::outbox::send_due(&ctx, &mailer, chrono::Utc::now().timestamp_millis()).await.unwrap();
+    rows.push(Row::new(
+        format!("outbox to Postfix over SMTP ({} letters)", pass.sent),
+        pass.sent as f64 / start.elapsed().as_secs_f64(),
+        "letters/s",
+        "",
+    ));
+    ctx.store.close().await;
+
+    drop(lab);
+
+    // 4. Latency with IDLE: the real daemon on a fresh lab, reports sent one at a time.
+    let lab = MailLab::start(&users);
+    let tmp = tempfile::tempdir().unwrap();
+    lab_config(tmp.path(), &lab);
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_closeloop"))
+        .arg("--config")
+        .arg(tmp.path().join("mail.toml"))
+        .arg("run")
+        .env("CLOSELOOP_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the daemon has created the database and is idling on the inbox.
+    let db = tmp.path().join("mail.db");
+    let ready = Instant::now() + Duration::from_secs(30);
+    while !db.exists() && Instant::now() < ready {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let store = closeloop::store::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let rounds = 200;
+    let mut to_commit = Vec::with_capacity(rounds);
+    let mut to_ack = Vec::with_capacity(rounds);
+    let mut r = synth::Rng::new(9);
+    for i in 0..rounds {
+        let who = &reporters[i % reporters.len()];
+        let inbox = lab.maildir(who).join("new");
+        let before = std::fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0);
+        let mid = format!("lat-{i}-{}@example.org", r.s(8, "abcdefghijklmnopqrstuvwxyz0123456789"));
+        let raw = format!(
+            "From: {who}\r\nTo: security@example.org\r\nSubject: latency {i}\r\nMessage-ID: <{mid}>\r\n\r\nkey AKIA{}\r\n",
+            r.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        );
+        harness::smtp_send(lab.smtp_port, who, &["security@example.org"], raw.as_bytes()).await;
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(20);
+        loop {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE message_id = $1")
+                .bind(&mid)
+                .fetch_one(store.pool())
+                .await
+                .unwrap_or(0);
+            if n > 0 {
+                to_commit.push(t0.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            assert!(Instant::now() < deadline, "report {i} not committed within 20 s");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        loop {
+            let now = std::fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0);
+            if now > before {
+                to_ack.push(t0.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            assert!(Instant::now() < deadline, "ack {i} not delivered within 20 s");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    // A clean stop, as an operator would: SIGTERM.
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status();
+    let _ = daemon.wait();
+    to_commit.sort_by(f64::total_cmp);
+    to_ack.sort_by(f64::total_cmp);
+    rows.push(Row::new(format!("IDLE: SMTP accepted -> case committed, p50 ({rounds})"), percentile(&to_commit, 0.5), "ms", "<= 300"));
+    rows.push(Row::new("IDLE: SMTP accepted -> case committed, p99".into(), percentile(&to_commit, 0.99), "ms", "<= 1000"));
+    rows.push(Row::new("IDLE: SMTP accepted -> ack delivered, p50".into(), percentile(&to_ack, 0.5), "ms", ""));
+    rows.push(Row::new("IDLE: SMTP accepted -> ack delivered, p99".into(), percentile(&to_ack, 0.99), "ms", ""));
+}
