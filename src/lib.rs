@@ -6,7 +6,7 @@
 //! - the database edge: `store`;
 //! - use cases: `pipeline` (one message in), `lifecycle` (case transitions),
 //!   `compose` (letters into the outbox);
-//! - the entry layer: `config`, `keyfile`, `context`, `cli`.
+//! - the entry layer: `config`, `keyfile`, `context`, `cli`, `demo`.
 
 pub mod authres;
 pub mod cli;
@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod dedup;
+pub mod demo;
 pub mod domain;
 pub mod extract;
 pub mod imap;

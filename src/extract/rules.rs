@@ -647,7 +647,10 @@ impl Rules {
     fn aws_secrets_near_key_ids(&self, text: &str, out: &mut Vec<Candidate>) {
         let mut windows: Vec<(usize, usize)> = Vec::new();
         for c in out.iter().filter(|c| c.kind == "aws-access-key-id") {
-            let (ws, we) = (c.start.saturating_sub(400), c.end.saturating_add(400).min(text.len()));
+            let (ws, we) = (
+                c.start.saturating_sub(400),
+                c.end.saturating_add(400).min(text.len()),
+            );
             match windows.last_mut() {
                 Some(last) if ws <= last.1 => last.1 = last.1.max(we),
                 _ => windows.push((ws, we)),
