@@ -263,8 +263,8 @@ pub async fn run(dir: Option<&Path>, out: &mut (dyn Write + Send)) -> Result<Pat
             gcp,
             "r3",
             "classify suspicious-account\n\
-             resolve false-positive : the night-time key and bucket listing came from our approved \
-             backup job, which rotates its key every month; we checked the audit log and the change ticket\n",
+             resolve false-positive : The night-time key and bucket listing came from our approved \
+             backup job, which rotates its key every month; we checked the audit log and the change ticket.\n",
         ),
         (
             github,
@@ -272,7 +272,7 @@ pub async fn run(dir: Option<&Path>, out: &mut (dyn Write + Send)) -> Result<Pat
             "classify secret-leak\n\
              severity high\n\
              assign lead@example.org\n\
-             ask which account owns the gist? We are revoking the token now.\n",
+             ask Which account owns the gist? We are revoking the token now.\n",
         ),
     ];
     let mut conn = ctx.store.conn().await?;
