@@ -10,12 +10,12 @@
 //! every batch is committed with synchronous=FULL before its files move.
 //! It reports; it does not gate CI.
 
-#[path = "common/synth.rs"]
-mod synth;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 #[path = "common/mailbench.rs"]
 mod mailbench;
+#[path = "common/synth.rs"]
+mod synth;
 
 use std::path::Path;
 use std::time::Instant;
@@ -32,7 +32,12 @@ pub struct Row {
 
 impl Row {
     pub fn new(name: String, value: f64, unit: &'static str, target: &str) -> Row {
-        Row { name, value, unit, target: target.to_string() }
+        Row {
+            name,
+            value,
+            unit,
+            target: target.to_string(),
+        }
     }
 }
 
@@ -176,11 +181,14 @@ fn main() {
         });
 
         // 3–5 on the real mail servers, when they are installed (tests/run.sh installs them).
-        let have_servers = Path::new("/usr/sbin/dovecot").exists() && Path::new("/usr/sbin/postfix").exists();
+        let have_servers =
+            Path::new("/usr/sbin/dovecot").exists() && Path::new("/usr/sbin/postfix").exists();
         if have_servers && !args.iter().any(|a| a == "--no-mail") {
             mailbench::figures(n, &mut rows).await;
         } else {
-            eprintln!("bench: mail-server figures skipped (Dovecot/Postfix not installed, or --no-mail)");
+            eprintln!(
+                "bench: mail-server figures skipped (Dovecot/Postfix not installed, or --no-mail)"
+            );
         }
     });
 

@@ -4,9 +4,21 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::keyfile::Key;
-use crate::letters::Org;
-use crate::store::Store;
+use crate::keyfile::{Key, KeyError};
+use crate::letters::{LetterError, Org};
+use crate::store::{Store, StoreError};
+
+/// Why a deployment could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A broken template override: a configuration problem.
+    #[error(transparent)]
+    Templates(#[from] LetterError),
+}
 
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -20,6 +32,19 @@ pub struct Context {
 }
 
 impl Context {
+    /// Opens everything a validated config names: the store (migrated), the key
+    /// (created 0600 on first start) and the letter templates (overrides checked now).
+    pub async fn open(cfg: &Config) -> Result<Context, OpenError> {
+        let store = Store::open(&cfg.database.url).await?;
+        let key_path = cfg.key_file();
+        let (key, created) = Key::load_or_create(&key_path)?;
+        if created {
+            tracing::info!(path = %key_path.display(), "created a new fingerprint key (mode 0600); back it up");
+        }
+        let org = crate::compose::org(cfg)?;
+        Ok(Context::new(cfg.clone(), key, store, org))
+    }
+
     pub fn new(cfg: Config, key: Key, store: Store, org: Org) -> Context {
         Context {
             cfg: Arc::new(cfg),

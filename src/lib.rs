@@ -7,7 +7,7 @@
 //! - use cases: `pipeline` (one message in), `lifecycle` (case transitions),
 //!   `compose` (letters into the outbox), `sla` (reminder timers), `stats`
 //!   (measures of the loop);
-//! - the entry layer: `config`, `keyfile`, `context`, `cli`, `daemon`, `web`.
+//! - the entry layer: `config`, `keyfile`, `context`, `cli`, `daemon`, `web`, `demo`.
 
 pub mod authres;
 pub mod cli;
@@ -17,6 +17,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod dedup;
+pub mod demo;
 pub mod domain;
 pub mod extract;
 pub mod imap;

@@ -41,15 +41,26 @@ fn seed_maildir(lab: &MailLab, address: &str, msgs: &[(synth::Kind, Vec<u8>)]) {
         std::fs::write(new.join(format!("{}.M{i}P1.bench", 1_790_000_000 + i)), raw).unwrap();
     }
     // Dovecot's mail processes run as nobody.
-    let _ = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(lab.maildir(address)).status();
+    let _ = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(lab.maildir(address))
+        .status();
 }
 
 async fn raw_fetch_rate(lab: &MailLab, n: usize) -> f64 {
     use futures::TryStreamExt;
-    let mut s = harness::imap_login(lab.imap_port, "security@example.org", "pw").await.unwrap();
+    let mut s = harness::imap_login(lab.imap_port, "security@example.org", "pw")
+        .await
+        .unwrap();
     s.examine("INBOX").await.unwrap();
     let start = Instant::now();
-    let got: Vec<_> = s.uid_fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
+    let got: Vec<_> = s
+        .uid_fetch("1:*", "BODY.PEEK[]")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     let rate = got.len() as f64 / start.elapsed().as_secs_f64();
     assert_eq!(got.len(), n);
     let _ = s.logout().await;
@@ -66,7 +77,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub async fn figures(n: usize, rows: &mut Vec<Row>) {
     let reporters: Vec<String> = (0..10).map(|i| format!("staff{i}@example.org")).collect();
-    let mut users: Vec<(&str, &str)> = vec![("security@example.org", "pw"), ("lead@example.org", "pw")];
+    let mut users: Vec<(&str, &str)> =
+        vec![("security@example.org", "pw"), ("lead@example.org", "pw")];
     users.extend(reporters.iter().map(|r| (r.as_str(), "pw")));
     let lab = MailLab::start(&users);
 
@@ -81,9 +93,24 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
     let start = Instant::now();
     let done = closeloop::imap::drain_once(&ctx).await.unwrap();
     let ours = done as f64 / start.elapsed().as_secs_f64();
-    rows.push(Row::new(format!("IMAP raw UID FETCH 1:* BODY.PEEK[] ({count})"), raw, "msgs/s", ""));
-    rows.push(Row::new(format!("IMAP ingest, run --once ({done})"), ours, "reports/s", ""));
-    rows.push(Row::new("IMAP ingest / raw fetch".into(), ours / raw * 100.0, "%", ">= 50"));
+    rows.push(Row::new(
+        format!("IMAP raw UID FETCH 1:* BODY.PEEK[] ({count})"),
+        raw,
+        "msgs/s",
+        "",
+    ));
+    rows.push(Row::new(
+        format!("IMAP ingest, run --once ({done})"),
+        ours,
+        "reports/s",
+        "",
+    ));
+    rows.push(Row::new(
+        "IMAP ingest / raw fetch".into(),
+        ours / raw * 100.0,
+        "%",
+        ">= 50",
+    ));
 
     // 5. Outbox into Postfix: the acknowledgements and notifications just queued.
     cfg.outbound.kind = OutboundKind::Smtp;
@@ -95,7 +122,9 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
         .await
         .unwrap();
     let start = Instant::now();
-    let pass = closeloop::outbox::send_due(&ctx, &mailer, chrono::Utc::now().timestamp_millis()).await.unwrap();
+    let pass = closeloop::outbox::send_due(&ctx, &mailer, chrono::Utc::now().timestamp_millis())
+        .await
+        .unwrap();
     rows.push(Row::new(
         format!("outbox to Postfix over SMTP ({} letters)", pass.sent),
         pass.sent as f64 / start.elapsed().as_secs_f64(),
@@ -126,7 +155,9 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let store = closeloop::store::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let store = closeloop::store::Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
     let rounds = 200;
     let mut to_commit = Vec::with_capacity(rounds);
     let mut to_ack = Vec::with_capacity(rounds);
@@ -135,12 +166,21 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
         let who = &reporters[i % reporters.len()];
         let inbox = lab.maildir(who).join("new");
         let before = std::fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0);
-        let mid = format!("lat-{i}-{}@example.org", r.s(8, "abcdefghijklmnopqrstuvwxyz0123456789"));
+        let mid = format!(
+            "lat-{i}-{}@example.org",
+            r.s(8, "abcdefghijklmnopqrstuvwxyz0123456789")
+        );
         let raw = format!(
             "From: {who}\r\nTo: security@example.org\r\nSubject: latency {i}\r\nMessage-ID: <{mid}>\r\n\r\nkey AKIA{}\r\n",
             r.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
         );
-        harness::smtp_send(lab.smtp_port, who, &["security@example.org"], raw.as_bytes()).await;
+        harness::smtp_send(
+            lab.smtp_port,
+            who,
+            &["security@example.org"],
+            raw.as_bytes(),
+        )
+        .await;
         let t0 = Instant::now();
         let deadline = t0 + Duration::from_secs(20);
         loop {
@@ -153,7 +193,10 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
                 to_commit.push(t0.elapsed().as_secs_f64() * 1000.0);
                 break;
             }
-            assert!(Instant::now() < deadline, "report {i} not committed within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "report {i} not committed within 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         loop {
@@ -162,17 +205,43 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
                 to_ack.push(t0.elapsed().as_secs_f64() * 1000.0);
                 break;
             }
-            assert!(Instant::now() < deadline, "ack {i} not delivered within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "ack {i} not delivered within 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
     // A clean stop, as an operator would: SIGTERM.
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
     let _ = daemon.wait();
     to_commit.sort_by(f64::total_cmp);
     to_ack.sort_by(f64::total_cmp);
-    rows.push(Row::new(format!("IDLE: SMTP accepted -> case committed, p50 ({rounds})"), percentile(&to_commit, 0.5), "ms", "<= 300"));
-    rows.push(Row::new("IDLE: SMTP accepted -> case committed, p99".into(), percentile(&to_commit, 0.99), "ms", "<= 1000"));
-    rows.push(Row::new("IDLE: SMTP accepted -> ack delivered, p50".into(), percentile(&to_ack, 0.5), "ms", ""));
-    rows.push(Row::new("IDLE: SMTP accepted -> ack delivered, p99".into(), percentile(&to_ack, 0.99), "ms", ""));
+    rows.push(Row::new(
+        format!("IDLE: SMTP accepted -> case committed, p50 ({rounds})"),
+        percentile(&to_commit, 0.5),
+        "ms",
+        "<= 300",
+    ));
+    rows.push(Row::new(
+        "IDLE: SMTP accepted -> case committed, p99".into(),
+        percentile(&to_commit, 0.99),
+        "ms",
+        "<= 1000",
+    ));
+    rows.push(Row::new(
+        "IDLE: SMTP accepted -> ack delivered, p50".into(),
+        percentile(&to_ack, 0.5),
+        "ms",
+        "",
+    ));
+    rows.push(Row::new(
+        "IDLE: SMTP accepted -> ack delivered, p99".into(),
+        percentile(&to_ack, 0.99),
+        "ms",
+        "",
+    ));
 }

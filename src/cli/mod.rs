@@ -16,7 +16,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 use crate::context::Context;
-use crate::keyfile::Key;
 use crate::store::Store;
 
 const AFTER_HELP: &str = "\
@@ -65,7 +64,7 @@ pub enum Command {
     },
     /// The whole loop on bundled sample reports, with no servers.
     #[command(
-        after_help = "Example:\n  closeloop demo --dir /tmp/cl-demo\n  closeloop --config /tmp/cl-demo/closeloop.toml cases"
+        after_help = "Example:\n  closeloop demo\n  closeloop demo --dir /tmp/cl-demo\n  closeloop --config /tmp/cl-demo/closeloop.toml cases --status all\n\nWrites a config, a SQLite database, a Maildir and letters/*.eml into a new folder,\nruns sample reports and responder replies through the daemon's own pipeline,\nand prints what happened. Takes a second or two; needs no servers."
     )]
     Demo {
         /// Folder for the demo's database, Maildir and letters (default: a new folder under ./var/demo).
@@ -89,8 +88,11 @@ pub enum Command {
         file: Option<PathBuf>,
     },
     /// List cases.
-    #[command(after_help = "Examples:\n  closeloop cases\n  closeloop cases --status all --json")]
+    #[command(
+        after_help = "Examples:\n  closeloop cases\n  closeloop cases --status all --json\n\nColumns: ID, STATUS, CATEGORY, OUTCOME, REPORTS (duplicates included), OPENED, FIRST SUBJECT.\nJSON fields are stable (SPEC §2); artifacts appear masked only."
+    )]
     Cases {
+        /// Which cases to list.
         #[arg(long, value_enum, default_value = "open")]
         status: StatusFilter,
         /// JSON output (stable fields, SPEC §2).
@@ -98,7 +100,10 @@ pub enum Command {
         json: bool,
     },
     /// One case in detail.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  closeloop case show CL-3\n  closeloop case show 3 --json"
+    )]
     Case(CaseCommand),
     /// Apply a command block from stdin to a case, as a configured responder.
     #[command(
@@ -112,7 +117,9 @@ pub enum Command {
         id: String,
     },
     /// Loop metrics: reports, duplicates, loop-closure rate, time to outcome.
-    #[command(after_help = "Example:\n  closeloop stats --since 30d\n  closeloop stats --json")]
+    #[command(
+        after_help = "Example:\n  closeloop stats --since 30d\n  closeloop stats --json\n\nNot available in this build yet (being built)."
+    )]
     Stats {
         /// Only activity in this window (e.g. 7d, 24h).
         #[arg(long)]
@@ -123,11 +130,13 @@ pub enum Command {
     /// Validate the config and check that the database, IMAP and SMTP answer.
     #[command(
         name = "check-config",
-        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml check-config"
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml check-config\n\nOne line per check (config, database, key file, templates, intake, outbound):\n`ok` or `FAIL` with the reason. Exit 2 when the config is invalid, 1 when a check fails."
     )]
     CheckConfig,
     /// Apply database migrations (also done automatically at start).
-    #[command(after_help = "Example:\n  closeloop migrate")]
+    #[command(
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml migrate\n\nMigrations are append-only and also run at every start, so an upgrade is:\nreplace the binary, restart the service."
+    )]
     Migrate,
 }
 
@@ -182,9 +191,13 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Scan { file } => scan::run(file.as_deref()),
         Command::CheckConfig => check::run(&cli.config).await,
-        Command::Demo { .. } => Err(Failure::from(anyhow::anyhow!(
-            "this subcommand is not available in this build yet"
-        ))),
+        Command::Demo { dir } => {
+            match crate::demo::run(dir.as_deref(), &mut std::io::stdout()).await {
+                Ok(_) => Ok(()),
+                Err(e @ crate::demo::DemoError::NotEmpty { .. }) => Err(Failure::usage(e)),
+                Err(e) => Err(Failure::from(e)),
+            }
+        }
         command => {
             let cfg = load_config(&cli.config)?;
             match command {
@@ -233,14 +246,10 @@ pub fn load_config(path: &Path) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
-/// Opens the store (migrating), the key and the templates.
+/// Opens the deployment; a broken template override is a usage error (exit 2).
 pub async fn open(cfg: &Config) -> Result<Context, Failure> {
-    let store = Store::open(&cfg.database.url).await?;
-    let key_path = cfg.key_file();
-    let (key, created) = Key::load_or_create(&key_path)?;
-    if created {
-        tracing::info!(path = %key_path.display(), "created a new fingerprint key (mode 0600); back it up");
-    }
-    let org = crate::compose::org(cfg).map_err(Failure::usage)?;
-    Ok(Context::new(cfg.clone(), key, store, org))
+    Context::open(cfg).await.map_err(|e| match e {
+        crate::context::OpenError::Templates(_) => Failure::usage(e),
+        e => Failure::from(e),
+    })
 }
