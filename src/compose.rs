@@ -193,7 +193,6 @@ pub async fn after_report(
     };
     let artifacts = rows::artifacts_of(conn, case).await?;
     let (report_count, people) = rows::report_counts(conn, case).await?;
-    let reporters = rows::reporters_of(conn, case, 20).await?;
     let others = (people - 1).max(0) as usize;
 
     if let Joined::Recent(_) = how {
@@ -229,6 +228,7 @@ pub async fn after_report(
     if joined && report_count > NOTIFY_JOINS_UP_TO {
         return Ok(());
     }
+    let reporters = rows::reporters_of(conn, case, 20).await?;
     let notify = letters::NotifyCtx {
         case_id: case,
         from: report.reporter.clone(),

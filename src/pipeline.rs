@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::dedup::{self, Candidate, Decision, KeyKind};
-use crate::domain::{CaseId, Disposition, Millis, Outcome};
+use crate::domain::{CaseId, CaseStatus, Disposition, Millis, Outcome};
 use crate::extract::{self, ArtifactClass, Finding};
 use crate::parse::{self, ForwardStyle, Inbound};
 use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport};
@@ -616,20 +616,36 @@ async fn place(
     let mut candidates = Vec::new();
     for (key, fp) in &r.keys {
         for hit in rows::cases_with_fingerprint(conn, fp).await? {
-            let id = cases::surviving(conn, hit.case_id).await?;
-            let Some(case) = cases::get(conn, id).await? else {
-                continue;
+            // The hit carries its case's state; only a merged case needs a second look.
+            let candidate = match hit.merged_into {
+                None => Candidate {
+                    case_id: hit.case_id,
+                    status: hit.status.parse().unwrap_or(CaseStatus::Open),
+                    outcome: hit
+                        .outcome
+                        .as_deref()
+                        .and_then(|o| o.parse::<Outcome>().ok()),
+                    resolved_at: hit.resolved_at,
+                    key: *key,
+                },
+                Some(_) => {
+                    let id = cases::surviving(conn, hit.case_id).await?;
+                    let Some(case) = cases::get(conn, id).await? else {
+                        continue;
+                    };
+                    Candidate {
+                        case_id: id,
+                        status: case.status(),
+                        outcome: case
+                            .outcome
+                            .as_deref()
+                            .and_then(|o| o.parse::<Outcome>().ok()),
+                        resolved_at: case.resolved_at,
+                        key: *key,
+                    }
+                }
             };
-            candidates.push(Candidate {
-                case_id: id,
-                status: case.status(),
-                outcome: case
-                    .outcome
-                    .as_deref()
-                    .and_then(|o| o.parse::<Outcome>().ok()),
-                resolved_at: case.resolved_at,
-                key: *key,
-            });
+            candidates.push(candidate);
         }
     }
     let decision = dedup::decide(&candidates, now, ctx.cfg.dedup.reopen_window.millis());

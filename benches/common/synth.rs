@@ -97,29 +97,60 @@ pub struct Mailbox {
     pub messages: Vec<(Kind, Vec<u8>)>,
 }
 
-/// Generates `n` messages. `size_mix` false gives all ~4 KB plain messages.
-pub fn mailbox(n: usize, seed: u64, size_mix: bool) -> Mailbox {
-    let mut r = Rng::new(seed);
-    let mut secrets: Vec<String> = Vec::new();
-    let mut originals: Vec<String> = Vec::new();
-    let mut messages = Vec::with_capacity(n);
-    for i in 0..n {
-        let roll = r.below(100);
+/// Generates messages one at a time, so a benchmark never holds the mailbox in memory.
+pub struct Generator {
+    r: Rng,
+    secrets: Vec<String>,
+    originals: Vec<String>,
+    i: usize,
+    size_mix: bool,
+}
+
+impl Generator {
+    pub fn new(seed: u64, size_mix: bool) -> Generator {
+        Generator {
+            r: Rng::new(seed),
+            secrets: Vec::new(),
+            originals: Vec::new(),
+            i: 0,
+            size_mix,
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = (Kind, Vec<u8>);
+    fn next(&mut self) -> Option<(Kind, Vec<u8>)> {
+        let roll = self.r.below(100);
         let kind = if roll < 3 {
             Kind::Quarantine
         } else if roll < 5 {
             Kind::Ignore
-        } else if roll < 20 && !secrets.is_empty() {
+        } else if roll < 20 && !self.secrets.is_empty() {
             Kind::DuplicateSecret
-        } else if roll < 35 && !originals.is_empty() {
+        } else if roll < 35 && !self.originals.is_empty() {
             Kind::DuplicateOriginal
         } else {
             Kind::New
         };
-        let raw = message(&mut r, i, kind, &mut secrets, &mut originals, size_mix);
-        messages.push((kind, raw));
+        let raw = message(
+            &mut self.r,
+            self.i,
+            kind,
+            &mut self.secrets,
+            &mut self.originals,
+            self.size_mix,
+        );
+        self.i += 1;
+        Some((kind, raw))
     }
-    Mailbox { messages }
+}
+
+/// Generates `n` messages. `size_mix` false gives all ~4 KB plain messages.
+pub fn mailbox(n: usize, seed: u64, size_mix: bool) -> Mailbox {
+    Mailbox {
+        messages: Generator::new(seed, size_mix).take(n).collect(),
+    }
 }
 
 pub fn message(
