@@ -20,6 +20,7 @@ pub mod domain;
 pub mod extract;
 pub mod imap;
 pub mod keyfile;
+pub mod lease;
 pub mod letters;
 pub mod lifecycle;
 pub mod maildir;
