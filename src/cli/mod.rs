@@ -5,6 +5,7 @@
 
 mod cases;
 mod check;
+mod copy_db;
 mod ingest;
 mod respond;
 mod scan;
@@ -129,6 +130,19 @@ pub enum Command {
     /// Apply database migrations (also done automatically at start).
     #[command(after_help = "Example:\n  closeloop migrate")]
     Migrate,
+    /// Copy a whole deployment to another, empty database (SQLite <-> PostgreSQL).
+    #[command(
+        name = "copy-db",
+        after_help = "Example:\n  closeloop copy-db --from sqlite://var/closeloop.db --to postgres://closeloop@db/closeloop\n\nBoth databases are migrated first; the target must be empty. Stop the daemons\nwhile copying. Ids are kept; row counts are verified and printed per table.\nThen point database.url at the new database. The key file stays where it is."
+    )]
+    CopyDb {
+        /// Database URL to copy from.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Empty database URL to copy to.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -182,6 +196,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Scan { file } => scan::run(file.as_deref()),
         Command::CheckConfig => check::run(&cli.config).await,
+        Command::CopyDb { from, to } => copy_db::run(&from, &to).await,
         Command::Demo { .. } | Command::Stats { .. } => Err(Failure::from(anyhow::anyhow!(
             "this subcommand is not available in this build yet"
         ))),
@@ -210,6 +225,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                     .map_err(Failure::from),
                 Command::Scan { .. }
                 | Command::CheckConfig
+                | Command::CopyDb { .. }
                 | Command::Demo { .. }
                 | Command::Stats { .. } => unreachable!("handled above"),
             }
