@@ -7,7 +7,7 @@
 
 use crate::config::{AuthMode, Config};
 use crate::context::Context;
-use crate::domain::{rfc3339, CaseId, Category, Millis, Outcome};
+use crate::domain::{rfc3339, CaseId, Category, LetterKind, Millis, Outcome};
 use crate::letters::{self, Letter, LetterError, MaskedArtifact, Org, Overrides};
 use crate::pipeline::Joined;
 use crate::signed_address;
@@ -94,27 +94,44 @@ pub async fn store_letter(
     if to == ctx.own_address() {
         return Ok(None);
     }
+    let mut due = now;
     if outbox::count_to_since(conn, &to, now - HOUR_MS).await? >= RATE_LIMIT_PER_HOUR {
+        // Letters that close the loop are delayed, never dropped; the rest are held back.
+        let closes_loop = matches!(
+            letter.kind,
+            LetterKind::Outcome | LetterKind::Recent | LetterKind::Question | LetterKind::Update
+        );
         tracing::warn!(
             kind = letter.kind.slug(),
             case = case.map(|c| c.0),
-            "letter held back: recipient rate limit"
+            closes_loop,
+            "recipient rate limit reached"
         );
         if let Some(c) = case {
+            let what = if closes_loop {
+                "delayed by an hour"
+            } else {
+                "held back"
+            };
             let text = format!(
-                "{} letter to {to} held back: more than {RATE_LIMIT_PER_HOUR} letters an hour",
+                "{} letter to {to} {what}: more than {RATE_LIMIT_PER_HOUR} letters an hour",
                 letter.kind
             );
             cases::add_event(conn, c, now, "closeloop", "rate-limited", &text).await?;
         }
-        return Ok(None);
+        if !closes_loop {
+            return Ok(None);
+        }
+        due = now + HOUR_MS;
     }
-    let seq = outbox::count_to_since(conn, &to, 0).await?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| StoreError::NotFound(format!("no randomness for a Message-ID: {e}")))?;
     let message_id = letters::message_id_for(
         letter.kind,
         case.unwrap_or(CaseId(0)),
         &to,
-        seq + now,
+        i64::from_le_bytes(nonce) & i64::MAX,
         &ctx.own_domain(),
     );
     let row = LetterRow {
@@ -135,7 +152,7 @@ pub async fn store_letter(
         created_at: now,
         sent_at: None,
     };
-    outbox::enqueue(conn, &row, now).await?;
+    outbox::enqueue(conn, &row, now, due).await?;
     Ok(Some(format!("{} to {to}", letter.kind)))
 }
 
@@ -156,8 +173,13 @@ pub fn responder_reply_to(ctx: &Context, case: CaseId, responder: &str) -> Strin
     }
 }
 
+/// Responders hear about the first few reports of a case one by one; after
+/// that, joins are only on the timeline (a flood must not bury new cases).
+pub const NOTIFY_JOINS_UP_TO: i64 = 5;
+
 /// Letters after a report is stored: acknowledgement and responder notice,
-/// or the instant answer when it matched a recently resolved case.
+/// or the instant answer when it matched a recently resolved case. Uses
+/// indexed counts, never a scan of the case's reports.
 pub async fn after_report(
     ctx: &Context,
     conn: &mut Conn,
@@ -166,36 +188,19 @@ pub async fn after_report(
     how: &Joined,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let reports = rows::reports_of(conn, case).await?;
-    let Some(report) = reports.iter().find(|r| r.id == report_id).cloned() else {
+    let Some(report) = rows::report(conn, report_id).await? else {
         return Ok(());
     };
     let artifacts = rows::artifacts_of(conn, case).await?;
-    let mut reporters: Vec<String> = Vec::new();
-    for r in &reports {
-        if !reporters.contains(&r.reporter) {
-            reporters.push(r.reporter.clone());
-        }
-    }
-    let others = reporters.iter().filter(|r| **r != report.reporter).count();
+    let (report_count, people) = rows::report_counts(conn, case).await?;
+    let reporters = rows::reporters_of(conn, case, 20).await?;
+    let others = (people - 1).max(0) as usize;
 
     if let Joined::Recent(_) = how {
         let row = cases::require(conn, case, ctx.prefix()).await?;
-        let position = reporters
-            .iter()
-            .position(|r| *r == report.reporter)
-            .unwrap_or(0)
-            + 1;
-        if let Some(outcome) = outcome_ctx(
-            conn,
-            &row,
-            &report,
-            position,
-            reporters.len(),
-            &artifacts,
-            None,
-        )
-        .await?
+        let position = people.max(1) as usize;
+        if let Some(outcome) =
+            outcome_ctx(conn, &row, &report, position, position, &artifacts, None).await?
         {
             let recent = letters::RecentCtx {
                 outcome,
@@ -220,6 +225,10 @@ pub async fn after_report(
         store_letter(ctx, conn, Some(case), letter, now).await?;
     }
 
+    let joined = matches!(how, Joined::Duplicate(_));
+    if joined && report_count > NOTIFY_JOINS_UP_TO {
+        return Ok(());
+    }
     let notify = letters::NotifyCtx {
         case_id: case,
         from: report.reporter.clone(),
@@ -233,9 +242,9 @@ pub async fn after_report(
             }
         }),
         masked_artifacts: masked(&artifacts, true),
-        joined_existing: matches!(how, Joined::Duplicate(_)),
-        report_count: reports.len(),
-        reporters: reporters.clone(),
+        joined_existing: joined,
+        report_count: report_count as usize,
+        reporters,
         redacted_excerpt: report.body.chars().take(1200).collect(),
         warnings: report
             .problems
@@ -245,7 +254,7 @@ pub async fn after_report(
             .collect(),
         answered_from: matches!(how, Joined::Recent(_)).then_some(case),
         reopened: matches!(how, Joined::Reopened),
-        classify_within: Some(format!("{:?}", ctx.cfg.sla.classify_within)),
+        classify_within: Some(format!("{}", ctx.cfg.sla.classify_within)),
     };
     for to in ctx.cfg.notify_addresses() {
         let letter = letters::render_notify(&ctx.org, &to, &notify)
@@ -477,13 +486,14 @@ pub async fn responders_reminder(
     let row = cases::require(conn, case, ctx.prefix()).await?;
     let reports = rows::reports_of(conn, case).await?;
     let mut reporters: Vec<&str> = reports.iter().map(|r| r.reporter.as_str()).collect();
+    reporters.sort_unstable();
     reporters.dedup();
     let open_for_ms = now.saturating_sub(row.opened_at);
     let r = letters::ReminderCtx {
         case_id: case,
         sla: match reason {
-            letters::ReminderReason::Classify => Some(format!("{:?}", ctx.cfg.sla.classify_within)),
-            letters::ReminderReason::Outcome => Some(format!("{:?}", ctx.cfg.sla.outcome_within)),
+            letters::ReminderReason::Classify => Some(format!("{}", ctx.cfg.sla.classify_within)),
+            letters::ReminderReason::Outcome => Some(format!("{}", ctx.cfg.sla.outcome_within)),
             letters::ReminderReason::RiskReview { .. } => None,
         },
         reason,
@@ -518,4 +528,45 @@ pub fn span_words(ms: Millis) -> String {
         (mins, "minutes")
     };
     format!("{n} {unit}")
+}
+
+/// The honest progress letter (`sla.outcome_within` passed without an outcome):
+/// one per reporter of the case and of cases merged into it, saying it is still
+/// being worked on and what has been done so far. Returns a line per letter.
+pub async fn update_letters(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let row = cases::require(conn, case, ctx.prefix()).await?;
+    let category = row.category.as_deref().and_then(|c| c.parse().ok());
+    let done = actions(conn, case).await?;
+    let mut reports = rows::reports_of(conn, case).await?;
+    for merged in merged_tree(conn, case).await? {
+        reports.extend(rows::reports_of(conn, merged).await?);
+    }
+    reports.sort_by_key(|r| (r.received_at, r.id));
+    let mut seen: Vec<String> = Vec::new();
+    let mut queued = Vec::new();
+    for r in reports {
+        if seen.contains(&r.reporter) {
+            continue;
+        }
+        seen.push(r.reporter.clone());
+        let u = letters::UpdateCtx {
+            case_id: case,
+            reporter_name: r.reporter_name.clone(),
+            reported_subject: r.subject.clone(),
+            reported_on: date_words(r.sent_at.unwrap_or(r.received_at)),
+            category,
+            actions_so_far: done.clone(),
+            their_message_id: r.message_id.clone(),
+        };
+        let letter = letters::render_update(&ctx.org, &r.reporter, &u).map_err(render_failed)?;
+        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
+            queued.push(line);
+        }
+    }
+    Ok(queued)
 }

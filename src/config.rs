@@ -90,6 +90,23 @@ impl fmt::Debug for Span {
     }
 }
 
+/// The compact form a person writes: `4h`, `7d`, `1h30m`, `90s`.
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.0.as_secs();
+        if s == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+            if s >= size {
+                write!(f, "{}{unit}", s / size)?;
+                s %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
         let s = String::deserialize(d)?;
@@ -237,6 +254,9 @@ pub struct Outbound {
     pub from: String,
     /// Where `.eml` files go when `kind = "file"`.
     pub dir: PathBuf,
+    /// Delay before the first retry of a letter that could not be sent; it
+    /// doubles with each attempt (capped at 6 h).
+    pub retry_after: Span,
 }
 
 impl Default for Outbound {
@@ -250,6 +270,7 @@ impl Default for Outbound {
             password: PasswordSource::default(),
             from: "security@example.org".into(),
             dir: PathBuf::from("var/outbox"),
+            retry_after: Span(Duration::from_secs(60)),
         }
     }
 }
@@ -287,7 +308,7 @@ pub struct Letters {
 impl Default for Letters {
     fn default() -> Self {
         Letters {
-            org_name: "the security team".into(),
+            org_name: "The security team".into(),
             ack: true,
             templates_dir: None,
             case_prefix: "CL".into(),
@@ -470,6 +491,9 @@ impl Config {
                     p.push("outbound.dir is required when outbound.kind = \"file\"".into());
                 }
             }
+        }
+        if o.retry_after.0.is_zero() {
+            p.push("outbound.retry_after must be more than 0s".into());
         }
         check_password(&o.password, "outbound", &mut p);
         let r = &self.responders;
@@ -678,6 +702,19 @@ mod tests {
         "[intake]\nallowed_domains = [\"example.org\"]\n[responders]\nauth = \"none\"\n";
 
     #[test]
+    fn durations_are_written_compactly() {
+        for (secs, want) in [
+            (0, "0s"),
+            (90, "1m30s"),
+            (14_400, "4h"),
+            (604_800, "7d"),
+            (5400, "1h30m"),
+        ] {
+            assert_eq!(Span(Duration::from_secs(secs)).to_string(), want);
+        }
+    }
+
+    #[test]
     fn durations_parse_in_all_units() {
         for (s, secs) in [
             ("90s", 90),
@@ -687,6 +724,12 @@ mod tests {
             ("1h30m", 5400),
         ] {
             assert_eq!(Span::parse(s).unwrap().0.as_secs(), secs, "{s}");
+            let span = Span::parse(s).unwrap();
+            assert_eq!(
+                Span::parse(&span.to_string()),
+                Ok(span),
+                "written back: {s}"
+            );
         }
         for bad in ["", "10", "5x", "m"] {
             assert!(Span::parse(bad).is_err(), "{bad}");

@@ -13,12 +13,14 @@ use tokio_util::task::TaskTracker;
 use crate::config::IntakeKind;
 use crate::context::Context;
 use crate::mailer::Mailer;
-use crate::{imap, lifecycle, maildir, outbox};
+use crate::{imap, lifecycle, maildir, outbox, sla, web};
 
 /// How often the outbox looks for due letters while running.
 const OUTBOX_EVERY: Duration = Duration::from_secs(2);
 /// How often timers (risk expiry, SLA) are checked.
 const TIMERS_EVERY: Duration = Duration::from_secs(60);
+/// How long shutdown waits for the loops to finish what they hold.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -31,6 +33,23 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     if once {
         return run_once(&ctx, &mailer).await;
     }
+    // Listen for signals before any work starts, so an early SIGTERM is a clean stop too.
+    let signals = Signals::install();
+    // Bind before starting anything, so a taken port fails the start cleanly.
+    let http = match ctx.cfg.http.listen.as_str() {
+        "" => None,
+        addr => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("http.listen {addr}: cannot listen"))?;
+            let local = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| addr.to_string());
+            tracing::info!(address = %local, "HTTP endpoint listening: /metrics and /healthz");
+            Some(listener)
+        }
+    };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     {
@@ -53,39 +72,64 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
         let (ctx, token) = (ctx.clone(), shutdown.clone());
         tasks.spawn(async move { timers_loop(ctx, token).await });
     }
+    if let Some(listener) = http {
+        let (ctx, token) = (ctx.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(e) = web::serve(ctx, listener, token).await {
+                tracing::error!(error = %e, "HTTP endpoint stopped");
+            }
+        });
+    }
     tasks.close();
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down: finishing the work in hand");
     shutdown.cancel();
-    if tokio::time::timeout(Duration::from_secs(4), tasks.wait())
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
         .await
         .is_err()
     {
-        tracing::warn!("some work did not finish within 4 s; it will be redone at next start");
+        tracing::warn!(
+            "some work did not finish within {SHUTDOWN_GRACE:?}; it will be redone at next start"
+        );
     }
-    ctx.store.close().await;
+    // A task still holding a connection would keep `close` waiting.
+    let _ = tokio::time::timeout(Duration::from_secs(1), ctx.store.close()).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, registered once.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = self.term {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -106,10 +150,13 @@ async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
         }
     };
     let expired = lifecycle::expire_acceptances(ctx, now_ms()).await?;
+    let timers = sla::tick(ctx, now_ms()).await?;
     let pass = outbox::send_due(ctx, mailer, now_ms()).await?;
     tracing::info!(
         messages = n,
         risks_reopened = expired.len(),
+        sla_reminders = timers.reminded.len(),
+        progress_letters = timers.updated.len(),
         sent = pass.sent,
         retried = pass.retried,
         failed = pass.failed,
@@ -168,6 +215,9 @@ async fn timers_loop(ctx: Context, shutdown: CancellationToken) {
     loop {
         if let Err(e) = lifecycle::expire_acceptances(&ctx, now_ms()).await {
             tracing::error!(error = %e, "timer pass failed; will retry");
+        }
+        if let Err(e) = sla::tick(&ctx, now_ms()).await {
+            tracing::error!(error = %e, "SLA timer pass failed; will retry");
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

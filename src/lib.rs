@@ -5,8 +5,9 @@
 //!   `signed_address`, `letters` — no IO, time is a parameter;
 //! - the database edge: `store`;
 //! - use cases: `pipeline` (one message in), `lifecycle` (case transitions),
-//!   `compose` (letters into the outbox);
-//! - the entry layer: `config`, `keyfile`, `context`, `cli`.
+//!   `compose` (letters into the outbox), `sla` (reminder timers), `stats`
+//!   (measures of the loop);
+//! - the entry layer: `config`, `keyfile`, `context`, `cli`, `daemon`, `web`.
 
 pub mod authres;
 pub mod cli;
@@ -29,4 +30,9 @@ pub mod outbox;
 pub mod parse;
 pub mod pipeline;
 pub mod signed_address;
+pub mod sla;
+pub mod stats;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testkit;
+pub mod web;

@@ -118,7 +118,11 @@ pub async fn drain(
         let items: Vec<Item> = raws
             .iter()
             .zip(&sources)
-            .map(|(raw, source)| Item { raw, source })
+            .map(|(raw, source)| Item {
+                raw,
+                source,
+                truncated_from: None,
+            })
             .collect();
         let outcomes = pipeline::ingest_batch(ctx, &items, now()).await?;
         // Committed: now acknowledge.

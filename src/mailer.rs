@@ -106,10 +106,14 @@ impl Mailer {
     /// Where letters go, for startup lines.
     pub fn describe(&self, cfg: &Config) -> String {
         match self {
-            Mailer::Smtp(_) => format!(
-                "smtp {}:{} ({:?})",
-                cfg.outbound.host, cfg.outbound.port, cfg.outbound.tls
-            ),
+            Mailer::Smtp(_) => {
+                let tls = match cfg.outbound.tls {
+                    TlsMode::Tls => "TLS",
+                    TlsMode::Starttls => "STARTTLS",
+                    TlsMode::None => "plain, loopback only",
+                };
+                format!("smtp {}:{} ({tls})", cfg.outbound.host, cfg.outbound.port)
+            }
             Mailer::File(dir) => format!("files in {}", dir.display()),
         }
     }

@@ -1,6 +1,8 @@
 //! The `closeloop` binary: parse arguments, set up logging, dispatch, map
 //! failures to exit codes (0 ok, 1 runtime failure, 2 bad usage or config).
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -15,6 +17,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 

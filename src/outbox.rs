@@ -30,10 +30,16 @@ pub struct Pass {
     pub delivered: Vec<(LetterKind, String, String)>,
 }
 
-/// Delay before attempt `attempts + 1`: 1 min, 2, 4 … capped at 6 h.
+/// Delay before attempt `attempts + 1` with the default `outbound.retry_after`:
+/// 1 min, 2, 4 … capped at 6 h.
 pub fn backoff_ms(attempts: i64) -> Millis {
+    backoff_from(60_000, attempts)
+}
+
+/// Delay before attempt `attempts + 1` when the first retry waits `first` ms.
+pub fn backoff_from(first: Millis, attempts: i64) -> Millis {
     let exp = attempts.clamp(0, 20) as u32;
-    (60_000i64.saturating_mul(1i64 << exp)).min(6 * 3_600_000)
+    (first.max(1).saturating_mul(1i64 << exp)).min(6 * 3_600_000)
 }
 
 /// Sends every letter due at `now`, in batches, until none is left.
@@ -97,7 +103,7 @@ async fn send_one(
                 .push((letter.kind, row.recipient.clone(), place));
         }
         Err(SendError::Transient(e)) if row.attempts + 1 < MAX_ATTEMPTS => {
-            let next = now + backoff_ms(row.attempts);
+            let next = now + backoff_from(ctx.cfg.outbound.retry_after.millis(), row.attempts);
             rows::mark_retry(&mut conn, row.id, next, &one_line(&e)).await?;
             tracing::warn!(letter = row.id, attempts = row.attempts + 1, error = %one_line(&e), "letter not sent; will retry");
             pass.retried += 1;
@@ -191,6 +197,8 @@ mod tests {
         assert_eq!(backoff_ms(1), 120_000);
         assert_eq!(backoff_ms(3), 480_000);
         assert_eq!(backoff_ms(30), 6 * 3_600_000);
+        assert_eq!(backoff_from(2_000, 0), 2_000);
+        assert_eq!(backoff_from(2_000, 3), 16_000);
         let total: Millis = (0..MAX_ATTEMPTS).map(backoff_ms).sum();
         assert!(
             total > 24 * 3_600_000,

@@ -118,6 +118,9 @@ impl Ingested {
 pub struct Item<'a> {
     pub raw: &'a [u8],
     pub source: &'a str,
+    /// The message's real size when `raw` is only its head (an IMAP intake
+    /// fetches just the head of a message over `intake.max_message_bytes`).
+    pub truncated_from: Option<usize>,
 }
 
 /// Ingests one message in its own transaction.
@@ -127,32 +130,50 @@ pub async fn ingest(
     source: &str,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
-    let mut out = ingest_batch(ctx, &[Item { raw, source }], now).await?;
+    let mut out = ingest_batch(
+        ctx,
+        &[Item {
+            raw,
+            source,
+            truncated_from: None,
+        }],
+        now,
+    )
+    .await?;
     Ok(out.remove(0))
 }
 
 /// Ingests a batch in ONE transaction (group commit): all or none are stored.
 /// A transaction that lost a race with another instance (see
 /// `StoreError::is_conflict`) is run again from the start, so it sees what
-/// the other committed. On any other database error the batch is retried one
-/// message at a time so one bad row cannot hold back the others.
+/// the other committed. A transient error (database busy or away) is
+/// returned for the caller to retry the batch later. On any other database
+/// error the batch is retried one message at a time so one bad row cannot
+/// hold back the others; a message the store refuses is quarantined.
 pub async fn ingest_batch(
     ctx: &Context,
     items: &[Item<'_>],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
-    match ingest_retrying(ctx, items, now).await {
-        Ok(out) => Ok(out),
-        Err(e) if items.len() == 1 => Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.extend(ingest_retrying(ctx, std::slice::from_ref(item), now).await?);
+    let e = match ingest_retrying(ctx, items, now).await {
+        Ok(out) => return Ok(out),
+        Err(e) if e.is_transient() || e.is_conflict() => return Err(e),
+        Err(e) => e,
+    };
+    tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match ingest_retrying(ctx, std::slice::from_ref(item), now).await {
+            Ok(r) => out.extend(r),
+            Err(e) if !e.is_transient() && !e.is_conflict() => {
+                // This message cannot be stored as it is: keep a record of it with the
+                // reason (the raw message stays in the mailbox), so intake moves on.
+                out.push(record_unstorable(ctx, item, &e, now).await?);
             }
-            Ok(out)
+            Err(e) => return Err(e),
         }
     }
+    Ok(out)
 }
 
 /// One transaction over `items`, run again when it lost a race.
@@ -194,6 +215,49 @@ async fn ingest_tx(
     Ok(out)
 }
 
+/// Quarantines a message the store refused, naming the error (never its content).
+async fn record_unstorable(
+    ctx: &Context,
+    item: &Item<'_>,
+    error: &StoreError,
+    now: Millis,
+) -> Result<Ingested, StoreError> {
+    tracing::error!(source = item.source, error = %error, "message could not be stored; quarantined");
+    let sha = hex::encode(Sha256::digest(item.raw));
+    let reason = format!("could not be stored: {}", one_line(&error.to_string()));
+    let mut tx = ctx.store.begin().await?;
+    if let Some(seen) = rows::seen(&mut tx, &sha, None).await? {
+        tx.rollback().await.ok();
+        return Ok(Ingested::AlreadySeen {
+            disposition: seen.disposition,
+            case: seen.case_id,
+        });
+    }
+    let msg = NewMessage {
+        message_id: None,
+        raw_sha256: &sha,
+        source: item.source,
+        sender: None,
+        subject: "",
+        disposition: Disposition::Quarantined.slug(),
+        reason: Some(&reason),
+        case_id: None,
+        size: item.truncated_from.unwrap_or(item.raw.len()),
+        problems: "",
+        received_at: now,
+    };
+    rows::insert_message(&mut tx, &msg).await?;
+    tx.commit().await?;
+    Ok(Ingested::Quarantined { reason })
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect()
+}
+
 async fn ingest_in(
     ctx: &Context,
     conn: &mut Conn,
@@ -203,7 +267,8 @@ async fn ingest_in(
     let raw = item.raw;
     let sha = hex::encode(Sha256::digest(raw));
     let max = ctx.cfg.intake.max_message_bytes;
-    let oversize = raw.len() > max;
+    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
+    let oversize = size > max || item.truncated_from.is_some();
     let parsed = if oversize {
         parse::parse(head_of(raw))
     } else {
@@ -230,15 +295,14 @@ async fn ingest_in(
         disposition: "",
         reason: None,
         case_id: None,
-        size: raw.len(),
+        size,
         problems: &parsed.problems.join("; "),
         received_at: now,
     };
 
     if oversize {
         let reason = format!(
-            "message is {} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read",
-            raw.len()
+            "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         );
         return quarantine(conn, &msg, reason).await;
     }

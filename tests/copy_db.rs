@@ -152,6 +152,21 @@ async fn a_deployment_survives_a_round_trip_through_another_database() {
     assert_eq!(copy::snapshot(&mid_ctx.store).await.unwrap(), before);
     assert_eq!(copy::snapshot(&back_ctx.store).await.unwrap(), before);
 
+    // The read side works on the copy (whichever backend it is).
+    for args in [
+        &["stats", "--json"][..],
+        &["cases", "--status", "all", "--json"][..],
+        &["case", "show", "CL-2", "--json"][..],
+    ] {
+        let out = middle.run(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    }
+
     // A full target is refused, and left as it was.
     let again = copy_db(&d, &src, &mid);
     assert_eq!(again.status.code(), Some(1));

@@ -11,6 +11,7 @@ use closeloop::store::{cases, intake, outbox};
 use common::*;
 
 on_both_backends!(
+    a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
     reingest_is_idempotent_by_bytes_and_by_message_id,
     the_same_secret_joins_the_open_case_and_hosts_never_do,
@@ -331,7 +332,7 @@ async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation(backend: B
         .find(|l| l.kind == "recent")
         .expect("instant answer queued");
     assert_eq!(recent.recipient, "carol@example.org");
-    assert!(recent.body.contains("nightly ETL job"), "{}", recent.body);
+    assert!(recent.body.contains("ETL job, approved"), "{}", recent.body);
 
     // Same secret after "remediated": the rotation was incomplete, the case reopens.
     let r = pipeline::ingest(
@@ -543,10 +544,95 @@ async fn a_batch_commits_together(backend: Backend) {
         .map(|r| pipeline::Item {
             raw: r,
             source: "t",
+            truncated_from: None,
         })
         .collect();
     let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
     assert_eq!(out.len(), 50);
     let mut c = ctx.store.conn().await.unwrap();
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
+}
+
+async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let (_, line) = secret_line(9);
+    for i in 0..12 {
+        let raw = email(
+            &format!("p{i}@example.org"),
+            "key seen",
+            &format!("fl{i}@x"),
+            &[],
+            &line,
+        );
+        pipeline::ingest(&ctx, &raw, "t", T0 + i).await.unwrap();
+    }
+    let rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM artifacts WHERE case_id = 1 AND class = 'secret'")
+            .fetch_one(ctx.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, 1, "one row per (case, fingerprint)");
+    let letters = letters_of(&ctx, 1).await;
+    let to_lead = letters
+        .iter()
+        .filter(|l| l.kind == "notify" && l.recipient == "lead@example.org")
+        .count();
+    assert_eq!(to_lead as i64, closeloop::compose::NOTIFY_JOINS_UP_TO);
+    assert_eq!(
+        letters.iter().filter(|l| l.kind == "ack").count(),
+        12,
+        "every reporter still hears from us"
+    );
+}
+
+#[tokio::test]
+async fn a_message_the_store_refuses_is_quarantined_and_the_batch_goes_on() {
+    let d = Deployment::new("dmarc");
+    let ctx = d.ctx().await;
+    // A trigger stands in for any data-dependent database error.
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON reports WHEN NEW.subject = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END",
+    )
+    .execute(ctx.store.pool())
+    .await
+    .unwrap();
+    let raws: Vec<Vec<u8>> = ["fine one", "poison", "fine two"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            email(
+                &format!("u{i}@example.org"),
+                s,
+                &format!("poison-{i}@x"),
+                &[],
+                &format!("thing {i}"),
+            )
+        })
+        .collect();
+    let items: Vec<pipeline::Item> = raws
+        .iter()
+        .map(|r| pipeline::Item {
+            raw: r,
+            source: "t",
+            truncated_from: None,
+        })
+        .collect();
+    let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
+    assert!(matches!(out[0], Ingested::Report { .. }));
+    assert!(
+        matches!(&out[1], Ingested::Quarantined { reason } if reason.contains("could not be stored")),
+        "{:?}",
+        out[1]
+    );
+    assert!(matches!(out[2], Ingested::Report { .. }));
+    // Re-reading the same batch changes nothing.
+    let again = pipeline::ingest_batch(&ctx, &items, T0 + 1).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|r| matches!(r, Ingested::AlreadySeen { .. })),
+        "{again:?}"
+    );
 }

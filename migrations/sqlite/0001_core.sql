@@ -62,15 +62,17 @@ CREATE INDEX reports_reporter ON reports(reporter);
 
 CREATE TABLE artifacts (
     id           INTEGER PRIMARY KEY,
-    report_id    BIGINT  NOT NULL REFERENCES reports(id),
+    report_id    BIGINT  NOT NULL REFERENCES reports(id),   -- the first report that carried it
     case_id      BIGINT  NOT NULL REFERENCES cases(id),
     kind         TEXT    NOT NULL,
     class        TEXT    NOT NULL,              -- secret | identity | context | original
     masked       TEXT    NOT NULL,
     fingerprint  TEXT    NOT NULL               -- HMAC-SHA256(local key, kind \0 value)
 );
+-- One row per (case, fingerprint): a secret reported a thousand times costs one row,
+-- so dedup lookups stay O(cases carrying it), never O(reports).
+CREATE UNIQUE INDEX artifacts_case_fingerprint ON artifacts(case_id, fingerprint);
 CREATE INDEX artifacts_fingerprint ON artifacts(fingerprint);
-CREATE INDEX artifacts_case ON artifacts(case_id);
 
 -- The audit log: every change to a case.
 CREATE TABLE events (

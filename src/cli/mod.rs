@@ -9,6 +9,7 @@ mod copy_db;
 mod ingest;
 mod respond;
 mod scan;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -197,7 +198,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
         Command::Scan { file } => scan::run(file.as_deref()),
         Command::CheckConfig => check::run(&cli.config).await,
         Command::CopyDb { from, to } => copy_db::run(&from, &to).await,
-        Command::Demo { .. } | Command::Stats { .. } => Err(Failure::from(anyhow::anyhow!(
+        Command::Demo { .. } => Err(Failure::from(anyhow::anyhow!(
             "this subcommand is not available in this build yet"
         ))),
         command => {
@@ -220,14 +221,16 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                     cases::show(&open(&cfg).await?, &id, json).await
                 }
                 Command::Respond { as_, id } => respond::run(&open(&cfg).await?, &as_, &id).await,
+                Command::Stats { since, json } => {
+                    stats::run(&open(&cfg).await?, since.as_deref(), json).await
+                }
                 Command::Run { once } => crate::daemon::run(open(&cfg).await?, once)
                     .await
                     .map_err(Failure::from),
                 Command::Scan { .. }
                 | Command::CheckConfig
                 | Command::CopyDb { .. }
-                | Command::Demo { .. }
-                | Command::Stats { .. } => unreachable!("handled above"),
+                | Command::Demo { .. } => unreachable!("handled above"),
             }
         }
     }

@@ -177,7 +177,7 @@ fn outcome_says_what_was_reported_found_and_done() {
     );
     assert!(b.contains("an AWS access key: AKIA…WXYZ"), "{b}");
     assert!(b.contains("Your case ID is CL-12."), "{b}");
-    assert!(b.contains("\n-- \nExample Corp security team\n"), "{b}");
+    assert!(b.contains("\n-- \nExample Corp\n"), "{b}");
     assert_eq!(l.subject, "Re: Schlüssel im Build-Log [CL-12]");
     assert_eq!(l.to, ZOE);
     assert_eq!(

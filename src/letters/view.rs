@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::context::*;
 use super::{one_line, Org};
-use crate::domain::{CaseId, LetterKind};
+use crate::domain::{CaseId, LetterKind, Outcome};
 
 /// Filters the built-in templates use beyond askama's own, named as in Jinja so
 /// the same template text works in minijinja overrides.
@@ -40,6 +40,20 @@ fn artifacts(list: &[MaskedArtifact]) -> Vec<ArtifactView> {
             masked: one_line(&a.masked),
         })
         .collect()
+}
+
+/// A responder's words as a sentence: first letter capitalised, closing full stop.
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?', ')', '"']) {
+        out.push('.');
+    }
+    out
 }
 
 fn greeting(name: &Option<String>) -> String {
@@ -287,7 +301,12 @@ macro_rules! outcome_view {
                     outcome: c.outcome.slug(),
                     false_alarm: c.outcome.is_false_alarm(),
                     actions: lines(&c.actions),
-                    resolution_text: opt_line(&c.resolution_text),
+                    resolution_text: if c.outcome == Outcome::AcceptedRisk {
+                        // Quoted mid-sentence ("under <policy>."): no closing stop of its own.
+                        opt_line(&c.resolution_text).trim_end_matches('.').to_string()
+                    } else {
+                        sentence(&opt_line(&c.resolution_text))
+                    },
                     until: opt_line(&c.until),
                     advice: opt_line(&c.advice),
                     position: c.position.max(1),
@@ -437,5 +456,21 @@ impl FailureView {
             last_error: one_line(&c.last_error).chars().take(300).collect(),
             org_name: one_line(&org.name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn responder_words_become_sentences() {
+        assert_eq!(
+            sentence("the old key no longer works"),
+            "The old key no longer works."
+        );
+        assert_eq!(sentence("Done!"), "Done!");
+        assert_eq!(sentence("  "), "");
+        assert_eq!(sentence("ärger behoben"), "Ärger behoben.");
     }
 }

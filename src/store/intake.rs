@@ -137,7 +137,8 @@ pub async fn insert_artifact(
     a: &ArtifactRow,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (case_id, fingerprint) DO NOTHING",
     )
     .bind(report_id)
     .bind(case.0)
@@ -167,7 +168,7 @@ pub async fn cases_with_fingerprint(
     fingerprint: &str,
 ) -> Result<Vec<FingerprintHit>> {
     let rows = sqlx::query(
-        "SELECT DISTINCT c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
+        "SELECT c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
          FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint = $1 ORDER BY c.id DESC",
     )
     .bind(fingerprint)
@@ -206,42 +207,76 @@ pub struct ReportRow {
     pub problems: String,
 }
 
-/// Reports filed on these cases, oldest first.
-pub async fn reports_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ReportRow>> {
-    let rows = sqlx::query(
-        "SELECT id, case_id, reporter, reporter_name, subject, message_id, sent_at, received_at, body, orig_from, \
-         orig_subject, orig_date, orig_message_id, problems FROM reports WHERE case_id = $1 ORDER BY received_at, id",
+const REPORT_COLUMNS: &str =
+    "id, case_id, reporter, reporter_name, subject, message_id, sent_at, received_at, body, \
+     orig_from, orig_subject, orig_date, orig_message_id, problems";
+
+fn report_from_row(r: &sqlx::any::AnyRow) -> Result<ReportRow> {
+    Ok(ReportRow {
+        id: r.try_get("id")?,
+        case_id: CaseId(r.try_get("case_id")?),
+        reporter: r.try_get("reporter")?,
+        reporter_name: r.try_get("reporter_name")?,
+        subject: r.try_get("subject")?,
+        message_id: r.try_get("message_id")?,
+        sent_at: r.try_get("sent_at")?,
+        received_at: r.try_get("received_at")?,
+        body: r.try_get("body")?,
+        orig_from: r.try_get("orig_from")?,
+        orig_subject: r.try_get("orig_subject")?,
+        orig_date: r.try_get("orig_date")?,
+        orig_message_id: r.try_get("orig_message_id")?,
+        problems: r.try_get("problems")?,
+    })
+}
+
+/// One report by id.
+pub async fn report(conn: &mut Conn, id: i64) -> Result<Option<ReportRow>> {
+    let sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(report_from_row).transpose()
+}
+
+/// Reports on a case and how many distinct people sent them (indexed counts).
+pub async fn report_counts(conn: &mut Conn, case: CaseId) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT reporter) AS people FROM reports WHERE case_id = $1",
     )
     .bind(case.0)
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ReportRow {
-                id: r.try_get("id")?,
-                case_id: CaseId(r.try_get("case_id")?),
-                reporter: r.try_get("reporter")?,
-                reporter_name: r.try_get("reporter_name")?,
-                subject: r.try_get("subject")?,
-                message_id: r.try_get("message_id")?,
-                sent_at: r.try_get("sent_at")?,
-                received_at: r.try_get("received_at")?,
-                body: r.try_get("body")?,
-                orig_from: r.try_get("orig_from")?,
-                orig_subject: r.try_get("orig_subject")?,
-                orig_date: r.try_get("orig_date")?,
-                orig_message_id: r.try_get("orig_message_id")?,
-                problems: r.try_get("problems")?,
-            })
-        })
-        .collect()
+    Ok((row.try_get("n")?, row.try_get("people")?))
+}
+
+/// Up to `limit` distinct reporters of a case, in order of their first report.
+pub async fn reporters_of(conn: &mut Conn, case: CaseId, limit: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT reporter FROM reports WHERE case_id = $1 GROUP BY reporter ORDER BY MIN(id) LIMIT $2",
+    )
+    .bind(case.0)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Reports filed on these cases, oldest first.
+pub async fn reports_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ReportRow>> {
+    let sql =
+        format!("SELECT {REPORT_COLUMNS} FROM reports WHERE case_id = $1 ORDER BY received_at, id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(case.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(report_from_row).collect()
 }
 
 /// Distinct artifacts of a case (original-message keys excluded), in first-seen order.
 pub async fn artifacts_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ArtifactRow>> {
     let rows = sqlx::query(
-        "SELECT kind, class, masked, fingerprint, MIN(id) AS first_id FROM artifacts WHERE case_id = $1 \
-         AND class <> 'original' GROUP BY kind, class, masked, fingerprint ORDER BY first_id",
+        "SELECT kind, class, masked, fingerprint FROM artifacts WHERE case_id = $1 AND class <> 'original' ORDER BY id",
     )
     .bind(case.0)
     .fetch_all(&mut *conn)

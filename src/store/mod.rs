@@ -11,7 +11,9 @@ pub mod cases;
 pub mod copy;
 pub mod intake;
 pub mod lease;
+pub mod mailbox;
 pub mod outbox;
+pub mod stats;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -85,6 +87,38 @@ pub async fn retry_pause(attempt: u32) {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Worth retrying later as it is: the database is busy, locked, away, or a
+    /// serialization conflict. Anything else is about the data and will repeat.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sql(e) | StoreError::Connect { source: e, .. } => match e {
+                sqlx::Error::Database(db) => {
+                    let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                    // SQLite BUSY/LOCKED (and extended codes); PostgreSQL serialization, deadlock,
+                    // connection and shutdown classes.
+                    matches!(
+                        code.as_str(),
+                        "5" | "6" | "261" | "262" | "517" | "40001" | "40P01"
+                    ) || code.starts_with("08")
+                        || code.starts_with("57P")
+                }
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
+                _ => false,
+            },
+            StoreError::Folder { .. } => true,
+            StoreError::Migrate(_) | StoreError::NotFound(_) => false,
+            // Lost a race more often than `RETRIES`: try again later.
+            StoreError::Conflict(_) => true,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {

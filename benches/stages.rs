@@ -1,0 +1,74 @@
+//! Micro-benchmarks of the pure stages on realistic inputs:
+//! `cargo bench --bench stages`. They report; they never gate CI.
+
+#[path = "common/synth.rs"]
+mod synth;
+
+use closeloop::{extract, letters, parse};
+
+fn main() {
+    divan::main();
+}
+
+fn sample(size_roll_html: bool) -> Vec<u8> {
+    // Find a generated message of the wanted shape (plain ~4 KB, or HTML + attachment).
+    let mut r = synth::Rng::new(7);
+    let (mut s, mut o) = (Vec::new(), Vec::new());
+    for i in 0.. {
+        let m = synth::message(&mut r, i, synth::Kind::New, &mut s, &mut o, true);
+        let html = m.windows(9).any(|w| w == b"text/html");
+        if html == size_roll_html && (html || m.len() < 6_000) {
+            return m;
+        }
+    }
+    unreachable!()
+}
+
+#[divan::bench]
+fn parse_plain_4kb_forward(b: divan::Bencher) {
+    let raw = sample(false);
+    b.counter(divan::counter::BytesCount::new(raw.len()))
+        .bench(|| parse::parse(divan::black_box(&raw)));
+}
+
+#[divan::bench]
+fn parse_html_40kb_with_attachment(b: divan::Bencher) {
+    let raw = sample(true);
+    b.counter(divan::counter::BytesCount::new(raw.len()))
+        .bench(|| parse::parse(divan::black_box(&raw)));
+}
+
+#[divan::bench(args = [false, true])]
+fn scan_64kb(b: divan::Bencher, with_hits: bool) {
+    let mut r = synth::Rng::new(3);
+    let mut text = synth::filler(&mut r, 64 * 1024);
+    if with_hits {
+        for i in 0..8 {
+            text.push_str(&format!(
+                "\nkey{i} AKIA{}\n",
+                r.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+            ));
+        }
+    }
+    let scanner = extract::scanner();
+    b.counter(divan::counter::BytesCount::new(text.len()))
+        .bench(|| scanner.scan(divan::black_box(&text)));
+}
+
+#[divan::bench]
+fn redact_and_fingerprint_report(b: divan::Bencher) {
+    let parsed = parse::parse(&sample(false));
+    let key = [7u8; 32];
+    b.bench(|| {
+        let f = extract::scanner().scan(&parsed.text);
+        let fps: Vec<String> = f.iter().map(|x| x.fingerprint(&key)).collect();
+        (extract::redact(&parsed.text, &f), fps)
+    });
+}
+
+#[divan::bench]
+fn render_outcome_letter(b: divan::Bencher) {
+    let org = letters::Org::new("Example Security", "CL");
+    let ctx = letters::samples::outcome(closeloop::domain::Outcome::Remediated);
+    b.bench(|| letters::render_outcome(&org, "alice@example.org", divan::black_box(&ctx)).unwrap());
+}

@@ -1,0 +1,342 @@
+//! One mailbox, one pass: list new UIDs with their sizes, fetch bodies in
+//! pipelined batches (only the head of a message over
+//! `intake.max_message_bytes`), hand each batch to the pipeline (ONE
+//! transaction), remember the committed UID frontier, and only then move the
+//! messages to `intake.processed_mailbox`.
+//!
+//! Architecture invariant: nothing is moved or flagged before its batch is
+//! committed. A crash between commit and move leaves committed messages in the
+//! mailbox; the next connection moves them (UIDs up to the frontier) or
+//! re-reads them (dedup absorbs a re-read).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::{self, Listed};
+use super::session::{drain_unsolicited, within, Caps, ImapError, Session, COMMAND_TIMEOUT};
+use crate::context::Context;
+use crate::pipeline::{self, Item};
+use crate::store::mailbox::{self as state_rows, MailboxState};
+
+/// Messages per fetch-and-commit batch.
+pub const BATCH: usize = 50;
+/// Bytes fetched per batch, at most (a single bigger message gets its own batch).
+const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+/// How much of an oversized message is fetched: enough for its headers.
+const HEAD_BYTES: u32 = 64 * 1024;
+/// Bound on fetching one batch of bodies.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The selected mailbox and where intake stands in it.
+#[derive(Debug)]
+pub struct Opened {
+    /// `mailbox_state` key: server, user and folder.
+    pub key: String,
+    pub mailbox: String,
+    pub processed: String,
+    pub state: MailboxState,
+    pub caps: Caps,
+}
+
+/// The `mailbox_state` key for the configured mailbox.
+pub fn state_key(ctx: &Context) -> String {
+    let i = &ctx.cfg.intake;
+    format!(
+        "imap://{}@{}:{}/{}",
+        i.username.to_ascii_lowercase(),
+        i.host.to_ascii_lowercase(),
+        i.port,
+        i.mailbox
+    )
+}
+
+/// SELECTs the mailbox, compares UIDVALIDITY with what we remember, makes sure
+/// the processed folder exists and moves messages committed before a restart.
+pub async fn open(s: &mut Session, ctx: &Context, caps: Caps) -> Result<Opened, ImapError> {
+    let i = &ctx.cfg.intake;
+    let key = state_key(ctx);
+    let selected = within("SELECT", COMMAND_TIMEOUT, s.select(&i.mailbox))
+        .await
+        .map_err(|e| ImapError::Mailbox {
+            mailbox: i.mailbox.clone(),
+            reason: e.to_string(),
+        })?;
+    let uidvalidity = i64::from(selected.uid_validity.unwrap_or(0));
+    let remembered = {
+        let mut conn = ctx.store.conn().await?;
+        state_rows::get(&mut conn, &key).await?
+    };
+    let state = match remembered {
+        Some(st) if st.uidvalidity == uidvalidity => st,
+        Some(st) => {
+            tracing::warn!(
+                mailbox = %i.mailbox,
+                old = st.uidvalidity,
+                new = uidvalidity,
+                "UIDVALIDITY changed: rescanning the whole mailbox (already ingested messages are recognised)"
+            );
+            MailboxState {
+                uidvalidity,
+                last_uid: 0,
+            }
+        }
+        None => MailboxState {
+            uidvalidity,
+            last_uid: 0,
+        },
+    };
+    ensure_folder(s, &i.processed_mailbox).await?;
+    let mut opened = Opened {
+        key,
+        mailbox: i.mailbox.clone(),
+        processed: i.processed_mailbox.clone(),
+        state,
+        caps,
+    };
+    tracing::info!(
+        mailbox = %opened.mailbox,
+        exists = selected.exists,
+        uidvalidity,
+        last_uid = opened.state.last_uid,
+        "mailbox selected"
+    );
+    move_leftovers(s, &mut opened).await?;
+    drain_unsolicited(s);
+    Ok(opened)
+}
+
+/// Creates `folder` if the server does not list it.
+async fn ensure_folder(s: &mut Session, folder: &str) -> Result<(), ImapError> {
+    let names = within("LIST", COMMAND_TIMEOUT, async {
+        s.list(Some(""), Some(folder))
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    if names.iter().any(|n| n.name() == folder) {
+        return Ok(());
+    }
+    within("CREATE", COMMAND_TIMEOUT, s.create(folder))
+        .await
+        .map_err(|e| ImapError::Mailbox {
+            mailbox: folder.to_string(),
+            reason: format!("cannot create it: {e}"),
+        })?;
+    tracing::info!(folder, "created the processed folder");
+    Ok(())
+}
+
+/// Messages up to the committed frontier that are still in the mailbox were
+/// committed but not moved (a crash or a dropped connection in between).
+async fn move_leftovers(s: &mut Session, o: &mut Opened) -> Result<(), ImapError> {
+    if o.state.last_uid <= 0 {
+        return Ok(());
+    }
+    let query = format!("UID 1:{} UNDELETED", o.state.last_uid);
+    let found = within("UID SEARCH", COMMAND_TIMEOUT, s.uid_search(&query)).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let uids: Vec<u32> = found.into_iter().collect();
+    acknowledge(s, o, &uids).await?;
+    tracing::info!(
+        count = uids.len(),
+        to = %o.processed,
+        "moved messages committed before a restart"
+    );
+    Ok(())
+}
+
+/// Ingests everything new in the selected mailbox. Between batches it stops
+/// early when `shutdown` fires (the batch in hand is finished first).
+/// Returns how many messages were committed.
+pub async fn drain(
+    s: &mut Session,
+    ctx: &Context,
+    o: &mut Opened,
+    shutdown: Option<&CancellationToken>,
+) -> Result<usize, ImapError> {
+    let max_message = ctx.cfg.intake.max_message_bytes as u64;
+    let from = u32::try_from(o.state.last_uid.max(0))
+        .unwrap_or(u32::MAX - 1)
+        .saturating_add(1);
+    let mut listed: Vec<Listed> = within("UID FETCH sizes", FETCH_TIMEOUT, async {
+        s.uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?
+    .iter()
+    .filter_map(|f| {
+        Some(Listed {
+            uid: f.uid?,
+            size: f.size.unwrap_or(0),
+        })
+    })
+    // `n:*` also answers the last message when nothing is newer than n.
+    .filter(|l| l.uid >= from)
+    .collect();
+    listed.sort_by_key(|l| l.uid);
+    listed.dedup_by_key(|l| l.uid);
+    drain_unsolicited(s);
+    if listed.is_empty() {
+        return Ok(0);
+    }
+    tracing::debug!(count = listed.len(), from, "new messages listed");
+    let mut done = 0;
+    let mut frontier_blocked = false;
+    for batch in plan::batches(&listed, BATCH, BATCH_BYTES, max_message, HEAD_BYTES.into()) {
+        if shutdown.is_some_and(|t| t.is_cancelled()) {
+            tracing::info!("shutdown: not starting another batch");
+            break;
+        }
+        done += one_batch(s, ctx, o, &batch, max_message, &mut frontier_blocked).await?;
+    }
+    Ok(done)
+}
+
+async fn one_batch(
+    s: &mut Session,
+    ctx: &Context,
+    o: &mut Opened,
+    batch: &[Listed],
+    max_message: u64,
+    frontier_blocked: &mut bool,
+) -> Result<usize, ImapError> {
+    let (whole, big): (Vec<Listed>, Vec<Listed>) =
+        batch.iter().partition(|l| u64::from(l.size) <= max_message);
+    // uid → (bytes, real size when only the head was fetched)
+    let mut bodies: BTreeMap<u32, (Vec<u8>, Option<usize>)> = BTreeMap::new();
+    if !whole.is_empty() {
+        let set = plan::uid_set(&whole.iter().map(|l| l.uid).collect::<Vec<_>>());
+        let fetched = within("UID FETCH bodies", FETCH_TIMEOUT, async {
+            s.uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[])")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        for f in &fetched {
+            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                bodies.insert(uid, (body.to_vec(), None));
+            }
+        }
+    }
+    if !big.is_empty() {
+        let set = plan::uid_set(&big.iter().map(|l| l.uid).collect::<Vec<_>>());
+        let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{HEAD_BYTES}>)");
+        let fetched = within("UID FETCH heads", FETCH_TIMEOUT, async {
+            s.uid_fetch(&set, &query)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        for f in &fetched {
+            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                let real = big
+                    .iter()
+                    .find(|l| l.uid == uid)
+                    .map(|l| l.size as usize)
+                    .or(f.size.map(|n| n as usize));
+                tracing::warn!(
+                    uid,
+                    size = real,
+                    max = max_message,
+                    "message over intake.max_message_bytes: only its head is read"
+                );
+                bodies.insert(uid, (body.to_vec(), real));
+            }
+        }
+    }
+    drain_unsolicited(s);
+    for l in batch {
+        if !bodies.contains_key(&l.uid) {
+            tracing::warn!(uid = l.uid, "listed message not returned by the server (expunged meanwhile?); left for the next pass");
+        }
+    }
+    if bodies.is_empty() {
+        return Ok(0);
+    }
+
+    let sources: Vec<(u32, String)> = bodies
+        .keys()
+        .map(|uid| (*uid, format!("imap:{}/{uid}", o.mailbox)))
+        .collect();
+    let items: Vec<Item> = sources
+        .iter()
+        .map(|(uid, source)| {
+            let (raw, truncated_from) = &bodies[uid];
+            Item {
+                raw,
+                source,
+                truncated_from: *truncated_from,
+            }
+        })
+        .collect();
+    let outcomes = pipeline::ingest_batch(ctx, &items, crate::daemon::now_ms()).await?;
+    // Committed. From here on the messages may be acknowledged.
+    for ((uid, _), outcome) in sources.iter().zip(&outcomes) {
+        tracing::info!(uid, outcome = %outcome.describe(ctx.prefix()), "message ingested");
+    }
+
+    let last = u32::try_from(o.state.last_uid.max(0)).unwrap_or(0);
+    if !*frontier_blocked {
+        let f = match plan::frontier(batch, |u| bodies.contains_key(&u), last) {
+            Ok(f) => f,
+            Err(f) => {
+                *frontier_blocked = true;
+                f
+            }
+        };
+        if i64::from(f) > o.state.last_uid {
+            o.state.last_uid = i64::from(f);
+            let mut tx = ctx.store.begin().await?;
+            state_rows::set(&mut tx, &o.key, o.state).await?;
+            tx.commit().await.map_err(crate::store::StoreError::from)?;
+        }
+    }
+    let uids: Vec<u32> = bodies.keys().copied().collect();
+    acknowledge(s, o, &uids).await?;
+    tracing::debug!(count = uids.len(), to = %o.processed, "batch committed and moved");
+    Ok(uids.len())
+}
+
+/// Moves committed messages to the processed folder: UID MOVE when offered,
+/// else UID COPY + `\Deleted` + (UID) EXPUNGE.
+pub async fn acknowledge(s: &mut Session, o: &Opened, uids: &[u32]) -> Result<(), ImapError> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = plan::uid_set(uids);
+    if o.caps.mv {
+        within("UID MOVE", COMMAND_TIMEOUT, s.uid_mv(&set, &o.processed)).await?;
+    } else {
+        within("UID COPY", COMMAND_TIMEOUT, s.uid_copy(&set, &o.processed)).await?;
+        within("UID STORE", COMMAND_TIMEOUT, async {
+            s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        if o.caps.uidplus {
+            within("UID EXPUNGE", COMMAND_TIMEOUT, async {
+                s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        } else {
+            within("EXPUNGE", COMMAND_TIMEOUT, async {
+                s.expunge().await?.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        }
+    }
+    drain_unsolicited(s);
+    Ok(())
+}

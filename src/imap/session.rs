@@ -1,0 +1,246 @@
+//! One IMAP connection: TCP, TLS (`tls`, `starttls`, or `none` on loopback;
+//! rustls with the ring provider and webpki roots), greeting, LOGIN and the
+//! capabilities asked for after login. Every server call is bounded by a
+//! timeout, since async-imap has none of its own.
+//!
+//! Must not know about mailboxes' contents or the pipeline.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::types::Capability;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+use crate::config::{Intake, TlsMode};
+use crate::store::StoreError;
+
+/// Bound on one ordinary command (LOGIN, SELECT, MOVE …).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on connecting (TCP and TLS handshake).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The byte stream under a session: plain TCP or TLS over TCP.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+
+pub type Session = async_imap::Session<Box<dyn Io>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS with {host}: {reason}")]
+    Tls { host: String, reason: String },
+    #[error("{0}: no answer within {1:?}")]
+    Timeout(&'static str, Duration),
+    #[error("{what}: {source}")]
+    Protocol {
+        what: &'static str,
+        source: async_imap::error::Error,
+    },
+    #[error("login as {user} refused: {reason}")]
+    Login { user: String, reason: String },
+    #[error("{0}")]
+    Password(String),
+    #[error("mailbox {mailbox}: {reason}")]
+    Mailbox { mailbox: String, reason: String },
+    #[error("the server closed the connection")]
+    Closed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs one server call under `limit`, naming it in the error.
+pub async fn within<T>(
+    what: &'static str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, async_imap::error::Error>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(source)) => Err(ImapError::Protocol { what, source }),
+        Err(_) => Err(ImapError::Timeout(what, limit)),
+    }
+}
+
+/// What the server offers after login.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub idle: bool,
+    pub mv: bool,
+    pub uidplus: bool,
+    /// Every capability, for startup lines and `check-config`.
+    pub all: Vec<String>,
+}
+
+impl Caps {
+    fn from_list(all: Vec<String>) -> Caps {
+        let has = |c: &str| all.iter().any(|a| a.eq_ignore_ascii_case(c));
+        Caps {
+            idle: has("IDLE"),
+            mv: has("MOVE"),
+            uidplus: has("UIDPLUS"),
+            all,
+        }
+    }
+
+    /// The capabilities intake cares about, e.g. "IDLE MOVE UIDPLUS".
+    pub fn summary(&self) -> String {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.idle, "IDLE"),
+            (self.mv, "MOVE"),
+            (self.uidplus, "UIDPLUS"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        if v.is_empty() {
+            "none of IDLE, MOVE, UIDPLUS".into()
+        } else {
+            v.join(" ")
+        }
+    }
+}
+
+/// Connects, secures the stream as configured, logs in and asks CAPABILITY.
+pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((cfg.host.as_str(), cfg.port)),
+    )
+    .await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(source)) => return Err(ImapError::Connect { addr, source }),
+        Err(_) => return Err(ImapError::Timeout("connect", CONNECT_TIMEOUT)),
+    };
+    tcp.set_nodelay(true).ok();
+    let stream: Box<dyn Io> = match cfg.tls {
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Tls => Box::new(tls_wrap(&cfg.host, tcp).await?),
+        TlsMode::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client).await?;
+            within(
+                "STARTTLS",
+                COMMAND_TIMEOUT,
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            Box::new(tls_wrap(&cfg.host, client.into_inner()).await?)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if cfg.tls != TlsMode::Starttls {
+        greeting(&mut client).await?;
+    }
+    let password = cfg
+        .password
+        .resolve("intake")
+        .map_err(ImapError::Password)?
+        .ok_or_else(|| {
+            ImapError::Password(
+                "no IMAP password configured: set intake.password_env or intake.password_file"
+                    .into(),
+            )
+        })?;
+    let mut session =
+        match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, &password)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => {
+                return Err(ImapError::Login {
+                    user: cfg.username.clone(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => return Err(ImapError::Timeout("LOGIN", COMMAND_TIMEOUT)),
+        };
+    drop(password);
+    // Servers list IDLE, MOVE … fully only after login: ask again.
+    let caps = within("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?;
+    let all = caps
+        .iter()
+        .map(|c| match c {
+            Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+            Capability::Auth(a) => format!("AUTH={a}"),
+            Capability::Atom(a) => a.to_string(),
+        })
+        .collect();
+    Ok((session, Caps::from_list(all)))
+}
+
+async fn greeting<T: Io>(client: &mut async_imap::Client<T>) -> Result<(), ImapError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, client.read_response()).await {
+        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(None)) => Err(ImapError::Closed),
+        Ok(Err(e)) => Err(ImapError::Protocol {
+            what: "greeting",
+            source: e.into(),
+        }),
+        Err(_) => Err(ImapError::Timeout("greeting", COMMAND_TIMEOUT)),
+    }
+}
+
+async fn tls_wrap(
+    host: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
+    let tls_err = |reason: String| ImapError::Tls {
+        host: host.to_string(),
+        reason,
+    };
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls_err(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| tls_err(format!("not a valid server name: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(tls_err(e.to_string())),
+        Err(_) => Err(ImapError::Timeout("TLS handshake", CONNECT_TIMEOUT)),
+    }
+}
+
+/// Says goodbye politely, without waiting long; errors are irrelevant here.
+pub async fn logout(session: &mut Session) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+}
+
+/// Throws away unsolicited server responses (EXISTS, EXPUNGE …) queued on the
+/// session: the channel holds 100 and we re-read the mailbox state anyway.
+pub fn drain_unsolicited(session: &mut Session) {
+    while session.unsolicited_responses.try_recv().is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_read_case_insensitively() {
+        let c = Caps::from_list(vec!["IMAP4rev1".into(), "idle".into(), "MOVE".into()]);
+        assert!(c.idle && c.mv && !c.uidplus);
+        assert_eq!(c.summary(), "IDLE MOVE");
+        assert_eq!(
+            Caps::from_list(vec![]).summary(),
+            "none of IDLE, MOVE, UIDPLUS"
+        );
+    }
+}

@@ -1,0 +1,737 @@
+//! End-to-end tests of `closeloop run` on real mail servers: each test starts its own
+//! Dovecot + Postfix lab, a temp dir with a real SQLite file, and the real binary.
+//! Run with CLOSELOOP_E2E=1 (tests/run.sh sets it); skipped otherwise.
+
+mod harness;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::MailLab;
+
+const SEC: (&str, &str) = ("security@example.org", "sec-pass");
+const ALICE: (&str, &str) = ("alice@example.org", "alice-pass");
+const BOB: (&str, &str) = ("bob@example.org", "bob-pass");
+const LEAD: (&str, &str) = ("lead@example.org", "lead-pass");
+const USERS: &[(&str, &str)] = &[SEC, ALICE, BOB, LEAD];
+/// The env var the daemon reads the IMAP password from (not `CLOSELOOP_…`: those are config keys).
+const PASSWORD_ENV: &str = "E2E_IMAP_PASSWORD";
+const WAIT: Duration = Duration::from_secs(30);
+const KEY: &str = "AKIAZ5Q3XH7PLMN4RT2W";
+
+macro_rules! e2e_gate {
+    () => {
+        if !harness::e2e_enabled() {
+            eprintln!("skipping: CLOSELOOP_E2E not set");
+            return;
+        }
+    };
+}
+
+// ---- fixtures ----------------------------------------------------------------------------------
+
+/// A lab, a temp dir with the config and the SQLite file.
+struct Setup {
+    lab: MailLab,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outbound {
+    Smtp,
+    /// Letters as files: for tests about intake only (no SMTP load).
+    File,
+}
+
+impl Setup {
+    fn new(outbound: Outbound) -> Setup {
+        let lab = MailLab::start(USERS);
+        let dir = tempfile::Builder::new()
+            .prefix("cl-e2e-")
+            .tempdir()
+            .unwrap();
+        let outbound = match outbound {
+            Outbound::Smtp => format!(
+                "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_after = \"1s\"\n",
+                lab.smtp_port
+            ),
+            Outbound::File => format!(
+                "kind = \"file\"\ndir = \"{}\"\n",
+                dir.path().join("outbox").display()
+            ),
+        };
+        let text = format!(
+            r#"[database]
+url = "sqlite://{db}"
+
+[intake]
+kind = "imap"
+host = "127.0.0.1"
+port = {imap}
+tls = "none"
+username = "{user}"
+password_env = "{PASSWORD_ENV}"
+mailbox = "INBOX"
+processed_mailbox = "Processed"
+poll_interval = "10m"
+allowed_domains = ["example.org"]
+
+[outbound]
+from = "security@example.org"
+{outbound}
+[responders]
+addresses = ["lead@example.org"]
+auth = "dmarc"
+trusted_authserv_id = "mx.example.org"
+
+[http]
+listen = ""
+"#,
+            db = dir.path().join("closeloop.db").display(),
+            imap = lab.imap_port,
+            user = SEC.0,
+        );
+        let config = dir.path().join("closeloop.toml");
+        std::fs::write(&config, text).unwrap();
+        Setup { lab, dir, config }
+    }
+
+    fn db_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.dir.path().join("closeloop.db").display()
+        )
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_closeloop"));
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env(PASSWORD_ENV, SEC.1)
+            .env_remove("CLOSELOOP_CONFIG")
+            .env("CLOSELOOP_LOG", "info")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn start_daemon(&self, name: &str) -> Daemon {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = self
+            .command(&["run"])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("cannot start closeloop");
+        Daemon { child, log }
+    }
+
+    /// One number from the database (read while the daemon runs: WAL allows it).
+    async fn count(&self, sql: &'static str) -> i64 {
+        let store = closeloop::store::Store::connect(&self.db_url())
+            .await
+            .expect("open database");
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or(-1);
+        store.close().await;
+        n
+    }
+
+    /// Waits until Postfix holds no message (everything delivered and recorded).
+    async fn wait_postfix_queue_empty(&self) {
+        let spool = self.lab.dir.join("postfix/spool");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let queued: usize = ["maildrop", "incoming", "active", "deferred", "hold"]
+                .iter()
+                .map(|q| count_files(&spool.join(q)))
+                .sum();
+            if queued == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Postfix still holds {queued} message(s) after {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn execute(&self, sql: &'static str) {
+        let store = closeloop::store::Store::connect(&self.db_url())
+            .await
+            .expect("open database");
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+        store.close().await;
+    }
+
+    async fn wait_count(&self, sql: &'static str, want: impl Fn(i64) -> bool, what: &str) -> i64 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let n = if self.dir.path().join("closeloop.db").exists() {
+                self.count(sql).await
+            } else {
+                -1
+            };
+            if want(n) {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: `{sql}` is {n} after {WAIT:?}\n{}",
+                self.lab.log_tail(20)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn send(&self, from: &str, raw: &[u8]) {
+        harness::smtp_send(self.lab.smtp_port, from, &[SEC.0], raw).await;
+    }
+
+    async fn mailbox(&self, user: (&str, &str), mailbox: &str) -> Vec<Vec<u8>> {
+        harness::imap_fetch_all(self.lab.imap_port, user.0, user.1, mailbox).await
+    }
+
+    async fn wait_mail(&self, user: (&str, &str), mailbox: &str, n: usize) -> Vec<Vec<u8>> {
+        harness::wait_for_count(self.lab.imap_port, user.0, user.1, mailbox, n, WAIT).await
+    }
+
+    /// APPENDs messages straight into the security mailbox (no SMTP needed).
+    async fn append(&self, raws: &[Vec<u8>]) {
+        let mut s = harness::imap_login(self.lab.imap_port, SEC.0, SEC.1)
+            .await
+            .unwrap();
+        for raw in raws {
+            tokio::time::timeout(WAIT, s.append("INBOX", None, None, raw))
+                .await
+                .expect("APPEND timed out")
+                .expect("APPEND");
+        }
+        s.logout().await.ok();
+    }
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_log(&mut self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.log().contains(needle) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "daemon exited ({status}) before logging {needle:?}:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not log {needle:?} within {WAIT:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -s {sig} failed");
+    }
+
+    /// Waits for the exit; returns its status and how long it took.
+    async fn exit_within(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        let began = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, began.elapsed());
+            }
+            assert!(
+                began.elapsed() < limit,
+                "daemon still running {limit:?} after the signal:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_files(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn report(from: &str, n: usize, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: security@example.org\r\nSubject: {subject}\r\n\
+         Message-ID: {}\r\nDate: Sun, 29 Nov 2026 01:00:00 +0000\r\n\
+         Authentication-Results: mx.example.org; dmarc=pass header.from=example.org\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        message_id_of(from, n),
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+fn message_id_of(from: &str, n: usize) -> String {
+    format!("<report-{n}-{from}>")
+}
+
+fn ids(msgs: &[Vec<u8>]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| harness::header(m, "Message-ID"))
+        .collect()
+}
+
+fn unique(msgs: &[Vec<u8>]) -> usize {
+    ids(msgs).into_iter().collect::<BTreeSet<_>>().len()
+}
+
+fn subjects(msgs: &[Vec<u8>]) -> Vec<String> {
+    msgs.iter().map(|m| harness::header(m, "Subject")).collect()
+}
+
+/// Alice and Bob report the same leaked key; the running daemon takes both in
+/// through IDLE, acknowledges each and notifies the lead once per report.
+async fn two_reports_acknowledged(s: &Setup, d: &mut Daemon) {
+    d.wait_log("IMAP connected").await;
+    d.wait_log("mailbox selected").await;
+    let body = format!("I found this key in a public repo:\n{KEY}\nPlease check.");
+    s.send(
+        ALICE.0,
+        &report(ALICE.0, 1, "Leaked key in repo foo", &body),
+    )
+    .await;
+    s.send(BOB.0, &report(BOB.0, 2, "AWS key in a gist", &body))
+        .await;
+    // Polling is every 10 minutes: only IDLE can bring them in this fast.
+    s.wait_count("SELECT COUNT(*) FROM reports", |n| n == 2, "reports")
+        .await;
+    assert_eq!(s.count("SELECT COUNT(*) FROM cases").await, 1, "one case");
+
+    let alice = s.wait_mail(ALICE, "INBOX", 1).await;
+    let bob = s.wait_mail(BOB, "INBOX", 1).await;
+    for (got, who, n) in [(&alice, ALICE.0, 1), (&bob, BOB.0, 2)] {
+        assert_eq!(got.len(), 1, "{who}: {:?}", subjects(got));
+        let m = &got[0];
+        assert!(harness::header(m, "Subject").contains("[CL-1]"), "{who}");
+        assert_eq!(harness::header(m, "In-Reply-To"), message_id_of(who, n));
+        let auto = harness::header(m, "Auto-Submitted");
+        assert!(auto.starts_with("auto-"), "{who}: Auto-Submitted {auto:?}");
+        assert!(!String::from_utf8_lossy(m).contains(KEY), "plaintext key");
+    }
+    let lead = s.wait_mail(LEAD, "INBOX", 1).await;
+    assert!(subjects(&lead).iter().all(|s| s.contains("[CL-1]")));
+    assert!(lead
+        .iter()
+        .all(|m| !String::from_utf8_lossy(m).contains(KEY)));
+    // Both reports left the inbox for the processed folder.
+    s.wait_mail(SEC, "Processed", 2).await;
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
+// ---- the tests ---------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_reports_arrive_by_idle_and_are_acknowledged() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let mut d = s.start_daemon("daemon");
+    two_reports_acknowledged(&s, &mut d).await;
+    let log = d.log();
+    assert!(
+        log.contains("waiting=\"IDLE\"") || log.contains("waiting=IDLE"),
+        "{log}"
+    );
+    assert!(!log.contains(SEC.1), "password in the log");
+    assert!(!log.contains(KEY), "plaintext key in the log");
+    // SIGTERM while idling: IDLE is interrupted, the exit is clean and quick.
+    d.signal("TERM");
+    let (status, took) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "exit status {status}:\n{}", d.log());
+    eprintln!("stopped from IDLE in {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_responder_reply_resolves_and_every_reporter_gets_the_outcome() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let mut d = s.start_daemon("daemon");
+    two_reports_acknowledged(&s, &mut d).await;
+    let lead = s.mailbox(LEAD, "INBOX").await;
+    let notify_id = harness::header(&lead[0], "Message-ID");
+    let reply = format!(
+        "From: lead@example.org\r\nTo: security@example.org\r\n\
+         Subject: Re: Leaked key in repo foo [CL-1]\r\nMessage-ID: <reply-1.lead@example.org>\r\n\
+         In-Reply-To: {notify_id}\r\nDate: Sun, 29 Nov 2026 01:05:00 +0000\r\n\
+         Authentication-Results: mx.example.org; dmarc=pass header.from=example.org\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         classify secret-leak\r\naction revoked the key\r\nresolve remediated\r\n"
+    );
+    s.send(LEAD.0, reply.as_bytes()).await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM cases WHERE status = 'resolved'",
+        |n| n == 1,
+        "resolved case",
+    )
+    .await;
+    for (who, n) in [(ALICE, 1), (BOB, 2)] {
+        let got = s.wait_mail(who, "INBOX", 2).await;
+        assert_eq!(
+            got.len(),
+            2,
+            "{}: ack + outcome: {:?}",
+            who.0,
+            subjects(&got)
+        );
+        assert!(
+            got.iter()
+                .all(|m| harness::header(m, "In-Reply-To") == message_id_of(who.0, n)),
+            "{}: not threaded under the report",
+            who.0
+        );
+        let outcome = got
+            .iter()
+            .find(|m| String::from_utf8_lossy(m).contains("revoked the key"))
+            .unwrap_or_else(|| panic!("{}: no outcome letter: {:?}", who.0, subjects(&got)));
+        assert!(harness::header(outcome, "References").contains(&message_id_of(who.0, n)));
+        assert!(!String::from_utf8_lossy(outcome).contains(KEY));
+    }
+    // The lead got a confirmation of the applied block.
+    s.wait_mail(LEAD, "INBOX", 2).await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM letters WHERE kind = 'outcome' AND status = 'sent'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_sigkill_mid_batch_loses_and_duplicates_nothing() {
+    e2e_gate!();
+    const N: usize = 200;
+    let s = Setup::new(Outbound::File);
+    let raws: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            report(
+                ALICE.0,
+                i,
+                &format!("Finding {i}"),
+                &format!("Suspicious token use number {i} on host build-{i}."),
+            )
+        })
+        .collect();
+    s.append(&raws).await;
+    let mut d = s.start_daemon("first");
+    // Kill as soon as the first batch is committed: the next one is in hand.
+    let seen = s
+        .wait_count("SELECT COUNT(*) FROM messages", |n| n > 0, "first batch")
+        .await;
+    d.signal("KILL");
+    let (status, _) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(!status.success());
+    let at_kill = s.count("SELECT COUNT(*) FROM messages").await;
+    eprintln!("killed with {seen}..{at_kill} of {N} messages committed");
+
+    let _d = s.start_daemon("second");
+    s.wait_count(
+        "SELECT COUNT(*) FROM messages",
+        |n| n >= N as i64,
+        "all messages",
+    )
+    .await;
+    let processed = s.wait_mail(SEC, "Processed", N).await;
+    // Give a duplicate move or ingest the chance to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
+    assert_eq!(
+        s.count("SELECT COUNT(DISTINCT message_id) FROM messages")
+            .await,
+        N as i64
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, N as i64);
+    let processed_now = s.mailbox(SEC, "Processed").await;
+    assert_eq!(processed_now.len(), N, "processed folder holds each once");
+    assert_eq!(unique(&processed), N);
+    let want: BTreeSet<String> = (0..N).map(|i| message_id_of(ALICE.0, i)).collect();
+    assert_eq!(
+        ids(&processed_now).into_iter().collect::<BTreeSet<_>>(),
+        want
+    );
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty(), "INBOX not empty");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_recovers_from_imap_restart_and_smtp_outage() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let mut d = s.start_daemon("daemon");
+    d.wait_log("mailbox selected").await;
+
+    // IMAP goes away while the daemon idles; a report arrives meanwhile (queued by Postfix).
+    s.lab.stop_imap();
+    d.wait_log("reconnecting").await;
+    s.send(
+        ALICE.0,
+        &report(
+            ALICE.0,
+            1,
+            "Key in CI log",
+            &format!("Found {KEY} in a CI log."),
+        ),
+    )
+    .await;
+    s.lab.start_imap();
+    let alice = s.wait_mail(ALICE, "INBOX", 1).await;
+    assert_eq!(
+        harness::header(&alice[0], "In-Reply-To"),
+        message_id_of(ALICE.0, 1)
+    );
+    s.wait_mail(LEAD, "INBOX", 1).await;
+
+    // SMTP is down while the next letters are due. Stop it only once its queue
+    // is empty: Postfix stopped mid-delivery would deliver a message twice itself.
+    s.wait_postfix_queue_empty().await;
+    s.lab.stop_smtp();
+    s.append(&[report(
+        BOB.0,
+        2,
+        "Bot account misbehaving",
+        "The deploy bot account pushed to main at 3am.",
+    )])
+    .await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND attempts > 0",
+        |n| n >= 2,
+        "letters retried while SMTP is down",
+    )
+    .await;
+    s.lab.start_smtp();
+    let bob = s.wait_mail(BOB, "INBOX", 1).await;
+    assert_eq!(
+        harness::header(&bob[0], "In-Reply-To"),
+        message_id_of(BOB.0, 2)
+    );
+    s.wait_mail(LEAD, "INBOX", 2).await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM letters WHERE status <> 'sent'",
+        |n| n == 0,
+        "every letter sent",
+    )
+    .await;
+
+    // Exactly once, counted by Message-ID in each mailbox, after the next outbox passes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.lab.flush_smtp_queue();
+    let letters = s.count("SELECT COUNT(*) FROM letters").await as usize;
+    let mut delivered = 0;
+    for who in [ALICE, BOB, LEAD] {
+        let got = s.mailbox(who, "INBOX").await;
+        assert_eq!(
+            unique(&got),
+            got.len(),
+            "{}: duplicates {:?}",
+            who.0,
+            ids(&got)
+        );
+        delivered += got.len();
+    }
+    assert_eq!(delivered, letters, "every letter arrived exactly once");
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 2);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_sigterm_during_work_exits_cleanly() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let raws: Vec<Vec<u8>> = (0..150)
+        .map(|i| {
+            report(
+                ALICE.0,
+                i,
+                &format!("Finding {i}"),
+                "A token was seen in a log.",
+            )
+        })
+        .collect();
+    s.append(&raws).await;
+    let mut d = s.start_daemon("daemon");
+    s.wait_count("SELECT COUNT(*) FROM messages", |n| n > 0, "work started")
+        .await;
+    d.signal("TERM");
+    let (status, took) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "exit status {status}:\n{}", d.log());
+    eprintln!("stopped in {took:?}");
+    assert!(d.log().contains("stopped"), "{}", d.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_check_config_reports_each_part() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let out = s.command(&["check-config"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in ["database", "imap", "smtp"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(&format!(" {part} "))),
+            "no ok line for {part}:\n{text}"
+        );
+    }
+    assert!(!text.contains(SEC.1), "password printed");
+
+    s.lab.stop_imap();
+    let out = s.command(&["check-config"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains(" imap ")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains(" smtp ")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let big = "A line of a very long log that was pasted into the report.\n".repeat(2_000);
+    s.append(&[
+        report(ALICE.0, 1, "Small one", "A token was seen in a log."),
+        report(ALICE.0, 2, "Huge paste", &big),
+        report(
+            BOB.0,
+            3,
+            "Another small one",
+            "The deploy bot did odd things.",
+        ),
+    ])
+    .await;
+    let out = s
+        .command(&["run", "--once"])
+        .env("CLOSELOOP_INTAKE_MAX_MESSAGE_BYTES", "8192")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    assert_eq!(
+        s.count(
+            "SELECT COUNT(*) FROM messages WHERE disposition = 'quarantined' \
+             AND reason LIKE '%over intake.max_message_bytes%' AND size > 100000"
+        )
+        .await,
+        1,
+        "the oversized message is quarantined with its real size and the reason"
+    );
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 3);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+    // A second drain finds nothing new and changes nothing.
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
+    assert_eq!(s.count("SELECT MAX(last_uid) FROM mailbox_state").await, 3);
+
+    // A message at or below the remembered UID was committed before a crash:
+    // it is moved, not read again.
+    s.append(&[report(ALICE.0, 4, "Committed before a crash", "x")])
+        .await;
+    s.execute("UPDATE mailbox_state SET last_uid = 4").await;
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 4);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+
+    // A changed UIDVALIDITY makes the next drain start again from UID 1.
+    s.append(&[report(BOB.0, 5, "After a UIDVALIDITY change", "y")])
+        .await;
+    s.execute("UPDATE mailbox_state SET uidvalidity = 1, last_uid = 99")
+        .await;
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 4);
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 5);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_polls_when_idle_is_off() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let log = s.dir.path().join("poll.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = s
+        .command(&["run"])
+        .env("CLOSELOOP_INTAKE_IDLE", "false")
+        .env("CLOSELOOP_INTAKE_POLL_INTERVAL", "1s")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, log };
+    d.wait_log("mailbox selected").await;
+    assert!(d.log().contains("waiting=\"polling\""), "{}", d.log());
+    s.append(&[report(ALICE.0, 1, "Found while polling", "z")])
+        .await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM messages",
+        |n| n == 1,
+        "polled message",
+    )
+    .await;
+    s.wait_mail(SEC, "Processed", 1).await;
+    d.signal("TERM");
+    let (status, _) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "{}", d.log());
+}

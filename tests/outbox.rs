@@ -1,0 +1,292 @@
+//! The outbox: letters leave exactly once, with their stored Message-ID; a
+//! transient failure is retried with backoff; a permanent one is marked
+//! failed and reported to the responders; the per-recipient rate limit holds.
+//! The SMTP tests run against the real Postfix/Dovecot lab when CLOSELOOP_E2E=1.
+
+mod common;
+mod harness;
+
+use closeloop::compose::RATE_LIMIT_PER_HOUR;
+use closeloop::context::Context;
+use closeloop::domain::CaseId;
+use closeloop::mailer::Mailer;
+use closeloop::outbox;
+use closeloop::pipeline;
+use closeloop::store::{cases, outbox as rows};
+use common::*;
+
+on_both_backends!(
+    file_letters_leave_once_with_their_stored_headers,
+    a_permanent_failure_is_marked_and_the_responders_are_told,
+    one_address_cannot_be_flooded,
+);
+
+async fn count(ctx: &Context, status: &str) -> i64 {
+    let mut c = ctx.store.conn().await.unwrap();
+    rows::count_status(&mut c, status).await.unwrap()
+}
+
+async fn file_letters_leave_once_with_their_stored_headers(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    pipeline::ingest(
+        &ctx,
+        &email(
+            "Zoë <zoe@example.org>",
+            "Schlüssel im Build-Log",
+            "z1@example.org",
+            &[],
+            "AKIA? maybe",
+        ),
+        "t",
+        T0,
+    )
+    .await
+    .unwrap();
+    let pending = count(&ctx, "pending").await;
+    assert_eq!(pending, 3, "ack + two notifications");
+    let mailer = Mailer::from_config(&ctx.cfg).unwrap();
+    let pass = outbox::send_due(&ctx, &mailer, T0 + 1).await.unwrap();
+    assert_eq!((pass.sent, pass.retried, pass.failed), (3, 0, 0));
+    assert_eq!(count(&ctx, "sent").await, 3);
+    let again = outbox::send_due(&ctx, &mailer, T0 + 2).await.unwrap();
+    assert_eq!(again.sent, 0, "nothing is sent twice");
+
+    let files = all_files(&d.dir.path().join("letters"));
+    assert_eq!(files.len(), 3);
+    let ack = files
+        .iter()
+        .find(|p| p.to_string_lossy().contains("-ack-"))
+        .unwrap();
+    let raw = std::fs::read(ack).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let mut c = ctx.store.conn().await.unwrap();
+    let stored = rows::of_case(&mut c, CaseId(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.kind == "ack")
+        .unwrap();
+    assert!(
+        text.contains(&format!("Message-ID: <{}>", stored.message_id)),
+        "{text}"
+    );
+    assert!(text.contains("In-Reply-To: <z1@example.org>"));
+    assert!(text.contains("Auto-Submitted: auto-replied"));
+    assert_eq!(
+        text.matches("\nTo: ").count() + usize::from(text.starts_with("To: ")),
+        1
+    );
+    // The non-ASCII subject is encoded, and names the case.
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert!(
+        parsed
+            .subject()
+            .unwrap()
+            .contains("Schlüssel im Build-Log [CL-1]"),
+        "{:?}",
+        parsed.subject()
+    );
+}
+
+async fn a_permanent_failure_is_marked_and_the_responders_are_told(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    pipeline::ingest(
+        &ctx,
+        &email(
+            "alice@example.org",
+            "odd bot",
+            "p1@example.org",
+            &[],
+            "bot account",
+        ),
+        "t",
+        T0,
+    )
+    .await
+    .unwrap();
+    // Make the outbox folder unusable for one letter's recipient by corrupting its address.
+    {
+        let mut c = ctx.store.begin().await.unwrap();
+        sqlx::query("UPDATE letters SET recipient = 'not an address' WHERE kind = 'ack'")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        c.commit().await.unwrap();
+    }
+    let mailer = Mailer::from_config(&ctx.cfg).unwrap();
+    let pass = outbox::send_due(&ctx, &mailer, T0 + 1).await.unwrap();
+    assert_eq!(pass.failed, 1);
+    let mut c = ctx.store.conn().await.unwrap();
+    let letters = rows::of_case(&mut c, CaseId(1)).await.unwrap();
+    let failed = letters.iter().find(|l| l.status == "failed").unwrap();
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("address"),
+        "{:?}",
+        failed.last_error
+    );
+    assert!(letters
+        .iter()
+        .any(|l| l.kind == "failure" && l.recipient == "lead@example.org"));
+    let events = cases::events(&mut c, CaseId(1)).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "letter-failed"));
+}
+
+async fn one_address_cannot_be_flooded(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    for i in 0..(RATE_LIMIT_PER_HOUR + 10) {
+        let raw = email(
+            "loop@example.org",
+            &format!("report {i}"),
+            &format!("flood-{i}@example.org"),
+            &[],
+            &format!("thing {i}"),
+        );
+        pipeline::ingest(&ctx, &raw, "t", T0 + i).await.unwrap();
+    }
+    let acks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE recipient = 'loop@example.org'")
+            .fetch_one(ctx.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(acks, RATE_LIMIT_PER_HOUR);
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'rate-limited'")
+        .fetch_one(ctx.store.pool())
+        .await
+        .unwrap();
+    assert!(held >= 10, "{held}");
+    // An outcome letter is never dropped by the limit: it is delayed by an hour.
+    let now = T0 + 1_000;
+    let a = closeloop::lifecycle::cli_command(
+        &ctx,
+        CaseId(1),
+        "lead@example.org",
+        "classify other\nresolve no-action: a test",
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(a.ok, "{:?}", a.lines);
+    let due: i64 = sqlx::query_scalar("SELECT next_attempt_at FROM letters WHERE kind = 'outcome' AND recipient = 'loop@example.org'")
+        .fetch_one(ctx.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(due, now + 3_600_000);
+}
+
+#[tokio::test]
+async fn e2e_smtp_down_letters_wait_and_leave_exactly_once() {
+    if !harness::e2e_enabled() {
+        eprintln!("skipping: CLOSELOOP_E2E not set");
+        return;
+    }
+    let lab = harness::MailLab::start(&[
+        ("security@example.org", "pw-sec"),
+        ("alice@example.org", "pw-alice"),
+        ("bob@example.org", "pw-bob"),
+        ("lead@example.org", "pw-lead"),
+        ("oncall@example.org", "pw-oncall"),
+    ]);
+    let d = Deployment::new("dmarc");
+    let mut cfg = d.cfg.clone();
+    cfg.outbound.kind = closeloop::config::OutboundKind::Smtp;
+    cfg.outbound.host = "127.0.0.1".into();
+    cfg.outbound.port = lab.smtp_port;
+    cfg.outbound.tls = closeloop::config::TlsMode::None;
+    let ctx = closeloop::cli::open(&cfg).await.unwrap();
+    let mailer = Mailer::from_config(&cfg).unwrap();
+    for (who, mid) in [
+        ("alice@example.org", "e1@example.org"),
+        ("bob@example.org", "e2@example.org"),
+    ] {
+        pipeline::ingest(
+            &ctx,
+            &email(who, "leaked token", mid, &[], "token in chat"),
+            "t",
+            T0,
+        )
+        .await
+        .unwrap();
+    }
+    let due = count(&ctx, "pending").await;
+    assert_eq!(due, 6, "two acks, four notifications");
+
+    lab.stop_smtp();
+    let pass = outbox::send_due(&ctx, &mailer, T0 + 1).await.unwrap();
+    assert_eq!((pass.sent, pass.retried), (0, 6), "all wait for the server");
+    // Not due again before the backoff has passed.
+    assert_eq!(
+        outbox::send_due(&ctx, &mailer, T0 + 2)
+            .await
+            .unwrap()
+            .retried,
+        0
+    );
+    let attempts: i64 = sqlx::query_scalar("SELECT MIN(attempts) FROM letters")
+        .fetch_one(ctx.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+
+    lab.start_smtp();
+    let later = T0 + 1 + outbox::backoff_ms(0);
+    let pass = outbox::send_due(&ctx, &mailer, later).await.unwrap();
+    assert_eq!((pass.sent, pass.failed), (6, 0));
+    assert_eq!(
+        outbox::send_due(&ctx, &mailer, later + outbox::backoff_ms(5))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+
+    // Each letter arrived once, in the right mailbox, threaded under the report.
+    for (who, pw, mid, case) in [
+        ("alice@example.org", "pw-alice", "e1@example.org", "[CL-1]"),
+        ("bob@example.org", "pw-bob", "e2@example.org", "[CL-2]"),
+    ] {
+        let got = harness::wait_for_count(
+            lab.imap_port,
+            who,
+            pw,
+            "INBOX",
+            1,
+            std::time::Duration::from_secs(15),
+        )
+        .await;
+        assert_eq!(got.len(), 1, "{who} gets exactly one letter");
+        assert!(harness::header(&got[0], "In-Reply-To").contains(mid));
+        assert!(harness::header(&got[0], "Subject").contains(case));
+    }
+    for (who, pw) in [
+        ("lead@example.org", "pw-lead"),
+        ("oncall@example.org", "pw-oncall"),
+    ] {
+        let got = harness::wait_for_count(
+            lab.imap_port,
+            who,
+            pw,
+            "INBOX",
+            2,
+            std::time::Duration::from_secs(15),
+        )
+        .await;
+        let mut ids: Vec<String> = got
+            .iter()
+            .map(|m| harness::header(m, "Message-ID"))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            2,
+            "{who}: two distinct notifications, no duplicates"
+        );
+    }
+}
