@@ -24,16 +24,55 @@ fn now_ms() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A name for this instance in the `leases` table: host, process and a random tag.
-pub fn instance_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
+        .unwrap_or_else(|| "host".into())
+}
+
+/// A name for this instance in the `leases` table: host, process and a random tag.
+pub fn instance_id() -> String {
     let mut tag = [0u8; 4];
     getrandom::fill(&mut tag).ok();
-    format!("{host}/{}/{}", std::process::id(), hex::encode(tag))
+    format!("{}/{}/{}", hostname(), std::process::id(), hex::encode(tag))
+}
+
+/// True when `holder` names a process on this host that no longer exists
+/// (a daemon restarted after a crash need not wait out its own old lease).
+/// Only answers where `/proc` shows processes; elsewhere the lease expires.
+fn is_dead_here(holder: &str) -> bool {
+    let mut parts = holder.split('/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == hostname()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Takes the lease (or renews it); takes it at once from a holder whose
+/// process on this host is gone.
+async fn take(store: &Store, name: &str, holder: &str, ttl_ms: Millis) -> store::Result<bool> {
+    let now = now_ms();
+    if store::lease::hold(store, name, holder, now, ttl_ms).await? {
+        return Ok(true);
+    }
+    match store::lease::current(store, name).await? {
+        Some((current, _)) if is_dead_here(&current) => {
+            let taken = store::lease::take_from(store, name, &current, holder, now, ttl_ms).await?;
+            if taken {
+                tracing::info!(lease = name, previous = %current, "took the lease from a process that is gone");
+            }
+            Ok(taken)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Runs `job` whenever this instance holds lease `name`, until `shutdown`.
@@ -60,7 +99,7 @@ pub async fn run_while_holding<F, Fut>(
         // Wait for the lease.
         let mut held_until = loop {
             let now = now_ms();
-            match store::lease::hold(&store, name, holder, now, ttl_ms).await {
+            match take(&store, name, holder, ttl_ms).await {
                 Ok(true) => break now + ttl_ms,
                 Ok(false) if !waiting_logged => {
                     tracing::info!(
@@ -143,10 +182,28 @@ where
 {
     let holder = instance_id();
     let ttl_ms = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
-    if !store::lease::hold(store, name, &holder, now_ms(), ttl_ms).await? {
+    if !take(store, name, &holder, ttl_ms).await? {
         return Ok(None);
     }
     let out = job().await;
     store::lease::release(store, name, &holder).await?;
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_gone_process_on_this_host_counts_as_dead() {
+        let me = instance_id();
+        assert!(!is_dead_here(&me));
+        assert!(!is_dead_here("some-other-host/1/ab"));
+        assert!(!is_dead_here("garbage"));
+        if std::path::Path::new("/proc/self").exists() {
+            // Pid 1 always exists; a pid beyond pid_max never does.
+            assert!(!is_dead_here(&format!("{}/1/ab", hostname())));
+            assert!(is_dead_here(&format!("{}/4194305/ab", hostname())));
+        }
+    }
 }

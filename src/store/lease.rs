@@ -47,6 +47,30 @@ pub async fn hold(
     Ok(created.rows_affected() == 1)
 }
 
+/// Takes the lease from `dead`, a holder known to be gone (its process no
+/// longer exists), without waiting for it to expire. False when `dead` no
+/// longer holds it (someone else was quicker).
+pub async fn take_from(
+    store: &Store,
+    name: &str,
+    dead: &str,
+    holder: &str,
+    now: Millis,
+    ttl_ms: Millis,
+) -> Result<bool> {
+    let mut conn = store.conn().await?;
+    let done = sqlx::query(
+        "UPDATE leases SET holder = $1, expires_at = $2 WHERE name = $3 AND holder = $4",
+    )
+    .bind(holder)
+    .bind(now.saturating_add(ttl_ms))
+    .bind(name)
+    .bind(dead)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Gives the lease up at once (clean shutdown) so another instance need not
 /// wait for it to expire. Does nothing when `holder` no longer holds it.
 pub async fn release(store: &Store, name: &str, holder: &str) -> Result<()> {
