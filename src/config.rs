@@ -14,7 +14,13 @@ use serde::{Deserialize, Deserializer};
 /// Environment variables starting with this prefix override config keys.
 pub const ENV_PREFIX: &str = "CLOSELOOP_";
 /// Environment variables with the prefix that are not config keys.
-const ENV_NOT_KEYS: &[&str] = &["CLOSELOOP_CONFIG", "CLOSELOOP_LOG", "CLOSELOOP_E2E"];
+/// `CLOSELOOP_TEST_POSTGRES` points the test suite at a PostgreSQL server.
+const ENV_NOT_KEYS: &[&str] = &[
+    "CLOSELOOP_CONFIG",
+    "CLOSELOOP_LOG",
+    "CLOSELOOP_E2E",
+    "CLOSELOOP_TEST_POSTGRES",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

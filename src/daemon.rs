@@ -53,8 +53,16 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     {
+        // One instance reads the mailbox at a time: the one holding the intake lease.
         let (ctx, token) = (ctx.clone(), shutdown.clone());
-        tasks.spawn(async move { intake_loop(ctx, token).await });
+        tasks.spawn(async move {
+            let (store, ttl) = (ctx.store.clone(), ctx.cfg.intake.lease_timeout.0);
+            let holder = crate::lease::instance_id();
+            crate::lease::run_while_holding(store, crate::lease::INTAKE, &holder, ttl, token, |t| {
+                intake_loop(ctx.clone(), t)
+            })
+            .await
+        });
     }
     {
         let (ctx, token, mailer) = (ctx.clone(), shutdown.clone(), mailer.clone());
@@ -127,7 +135,20 @@ impl Signals {
 }
 
 async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
-    let n = drain_intake(ctx).await?;
+    let ttl = ctx.cfg.intake.lease_timeout.0;
+    let n = match crate::lease::once_holding(&ctx.store, crate::lease::INTAKE, ttl, || {
+        drain_intake(ctx)
+    })
+    .await?
+    {
+        Some(n) => n?,
+        None => {
+            tracing::info!(
+                "another instance holds the intake lease and reads the mailbox; intake skipped"
+            );
+            0
+        }
+    };
     let expired = lifecycle::expire_acceptances(ctx, now_ms()).await?;
     let timers = sla::tick(ctx, now_ms()).await?;
     let pass = outbox::send_due(ctx, mailer, now_ms()).await?;

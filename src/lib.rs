@@ -22,6 +22,7 @@ pub mod domain;
 pub mod extract;
 pub mod imap;
 pub mod keyfile;
+pub mod lease;
 pub mod letters;
 pub mod lifecycle;
 pub mod maildir;

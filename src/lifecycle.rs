@@ -356,7 +356,13 @@ pub async fn expire_acceptances(ctx: &Context, now: Millis) -> Result<Vec<CaseId
     let day = today(now).format("%Y-%m-%d").to_string();
     let mut tx = ctx.store.begin().await?;
     let due = cases::expired_acceptances(&mut tx, &day).await?;
+    let mut reopened = Vec::with_capacity(due.len());
     for case in &due {
+        // Another instance's timer may have reopened it first: then it is not ours.
+        if !cases::lock_if(&mut tx, *case, CaseStatus::Resolved).await? {
+            continue;
+        }
+        reopened.push(*case);
         let row = cases::require(&mut tx, *case, ctx.prefix()).await?;
         let policy = row.resolution.clone().unwrap_or_default();
         let until = row.until_date.clone().unwrap_or_default();
@@ -372,5 +378,5 @@ pub async fn expire_acceptances(ctx: &Context, now: Millis) -> Result<Vec<CaseId
         .await?;
     }
     tx.commit().await?;
-    Ok(due)
+    Ok(reopened)
 }

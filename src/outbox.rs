@@ -16,9 +16,12 @@ use crate::store::StoreError;
 
 /// Give up after this many attempts (about two days with the backoff below).
 pub const MAX_ATTEMPTS: i64 = 12;
-/// How long a claimed letter is reserved for the claiming sender.
-const CLAIM_MS: Millis = 5 * 60_000;
-const BATCH: i64 = 50;
+/// How long a claimed letter is reserved for the claiming sender: if that
+/// instance dies, another sends the letter once the claim has run out.
+const CLAIM_MS: Millis = 2 * 60_000;
+/// Letters claimed at once: small, so a dead sender strands few, and each
+/// batch is sent well within its claim.
+const BATCH: i64 = 10;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::domain::{CaseId, CaseStatus, Disposition, Millis, Outcome};
 use crate::extract::{self, ArtifactClass, Finding};
 use crate::parse::{self, ForwardStyle, Inbound};
 use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport};
-use crate::store::{cases, outbox, Conn, StoreError};
+use crate::store::{self, case_keys, cases, outbox, Conn, StoreError};
 use crate::{compose, lifecycle};
 
 /// Stored report bodies are capped; the raw message stays in the mailbox.
@@ -144,59 +144,76 @@ pub async fn ingest(
 }
 
 /// Ingests a batch in ONE transaction (group commit): all or none are stored.
-/// On a database error the batch is retried one message at a time so one bad
-/// row cannot hold back the others.
+/// A transaction that lost a race with another instance (see
+/// `StoreError::is_conflict`) is run again from the start, so it sees what
+/// the other committed. A transient error (database busy or away) is
+/// returned for the caller to retry the batch later. On any other database
+/// error the batch is retried one message at a time so one bad row cannot
+/// hold back the others; a message the store refuses is quarantined.
 pub async fn ingest_batch(
+    ctx: &Context,
+    items: &[Item<'_>],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let e = match ingest_retrying(ctx, items, now).await {
+        Ok(out) => return Ok(out),
+        Err(e) if e.is_transient() || e.is_conflict() => return Err(e),
+        Err(e) => e,
+    };
+    tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match ingest_retrying(ctx, std::slice::from_ref(item), now).await {
+            Ok(r) => out.extend(r),
+            Err(e) if !e.is_transient() && !e.is_conflict() => {
+                // This message cannot be stored as it is: keep a record of it with the
+                // reason (the raw message stays in the mailbox), so intake moves on.
+                out.push(record_unstorable(ctx, item, &e, now).await?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// One transaction over `items`, run again when it lost a race.
+async fn ingest_retrying(
+    ctx: &Context,
+    items: &[Item<'_>],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match ingest_tx(ctx, items, now).await {
+            Err(e) if e.is_conflict() && attempt < store::RETRIES => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "concurrent change; running the transaction again");
+                store::retry_pause(attempt).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn ingest_tx(
     ctx: &Context,
     items: &[Item<'_>],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
     let mut tx = ctx.store.begin().await?;
     let mut out = Vec::with_capacity(items.len());
-    let mut failed = None;
     for item in items {
         match ingest_in(ctx, &mut tx, item, now).await {
             Ok(r) => out.push(r),
             Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
-    match failed {
-        None => {
-            tx.commit().await?;
-            ctx.outbox_wake.notify_one();
-            Ok(out)
-        }
-        Some(e) => {
-            tx.rollback().await.ok();
-            if e.is_transient() {
-                // The database is busy or away: the caller retries the whole batch later.
+                tx.rollback().await.ok();
                 return Err(e);
             }
-            tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                let mut tx = ctx.store.begin().await?;
-                match ingest_in(ctx, &mut tx, item, now).await {
-                    Ok(r) => {
-                        tx.commit().await?;
-                        ctx.outbox_wake.notify_one();
-                        out.push(r);
-                    }
-                    Err(e) if !e.is_transient() => {
-                        // This message cannot be stored as it is: keep a record of it with the
-                        // reason (the raw message stays in the mailbox), so intake moves on.
-                        tx.rollback().await.ok();
-                        out.push(record_unstorable(ctx, item, &e, now).await?);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
         }
     }
+    tx.commit().await?;
+    ctx.outbox_wake.notify_one();
+    Ok(out)
 }
 
 /// Quarantines a message the store refused, naming the error (never its content).
@@ -649,9 +666,24 @@ async fn place(
         }
     }
     let decision = dedup::decide(&candidates, now, ctx.cfg.dedup.reopen_window.millis());
+    let keys: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
+    // Another instance may have changed the chosen case (or opened one for
+    // these keys) since the lookups above: each arm checks, under a row lock
+    // or a unique key, and fails with a retryable conflict if so.
+    let still = |ok: bool, case: CaseId, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "case {} is no longer {what}",
+                case.0
+            )))
+        }
+    };
     Ok(match decision {
         Decision::New => {
             let id = cases::insert(conn, now).await?;
+            case_keys::claim(conn, id, &keys).await?;
             cases::add_event(
                 conn,
                 id,
@@ -664,11 +696,22 @@ async fn place(
             (id, Joined::NewCase)
         }
         Decision::Join { case_id, key } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Open).await?,
+                case_id,
+                "open",
+            )?;
+            case_keys::attach(conn, case_id, &keys).await?;
             let text = format!("another report joined ({})", key.reason());
             cases::add_event(conn, case_id, now, "closeloop", "joined", &text).await?;
             (case_id, Joined::Duplicate(key))
         }
         Decision::Reopen { case_id } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
+                case_id,
+                "resolved",
+            )?;
             lifecycle::reopen(
                 conn,
                 case_id,
@@ -677,9 +720,15 @@ async fn place(
                 "the same secret was reported again after the case was remediated: the rotation looks incomplete",
             )
             .await?;
+            case_keys::claim(conn, case_id, &keys).await?;
             (case_id, Joined::Reopened)
         }
         Decision::Recent { case_id, key } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
+                case_id,
+                "resolved",
+            )?;
             let text = format!(
                 "a new report matched this resolved case ({}); its outcome was sent",
                 key.reason()

@@ -10,6 +10,19 @@ use closeloop::pipeline::{self, Ingested, Joined};
 use closeloop::store::{cases, intake, outbox};
 use common::*;
 
+on_both_backends!(
+    a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
+    a_report_opens_a_case_with_masked_artifacts_and_letters,
+    reingest_is_idempotent_by_bytes_and_by_message_id,
+    the_same_secret_joins_the_open_case_and_hosts_never_do,
+    the_same_forwarded_original_and_the_same_identity_join,
+    resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation,
+    strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies,
+    bad_input_is_stored_with_a_warning_or_quarantined_never_lost,
+    oversized_messages_are_quarantined_with_the_reason,
+    a_batch_commits_together,
+);
+
 async fn letters_of(ctx: &closeloop::context::Context, case: i64) -> Vec<outbox::LetterRow> {
     let mut c = ctx.store.conn().await.unwrap();
     outbox::of_case(&mut c, CaseId(case)).await.unwrap()
@@ -28,9 +41,8 @@ fn secret_line(seed: u64) -> (String, String) {
     (p.secret, p.line)
 }
 
-#[tokio::test]
-async fn a_report_opens_a_case_with_masked_artifacts_and_letters() {
-    let d = Deployment::new("dmarc");
+async fn a_report_opens_a_case_with_masked_artifacts_and_letters(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (secret, line) = secret_line(1);
     let raw = email(
@@ -86,9 +98,8 @@ async fn a_report_opens_a_case_with_masked_artifacts_and_letters() {
     assert!(letters.iter().all(|l| !l.body.contains(&secret)));
 }
 
-#[tokio::test]
-async fn reingest_is_idempotent_by_bytes_and_by_message_id() {
-    let d = Deployment::new("dmarc");
+async fn reingest_is_idempotent_by_bytes_and_by_message_id(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let raw = email(
         "alice@example.org",
@@ -129,9 +140,8 @@ async fn reingest_is_idempotent_by_bytes_and_by_message_id() {
     );
 }
 
-#[tokio::test]
-async fn the_same_secret_joins_the_open_case_and_hosts_never_do() {
-    let d = Deployment::new("dmarc");
+async fn the_same_secret_joins_the_open_case_and_hosts_never_do(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (_, line) = secret_line(2);
     let a = email(
@@ -190,9 +200,8 @@ async fn the_same_secret_joins_the_open_case_and_hosts_never_do() {
     );
 }
 
-#[tokio::test]
-async fn the_same_forwarded_original_and_the_same_identity_join() {
-    let d = Deployment::new("dmarc");
+async fn the_same_forwarded_original_and_the_same_identity_join(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let fwd = |from: &str, mid: &str| {
         let body = "FYI\n\n---------- Forwarded message ---------\nFrom: CI <ci@example.org>\nDate: Mon, Nov 2, 2026 at 9:00 AM\n\
@@ -259,9 +268,8 @@ async fn the_same_forwarded_original_and_the_same_identity_join() {
     );
 }
 
-#[tokio::test]
-async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation() {
-    let d = Deployment::new("dmarc");
+async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (_, line) = secret_line(3);
     let sa = "etl@data-7.iam.gserviceaccount.com";
@@ -369,9 +377,8 @@ async fn resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation() {
     );
 }
 
-#[tokio::test]
-async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies() {
-    let d = Deployment::new("dmarc");
+async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (secret, line) = secret_line(4);
     let cases_: Vec<(Vec<u8>, &str)> = vec![
@@ -428,9 +435,8 @@ async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies
     );
 }
 
-#[tokio::test]
-async fn bad_input_is_stored_with_a_warning_or_quarantined_never_lost() {
-    let d = Deployment::new("dmarc");
+async fn bad_input_is_stored_with_a_warning_or_quarantined_never_lost(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (secret, _) = secret_line(5);
     let inputs: Vec<Vec<u8>> = vec![
@@ -500,9 +506,8 @@ async fn bad_input_is_stored_with_a_warning_or_quarantined_never_lost() {
     );
 }
 
-#[tokio::test]
-async fn oversized_messages_are_quarantined_with_the_reason() {
-    let d = Deployment::new("dmarc");
+async fn oversized_messages_are_quarantined_with_the_reason(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let body = "x".repeat(300_000);
     let raw = email("alice@example.org", "huge", "h1@x", &[], &body);
@@ -520,9 +525,8 @@ async fn oversized_messages_are_quarantined_with_the_reason() {
     ));
 }
 
-#[tokio::test]
-async fn a_batch_commits_together() {
-    let d = Deployment::new("dmarc");
+async fn a_batch_commits_together(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let raws: Vec<Vec<u8>> = (0..50)
         .map(|i| {
@@ -549,9 +553,8 @@ async fn a_batch_commits_together() {
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
 }
 
-#[tokio::test]
-async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications() {
-    let d = Deployment::new("dmarc");
+async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     let (_, line) = secret_line(9);
     for i in 0..12 {

@@ -15,14 +15,19 @@ use closeloop::pipeline;
 use closeloop::store::{cases, outbox as rows};
 use common::*;
 
+on_both_backends!(
+    file_letters_leave_once_with_their_stored_headers,
+    a_permanent_failure_is_marked_and_the_responders_are_told,
+    one_address_cannot_be_flooded,
+);
+
 async fn count(ctx: &Context, status: &str) -> i64 {
     let mut c = ctx.store.conn().await.unwrap();
     rows::count_status(&mut c, status).await.unwrap()
 }
 
-#[tokio::test]
-async fn file_letters_leave_once_with_their_stored_headers() {
-    let d = Deployment::new("dmarc");
+async fn file_letters_leave_once_with_their_stored_headers(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     pipeline::ingest(
         &ctx,
@@ -84,9 +89,8 @@ async fn file_letters_leave_once_with_their_stored_headers() {
     );
 }
 
-#[tokio::test]
-async fn a_permanent_failure_is_marked_and_the_responders_are_told() {
-    let d = Deployment::new("dmarc");
+async fn a_permanent_failure_is_marked_and_the_responders_are_told(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     pipeline::ingest(
         &ctx,
@@ -133,9 +137,8 @@ async fn a_permanent_failure_is_marked_and_the_responders_are_told() {
     assert!(events.iter().any(|e| e.kind == "letter-failed"));
 }
 
-#[tokio::test]
-async fn one_address_cannot_be_flooded() {
-    let d = Deployment::new("dmarc");
+async fn one_address_cannot_be_flooded(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     for i in 0..(RATE_LIMIT_PER_HOUR + 10) {
         let raw = email(

@@ -10,6 +10,18 @@ use closeloop::pipeline::{self, Ingested};
 use closeloop::store::{cases, outbox};
 use common::*;
 
+on_both_backends!(
+    a_whole_case_from_report_to_outcome_by_email_only,
+    a_rule_violation_rejects_the_whole_block,
+    quoted_commands_never_run_in_any_reply_style,
+    html_only_replies_are_understood,
+    forged_or_unauthenticated_commands_change_nothing,
+    token_mode_accepts_the_signed_address_and_refuses_a_tampered_one,
+    duplicates_merge_and_every_reporter_gets_the_target_outcome,
+    reopen_records_why_and_accepted_risk_expires_by_itself,
+    respond_on_the_command_line_follows_the_same_rules,
+);
+
 async fn ingest(ctx: &Context, raw: &[u8], at: i64) -> Ingested {
     pipeline::ingest(ctx, raw, "test", at).await.unwrap()
 }
@@ -62,9 +74,8 @@ async fn two_reports(ctx: &Context) -> String {
     p.secret
 }
 
-#[tokio::test]
-async fn a_whole_case_from_report_to_outcome_by_email_only() {
-    let d = Deployment::new("dmarc");
+async fn a_whole_case_from_report_to_outcome_by_email_only(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
 
@@ -185,9 +196,8 @@ async fn a_whole_case_from_report_to_outcome_by_email_only() {
     );
 }
 
-#[tokio::test]
-async fn a_rule_violation_rejects_the_whole_block() {
-    let d = Deployment::new("dmarc");
+async fn a_rule_violation_rejects_the_whole_block(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     for (body, needle) in [
@@ -243,9 +253,8 @@ async fn a_rule_violation_rejects_the_whole_block() {
     }
 }
 
-#[tokio::test]
-async fn quoted_commands_never_run_in_any_reply_style() {
-    let d = Deployment::new("dmarc");
+async fn quoted_commands_never_run_in_any_reply_style(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     let gmail = "classify token-misuse\n\nOn Mon, Nov 2, 2026 at 10:00 AM Closeloop <security@example.org> wrote:\n> resolve benign: quoted\n";
@@ -275,9 +284,8 @@ async fn quoted_commands_never_run_in_any_reply_style() {
     }
 }
 
-#[tokio::test]
-async fn html_only_replies_are_understood() {
-    let d = Deployment::new("dmarc");
+async fn html_only_replies_are_understood(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     let raw = "Authentication-Results: mx.example.org; dmarc=pass header.from=example.org\r\nFrom: lead@example.org\r\n\
@@ -298,9 +306,8 @@ async fn html_only_replies_are_understood() {
     );
 }
 
-#[tokio::test]
-async fn forged_or_unauthenticated_commands_change_nothing() {
-    let d = Deployment::new("dmarc");
+async fn forged_or_unauthenticated_commands_change_nothing(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     let body = "classify other\nresolve no-action: forged";
@@ -360,9 +367,8 @@ async fn forged_or_unauthenticated_commands_change_nothing() {
     assert_eq!(case(&ctx, 1).await.status, "open");
 }
 
-#[tokio::test]
-async fn token_mode_accepts_the_signed_address_and_refuses_a_tampered_one() {
-    let d = Deployment::new("token");
+async fn token_mode_accepts_the_signed_address_and_refuses_a_tampered_one(backend: Backend) {
+    let d = Deployment::on(backend, "token", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     let notify = letters(&ctx, 1)
@@ -403,9 +409,8 @@ async fn token_mode_accepts_the_signed_address_and_refuses_a_tampered_one() {
     assert_eq!(case(&ctx, 1).await.category.as_deref(), Some("secret-leak"));
 }
 
-#[tokio::test]
-async fn duplicates_merge_and_every_reporter_gets_the_target_outcome() {
-    let d = Deployment::new("dmarc");
+async fn duplicates_merge_and_every_reporter_gets_the_target_outcome(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     ingest(
@@ -516,9 +521,8 @@ async fn duplicates_merge_and_every_reporter_gets_the_target_outcome() {
     );
 }
 
-#[tokio::test]
-async fn reopen_records_why_and_accepted_risk_expires_by_itself() {
-    let d = Deployment::new("dmarc");
+async fn reopen_records_why_and_accepted_risk_expires_by_itself(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
     two_reports(&ctx).await;
     let r = ingest(&ctx, &reply("lead@example.org", "CL-1", "r1@example.org",
@@ -603,9 +607,8 @@ async fn reopen_records_why_and_accepted_risk_expires_by_itself() {
         .any(|e| e.kind == "reopen" && e.text.contains("new repo")));
 }
 
-#[test]
-fn respond_on_the_command_line_follows_the_same_rules() {
-    let d = Deployment::new("dmarc");
+async fn respond_on_the_command_line_follows_the_same_rules(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
     let raw = email(
         "alice@example.org",
         "odd token use",

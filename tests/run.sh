@@ -58,19 +58,45 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # --- 2. PostgreSQL -----------------------------------------------------------
-if command -v pg_isready >/dev/null 2>&1; then
-    if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-        if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
-            pgver="$(ls /etc/postgresql | sort -V | tail -n1)"
-            log "starting PostgreSQL $pgver"
-            pg_ctlcluster --skip-systemctl-redirect "$pgver" main start || log "WARNING: could not start PostgreSQL"
-            for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+# The store and pipeline tests run on SQLite and on PostgreSQL. Set
+# CLOSELOOP_TEST_POSTGRES to use another server; by default the local one on
+# 127.0.0.1:5432 (trust auth, user postgres), installed and started when missing.
+# Once the variable is set, a server that does not answer fails the tests.
+pg_host=127.0.0.1
+pg_port=5432
+pg_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h "$pg_host" -p "$pg_port"; }
+if [ -z "${CLOSELOOP_TEST_POSTGRES:-}" ]; then
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then
+            log "ERROR: PostgreSQL is not installed — run as root, or: sudo apt-get install -y postgresql"
+            exit 1
         fi
-        pg_isready -q -h 127.0.0.1 -p 5432 || log "WARNING: PostgreSQL does not answer on 127.0.0.1:5432"
+        log "installing postgresql"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends postgresql </dev/null
+        pgver="$(ls /etc/postgresql | sort -V | tail -n1)"
+        # Tests connect as postgres over loopback without a password.
+        hba="/etc/postgresql/$pgver/main/pg_hba.conf"
+        sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
     fi
-else
-    log "WARNING: PostgreSQL is not installed (pg_isready missing); tests needing it will not work"
+    if ! pg_ready; then
+        if [ "$(id -u)" -ne 0 ]; then
+            log "ERROR: PostgreSQL does not answer on $pg_host:$pg_port — start it (as root: pg_ctlcluster <version> main start)"
+            exit 1
+        fi
+        pgver="$(ls /etc/postgresql | sort -V | tail -n1)"
+        log "starting PostgreSQL $pgver"
+        pg_ctlcluster --skip-systemctl-redirect "$pgver" main start || true
+        for _ in $(seq 1 60); do pg_ready && break; sleep 0.5; done
+        if ! pg_ready; then
+            log "ERROR: PostgreSQL $pgver did not start on $pg_host:$pg_port"
+            exit 1
+        fi
+    fi
+    export CLOSELOOP_TEST_POSTGRES="postgres://postgres@$pg_host:$pg_port"
 fi
+log "PostgreSQL tests use $(printf '%s' "$CLOSELOOP_TEST_POSTGRES" | sed -E 's#://([^:@/]*):[^@/]*@#://\1:***@#')"
 
 # --- 3. tests ----------------------------------------------------------------
 export CLOSELOOP_E2E=1

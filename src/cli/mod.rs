@@ -5,6 +5,7 @@
 
 mod cases;
 mod check;
+mod copy_db;
 mod ingest;
 mod respond;
 mod scan;
@@ -138,6 +139,19 @@ pub enum Command {
         after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml migrate\n\nMigrations are append-only and also run at every start, so an upgrade is:\nreplace the binary, restart the service."
     )]
     Migrate,
+    /// Copy a whole deployment to another, empty database (SQLite <-> PostgreSQL).
+    #[command(
+        name = "copy-db",
+        after_help = "Example:\n  closeloop copy-db --from sqlite://var/closeloop.db --to postgres://closeloop@db/closeloop\n\nBoth databases are migrated first; the target must be empty. Stop the daemons\nwhile copying. Ids are kept; row counts are verified and printed per table.\nThen point database.url at the new database. The key file stays where it is."
+    )]
+    CopyDb {
+        /// Database URL to copy from.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Empty database URL to copy to.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -191,6 +205,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Scan { file } => scan::run(file.as_deref()),
         Command::CheckConfig => check::run(&cli.config).await,
+        Command::CopyDb { from, to } => copy_db::run(&from, &to).await,
         Command::Demo { dir } => {
             match crate::demo::run(dir.as_deref(), &mut std::io::stdout()).await {
                 Ok(_) => Ok(()),
@@ -224,9 +239,10 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                 Command::Run { once } => crate::daemon::run(open(&cfg).await?, once)
                     .await
                     .map_err(Failure::from),
-                Command::Scan { .. } | Command::CheckConfig | Command::Demo { .. } => {
-                    unreachable!("handled above")
-                }
+                Command::Scan { .. }
+                | Command::CheckConfig
+                | Command::CopyDb { .. }
+                | Command::Demo { .. } => unreachable!("handled above"),
             }
         }
     }

@@ -147,10 +147,17 @@ async fn connected(
     let mut opened = intake::open(&mut s, ctx, caps).await?;
     backoff.reset();
     loop {
+        let before = opened.state.last_uid;
         intake::drain(&mut s, ctx, &mut opened, Some(shutdown)).await?;
         if shutdown.is_cancelled() {
             session::logout(&mut s).await;
             return Ok(());
+        }
+        // Mail that arrived while the drain worked was announced then (and the
+        // announcement dropped); IDLE would not announce it again. Look again
+        // until a drain makes no progress, then wait.
+        if opened.state.last_uid > before {
+            continue;
         }
         if use_idle {
             let (back, woke) = idle(s, shutdown).await?;

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{Conn, Result, StoreError};
+use super::{case_keys, Conn, Result, StoreError};
 use crate::domain::{CaseId, CaseStatus, Millis};
 
 /// One case as stored.
@@ -214,7 +214,7 @@ pub async fn resolve(
     .bind(case.0)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    case_keys::release(conn, case).await
 }
 
 pub async fn reopen(conn: &mut Conn, case: CaseId, now: Millis) -> Result<()> {
@@ -226,7 +226,7 @@ pub async fn reopen(conn: &mut Conn, case: CaseId, now: Millis) -> Result<()> {
     .bind(case.0)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    case_keys::restore(conn, case).await
 }
 
 pub async fn merge(conn: &mut Conn, case: CaseId, into: CaseId, now: Millis) -> Result<()> {
@@ -239,7 +239,21 @@ pub async fn merge(conn: &mut Conn, case: CaseId, into: CaseId, now: Millis) -> 
     .bind(case.0)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    case_keys::transfer(conn, case, into).await
+}
+
+/// Locks the case row for this transaction if the case is still in `status`;
+/// false when it is not (another instance changed it first). On PostgreSQL a
+/// concurrent writer of the same case waits here until this transaction ends,
+/// then sees its result: decisions made on a case's state are serialized.
+pub async fn lock_if(conn: &mut Conn, case: CaseId, status: CaseStatus) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE cases SET updated_at = updated_at WHERE id = $1 AND status = $2")
+            .bind(case.0)
+            .bind(status.slug())
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Resolved accepted-risk cases whose `until` date has come (date as `YYYY-MM-DD`).

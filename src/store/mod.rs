@@ -6,8 +6,11 @@
 //! Architecture invariant: only this module (and its children) speaks SQL.
 //! Children take `&mut AnyConnection` so the caller decides the transaction.
 
+pub mod case_keys;
 pub mod cases;
+pub mod copy;
 pub mod intake;
+pub mod lease;
 pub mod mailbox;
 pub mod outbox;
 pub mod stats;
@@ -41,6 +44,46 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     NotFound(String),
+    /// Another instance changed what this transaction decided on; run it again.
+    #[error("concurrent change: {0}")]
+    Conflict(String),
+}
+
+/// SQLSTATEs (PostgreSQL) and extended result codes (SQLite) after which a
+/// whole transaction may simply be run again: unique violation (another
+/// instance inserted the same key first), serialization failure, deadlock.
+const RETRYABLE_CODES: &[&str] = &["23505", "40001", "40P01", "2067", "1555"];
+
+impl StoreError {
+    /// True when a concurrent writer got there first and running the whole
+    /// transaction again will see its result (see `retry`).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Sql(sqlx::Error::Database(db)) => {
+                db.is_unique_violation()
+                    || db
+                        .code()
+                        .is_some_and(|c| RETRYABLE_CODES.contains(&c.as_ref()))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How many times a transaction that lost a race is run again.
+pub const RETRIES: u32 = 8;
+
+/// A short, growing, jittered pause before retry `attempt` (1, 2, …), so two
+/// instances that collided do not collide again in lockstep.
+pub async fn retry_pause(attempt: u32) {
+    let mut b = [0u8; 2];
+    let jitter = match getrandom::fill(&mut b) {
+        Ok(()) => u64::from(u16::from_le_bytes(b)) % 20,
+        Err(_) => 7,
+    };
+    let ms = (5u64 << attempt.min(5)) + jitter;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -71,6 +114,8 @@ impl StoreError {
             },
             StoreError::Folder { .. } => true,
             StoreError::Migrate(_) | StoreError::NotFound(_) => false,
+            // Lost a race more often than `RETRIES`: try again later.
+            StoreError::Conflict(_) => true,
         }
     }
 }
@@ -79,6 +124,17 @@ impl StoreError {
 pub enum Dialect {
     Sqlite,
     Postgres,
+}
+
+impl Dialect {
+    /// The dialect a connection speaks, for the few statements written twice.
+    pub fn of(conn: &Conn) -> Dialect {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
+        }
+    }
 }
 
 /// A pool plus the dialect it speaks. Cheap to clone.

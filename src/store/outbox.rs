@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{Conn, Result};
+use super::{Conn, Dialect, Result};
 use crate::domain::{CaseId, Millis};
 
 /// A letter row, already rendered.
@@ -81,17 +81,24 @@ fn letter_from_row(r: &sqlx::any::AnyRow) -> Result<LetterRow> {
 }
 
 /// Claims up to `limit` due letters for `lease_ms`, so another sender skips them.
-/// Run inside a write transaction.
+/// Run inside a write transaction. SQLite has one writer at a time (`BEGIN
+/// IMMEDIATE`); on PostgreSQL, `FOR UPDATE SKIP LOCKED` makes concurrent
+/// senders on other instances pass over rows being claimed instead of
+/// claiming them twice.
 pub async fn claim_due(
     conn: &mut Conn,
     now: Millis,
     lease_ms: Millis,
     limit: i64,
 ) -> Result<Vec<LetterRow>> {
+    let lock = match Dialect::of(conn) {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
     let sql = format!(
         "UPDATE letters SET claimed_until = $1 WHERE id IN (SELECT id FROM letters WHERE status = 'pending' \
          AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at, id \
-         LIMIT $3) RETURNING {LETTER_COLUMNS}"
+         LIMIT $3{lock}) RETURNING {LETTER_COLUMNS}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now + lease_ms)

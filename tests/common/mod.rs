@@ -9,21 +9,39 @@ use std::process::{Command, Output, Stdio};
 use closeloop::config::Config;
 use closeloop::context::Context;
 
+pub mod pg;
+#[allow(unused_imports)]
+pub(crate) use pg::on_both_backends;
+pub use pg::Backend;
+
 pub const DAY: i64 = 86_400_000;
 /// 2026-11-02T10:00:00Z
 pub const T0: i64 = 1_793_613_600_000;
 
-/// A deployment in a temp dir: SQLite file, key, Maildir, file outbox.
+/// A deployment in a temp dir: database (a SQLite file, or a fresh PostgreSQL
+/// database dropped at the end), key, Maildir, file outbox.
 pub struct Deployment {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub cfg: Config,
+    pub backend: Backend,
+    /// The fresh PostgreSQL database, dropped with the deployment.
+    pub pg: Option<pg::TestDb>,
 }
 
 pub fn config_text(dir: &Path, auth: &str, extra: &str) -> String {
+    config_text_with(
+        &format!("sqlite://{}/closeloop.db", dir.display()),
+        dir,
+        auth,
+        extra,
+    )
+}
+
+pub fn config_text_with(db_url: &str, dir: &Path, auth: &str, extra: &str) -> String {
     format!(
         r#"[database]
-url = "sqlite://{d}/closeloop.db"
+url = "{db_url}"
 [intake]
 kind = "maildir"
 dir = "{d}/maildir"
@@ -50,13 +68,29 @@ listen = ""
 }
 
 impl Deployment {
+    /// A SQLite deployment.
     pub fn new(auth: &str) -> Deployment {
-        Deployment::with(auth, "")
+        Deployment::on(Backend::Sqlite, auth, "")
     }
 
     pub fn with(auth: &str, extra: &str) -> Deployment {
+        Deployment::on(Backend::Sqlite, auth, extra)
+    }
+
+    /// A deployment on `backend`; on PostgreSQL with a database of its own.
+    pub fn on(backend: Backend, auth: &str, extra: &str) -> Deployment {
         let dir = tempfile::tempdir().unwrap();
-        let text = config_text(dir.path(), auth, extra);
+        let (url, pg) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/closeloop.db", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let db = pg::TestDb::create();
+                (db.url.clone(), Some(db))
+            }
+        };
+        let text = config_text_with(&url, dir.path(), auth, extra);
         let config_path = dir.path().join("closeloop.toml");
         std::fs::write(&config_path, &text).unwrap();
         let cfg = Config::from_toml(&config_path, &text, std::iter::empty()).unwrap();
@@ -64,6 +98,8 @@ impl Deployment {
             dir,
             config_path,
             cfg,
+            backend,
+            pg,
         }
     }
 

@@ -1,0 +1,93 @@
+//! The dedup keys of open cases (`case_keys`): one open case per key, held by
+//! the primary key. This is what makes two instances that open a case for the
+//! same secret at the same moment collide instead of opening two cases: the
+//! second commit fails with a unique violation, and the caller retries its
+//! transaction, which then sees the first case and joins it.
+//!
+//! Kept in step by `cases` (resolve, merge, reopen) and by the pipeline (a
+//! new case claims its keys; a joined report attaches its new ones).
+//! Must not decide anything about dedup: `dedup` does that over `artifacts`.
+
+use super::{Conn, Result, StoreError};
+use crate::domain::CaseId;
+
+/// Classes of artifacts whose fingerprints are dedup keys.
+const KEY_CLASSES: &str = "('secret', 'identity', 'original')";
+
+/// Claims keys for a case that has just opened (or reopened): afterwards
+/// every one of them leads to `case`. When another open case holds one (it
+/// was committed after this transaction looked), fails with
+/// `StoreError::Conflict`: the caller runs its transaction again and joins it.
+pub async fn claim(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
+    attach(conn, case, keys).await?;
+    for key in keys {
+        match holder(conn, key).await? {
+            Some(c) if c == case => {}
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "a dedup key of case {} is held by case {}",
+                    case.0,
+                    other.map(|c| c.0).unwrap_or(0)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Attaches keys to an open case; keys another open case already holds stay there.
+pub async fn attach(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO case_keys (key, case_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(*key)
+        .bind(case.0)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The case is no longer open (resolved): its keys are free.
+pub async fn release(conn: &mut Conn, case: CaseId) -> Result<()> {
+    sqlx::query("DELETE FROM case_keys WHERE case_id = $1")
+        .bind(case.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The case was merged: its keys now lead to the surviving case.
+pub async fn transfer(conn: &mut Conn, from: CaseId, to: CaseId) -> Result<()> {
+    sqlx::query("UPDATE case_keys SET case_id = $1 WHERE case_id = $2")
+        .bind(to.0)
+        .bind(from.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The case is open again: it takes back the keys of its artifacts (and of
+/// cases merged into it) that no other open case holds.
+pub async fn restore(conn: &mut Conn, case: CaseId) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO case_keys (key, case_id) SELECT DISTINCT a.fingerprint, $1 FROM artifacts a \
+         WHERE a.class IN {KEY_CLASSES} AND (a.case_id = $1 OR a.case_id IN \
+         (SELECT id FROM cases WHERE merged_into = $1)) ON CONFLICT (key) DO NOTHING"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(case.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The open case holding a key, if any.
+pub async fn holder(conn: &mut Conn, key: &str) -> Result<Option<CaseId>> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT case_id FROM case_keys WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(id.map(CaseId))
+}
