@@ -267,6 +267,21 @@ async fn e2e_two_daemons_on_postgres_lose_and_double_nothing_when_one_is_killed(
     };
     victim.child.kill().unwrap(); // SIGKILL
     victim.child.wait().unwrap();
+    // Letters the victim may have handed to SMTP without recording it: pending under a
+    // live claim at the moment of the kill. No sender can know whether the server took
+    // such a letter (SMTP has no two-phase commit), so these may arrive at most twice;
+    // every other letter must arrive exactly once.
+    let in_flight: BTreeSet<String> = {
+        let store = s.store().await;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT message_id FROM letters WHERE status = 'pending' AND claimed_until IS NOT NULL",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        store.close().await;
+        ids.into_iter().map(|m| unbracket(&m)).collect()
+    };
     let at_kill = s.count("SELECT COUNT(*) FROM messages").await;
     eprintln!("killed the mailbox reader with {at_kill} of {REPORTS} messages stored");
     s.append(&raws[REPORTS / 2..]).await;
@@ -351,7 +366,15 @@ async fn e2e_two_daemons_on_postgres_lose_and_double_nothing_when_one_is_killed(
             .map(|m| unbracket(&harness::header(m, "Message-ID")))
             .collect();
         let distinct: BTreeSet<String> = ids.iter().cloned().collect();
-        assert_eq!(distinct.len(), ids.len(), "{to} got a letter twice");
+        for id in &distinct {
+            let copies = ids.iter().filter(|i| *i == id).count();
+            let allowed = if in_flight.contains(id) { 2 } else { 1 };
+            assert!(
+                copies <= allowed,
+                "{to} got letter {id} {copies} times (in flight at the kill: {})",
+                allowed == 2
+            );
+        }
         assert_eq!(
             &distinct, mids,
             "{to}: letters delivered differ from letters sent"
