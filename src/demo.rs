@@ -18,7 +18,7 @@ pub use samples::planted_secrets;
 
 use crate::config::{Config, ConfigError};
 use crate::context::Context;
-use crate::domain::{CaseId, Disposition, LetterKind, Millis};
+use crate::domain::{CaseId, LetterKind, Millis};
 use crate::keyfile::KeyError;
 use crate::letters::LetterError;
 use crate::maildir::{self, MaildirError};
@@ -475,75 +475,40 @@ fn print_letters(
     Ok(())
 }
 
-/// Counts from the store (`closeloop stats` will give the full measures).
+/// The figures of `closeloop stats`, from the same code.
 async fn summary(out: &mut (dyn Write + Send), ctx: &Context) -> Result<()> {
-    let mut conn = ctx.store.conn().await?;
-    let count = |v: Vec<(String, String, String, Millis)>| v.len();
-    let reports =
-        count(intake::messages_with(&mut conn, Disposition::Report.slug(), i64::MAX).await?);
-    let quarantined =
-        count(intake::messages_with(&mut conn, Disposition::Quarantined.slug(), i64::MAX).await?);
-    let ignored =
-        count(intake::messages_with(&mut conn, Disposition::Ignored.slug(), i64::MAX).await?);
-    let commands =
-        count(intake::messages_with(&mut conn, Disposition::Command.slug(), i64::MAX).await?);
-    let all = cases::list(&mut conn, None).await?;
-    let mut closed_loops = 0;
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut open = 0;
-    for c in &all {
-        match &c.outcome {
-            Some(o) if c.status == "resolved" => *outcomes.entry(o.clone()).or_default() += 1,
-            _ => open += 1,
-        }
-        let letters = letters_table::of_case(&mut conn, c.id).await?;
-        for r in intake::reports_of(&mut conn, c.id).await? {
-            if letters.iter().any(|l| {
-                l.kind == LetterKind::Outcome.slug()
-                    && l.status == "sent"
-                    && l.recipient == r.reporter
-            }) {
-                closed_loops += 1;
-            }
-        }
-    }
-    let pending = letters_table::count_status(&mut conn, "pending").await?;
-    let sent = letters_table::count_status(&mut conn, "sent").await?;
-    let failed = letters_table::count_status(&mut conn, "failed").await?;
-    let rate = if reports == 0 {
-        0.0
-    } else {
-        closed_loops as f64 / reports as f64
+    let window = crate::stats::Window {
+        since: None,
+        now: chrono::Utc::now().timestamp_millis(),
     };
-    let mix: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
+    let sla = crate::stats::SlaMs {
+        classify_within: ctx.cfg.sla.classify_within.millis(),
+        outcome_within: ctx.cfg.sla.outcome_within.millis(),
+    };
+    let mut conn = ctx.store.conn().await?;
+    let measured = crate::stats::collect(&mut conn, window, sla).await?;
     say!(out);
-    say!(out, "Summary (counted from the database)");
-    say!(out, "   reports received     {reports}");
-    say!(out, "   cases opened         {}", all.len());
     say!(
         out,
-        "   duplicates joined    {}",
-        reports.saturating_sub(all.len())
-    );
-    say!(out, "   quarantined          {quarantined}");
-    say!(out, "   ignored              {ignored}");
-    say!(out, "   command replies      {commands}");
-    say!(
-        out,
-        "   outcomes             {} ({} still open)",
-        mix.join(", "),
-        open
+        "Summary: the same figures as `closeloop --config {} stats`",
+        ctx_config_hint(ctx)
     );
     say!(
         out,
-        "   loop closure rate    {:.0}% ({closed_loops} of {reports} reports got an outcome letter)",
-        rate * 100.0
-    );
-    say!(
-        out,
-        "   letters              {sent} sent, {pending} pending, {failed} failed"
+        "{}",
+        crate::stats::render_table(&measured.stats, "the demo").trim_end()
     );
     Ok(())
+}
+
+fn ctx_config_hint(ctx: &Context) -> String {
+    ctx.cfg
+        .sqlite_path()
+        .and_then(|p| {
+            p.parent()
+                .map(|d| d.join("closeloop.toml").display().to_string())
+        })
+        .unwrap_or_default()
 }
 
 /// Prints the first outcome letter of `case` as its reporter reads it.
