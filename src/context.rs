@@ -29,6 +29,37 @@ pub struct Context {
     pub org: Arc<Org>,
     /// Rung after a commit that queued letters, so the sender does not wait for its next tick.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// What the intake loop last said about itself (for `/healthz`).
+    pub intake: Arc<IntakeHealth>,
+}
+
+/// The intake loop's own account of itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IntakeState {
+    /// No intake loop in this process (`run --once`, CLI commands, tests).
+    #[default]
+    NotRunning,
+    /// Another instance holds the mailbox lease; this one waits.
+    Standby,
+    /// Connected (IMAP) or the Maildir was read.
+    Up,
+    /// The last attempt failed; the loop is retrying.
+    Down(String),
+}
+
+#[derive(Debug, Default)]
+pub struct IntakeHealth(std::sync::Mutex<IntakeState>);
+
+impl IntakeHealth {
+    pub fn set(&self, state: IntakeState) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = state;
+        }
+    }
+
+    pub fn get(&self) -> IntakeState {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
 }
 
 impl Context {
@@ -52,6 +83,7 @@ impl Context {
             store,
             org: Arc::new(org),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            intake: Arc::new(IntakeHealth::default()),
         }
     }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::IntakeKind;
-use crate::context::Context;
+use crate::context::{Context, IntakeState};
 use crate::mailer::Mailer;
 use crate::{imap, lifecycle, maildir, outbox, sla, web};
 
@@ -56,6 +56,7 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
         // One instance reads the mailbox at a time: the one holding the intake lease.
         let (ctx, token) = (ctx.clone(), shutdown.clone());
         tasks.spawn(async move {
+            ctx.intake.set(IntakeState::Standby);
             let (store, ttl) = (ctx.store.clone(), ctx.cfg.intake.lease_timeout.0);
             let holder = crate::lease::instance_id();
             crate::lease::run_while_holding(store, crate::lease::INTAKE, &holder, ttl, token, |t| {
@@ -187,8 +188,12 @@ async fn intake_loop(ctx: Context, shutdown: CancellationToken) {
             tracing::info!(dir = %ctx.cfg.intake.dir.display(), "watching maildir");
             let every = ctx.cfg.intake.poll_interval.0.min(Duration::from_secs(5));
             loop {
-                if let Err(e) = drain_intake(&ctx).await {
-                    tracing::error!(error = %format!("{e:#}"), "maildir intake failed; will retry");
+                match drain_intake(&ctx).await {
+                    Ok(_) => ctx.intake.set(IntakeState::Up),
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "maildir intake failed; will retry");
+                        ctx.intake.set(IntakeState::Down(format!("maildir: {e}")));
+                    }
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -16,7 +16,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Context;
+use crate::context::{Context, IntakeState};
 use crate::daemon::now_ms;
 use crate::domain::{Millis, Outcome};
 use crate::stats::{self, cumulative_buckets, Measured, SlaMs, Window};
@@ -118,6 +118,12 @@ pub async fn health(ctx: &Context, now: Millis) -> Result<(), String> {
     if overdue > 0 {
         return Err(format!(
             "outbox stuck: {overdue} letter(s) pending more than 1 h past their due time"
+        ));
+    }
+    if let IntakeState::Down(why) = ctx.intake.get() {
+        return Err(format!(
+            "intake not connected: {}",
+            why.lines().next().unwrap_or_default()
         ));
     }
     Ok(())

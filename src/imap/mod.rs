@@ -19,7 +19,7 @@ use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, TlsMode};
-use crate::context::Context;
+use crate::context::{Context, IntakeState};
 
 pub use session::ImapError;
 use session::{within, Session, COMMAND_TIMEOUT};
@@ -109,6 +109,10 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                     return;
                 }
                 let delay = backoff.next_delay();
+                ctx.intake.set(IntakeState::Down(format!(
+                    "IMAP {}:{}: {e}",
+                    i.host, i.port
+                )));
                 tracing::warn!(
                     error = %e,
                     retry_in_ms = delay.as_millis() as u64,
@@ -145,6 +149,7 @@ async fn connected(
         "IMAP connected and logged in"
     );
     let mut opened = intake::open(&mut s, ctx, caps).await?;
+    ctx.intake.set(IntakeState::Up);
     backoff.reset();
     loop {
         let before = opened.state.last_uid;

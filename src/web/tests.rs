@@ -298,6 +298,20 @@ async fn healthz_is_ok_then_names_what_is_wrong() {
     let (status, _, body) = get(addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
 
+    // The intake loop says its server went away, then that it is back.
+    ctx.intake.set(crate::context::IntakeState::Down(
+        "IMAP 127.0.0.1:1: connection refused".into(),
+    ));
+    let (status, _, body) = get(addr, "/healthz").await;
+    assert_eq!(status, 503);
+    assert!(
+        body.starts_with("intake not connected: IMAP 127.0.0.1:1"),
+        "{body}"
+    );
+    ctx.intake.set(crate::context::IntakeState::Standby);
+    let (status, _, _) = get(addr, "/healthz").await;
+    assert_eq!(status, 200, "a standby instance is healthy");
+
     // A report whose letters were due two hours ago and never went out.
     let raw = mail(
         "alice@example.org",
