@@ -8,8 +8,17 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = closeloop::cli::Cli::parse();
+    use closeloop::cli::Command;
+    if matches!(
+        cli.command,
+        Command::Cases { .. } | Command::Case(_) | Command::Scan { .. } | Command::Stats { .. }
+    ) {
+        // Output commands end quietly when their reader goes away (`closeloop cases | head`),
+        // as Unix tools do, instead of panicking on a broken pipe. They open no sockets.
+        restore_sigpipe();
+    }
     let default_level = match cli.command {
-        closeloop::cli::Command::Run { .. } => "info",
+        Command::Run { .. } => "info",
         _ => "warn",
     };
     let filter =
@@ -37,3 +46,14 @@ fn main() {
         std::process::exit(f.code);
     }
 }
+
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: called once at start, before any thread is spawned; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}

@@ -1,0 +1,81 @@
+//! Command-line behaviour a user relies on: output commands end quietly when
+//! their reader goes away, and usage errors exit 2 naming the problem.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn output_commands_end_quietly_on_a_closed_pipe() {
+    let d = Deployment::new("none");
+    let dir = d.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = vec!["ingest".to_string()];
+    for i in 0..300 {
+        let f = dir.join(format!("{i}.eml"));
+        std::fs::write(
+            &f,
+            email(
+                &format!("u{i}@example.org"),
+                &format!("report {i}"),
+                &format!("m{i}@x"),
+                &[],
+                "odd bot",
+            ),
+        )
+        .unwrap();
+        args.push(f.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(d.run(&args, None).status.success());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_closeloop"))
+        .arg("--config")
+        .arg(&d.config_path)
+        .args(["cases", "--status", "all", "--json"]) // well over a pipe buffer
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `| head -1`
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let d = Deployment::new("none");
+    let out = d.run(&["case", "show", "CL-x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'CL-x' is not a case id"));
+    let out = run_bin(
+        std::path::Path::new("/nonexistent/closeloop.toml"),
+        &["cases"],
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/closeloop.toml"));
+    let bad = d.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[intake]\nallowed_domains = []\nkind = \"imap\"\n").unwrap();
+    let out = run_bin(&bad, &["check-config"], None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml")
+            && err.contains("intake.host")
+            && err.contains("intake.allowed_domains"),
+        "{err}"
+    );
+}
