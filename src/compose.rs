@@ -324,31 +324,13 @@ pub async fn outcome_letters(
     now: Millis,
 ) -> Result<Vec<String>, StoreError> {
     let row = cases::require(conn, case, ctx.prefix()).await?;
-    let mut all: Vec<(ReportRow, Option<CaseId>)> = rows::reports_of(conn, case)
-        .await?
-        .into_iter()
-        .map(|r| (r, None))
-        .collect();
+    let firsts = first_reports(conn, case).await?;
     let mut artifacts = rows::artifacts_of(conn, case).await?;
     for merged in merged_tree(conn, case).await? {
-        all.extend(
-            rows::reports_of(conn, merged)
-                .await?
-                .into_iter()
-                .map(|r| (r, Some(merged))),
-        );
         for a in rows::artifacts_of(conn, merged).await? {
             if !artifacts.contains(&a) {
                 artifacts.push(a);
             }
-        }
-    }
-    all.sort_by_key(|(r, _)| (r.received_at, r.id));
-    // One letter per reporter, about their first report.
-    let mut firsts: Vec<(ReportRow, Option<CaseId>)> = Vec::new();
-    for (r, m) in all {
-        if !firsts.iter().any(|(f, _)| f.reporter == r.reporter) {
-            firsts.push((r, m));
         }
     }
     let total = firsts.len();
@@ -365,6 +347,36 @@ pub async fn outcome_letters(
         }
     }
     Ok(queued)
+}
+
+/// Each reporter's first report on the case and on the cases merged into it,
+/// oldest first, with the merged case it was filed on (`None`: this case).
+/// One letter per reporter is written from this list.
+async fn first_reports(
+    conn: &mut Conn,
+    case: CaseId,
+) -> Result<Vec<(ReportRow, Option<CaseId>)>, StoreError> {
+    let mut all: Vec<(ReportRow, Option<CaseId>)> = rows::reports_of(conn, case)
+        .await?
+        .into_iter()
+        .map(|r| (r, None))
+        .collect();
+    for merged in merged_tree(conn, case).await? {
+        all.extend(
+            rows::reports_of(conn, merged)
+                .await?
+                .into_iter()
+                .map(|r| (r, Some(merged))),
+        );
+    }
+    all.sort_by_key(|(r, _)| (r.received_at, r.id));
+    let mut firsts: Vec<(ReportRow, Option<CaseId>)> = Vec::new();
+    for (r, m) in all {
+        if !firsts.iter().any(|(f, _)| f.reporter == r.reporter) {
+            firsts.push((r, m));
+        }
+    }
+    Ok(firsts)
 }
 
 /// Every case merged into `case`, directly or through other merges.
@@ -390,17 +402,8 @@ pub async fn question_letters(
     question: &str,
     now: Millis,
 ) -> Result<Vec<String>, StoreError> {
-    let mut reports = rows::reports_of(conn, case).await?;
-    for merged in merged_tree(conn, case).await? {
-        reports.extend(rows::reports_of(conn, merged).await?);
-    }
-    let mut seen: Vec<String> = Vec::new();
     let mut queued = Vec::new();
-    for r in reports {
-        if seen.contains(&r.reporter) {
-            continue;
-        }
-        seen.push(r.reporter.clone());
+    for (r, _) in first_reports(conn, case).await? {
         let q = letters::QuestionCtx {
             case_id: case,
             reporter_name: r.reporter_name.clone(),
@@ -542,18 +545,8 @@ pub async fn update_letters(
     let row = cases::require(conn, case, ctx.prefix()).await?;
     let category = row.category.as_deref().and_then(|c| c.parse().ok());
     let done = actions(conn, case).await?;
-    let mut reports = rows::reports_of(conn, case).await?;
-    for merged in merged_tree(conn, case).await? {
-        reports.extend(rows::reports_of(conn, merged).await?);
-    }
-    reports.sort_by_key(|r| (r.received_at, r.id));
-    let mut seen: Vec<String> = Vec::new();
     let mut queued = Vec::new();
-    for r in reports {
-        if seen.contains(&r.reporter) {
-            continue;
-        }
-        seen.push(r.reporter.clone());
+    for (r, _) in first_reports(conn, case).await? {
         let u = letters::UpdateCtx {
             case_id: case,
             reporter_name: r.reporter_name.clone(),
