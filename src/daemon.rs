@@ -186,7 +186,8 @@ async fn intake_loop(ctx: Context, shutdown: CancellationToken) {
         IntakeKind::Imap => imap::run(ctx, shutdown).await,
         IntakeKind::Maildir => {
             tracing::info!(dir = %ctx.cfg.intake.dir.display(), "watching maildir");
-            let every = ctx.cfg.intake.poll_interval.0.min(Duration::from_secs(5));
+            // Reading new/ is one cheap directory listing: look every second (or poll_interval if shorter).
+            let every = ctx.cfg.intake.poll_interval.0.min(Duration::from_secs(1));
             loop {
                 match drain_intake(&ctx).await {
                     Ok(_) => ctx.intake.set(IntakeState::Up),
