@@ -1,6 +1,8 @@
 //! The newcomer's path (issue 6): `closeloop demo` through the real binary, the
 //! sample config, `--help` examples, and every command line the README shows.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -38,18 +40,7 @@ fn ok(o: &Output, what: &str) -> String {
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
+    let mut out = common::all_files(dir);
     out.sort();
     out
 }
