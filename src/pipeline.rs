@@ -206,6 +206,9 @@ struct Read<'i, 'a> {
     parsed: Inbound,
     size: usize,
     oversize: bool,
+    /// Extraction, should it be a report (pure, so done up front for the
+    /// batch's dedup lookup).
+    prepared: Prepared,
 }
 
 impl Read<'_, '_> {
@@ -227,6 +230,7 @@ fn read<'i, 'a>(ctx: &Context, item: &'i Item<'a>) -> Read<'i, 'a> {
     Read {
         item,
         sha: hex::encode(Sha256::digest(raw)),
+        prepared: Prepared::new(ctx, &parsed),
         parsed,
         size,
         oversize,
@@ -243,6 +247,15 @@ struct Batch {
     by_sha: HashMap<String, SeenMessage>,
     by_message_id: HashMap<String, SeenMessage>,
     out: compose::Outgoing,
+    /// The cases carrying each dedup key of the batch, looked up at its start.
+    hits: HashMap<String, Vec<rows::FingerprintHit>>,
+    /// Fingerprints the batch has stored since: their lookups are asked again.
+    touched: std::collections::HashSet<String>,
+    /// A case may have changed state (reopened, a command, a reply): every
+    /// lookup is asked again.
+    stale: bool,
+    /// Dedup keys to attach (`claim`: true for a case just opened), in order.
+    keys: Vec<(String, CaseId, bool)>,
 }
 
 impl Batch {
@@ -258,7 +271,21 @@ impl Batch {
             by_sha: HashMap::new(),
             by_message_id: HashMap::new(),
             out: compose::Outgoing::default(),
+            hits: HashMap::new(),
+            touched: Default::default(),
+            stale: false,
+            keys: Vec::new(),
         };
+        let mut fps: Vec<&str> = Vec::new();
+        for r in reads {
+            for (_, fp) in &r.prepared.keys {
+                if !fps.contains(&fp.as_str()) {
+                    fps.push(fp);
+                }
+            }
+        }
+        let found = rows::cases_with_fingerprints(conn, &fps).await?;
+        batch.hits = fps.into_iter().map(str::to_string).zip(found).collect();
         // Who the batch's letters will most likely go to: its senders and the responders.
         let mut recipients: Vec<String> = reads
             .iter()
@@ -284,6 +311,41 @@ impl Batch {
             batch.by_sha.entry(sha).or_insert(seen);
         }
         Ok(batch)
+    }
+
+    /// The cases carrying each of these fingerprints, as a lookup now would
+    /// find them: from the batch's first lookup unless the batch changed them.
+    async fn cases_with_fingerprints(
+        &self,
+        conn: &mut Conn,
+        fps: &[&str],
+    ) -> Result<Vec<Vec<rows::FingerprintHit>>, StoreError> {
+        let known = !self.stale
+            && fps
+                .iter()
+                .all(|fp| !self.touched.contains(*fp) && self.hits.contains_key(*fp));
+        if known {
+            Ok(fps.iter().map(|fp| self.hits[*fp].clone()).collect())
+        } else {
+            rows::cases_with_fingerprints(conn, fps).await
+        }
+    }
+
+    /// Writes what waits: dedup keys, then events and letters.
+    async fn flush(&mut self, conn: &mut Conn) -> Result<(), StoreError> {
+        if !self.keys.is_empty() {
+            let attach: Vec<(&str, CaseId)> =
+                self.keys.iter().map(|(k, c, _)| (k.as_str(), *c)).collect();
+            let claims: Vec<(&str, CaseId)> = self
+                .keys
+                .iter()
+                .filter(|(_, _, claim)| *claim)
+                .map(|(k, c, _)| (k.as_str(), *c))
+                .collect();
+            case_keys::attach_and_claim(conn, &attach, &claims).await?;
+            self.keys.clear();
+        }
+        self.out.flush(conn).await
     }
 
     /// Stored already (same raw bytes, else same Message-ID)?
@@ -336,7 +398,7 @@ async fn ingest_tx(
             }
         }
     }
-    if let Err(e) = batch.out.flush(&mut tx).await {
+    if let Err(e) = batch.flush(&mut tx).await {
         tx.rollback().await.ok();
         return Err(e);
     }
@@ -401,6 +463,7 @@ async fn ingest_in(
         parsed,
         size,
         oversize,
+        ..
     } = read;
     let (size, oversize) = (*size, *oversize);
     let max = ctx.cfg.intake.max_message_bytes;
@@ -461,7 +524,8 @@ async fn ingest_in(
         if let Some(named) = named_case(ctx, conn, parsed).await? {
             // A merged case's commands act on the case it was merged into.
             let case = cases::surviving(conn, named).await?;
-            batch.out.flush(conn).await?;
+            batch.flush(conn).await?;
+            batch.stale = true;
             let applied = lifecycle::email_command(ctx, conn, case, parsed, now).await?;
             // The command may have queued letters the batch's counts do not know of.
             batch.out.forget();
@@ -473,7 +537,8 @@ async fn ingest_in(
         }
     }
     if let Some(case) = reporter_reply_case(ctx, conn, parsed, &from).await? {
-        batch.out.flush(conn).await?;
+        batch.flush(conn).await?;
+        batch.stale = true;
         lifecycle::reporter_reply(ctx, conn, case, &from, &redact_all(&parsed.text), now).await?;
         // The reminder it sends went past the batch's counts.
         batch.out.forget();
@@ -489,14 +554,17 @@ async fn ingest_in(
         return quarantine(conn, batch, &msg, reason).await;
     }
 
-    let report = Prepared::new(ctx, parsed);
-    let (case, how) = place(ctx, conn, &mut batch.out, &report, now).await?;
+    let report = &read.prepared;
+    let (case, how) = place(ctx, conn, batch, report, now).await?;
     msg.disposition = Disposition::Report.slug();
     msg.case_id = Some(case);
     let message_row = batch.insert_message(conn, &msg).await?;
     let new_report = report.row(&from, parsed, case, &how, now);
     let report_id = rows::insert_report(conn, message_row, &new_report).await?;
     rows::insert_artifacts(conn, report_id, case, &report.artifacts).await?;
+    batch
+        .touched
+        .extend(report.artifacts.iter().map(|a| a.fingerprint.clone()));
     let stored = new_report.into_row(report_id);
     compose::after_report(
         ctx,
@@ -778,13 +846,13 @@ impl Prepared {
 async fn place(
     ctx: &Context,
     conn: &mut Conn,
-    out: &mut compose::Outgoing,
+    batch: &mut Batch,
     r: &Prepared,
     now: Millis,
 ) -> Result<(CaseId, Joined), StoreError> {
     let mut candidates = Vec::new();
     let fingerprints: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
-    let hits = rows::cases_with_fingerprints(conn, &fingerprints).await?;
+    let hits = batch.cases_with_fingerprints(conn, &fingerprints).await?;
     for ((key, _), hits) in r.keys.iter().zip(hits) {
         for hit in hits {
             // The hit carries its case's state; only a merged case needs a second look.
@@ -837,8 +905,13 @@ async fn place(
     Ok(match decision {
         Decision::New => {
             let id = cases::insert(conn, now).await?;
-            case_keys::claim(conn, id, &keys).await?;
-            out.event(id, now, "opened", "case opened from a new report".into());
+            // Claimed with the batch's other keys before it commits.
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), id, true)));
+            batch
+                .out
+                .event(id, now, "opened", "case opened from a new report".into());
             (id, Joined::NewCase)
         }
         Decision::Join { case_id, key } => {
@@ -847,9 +920,11 @@ async fn place(
                 case_id,
                 "open",
             )?;
-            case_keys::attach(conn, case_id, &keys).await?;
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), case_id, false)));
             let text = format!("another report joined ({})", key.reason());
-            out.event(case_id, now, "joined", text);
+            batch.out.event(case_id, now, "joined", text);
             (case_id, Joined::Duplicate(key))
         }
         Decision::Reopen { case_id } => {
@@ -859,7 +934,8 @@ async fn place(
                 "resolved",
             )?;
             // Its events go in after those still waiting, as they happened.
-            out.flush(conn).await?;
+            batch.flush(conn).await?;
+            batch.stale = true;
             lifecycle::reopen(
                 conn,
                 case_id,
@@ -881,7 +957,7 @@ async fn place(
                 "a new report matched this resolved case ({}); its outcome was sent",
                 key.reason()
             );
-            out.event(case_id, now, "recent-report", text);
+            batch.out.event(case_id, now, "recent-report", text);
             (case_id, Joined::Recent(key))
         }
     })

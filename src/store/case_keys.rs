@@ -94,6 +94,58 @@ async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>
     Ok(out)
 }
 
+/// Attaches keys to open cases in one go, in order (the first case named
+/// for a key gets it, unless another open case holds it already), then checks
+/// that every claimed key leads to the case that claimed it, as `claim` does.
+/// Used by a batch that gathered its `attach`es and `claim`s to write at once.
+pub async fn attach_and_claim(
+    conn: &mut Conn,
+    attach: &[(&str, CaseId)],
+    claims: &[(&str, CaseId)],
+) -> Result<()> {
+    let mut first: Vec<(&str, CaseId)> = Vec::with_capacity(attach.len());
+    for (k, c) in attach {
+        if !first.iter().any(|(f, _)| f == k) {
+            first.push((k, *c));
+        }
+    }
+    let mut added = 0;
+    for chunk in first.chunks(MAX_BINDS / 2) {
+        let sql = format!(
+            "INSERT INTO case_keys (key, case_id) VALUES {} ON CONFLICT (key) DO NOTHING",
+            value_rows(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, case) in chunk {
+            q = q.bind(*key).bind(case.0);
+        }
+        added += q.execute(&mut *conn).await?.rows_affected();
+    }
+    if claims.is_empty() {
+        return Ok(());
+    }
+    // All inserted: each key leads to the first case named for it.
+    let held: Vec<(String, CaseId)> = if added == first.len() as u64 {
+        first.iter().map(|(k, c)| (k.to_string(), *c)).collect()
+    } else {
+        let keys: Vec<&str> = distinct(&claims.iter().map(|(k, _)| *k).collect::<Vec<_>>());
+        holders(conn, &keys).await?
+    };
+    for (key, case) in claims {
+        match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
+            Some(c) if c == *case => {}
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "a dedup key of case {} is held by case {}",
+                    case.0,
+                    other.map(|c| c.0).unwrap_or(0)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The case is no longer open (resolved): its keys are free.
 pub async fn release(conn: &mut Conn, case: CaseId) -> Result<()> {
     sqlx::query("DELETE FROM case_keys WHERE case_id = $1")
