@@ -5,6 +5,8 @@
 //!
 //! Must not send anything (that is `outbox`) nor change cases (`lifecycle`).
 
+use std::collections::HashMap;
+
 use crate::config::{AuthMode, Config};
 use crate::context::Context;
 use crate::domain::{rfc3339, CaseId, Category, LetterKind, Millis, Outcome};
@@ -81,6 +83,95 @@ fn masked(list: &[rows::ArtifactRow], with_context: bool) -> Vec<MaskedArtifact>
         .collect()
 }
 
+/// What a transaction has yet to write of letters and their events, and what
+/// it knows of recipients' letters in the last hour, so a batch asks the
+/// store once per recipient instead of once per letter and writes its
+/// letters and events in a few statements. Events and letters wait in
+/// order until `flush`; the counts are only valid while every letter the
+/// transaction adds goes through here: a caller that lets other code queue
+/// letters must `forget` afterwards.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    /// (recipient, since) → letters to them created at or after `since`.
+    counts: HashMap<(String, Millis), i64>,
+    events: Vec<cases::NewEvent>,
+    letters: Vec<(LetterRow, Millis)>,
+}
+
+impl Outgoing {
+    /// Drops what it knows of counts: the next letter asks the store again.
+    pub fn forget(&mut self) {
+        self.counts.clear();
+    }
+
+    /// Learns the counts of these recipients (any case) in one query.
+    pub async fn prefetch(
+        &mut self,
+        conn: &mut Conn,
+        recipients: &[String],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let since = now - HOUR_MS;
+        let mut ask: Vec<&str> = Vec::new();
+        for r in recipients {
+            if !ask.contains(&r.as_str()) && !self.counts.contains_key(&(r.clone(), since)) {
+                ask.push(r);
+            }
+        }
+        if ask.is_empty() {
+            return Ok(());
+        }
+        let found = outbox::counts_to_since(conn, &ask, since).await?;
+        for r in ask {
+            let n = found
+                .iter()
+                .find(|(to, _)| to == r)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            self.counts.insert((r.to_string(), since), n);
+        }
+        Ok(())
+    }
+
+    /// An event on a case by closeloop itself, written at the next `flush`.
+    pub fn event(&mut self, case: CaseId, at: Millis, kind: &'static str, text: String) {
+        self.events.push(cases::NewEvent {
+            case,
+            at,
+            actor: "closeloop",
+            kind,
+            text,
+        });
+    }
+
+    /// Writes the waiting events, then the waiting letters.
+    pub async fn flush(&mut self, conn: &mut Conn) -> Result<(), StoreError> {
+        if !self.events.is_empty() {
+            cases::add_events(conn, &self.events).await?;
+            self.events.clear();
+        }
+        if !self.letters.is_empty() {
+            outbox::enqueue_many(conn, &self.letters).await?;
+            self.letters.clear();
+        }
+        Ok(())
+    }
+
+    async fn count(
+        &mut self,
+        conn: &mut Conn,
+        to: &str,
+        since: Millis,
+    ) -> Result<&mut i64, StoreError> {
+        let key = (to.to_string(), since);
+        if !self.counts.contains_key(&key) {
+            let n = outbox::count_to_since(conn, to, since).await?;
+            self.counts.insert(key.clone(), n);
+        }
+        Ok(self.counts.entry(key).or_default())
+    }
+}
+
 /// Stores a rendered letter unless the recipient's hourly limit is reached.
 /// Returns a line for confirmations ("outcome to a@x.org"), or None when held back.
 pub async fn store_letter(
@@ -90,17 +181,41 @@ pub async fn store_letter(
     letter: Letter,
     now: Millis,
 ) -> Result<Option<String>, StoreError> {
+    let mut out = Outgoing::default();
+    let line = admit(ctx, conn, &mut out, case, letter, now).await?;
+    out.flush(conn).await?;
+    Ok(line)
+}
+
+/// Decides whether a letter may go (the recipient's hourly limit, counted
+/// in `out`) and queues it in `out`, due now or an hour later. Returns a
+/// line for confirmations, or None when it is held back (or addressed to
+/// ourselves).
+async fn admit(
+    ctx: &Context,
+    conn: &mut Conn,
+    out: &mut Outgoing,
+    case: Option<CaseId>,
+    letter: Letter,
+    now: Millis,
+) -> Result<Option<String>, StoreError> {
     let to = letter.to.to_ascii_lowercase();
     if to == ctx.own_address() {
         return Ok(None);
     }
     let mut due = now;
-    if outbox::count_to_since(conn, &to, now - HOUR_MS).await? >= RATE_LIMIT_PER_HOUR {
-        // Letters that close the loop are delayed, never dropped; the rest are held back.
-        let closes_loop = matches!(
-            letter.kind,
-            LetterKind::Outcome | LetterKind::Recent | LetterKind::Question | LetterKind::Update
-        );
+    let sent = out.count(conn, &to, now - HOUR_MS).await?;
+    let over = *sent >= RATE_LIMIT_PER_HOUR;
+    // Letters that close the loop are delayed, never dropped; the rest are held back.
+    let closes_loop = matches!(
+        letter.kind,
+        LetterKind::Outcome | LetterKind::Recent | LetterKind::Question | LetterKind::Update
+    );
+    if !over || closes_loop {
+        // This letter will be stored (created now): it counts from here on.
+        *sent += 1;
+    }
+    if over {
         tracing::warn!(
             kind = letter.kind.slug(),
             case = case.map(|c| c.0),
@@ -117,7 +232,7 @@ pub async fn store_letter(
                 "{} letter to {to} {what}: more than {RATE_LIMIT_PER_HOUR} letters an hour",
                 letter.kind
             );
-            cases::add_event(conn, c, now, "closeloop", "rate-limited", &text).await?;
+            out.event(c, now, "rate-limited", text);
         }
         if !closes_loop {
             return Ok(None);
@@ -134,11 +249,12 @@ pub async fn store_letter(
         i64::from_le_bytes(nonce) & i64::MAX,
         &ctx.own_domain(),
     );
+    let line = format!("{} to {to}", letter.kind);
     let row = LetterRow {
         id: 0,
         case_id: case,
         kind: letter.kind.slug().to_string(),
-        recipient: to.clone(),
+        recipient: to,
         subject: letter.subject,
         body: letter.body,
         message_id,
@@ -152,8 +268,8 @@ pub async fn store_letter(
         created_at: now,
         sent_at: None,
     };
-    outbox::enqueue(conn, &row, now, due).await?;
-    Ok(Some(format!("{} to {to}", letter.kind)))
+    out.letters.push((row, due));
+    Ok(Some(line))
 }
 
 fn render_failed(e: LetterError) -> StoreError {
@@ -178,28 +294,45 @@ pub fn responder_reply_to(ctx: &Context, case: CaseId, responder: &str) -> Strin
 pub const NOTIFY_JOINS_UP_TO: i64 = 5;
 
 /// Letters after a report is stored: acknowledgement and responder notice,
-/// or the instant answer when it matched a recently resolved case. Uses
-/// indexed counts, never a scan of the case's reports.
+/// or the instant answer when it matched a recently resolved case. Takes the
+/// report and its artifacts as just stored (they are not read back); uses
+/// indexed counts, never a scan of the case's reports, and none at all for a
+/// case the report has just opened. The letters wait in `out` for the
+/// caller's `flush`.
+#[allow(clippy::too_many_arguments)]
 pub async fn after_report(
     ctx: &Context,
     conn: &mut Conn,
+    out: &mut Outgoing,
     case: CaseId,
-    report_id: i64,
+    report: &ReportRow,
+    report_artifacts: &[rows::ArtifactRow],
     how: &Joined,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let Some(report) = rows::report(conn, report_id).await? else {
-        return Ok(());
+    let new_case = matches!(how, Joined::NewCase);
+    let artifacts = if new_case {
+        // The case has only this report's artifacts (all distinct), in order.
+        report_artifacts
+            .iter()
+            .filter(|a| a.class != "original")
+            .cloned()
+            .collect()
+    } else {
+        rows::artifacts_of(conn, case).await?
     };
-    let artifacts = rows::artifacts_of(conn, case).await?;
-    let (report_count, people) = rows::report_counts(conn, case).await?;
+    let (report_count, people) = if new_case {
+        (1, 1)
+    } else {
+        rows::report_counts(conn, case).await?
+    };
     let others = (people - 1).max(0) as usize;
 
     if let Joined::Recent(_) = how {
         let row = cases::require(conn, case, ctx.prefix()).await?;
         let position = people.max(1) as usize;
         if let Some(outcome) =
-            outcome_ctx(conn, &row, &report, position, position, &artifacts, None).await?
+            outcome_ctx(conn, &row, report, position, position, &artifacts, None).await?
         {
             let recent = letters::RecentCtx {
                 outcome,
@@ -207,7 +340,7 @@ pub async fn after_report(
             };
             let letter = letters::render_recent(&ctx.org, &report.reporter, &recent)
                 .map_err(render_failed)?;
-            store_letter(ctx, conn, Some(case), letter, now).await?;
+            admit(ctx, conn, out, Some(case), letter, now).await?;
         }
     } else if ctx.cfg.letters.ack {
         let ack = letters::AckCtx {
@@ -221,46 +354,49 @@ pub async fn after_report(
         };
         let letter =
             letters::render_ack(&ctx.org, &report.reporter, &ack).map_err(render_failed)?;
-        store_letter(ctx, conn, Some(case), letter, now).await?;
+        admit(ctx, conn, out, Some(case), letter, now).await?;
     }
 
     let joined = matches!(how, Joined::Duplicate(_));
-    if joined && report_count > NOTIFY_JOINS_UP_TO {
-        return Ok(());
-    }
-    let reporters = rows::reporters_of(conn, case, 20).await?;
-    let notify = letters::NotifyCtx {
-        case_id: case,
-        from: report.reporter.clone(),
-        subject: report.subject.clone(),
-        received: rfc3339(report.received_at),
-        original: (report.orig_subject.is_some() || report.orig_from.is_some()).then(|| {
-            letters::OriginalInfo {
-                from: report.orig_from.clone().unwrap_or_default(),
-                subject: report.orig_subject.clone().unwrap_or_default(),
-                date: report.orig_date.clone().unwrap_or_default(),
-            }
-        }),
-        masked_artifacts: masked(&artifacts, true),
-        joined_existing: joined,
-        report_count: report_count as usize,
-        reporters,
-        redacted_excerpt: report.body.chars().take(1200).collect(),
-        warnings: report
-            .problems
-            .split("; ")
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect(),
-        answered_from: matches!(how, Joined::Recent(_)).then_some(case),
-        reopened: matches!(how, Joined::Reopened),
-        classify_within: Some(format!("{}", ctx.cfg.sla.classify_within)),
-    };
-    for to in ctx.cfg.notify_addresses() {
-        let letter = letters::render_notify(&ctx.org, &to, &notify)
-            .map_err(render_failed)?
-            .with_reply_to(Some(responder_reply_to(ctx, case, &to)));
-        store_letter(ctx, conn, Some(case), letter, now).await?;
+    if !(joined && report_count > NOTIFY_JOINS_UP_TO) {
+        let reporters = if new_case {
+            vec![report.reporter.clone()]
+        } else {
+            rows::reporters_of(conn, case, 20).await?
+        };
+        let notify = letters::NotifyCtx {
+            case_id: case,
+            from: report.reporter.clone(),
+            subject: report.subject.clone(),
+            received: rfc3339(report.received_at),
+            original: (report.orig_subject.is_some() || report.orig_from.is_some()).then(|| {
+                letters::OriginalInfo {
+                    from: report.orig_from.clone().unwrap_or_default(),
+                    subject: report.orig_subject.clone().unwrap_or_default(),
+                    date: report.orig_date.clone().unwrap_or_default(),
+                }
+            }),
+            masked_artifacts: masked(&artifacts, true),
+            joined_existing: joined,
+            report_count: report_count as usize,
+            reporters,
+            redacted_excerpt: report.body.chars().take(1200).collect(),
+            warnings: report
+                .problems
+                .split("; ")
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+            answered_from: matches!(how, Joined::Recent(_)).then_some(case),
+            reopened: matches!(how, Joined::Reopened),
+            classify_within: Some(format!("{}", ctx.cfg.sla.classify_within)),
+        };
+        for to in ctx.cfg.notify_addresses() {
+            let letter = letters::render_notify(&ctx.org, &to, &notify)
+                .map_err(render_failed)?
+                .with_reply_to(Some(responder_reply_to(ctx, case, &to)));
+            admit(ctx, conn, out, Some(case), letter, now).await?;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! problem); ingest is idempotent (same raw bytes or Message-ID = same
 //! message); no plaintext secret reaches the store; logs carry ids, not content.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::context::Context;
@@ -13,7 +15,7 @@ use crate::dedup::{self, Candidate, Decision, KeyKind};
 use crate::domain::{CaseId, CaseStatus, Disposition, Millis, Outcome};
 use crate::extract::{self, ArtifactClass, Finding};
 use crate::parse::{self, ForwardStyle, Inbound};
-use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport};
+use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport, SeenMessage};
 use crate::store::{self, case_keys, cases, outbox, Conn, StoreError};
 use crate::{compose, lifecycle};
 
@@ -182,9 +184,11 @@ async fn ingest_retrying(
     items: &[Item<'_>],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
+    // Hashing and parsing are pure: done once, whatever the retries.
+    let reads: Vec<Read> = items.iter().map(|item| read(ctx, item)).collect();
     let mut attempt = 0;
     loop {
-        match ingest_tx(ctx, items, now).await {
+        match ingest_tx(ctx, &reads, now).await {
             Err(e) if e.is_conflict() && attempt < store::RETRIES => {
                 attempt += 1;
                 tracing::debug!(error = %e, attempt, "concurrent change; running the transaction again");
@@ -195,21 +199,208 @@ async fn ingest_retrying(
     }
 }
 
+/// One message, hashed and parsed, before its transaction.
+struct Read<'i, 'a> {
+    item: &'i Item<'a>,
+    sha: String,
+    parsed: Inbound,
+    size: usize,
+    oversize: bool,
+    /// Extraction, should it be a report (pure, so done up front for the
+    /// batch's dedup lookup).
+    prepared: Prepared,
+}
+
+impl Read<'_, '_> {
+    fn message_id(&self) -> Option<&str> {
+        self.parsed.message_id.as_deref().filter(|m| !m.is_empty())
+    }
+}
+
+fn read<'i, 'a>(ctx: &Context, item: &'i Item<'a>) -> Read<'i, 'a> {
+    let raw = item.raw;
+    let max = ctx.cfg.intake.max_message_bytes;
+    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
+    let oversize = size > max || item.truncated_from.is_some();
+    let parsed = if oversize {
+        parse::parse(head_of(raw))
+    } else {
+        parse::parse(raw)
+    };
+    Read {
+        item,
+        sha: hex::encode(Sha256::digest(raw)),
+        prepared: Prepared::new(ctx, &parsed),
+        parsed,
+        size,
+        oversize,
+    }
+}
+
+/// What one batch's transaction knows as it goes, so each message costs
+/// fewer round trips: the messages already stored (looked up for the whole
+/// batch at once, then kept up to date as the batch stores more), the
+/// recipients' letter counts for the rate limit, and the events and letters
+/// not yet written (see `compose::Outgoing`: flushed before anything that
+/// writes to a case by another way, and before commit).
+struct Batch {
+    by_sha: HashMap<String, SeenMessage>,
+    by_message_id: HashMap<String, SeenMessage>,
+    out: compose::Outgoing,
+    /// The cases carrying each dedup key of the batch, looked up at its start.
+    hits: HashMap<String, Vec<rows::FingerprintHit>>,
+    /// Fingerprints the batch has stored since: their lookups are asked again.
+    touched: std::collections::HashSet<String>,
+    /// A case may have changed state (reopened, a command, a reply): every
+    /// lookup is asked again.
+    stale: bool,
+    /// Dedup keys to attach (`claim`: true for a case just opened), in order.
+    keys: Vec<(String, CaseId, bool)>,
+}
+
+impl Batch {
+    async fn load(
+        ctx: &Context,
+        conn: &mut Conn,
+        reads: &[Read<'_, '_>],
+        now: Millis,
+    ) -> Result<Batch, StoreError> {
+        let shas: Vec<&str> = reads.iter().map(|r| r.sha.as_str()).collect();
+        let mids: Vec<&str> = reads.iter().filter_map(|r| r.message_id()).collect();
+        let mut batch = Batch {
+            by_sha: HashMap::new(),
+            by_message_id: HashMap::new(),
+            out: compose::Outgoing::default(),
+            hits: HashMap::new(),
+            touched: Default::default(),
+            stale: false,
+            keys: Vec::new(),
+        };
+        let mut fps: Vec<&str> = Vec::new();
+        for r in reads {
+            for (_, fp) in &r.prepared.keys {
+                if !fps.contains(&fp.as_str()) {
+                    fps.push(fp);
+                }
+            }
+        }
+        let found = rows::cases_with_fingerprints(conn, &fps).await?;
+        batch.hits = fps.into_iter().map(str::to_string).zip(found).collect();
+        // Who the batch's letters will most likely go to: its senders and the responders.
+        let mut recipients: Vec<String> = reads
+            .iter()
+            .filter_map(|r| r.parsed.from.as_ref())
+            .map(|f| f.address.to_ascii_lowercase())
+            .chain(
+                ctx.cfg
+                    .notify_addresses()
+                    .into_iter()
+                    .map(|a| a.to_ascii_lowercase()),
+            )
+            .collect();
+        recipients.sort_unstable();
+        recipients.dedup();
+        batch.out.prefetch(conn, &recipients, now).await?;
+        for (sha, mid, seen) in rows::seen_any(conn, &shas, &mids).await? {
+            if let Some(mid) = mid.filter(|m| !m.is_empty()) {
+                batch
+                    .by_message_id
+                    .entry(mid)
+                    .or_insert_with(|| seen.clone());
+            }
+            batch.by_sha.entry(sha).or_insert(seen);
+        }
+        Ok(batch)
+    }
+
+    /// The cases carrying each of these fingerprints, as a lookup now would
+    /// find them: from the batch's first lookup unless the batch changed them.
+    async fn cases_with_fingerprints(
+        &self,
+        conn: &mut Conn,
+        fps: &[&str],
+    ) -> Result<Vec<Vec<rows::FingerprintHit>>, StoreError> {
+        let known = !self.stale
+            && fps
+                .iter()
+                .all(|fp| !self.touched.contains(*fp) && self.hits.contains_key(*fp));
+        if known {
+            Ok(fps.iter().map(|fp| self.hits[*fp].clone()).collect())
+        } else {
+            rows::cases_with_fingerprints(conn, fps).await
+        }
+    }
+
+    /// Writes what waits: dedup keys, then events and letters.
+    async fn flush(&mut self, conn: &mut Conn) -> Result<(), StoreError> {
+        if !self.keys.is_empty() {
+            let attach: Vec<(&str, CaseId)> =
+                self.keys.iter().map(|(k, c, _)| (k.as_str(), *c)).collect();
+            let claims: Vec<(&str, CaseId)> = self
+                .keys
+                .iter()
+                .filter(|(_, _, claim)| *claim)
+                .map(|(k, c, _)| (k.as_str(), *c))
+                .collect();
+            case_keys::attach_and_claim(conn, &attach, &claims).await?;
+            self.keys.clear();
+        }
+        self.out.flush(conn).await
+    }
+
+    /// Stored already (same raw bytes, else same Message-ID)?
+    fn seen(&self, sha: &str, message_id: Option<&str>) -> Option<SeenMessage> {
+        self.by_sha
+            .get(sha)
+            .or_else(|| message_id.and_then(|m| self.by_message_id.get(m)))
+            .cloned()
+    }
+
+    /// Stores the message row and remembers it for the rest of the batch.
+    async fn insert_message(
+        &mut self,
+        conn: &mut Conn,
+        msg: &NewMessage<'_>,
+    ) -> Result<i64, StoreError> {
+        let id = rows::insert_message(conn, msg).await?;
+        let seen = SeenMessage {
+            disposition: msg.disposition.to_string(),
+            case_id: msg.case_id,
+        };
+        if let Some(mid) = msg.message_id {
+            self.by_message_id.insert(mid.to_string(), seen.clone());
+        }
+        self.by_sha.insert(msg.raw_sha256.to_string(), seen);
+        Ok(id)
+    }
+}
+
 async fn ingest_tx(
     ctx: &Context,
-    items: &[Item<'_>],
+    reads: &[Read<'_, '_>],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
     let mut tx = ctx.store.begin().await?;
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        match ingest_in(ctx, &mut tx, item, now).await {
+    let mut batch = match Batch::load(ctx, &mut tx, reads, now).await {
+        Ok(b) => b,
+        Err(e) => {
+            tx.rollback().await.ok();
+            return Err(e);
+        }
+    };
+    let mut out = Vec::with_capacity(reads.len());
+    for r in reads {
+        match ingest_in(ctx, &mut tx, &mut batch, r, now).await {
             Ok(r) => out.push(r),
             Err(e) => {
                 tx.rollback().await.ok();
                 return Err(e);
             }
         }
+    }
+    if let Err(e) = batch.flush(&mut tx).await {
+        tx.rollback().await.ok();
+        return Err(e);
     }
     tx.commit().await?;
     ctx.outbox_wake.notify_one();
@@ -262,22 +453,23 @@ fn one_line(s: &str) -> String {
 async fn ingest_in(
     ctx: &Context,
     conn: &mut Conn,
-    item: &Item<'_>,
+    batch: &mut Batch,
+    read: &Read<'_, '_>,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
-    let raw = item.raw;
-    let sha = hex::encode(Sha256::digest(raw));
+    let Read {
+        item,
+        sha,
+        parsed,
+        size,
+        oversize,
+        ..
+    } = read;
+    let (size, oversize) = (*size, *oversize);
     let max = ctx.cfg.intake.max_message_bytes;
-    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
-    let oversize = size > max || item.truncated_from.is_some();
-    let parsed = if oversize {
-        parse::parse(head_of(raw))
-    } else {
-        parse::parse(raw)
-    };
-    let message_id = parsed.message_id.as_deref().filter(|m| !m.is_empty());
+    let message_id = read.message_id();
 
-    if let Some(seen) = rows::seen(conn, &sha, message_id).await? {
+    if let Some(seen) = batch.seen(sha, message_id) {
         tracing::debug!(source = item.source, "message already ingested");
         return Ok(Ingested::AlreadySeen {
             disposition: seen.disposition,
@@ -289,7 +481,7 @@ async fn ingest_in(
     let sender = parsed.from.as_ref().map(|m| m.address.clone());
     let mut msg = NewMessage {
         message_id,
-        raw_sha256: &sha,
+        raw_sha256: sha,
         source: item.source,
         sender: sender.as_deref(),
         subject: &subject,
@@ -305,12 +497,12 @@ async fn ingest_in(
         let reason = format!(
             "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         );
-        return quarantine(conn, &msg, reason).await;
+        return quarantine(conn, batch, &msg, reason).await;
     }
-    if let Some(reason) = ignore_reason(ctx, &parsed) {
+    if let Some(reason) = ignore_reason(ctx, parsed) {
         msg.disposition = Disposition::Ignored.slug();
         msg.reason = Some(&reason);
-        rows::insert_message(conn, &msg).await?;
+        batch.insert_message(conn, &msg).await?;
         tracing::info!(
             source = item.source,
             disposition = "ignored",
@@ -319,46 +511,72 @@ async fn ingest_in(
         return Ok(Ingested::Ignored { reason });
     }
     let Some(from) = sender.clone() else {
-        return quarantine(conn, &msg, "no sender address (From) could be read".into()).await;
+        return quarantine(
+            conn,
+            batch,
+            &msg,
+            "no sender address (From) could be read".into(),
+        )
+        .await;
     };
 
     if ctx.cfg.responder_addresses().contains(&from) {
-        if let Some(named) = named_case(ctx, conn, &parsed).await? {
+        if let Some(named) = named_case(ctx, conn, parsed).await? {
             // A merged case's commands act on the case it was merged into.
             let case = cases::surviving(conn, named).await?;
-            let applied = lifecycle::email_command(ctx, conn, case, &parsed, now).await?;
+            batch.flush(conn).await?;
+            batch.stale = true;
+            let applied = lifecycle::email_command(ctx, conn, case, parsed, now).await?;
+            // The command may have queued letters the batch's counts do not know of.
+            batch.out.forget();
             msg.disposition = Disposition::Command.slug();
             msg.case_id = Some(case);
-            rows::insert_message(conn, &msg).await?;
+            batch.insert_message(conn, &msg).await?;
             tracing::info!(case = case.0, applied, "responder command processed");
             return Ok(Ingested::Command { case, applied });
         }
     }
-    if let Some(case) = reporter_reply_case(ctx, conn, &parsed, &from).await? {
+    if let Some(case) = reporter_reply_case(ctx, conn, parsed, &from).await? {
+        batch.flush(conn).await?;
+        batch.stale = true;
         lifecycle::reporter_reply(ctx, conn, case, &from, &redact_all(&parsed.text), now).await?;
+        // The reminder it sends went past the batch's counts.
+        batch.out.forget();
         msg.disposition = Disposition::Reply.slug();
         msg.case_id = Some(case);
-        rows::insert_message(conn, &msg).await?;
+        batch.insert_message(conn, &msg).await?;
         tracing::info!(case = case.0, "reporter reply added to case");
         return Ok(Ingested::Reply { case });
     }
     if !ctx.cfg.sender_allowed(&from) {
         let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(&from);
         let reason = format!("sender domain '{domain}' is not in intake.allowed_domains");
-        return quarantine(conn, &msg, reason).await;
+        return quarantine(conn, batch, &msg, reason).await;
     }
 
-    let report = Prepared::new(ctx, &parsed);
-    let (case, how) = place(ctx, conn, &report, now).await?;
+    let report = &read.prepared;
+    let (case, how) = place(ctx, conn, batch, report, now).await?;
     msg.disposition = Disposition::Report.slug();
     msg.case_id = Some(case);
-    let message_row = rows::insert_message(conn, &msg).await?;
-    let new_report = report.row(&from, &parsed, case, &how, now);
+    let message_row = batch.insert_message(conn, &msg).await?;
+    let new_report = report.row(&from, parsed, case, &how, now);
     let report_id = rows::insert_report(conn, message_row, &new_report).await?;
-    for a in &report.artifacts {
-        rows::insert_artifact(conn, report_id, case, a).await?;
-    }
-    compose::after_report(ctx, conn, case, report_id, &how, now).await?;
+    rows::insert_artifacts(conn, report_id, case, &report.artifacts).await?;
+    batch
+        .touched
+        .extend(report.artifacts.iter().map(|a| a.fingerprint.clone()));
+    let stored = new_report.into_row(report_id);
+    compose::after_report(
+        ctx,
+        conn,
+        &mut batch.out,
+        case,
+        &stored,
+        &report.artifacts,
+        &how,
+        now,
+    )
+    .await?;
     tracing::info!(
         case = case.0,
         report = report_id,
@@ -370,6 +588,7 @@ async fn ingest_in(
 
 async fn quarantine(
     conn: &mut Conn,
+    batch: &mut Batch,
     msg: &NewMessage<'_>,
     reason: String,
 ) -> Result<Ingested, StoreError> {
@@ -378,7 +597,7 @@ async fn quarantine(
         reason: Some(&reason),
         ..*msg
     };
-    rows::insert_message(conn, &stored).await?;
+    batch.insert_message(conn, &stored).await?;
     tracing::info!(
         source = msg.source,
         disposition = "quarantined",
@@ -627,12 +846,15 @@ impl Prepared {
 async fn place(
     ctx: &Context,
     conn: &mut Conn,
+    batch: &mut Batch,
     r: &Prepared,
     now: Millis,
 ) -> Result<(CaseId, Joined), StoreError> {
     let mut candidates = Vec::new();
-    for (key, fp) in &r.keys {
-        for hit in rows::cases_with_fingerprint(conn, fp).await? {
+    let fingerprints: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
+    let hits = batch.cases_with_fingerprints(conn, &fingerprints).await?;
+    for ((key, _), hits) in r.keys.iter().zip(hits) {
+        for hit in hits {
             // The hit carries its case's state; only a merged case needs a second look.
             let candidate = match hit.merged_into {
                 None => Candidate {
@@ -666,7 +888,7 @@ async fn place(
         }
     }
     let decision = dedup::decide(&candidates, now, ctx.cfg.dedup.reopen_window.millis());
-    let keys: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
+    let keys = fingerprints;
     // Another instance may have changed the chosen case (or opened one for
     // these keys) since the lookups above: each arm checks, under a row lock
     // or a unique key, and fails with a retryable conflict if so.
@@ -683,16 +905,13 @@ async fn place(
     Ok(match decision {
         Decision::New => {
             let id = cases::insert(conn, now).await?;
-            case_keys::claim(conn, id, &keys).await?;
-            cases::add_event(
-                conn,
-                id,
-                now,
-                "closeloop",
-                "opened",
-                "case opened from a new report",
-            )
-            .await?;
+            // Claimed with the batch's other keys before it commits.
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), id, true)));
+            batch
+                .out
+                .event(id, now, "opened", "case opened from a new report".into());
             (id, Joined::NewCase)
         }
         Decision::Join { case_id, key } => {
@@ -701,9 +920,11 @@ async fn place(
                 case_id,
                 "open",
             )?;
-            case_keys::attach(conn, case_id, &keys).await?;
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), case_id, false)));
             let text = format!("another report joined ({})", key.reason());
-            cases::add_event(conn, case_id, now, "closeloop", "joined", &text).await?;
+            batch.out.event(case_id, now, "joined", text);
             (case_id, Joined::Duplicate(key))
         }
         Decision::Reopen { case_id } => {
@@ -712,6 +933,9 @@ async fn place(
                 case_id,
                 "resolved",
             )?;
+            // Its events go in after those still waiting, as they happened.
+            batch.flush(conn).await?;
+            batch.stale = true;
             lifecycle::reopen(
                 conn,
                 case_id,
@@ -733,7 +957,7 @@ async fn place(
                 "a new report matched this resolved case ({}); its outcome was sent",
                 key.reason()
             );
-            cases::add_event(conn, case_id, now, "closeloop", "recent-report", &text).await?;
+            batch.out.event(case_id, now, "recent-report", text);
             (case_id, Joined::Recent(key))
         }
     })

@@ -8,7 +8,9 @@
 //! new case claims its keys; a joined report attaches its new ones).
 //! Must not decide anything about dedup: `dedup` does that over `artifacts`.
 
-use super::{Conn, Result, StoreError};
+use sqlx::Row;
+
+use super::{placeholders, value_rows, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::CaseId;
 
 /// Classes of artifacts whose fingerprints are dedup keys.
@@ -19,9 +21,14 @@ const KEY_CLASSES: &str = "('secret', 'identity', 'original')";
 /// was committed after this transaction looked), fails with
 /// `StoreError::Conflict`: the caller runs its transaction again and joins it.
 pub async fn claim(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
-    attach(conn, case, keys).await?;
-    for key in keys {
-        match holder(conn, key).await? {
+    let keys = distinct(keys);
+    if attach_distinct(conn, case, &keys).await? == keys.len() as u64 {
+        // Every key was free and is now this case's.
+        return Ok(());
+    }
+    let held = holders(conn, &keys).await?;
+    for key in &keys {
+        match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
             Some(c) if c == case => {}
             other => {
                 return Err(StoreError::Conflict(format!(
@@ -37,14 +44,104 @@ pub async fn claim(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
 
 /// Attaches keys to an open case; keys another open case already holds stay there.
 pub async fn attach(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
-    for key in keys {
-        sqlx::query(
-            "INSERT INTO case_keys (key, case_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(*key)
-        .bind(case.0)
-        .execute(&mut *conn)
-        .await?;
+    attach_distinct(conn, case, &distinct(keys)).await?;
+    Ok(())
+}
+
+fn distinct<'k>(keys: &[&'k str]) -> Vec<&'k str> {
+    let mut out: Vec<&str> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !out.contains(k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// One statement per chunk; returns how many keys were newly attached.
+async fn attach_distinct(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<u64> {
+    let mut added = 0;
+    for chunk in keys.chunks(MAX_BINDS / 2) {
+        let sql = format!(
+            "INSERT INTO case_keys (key, case_id) VALUES {} ON CONFLICT (key) DO NOTHING",
+            value_rows(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            q = q.bind(*key).bind(case.0);
+        }
+        added += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+/// The open cases holding any of these keys: `(key, case)` pairs.
+async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT key, case_id FROM case_keys WHERE key IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            q = q.bind(*key);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push((r.try_get("key")?, CaseId(r.try_get("case_id")?)));
+        }
+    }
+    Ok(out)
+}
+
+/// Attaches keys to open cases in one go, in order (the first case named
+/// for a key gets it, unless another open case holds it already), then checks
+/// that every claimed key leads to the case that claimed it, as `claim` does.
+/// Used by a batch that gathered its `attach`es and `claim`s to write at once.
+pub async fn attach_and_claim(
+    conn: &mut Conn,
+    attach: &[(&str, CaseId)],
+    claims: &[(&str, CaseId)],
+) -> Result<()> {
+    let mut first: Vec<(&str, CaseId)> = Vec::with_capacity(attach.len());
+    for (k, c) in attach {
+        if !first.iter().any(|(f, _)| f == k) {
+            first.push((k, *c));
+        }
+    }
+    let mut added = 0;
+    for chunk in first.chunks(MAX_BINDS / 2) {
+        let sql = format!(
+            "INSERT INTO case_keys (key, case_id) VALUES {} ON CONFLICT (key) DO NOTHING",
+            value_rows(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, case) in chunk {
+            q = q.bind(*key).bind(case.0);
+        }
+        added += q.execute(&mut *conn).await?.rows_affected();
+    }
+    if claims.is_empty() {
+        return Ok(());
+    }
+    // All inserted: each key leads to the first case named for it.
+    let held: Vec<(String, CaseId)> = if added == first.len() as u64 {
+        first.iter().map(|(k, c)| (k.to_string(), *c)).collect()
+    } else {
+        let keys: Vec<&str> = distinct(&claims.iter().map(|(k, _)| *k).collect::<Vec<_>>());
+        holders(conn, &keys).await?
+    };
+    for (key, case) in claims {
+        match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
+            Some(c) if c == *case => {}
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "a dedup key of case {} is held by case {}",
+                    case.0,
+                    other.map(|c| c.0).unwrap_or(0)
+                )))
+            }
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{case_keys, Conn, Result, StoreError};
+use super::{case_keys, value_rows, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::{CaseId, CaseStatus, Millis};
 
 /// One case as stored.
@@ -140,6 +140,37 @@ pub async fn add_event(
         .bind(text)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// An event not yet stored (see `add_events`).
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub case: CaseId,
+    pub at: Millis,
+    pub actor: &'static str,
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// Inserts events in order, one statement per chunk.
+pub async fn add_events(conn: &mut Conn, list: &[NewEvent]) -> Result<()> {
+    for chunk in list.chunks(MAX_BINDS / 5) {
+        let sql = format!(
+            "INSERT INTO events (case_id, at, actor, kind, text) VALUES {}",
+            value_rows(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            q = q
+                .bind(e.case.0)
+                .bind(e.at)
+                .bind(e.actor)
+                .bind(e.kind)
+                .bind(&e.text);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{Conn, Result};
+use super::{placeholders, value_rows, Conn, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// What we already know about an inbound message (idempotent ingest).
@@ -36,6 +36,56 @@ pub async fn seen(
         })
     })
     .transpose()
+}
+
+/// Messages already stored under any of these raw-bytes hashes or Message-IDs
+/// (a whole batch at once): `(raw_sha256, message_id, what we know)` per row.
+pub async fn seen_any(
+    conn: &mut Conn,
+    raw_sha256s: &[&str],
+    message_ids: &[&str],
+) -> Result<Vec<(String, Option<String>, SeenMessage)>> {
+    let mut out = Vec::new();
+    let half = MAX_BINDS / 2;
+    let chunks = raw_sha256s.len().max(message_ids.len()).div_ceil(half);
+    for c in 0..chunks {
+        let shas = &raw_sha256s
+            [(c * half).min(raw_sha256s.len())..((c + 1) * half).min(raw_sha256s.len())];
+        let mids = &message_ids
+            [(c * half).min(message_ids.len())..((c + 1) * half).min(message_ids.len())];
+        let mut wheres = Vec::new();
+        if !shas.is_empty() {
+            wheres.push(format!("raw_sha256 IN ({})", placeholders(1, shas.len())));
+        }
+        if !mids.is_empty() {
+            wheres.push(format!(
+                "message_id IN ({})",
+                placeholders(1 + shas.len(), mids.len())
+            ));
+        }
+        if wheres.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT raw_sha256, message_id, disposition, case_id FROM messages WHERE {}",
+            wheres.join(" OR ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in shas.iter().chain(mids) {
+            q = q.bind(*v);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push((
+                r.try_get("raw_sha256")?,
+                r.try_get("message_id")?,
+                SeenMessage {
+                    disposition: r.try_get("disposition")?,
+                    case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
+                },
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +142,28 @@ pub struct NewReport {
     pub forward_style: Option<String>,
     pub problems: String,
     pub recent_case: Option<CaseId>,
+}
+
+impl NewReport {
+    /// The report as `report` would read it back once stored under `id`.
+    pub fn into_row(self, id: i64) -> ReportRow {
+        ReportRow {
+            id,
+            case_id: CaseId(self.case_id),
+            reporter: self.reporter,
+            reporter_name: self.reporter_name,
+            subject: self.subject,
+            message_id: self.message_id,
+            sent_at: self.sent_at,
+            received_at: self.received_at,
+            body: self.body,
+            orig_from: self.orig_from,
+            orig_subject: self.orig_subject,
+            orig_date: self.orig_date,
+            orig_message_id: self.orig_message_id,
+            problems: self.problems,
+        }
+    }
 }
 
 pub async fn insert_report(conn: &mut Conn, message_row: i64, r: &NewReport) -> Result<i64> {
@@ -151,6 +223,35 @@ pub async fn insert_artifact(
     Ok(())
 }
 
+/// Inserts a report's artifacts, one statement per chunk; an artifact the
+/// case already carries is kept as it was.
+pub async fn insert_artifacts(
+    conn: &mut Conn,
+    report_id: i64,
+    case: CaseId,
+    list: &[ArtifactRow],
+) -> Result<()> {
+    for chunk in list.chunks(MAX_BINDS / 6) {
+        let sql = format!(
+            "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES {} \
+             ON CONFLICT (case_id, fingerprint) DO NOTHING",
+            value_rows(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in chunk {
+            q = q
+                .bind(report_id)
+                .bind(case.0)
+                .bind(&a.kind)
+                .bind(&a.class)
+                .bind(&a.masked)
+                .bind(&a.fingerprint);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// A case that already carries a fingerprint, as dedup needs to see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FingerprintHit {
@@ -162,30 +263,47 @@ pub struct FingerprintHit {
     pub class: String,
 }
 
-/// Cases carrying this fingerprint (indexed lookup), newest case first.
-pub async fn cases_with_fingerprint(
+/// Cases carrying each of these fingerprints (one indexed lookup for all),
+/// grouped by fingerprint in the order given, newest case first within each.
+pub async fn cases_with_fingerprints(
     conn: &mut Conn,
-    fingerprint: &str,
-) -> Result<Vec<FingerprintHit>> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
-         FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint = $1 ORDER BY c.id DESC",
-    )
-    .bind(fingerprint)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FingerprintHit {
-                case_id: CaseId(r.try_get("id")?),
-                status: r.try_get("status")?,
-                merged_into: r.try_get::<Option<i64>, _>("merged_into")?.map(CaseId),
-                outcome: r.try_get("outcome")?,
-                resolved_at: r.try_get("resolved_at")?,
-                class: r.try_get("class")?,
-            })
+    fingerprints: &[&str],
+) -> Result<Vec<Vec<FingerprintHit>>> {
+    let mut found: Vec<(String, FingerprintHit)> = Vec::new();
+    for chunk in fingerprints.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT a.fingerprint, c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
+             FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint IN ({}) ORDER BY c.id DESC",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for fp in chunk {
+            q = q.bind(*fp);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            found.push((
+                r.try_get("fingerprint")?,
+                FingerprintHit {
+                    case_id: CaseId(r.try_get("id")?),
+                    status: r.try_get("status")?,
+                    merged_into: r.try_get::<Option<i64>, _>("merged_into")?.map(CaseId),
+                    outcome: r.try_get("outcome")?,
+                    resolved_at: r.try_get("resolved_at")?,
+                    class: r.try_get("class")?,
+                },
+            ));
+        }
+    }
+    Ok(fingerprints
+        .iter()
+        .map(|fp| {
+            found
+                .iter()
+                .filter(|(f, _)| f == fp)
+                .map(|(_, h)| h.clone())
+                .collect()
         })
-        .collect()
+        .collect())
 }
 
 /// A stored report, as `case show` and the letters need it.

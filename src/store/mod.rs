@@ -88,6 +88,26 @@ pub async fn retry_pause(attempt: u32) {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Most values bound to one statement: under SQLite's historical limit
+/// (999) and PostgreSQL's (65,535), so long lists are sent in chunks.
+pub const MAX_BINDS: usize = 900;
+
+/// `$from, $from+1, …` (`n` placeholders) for an `IN (…)` list.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $w), ($w+1, …)`: `rows` tuples of `width` placeholders for a multi-row `VALUES`.
+pub fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(1 + r * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl StoreError {
     /// Worth retrying later as it is: the database is busy, locked, away, or a
     /// serialization conflict. Anything else is about the data and will repeat.

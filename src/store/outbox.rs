@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{Conn, Dialect, Result};
+use super::{placeholders, Conn, Dialect, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// A letter row, already rendered.
@@ -53,6 +53,40 @@ pub async fn enqueue(conn: &mut Conn, l: &LetterRow, now: Millis, due: Millis) -
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Inserts letters, each due at its own time, one statement per chunk; a
+/// letter whose Message-ID is already queued is skipped (idempotent).
+pub async fn enqueue_many(conn: &mut Conn, list: &[(LetterRow, Millis)]) -> Result<()> {
+    for chunk in list.chunks(MAX_BINDS / 12) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({}, 'pending', 0)", placeholders(1 + r * 12, 12)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO letters (case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
+             auto_submitted, created_at, next_attempt_at, status, attempts) VALUES {rows} \
+             ON CONFLICT (message_id) DO NOTHING"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (l, due) in chunk {
+            q = q
+                .bind(l.case_id.map(|c| c.0))
+                .bind(&l.kind)
+                .bind(&l.recipient)
+                .bind(&l.subject)
+                .bind(&l.body)
+                .bind(&l.message_id)
+                .bind(&l.in_reply_to)
+                .bind(&l.refs)
+                .bind(&l.reply_to)
+                .bind(&l.auto_submitted)
+                .bind(l.created_at)
+                .bind(*due);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 const LETTER_COLUMNS: &str =
@@ -191,6 +225,31 @@ pub async fn count_to_since(conn: &mut Conn, recipient: &str, since: Millis) -> 
         .fetch_one(&mut *conn)
         .await?,
     )
+}
+
+/// Letters to each of these recipients created since `since` (rate limit,
+/// a batch at once): `(recipient, count)` for those with any.
+pub async fn counts_to_since(
+    conn: &mut Conn,
+    recipients: &[&str],
+    since: Millis,
+) -> Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for chunk in recipients.chunks(MAX_BINDS - 1) {
+        let sql = format!(
+            "SELECT recipient, COUNT(*) AS n FROM letters WHERE recipient IN ({}) AND created_at >= $1 \
+             GROUP BY recipient",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
+        for r in chunk {
+            q = q.bind(*r);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push((r.try_get("recipient")?, r.try_get("n")?));
+        }
+    }
+    Ok(out)
 }
 
 /// Letters in a status (all, for tests and `stats`).
