@@ -207,7 +207,11 @@ fn main() {
         .iter()
         .map(|r| serde_json::json!({"measure": r.name, "value": r.value, "unit": r.unit, "target": r.target}))
         .collect();
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-loop.json");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    std::fs::create_dir_all(&dir).ok();
+    let out = dir.join("bench-loop.json");
     std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     println!("\nJSON: {}", out.display());
 }
