@@ -1,0 +1,477 @@
+//! One raw email in, one committed outcome out: parse → route (ignore,
+//! quarantine, responder command, reporter reply, report) → extract and redact
+//! → dedup → case changes and letters, all in ONE transaction per batch.
+//!
+//! Architecture invariants: parsing never fails (damage becomes a recorded
+//! problem); ingest is idempotent (same raw bytes or Message-ID = same
+//! message); no plaintext secret reaches the store; logs carry ids, not content.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::context::Context;
+use crate::dedup::{self, Candidate, Decision, KeyKind};
+use crate::domain::{CaseId, CaseStatus, Disposition, Millis, Outcome};
+use crate::extract::{self, ArtifactClass, Finding};
+use crate::parse::{self, ForwardStyle, Inbound};
+use crate::store::intake::{self as rows, ArtifactRow, NewMessage, NewReport, SeenMessage};
+use crate::store::{self, case_keys, cases, outbox, Conn, StoreError};
+use crate::{compose, lifecycle};
+
+mod batch;
+mod report;
+mod route;
+
+use batch::*;
+pub use report::redact_all;
+use report::*;
+pub use route::{case_in_subject, named_case};
+use route::{ignore_reason, reporter_reply_case};
+
+/// Stored report bodies are capped; the raw message stays in the mailbox.
+const MAX_STORED_BODY: usize = 256 * 1024;
+/// How much of an oversized message is read to learn its headers.
+const OVERSIZE_HEAD: usize = 64 * 1024;
+
+/// What became of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ingested {
+    /// A new report, on a new or existing case.
+    Report {
+        case: CaseId,
+        how: Joined,
+    },
+    /// Seen before (same bytes or Message-ID): nothing changed.
+    AlreadySeen {
+        disposition: String,
+        case: Option<CaseId>,
+    },
+    Quarantined {
+        reason: String,
+    },
+    Ignored {
+        reason: String,
+    },
+    /// A responder's command block, applied or rejected.
+    Command {
+        case: CaseId,
+        applied: bool,
+    },
+    /// A reporter's answer to a question, added to the case.
+    Reply {
+        case: CaseId,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Joined {
+    NewCase,
+    Duplicate(KeyKind),
+    Reopened,
+    /// Matched a recently resolved case: answered at once with its outcome.
+    Recent(KeyKind),
+}
+
+impl Ingested {
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Ingested::Report { .. } => Disposition::Report,
+            Ingested::AlreadySeen { disposition, .. } => {
+                disposition.parse().unwrap_or(Disposition::Report)
+            }
+            Ingested::Quarantined { .. } => Disposition::Quarantined,
+            Ingested::Ignored { .. } => Disposition::Ignored,
+            Ingested::Command { .. } => Disposition::Command,
+            Ingested::Reply { .. } => Disposition::Reply,
+        }
+    }
+
+    /// One line for CLI output: ids and reasons, never content.
+    pub fn describe(&self, prefix: &str) -> String {
+        match self {
+            Ingested::Report { case, how } => match how {
+                Joined::NewCase => format!("report: opened case {}", case.display(prefix)),
+                Joined::Duplicate(k) => format!(
+                    "report: joined case {} ({})",
+                    case.display(prefix),
+                    k.reason()
+                ),
+                Joined::Reopened => format!(
+                    "report: reopened case {} (the same secret again after it was remediated)",
+                    case.display(prefix)
+                ),
+                Joined::Recent(k) => format!(
+                    "report: matches recently resolved case {} ({}); its outcome was sent",
+                    case.display(prefix),
+                    k.reason()
+                ),
+            },
+            Ingested::AlreadySeen { disposition, case } => match case {
+                Some(c) => format!(
+                    "already ingested ({disposition}, case {})",
+                    c.display(prefix)
+                ),
+                None => format!("already ingested ({disposition})"),
+            },
+            Ingested::Quarantined { reason } => format!("quarantined: {reason}"),
+            Ingested::Ignored { reason } => format!("ignored: {reason}"),
+            Ingested::Command { case, applied } => format!(
+                "command for case {}: {}",
+                case.display(prefix),
+                if *applied { "applied" } else { "rejected" }
+            ),
+            Ingested::Reply { case } => format!("reply added to case {}", case.display(prefix)),
+        }
+    }
+}
+
+/// One message to ingest and where it came from (`file:…`, `imap:INBOX/42`, `stdin`).
+pub struct Item<'a> {
+    pub raw: &'a [u8],
+    pub source: &'a str,
+    /// The message's real size when `raw` is only its head (an IMAP intake
+    /// fetches just the head of a message over `intake.max_message_bytes`).
+    pub truncated_from: Option<usize>,
+}
+
+/// Ingests one message in its own transaction.
+pub async fn ingest(
+    ctx: &Context,
+    raw: &[u8],
+    source: &str,
+    now: Millis,
+) -> Result<Ingested, StoreError> {
+    let mut out = ingest_batch(
+        ctx,
+        &[Item {
+            raw,
+            source,
+            truncated_from: None,
+        }],
+        now,
+    )
+    .await?;
+    Ok(out.remove(0))
+}
+
+/// Ingests a batch in ONE transaction (group commit): all or none are stored.
+/// A transaction that lost a race with another instance (see
+/// `StoreError::is_conflict`) is run again from the start, so it sees what
+/// the other committed. A transient error (database busy or away) is
+/// returned for the caller to retry the batch later. On any other database
+/// error the batch is retried one message at a time so one bad row cannot
+/// hold back the others; a message the store refuses is quarantined.
+pub async fn ingest_batch(
+    ctx: &Context,
+    items: &[Item<'_>],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let e = match ingest_retrying(ctx, items, now).await {
+        Ok(out) => return Ok(out),
+        Err(e) if e.is_transient() || e.is_conflict() => return Err(e),
+        Err(e) => e,
+    };
+    tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match ingest_retrying(ctx, std::slice::from_ref(item), now).await {
+            Ok(r) => out.extend(r),
+            Err(e) if !e.is_transient() && !e.is_conflict() => {
+                // This message cannot be stored as it is: keep a record of it with the
+                // reason (the raw message stays in the mailbox), so intake moves on.
+                out.push(record_unstorable(ctx, item, &e, now).await?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// One transaction over `items`, run again when it lost a race.
+async fn ingest_retrying(
+    ctx: &Context,
+    items: &[Item<'_>],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    // Hashing and parsing are pure: done once, whatever the retries.
+    let reads: Vec<Read> = items.iter().map(|item| read(ctx, item)).collect();
+    let mut attempt = 0;
+    loop {
+        match ingest_tx(ctx, &reads, now).await {
+            Err(e) if e.is_conflict() && attempt < store::RETRIES => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "concurrent change; running the transaction again");
+                store::retry_pause(attempt).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn ingest_tx(
+    ctx: &Context,
+    reads: &[Read<'_, '_>],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut tx = ctx.store.begin().await?;
+    let mut batch = match Batch::load(ctx, &mut tx, reads, now).await {
+        Ok(b) => b,
+        Err(e) => {
+            tx.rollback().await.ok();
+            return Err(e);
+        }
+    };
+    let mut out = Vec::with_capacity(reads.len());
+    for r in reads {
+        match ingest_in(ctx, &mut tx, &mut batch, r, now).await {
+            Ok(r) => out.push(r),
+            Err(e) => {
+                tx.rollback().await.ok();
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = batch.flush(&mut tx).await {
+        tx.rollback().await.ok();
+        return Err(e);
+    }
+    tx.commit().await?;
+    ctx.outbox_wake.notify_one();
+    Ok(out)
+}
+
+/// Quarantines a message the store refused, naming the error (never its content).
+async fn record_unstorable(
+    ctx: &Context,
+    item: &Item<'_>,
+    error: &StoreError,
+    now: Millis,
+) -> Result<Ingested, StoreError> {
+    tracing::error!(source = item.source, error = %error, "message could not be stored; quarantined");
+    let sha = hex::encode(Sha256::digest(item.raw));
+    let reason = format!("could not be stored: {}", one_line(&error.to_string()));
+    let mut tx = ctx.store.begin().await?;
+    if let Some(seen) = rows::seen(&mut tx, &sha, None).await? {
+        tx.rollback().await.ok();
+        return Ok(Ingested::AlreadySeen {
+            disposition: seen.disposition,
+            case: seen.case_id,
+        });
+    }
+    let msg = NewMessage {
+        message_id: None,
+        raw_sha256: &sha,
+        source: item.source,
+        sender: None,
+        subject: "",
+        disposition: Disposition::Quarantined.slug(),
+        reason: Some(&reason),
+        case_id: None,
+        size: item.truncated_from.unwrap_or(item.raw.len()),
+        problems: "",
+        received_at: now,
+    };
+    rows::insert_message(&mut tx, &msg).await?;
+    tx.commit().await?;
+    Ok(Ingested::Quarantined { reason })
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect()
+}
+
+async fn ingest_in(
+    ctx: &Context,
+    conn: &mut Conn,
+    batch: &mut Batch,
+    read: &Read<'_, '_>,
+    now: Millis,
+) -> Result<Ingested, StoreError> {
+    let Read {
+        item,
+        sha,
+        parsed,
+        size,
+        oversize,
+        ..
+    } = read;
+    let (size, oversize) = (*size, *oversize);
+    let max = ctx.cfg.intake.max_message_bytes;
+    let message_id = read.message_id();
+
+    if let Some(seen) = batch.seen(sha, message_id) {
+        tracing::debug!(source = item.source, "message already ingested");
+        return Ok(Ingested::AlreadySeen {
+            disposition: seen.disposition,
+            case: seen.case_id,
+        });
+    }
+
+    let subject = redact_all(&parsed.subject);
+    let sender = parsed.from.as_ref().map(|m| m.address.clone());
+    let mut msg = NewMessage {
+        message_id,
+        raw_sha256: sha,
+        source: item.source,
+        sender: sender.as_deref(),
+        subject: &subject,
+        disposition: "",
+        reason: None,
+        case_id: None,
+        size,
+        problems: &parsed.problems.join("; "),
+        received_at: now,
+    };
+
+    if oversize {
+        let reason = format!(
+            "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
+        );
+        return quarantine(conn, batch, &msg, reason).await;
+    }
+    if let Some(reason) = ignore_reason(ctx, parsed) {
+        msg.disposition = Disposition::Ignored.slug();
+        msg.reason = Some(&reason);
+        batch.insert_message(conn, &msg).await?;
+        tracing::info!(
+            source = item.source,
+            disposition = "ignored",
+            "message ignored"
+        );
+        return Ok(Ingested::Ignored { reason });
+    }
+    let Some(from) = sender.clone() else {
+        return quarantine(
+            conn,
+            batch,
+            &msg,
+            "no sender address (From) could be read".into(),
+        )
+        .await;
+    };
+
+    if ctx.cfg.responder_addresses().contains(&from) {
+        if let Some(named) = named_case(ctx, conn, parsed).await? {
+            // A merged case's commands act on the case it was merged into.
+            let case = cases::surviving(conn, named).await?;
+            batch.flush(conn).await?;
+            batch.stale = true;
+            let applied = lifecycle::email_command(ctx, conn, case, parsed, now).await?;
+            // The command may have queued letters the batch's counts do not know of.
+            batch.out.forget();
+            msg.disposition = Disposition::Command.slug();
+            msg.case_id = Some(case);
+            batch.insert_message(conn, &msg).await?;
+            tracing::info!(case = case.0, applied, "responder command processed");
+            return Ok(Ingested::Command { case, applied });
+        }
+    }
+    if let Some(case) = reporter_reply_case(ctx, conn, parsed, &from).await? {
+        batch.flush(conn).await?;
+        batch.stale = true;
+        lifecycle::reporter_reply(ctx, conn, case, &from, &redact_all(&parsed.text), now).await?;
+        // The reminder it sends went past the batch's counts.
+        batch.out.forget();
+        msg.disposition = Disposition::Reply.slug();
+        msg.case_id = Some(case);
+        batch.insert_message(conn, &msg).await?;
+        tracing::info!(case = case.0, "reporter reply added to case");
+        return Ok(Ingested::Reply { case });
+    }
+    if !ctx.cfg.sender_allowed(&from) {
+        let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(&from);
+        let reason = format!("sender domain '{domain}' is not in intake.allowed_domains");
+        return quarantine(conn, batch, &msg, reason).await;
+    }
+
+    let report = &read.prepared;
+    let (case, how) = place(ctx, conn, batch, report, now).await?;
+    msg.disposition = Disposition::Report.slug();
+    msg.case_id = Some(case);
+    let message_row = batch.insert_message(conn, &msg).await?;
+    let new_report = report.row(&from, parsed, case, &how, now);
+    let report_id = rows::insert_report(conn, message_row, &new_report).await?;
+    rows::insert_artifacts(conn, report_id, case, &report.artifacts).await?;
+    batch
+        .touched
+        .extend(report.artifacts.iter().map(|a| a.fingerprint.clone()));
+    let stored = new_report.into_row(report_id);
+    compose::after_report(
+        ctx,
+        conn,
+        &mut batch.out,
+        case,
+        &stored,
+        &report.artifacts,
+        &how,
+        now,
+    )
+    .await?;
+    tracing::info!(
+        case = case.0,
+        report = report_id,
+        artifacts = report.artifacts.len(),
+        "report stored"
+    );
+    Ok(Ingested::Report { case, how })
+}
+
+async fn quarantine(
+    conn: &mut Conn,
+    batch: &mut Batch,
+    msg: &NewMessage<'_>,
+    reason: String,
+) -> Result<Ingested, StoreError> {
+    let stored = NewMessage {
+        disposition: Disposition::Quarantined.slug(),
+        reason: Some(&reason),
+        ..*msg
+    };
+    batch.insert_message(conn, &stored).await?;
+    tracing::info!(
+        source = msg.source,
+        disposition = "quarantined",
+        "message quarantined"
+    );
+    Ok(Ingested::Quarantined { reason })
+}
+
+/// The first bytes of an oversized message, cut at a line end so headers parse.
+fn head_of(raw: &[u8]) -> &[u8] {
+    let cut = raw.len().min(OVERSIZE_HEAD);
+    let end = raw[..cut]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(cut);
+    &raw[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_are_found_in_subjects() {
+        assert_eq!(
+            case_in_subject("Re: leaked key [CL-12]", "CL"),
+            Some(CaseId(12))
+        );
+        assert_eq!(case_in_subject("RE: AW: [cl-3] x", "CL"), Some(CaseId(3)));
+        assert_eq!(case_in_subject("[SEC-3]", "CL"), None);
+        assert_eq!(case_in_subject("[CL-x]", "CL"), None);
+        assert_eq!(case_in_subject("no id", "CL"), None);
+    }
+
+    #[test]
+    fn oversized_heads_end_at_a_line() {
+        let mut raw = b"Subject: x\r\n".repeat(10_000);
+        raw.extend_from_slice(b"tail");
+        let head = head_of(&raw);
+        assert!(head.len() <= OVERSIZE_HEAD && head.ends_with(b"\n"));
+    }
+}

@@ -1,0 +1,252 @@
+//! A report's extraction (artifacts, fingerprints, redacted body) and its
+//! placement on a case through `dedup`.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Redacts every secret in a text.
+pub fn redact_all(text: &str) -> String {
+    let findings = extract::scanner().scan(text);
+    extract::redact(text, &findings)
+}
+
+/// A report after extraction: redacted texts and artifacts, no plaintext left.
+pub(super) struct Prepared {
+    pub(super) body: String,
+    pub(super) artifacts: Vec<ArtifactRow>,
+    pub(super) keys: Vec<(KeyKind, String)>,
+    pub(super) original_message_id: Option<String>,
+}
+
+impl Prepared {
+    pub(super) fn new(ctx: &Context, m: &Inbound) -> Prepared {
+        let scanner = extract::scanner();
+        let key = ctx.key.bytes();
+        let mut artifacts: Vec<ArtifactRow> = Vec::new();
+        let mut keys: Vec<(KeyKind, String)> = Vec::new();
+        let mut take = |findings: &[Finding]| {
+            for f in findings {
+                let fp = f.fingerprint(key);
+                if artifacts.iter().any(|a| a.fingerprint == fp) {
+                    continue;
+                }
+                match f.class {
+                    ArtifactClass::Secret => keys.push((KeyKind::Secret, fp.clone())),
+                    ArtifactClass::Identity => keys.push((KeyKind::Identity, fp.clone())),
+                    ArtifactClass::Context => {}
+                }
+                artifacts.push(ArtifactRow {
+                    kind: f.kind.to_string(),
+                    class: f.class.as_str().to_string(),
+                    masked: f.masked.clone(),
+                    fingerprint: fp,
+                });
+            }
+        };
+        let mut scan_redact = |text: &str| -> String {
+            let findings = scanner.scan(text);
+            take(&findings);
+            extract::redact(text, &findings)
+        };
+        let _ = scan_redact(&m.subject);
+        let mut body = scan_redact(&m.text);
+        if let Some(o) = &m.original {
+            if o.style == ForwardStyle::Attached {
+                body.push_str("\n\n--- forwarded message ---\n");
+                body.push_str(&scan_redact(&o.text));
+            }
+        }
+        for a in &m.attachments {
+            body.push_str(&format!("\n\n--- attachment {} ---\n", redact_all(&a.name)));
+            body.push_str(&scan_redact(&a.text));
+        }
+        if body.len() > MAX_STORED_BODY {
+            let mut cut = MAX_STORED_BODY;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+            body.push_str("\n[… truncated; the full message stays in the mailbox]");
+        }
+        let original_message_id = m
+            .original
+            .as_ref()
+            .and_then(|o| o.message_id.clone())
+            .filter(|s| !s.is_empty());
+        if let Some(mid) = &original_message_id {
+            let fp = extract::fingerprint(key, "original-message-id", mid);
+            keys.push((KeyKind::Original, fp.clone()));
+            artifacts.push(ArtifactRow {
+                kind: "original-message-id".into(),
+                class: "original".into(),
+                masked: redact_all(mid),
+                fingerprint: fp,
+            });
+        }
+        Prepared {
+            body,
+            artifacts,
+            keys,
+            original_message_id,
+        }
+    }
+
+    pub(super) fn row(
+        &self,
+        from: &str,
+        m: &Inbound,
+        case: CaseId,
+        how: &Joined,
+        now: Millis,
+    ) -> NewReport {
+        let orig = m.original.as_ref();
+        NewReport {
+            case_id: case.0,
+            reporter: from.to_string(),
+            reporter_name: m
+                .from
+                .as_ref()
+                .and_then(|f| f.name.as_deref())
+                .map(redact_all),
+            subject: redact_all(&m.subject),
+            message_id: m.message_id.clone(),
+            sent_at: m.date.map(|d| d.saturating_mul(1000)),
+            received_at: now,
+            body: self.body.clone(),
+            orig_from: orig.and_then(|o| o.from.as_deref()).map(redact_all),
+            orig_subject: orig.and_then(|o| o.subject.as_deref()).map(redact_all),
+            orig_date: orig.and_then(|o| o.date.as_deref()).map(redact_all),
+            orig_message_id: self.original_message_id.as_deref().map(redact_all),
+            forward_style: orig.map(|o| match &o.style {
+                ForwardStyle::Attached => "attached".to_string(),
+                ForwardStyle::Inline(client) => format!("inline:{client}"),
+            }),
+            problems: m.problems.join("; "),
+            recent_case: match how {
+                Joined::Recent(_) => Some(case),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Finds or opens the case for a report and records how it got there.
+pub(super) async fn place(
+    ctx: &Context,
+    conn: &mut Conn,
+    batch: &mut Batch,
+    r: &Prepared,
+    now: Millis,
+) -> Result<(CaseId, Joined), StoreError> {
+    let mut candidates = Vec::new();
+    let fingerprints: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
+    let hits = batch.cases_with_fingerprints(conn, &fingerprints).await?;
+    for ((key, _), hits) in r.keys.iter().zip(hits) {
+        for hit in hits {
+            // The hit carries its case's state; only a merged case needs a second look.
+            let candidate = match hit.merged_into {
+                None => Candidate {
+                    case_id: hit.case_id,
+                    status: hit.status.parse().unwrap_or(CaseStatus::Open),
+                    outcome: hit
+                        .outcome
+                        .as_deref()
+                        .and_then(|o| o.parse::<Outcome>().ok()),
+                    resolved_at: hit.resolved_at,
+                    key: *key,
+                },
+                Some(_) => {
+                    let id = cases::surviving(conn, hit.case_id).await?;
+                    let Some(case) = cases::get(conn, id).await? else {
+                        continue;
+                    };
+                    Candidate {
+                        case_id: id,
+                        status: case.status(),
+                        outcome: case
+                            .outcome
+                            .as_deref()
+                            .and_then(|o| o.parse::<Outcome>().ok()),
+                        resolved_at: case.resolved_at,
+                        key: *key,
+                    }
+                }
+            };
+            candidates.push(candidate);
+        }
+    }
+    let decision = dedup::decide(&candidates, now, ctx.cfg.dedup.reopen_window.millis());
+    let keys = fingerprints;
+    // Another instance may have changed the chosen case (or opened one for
+    // these keys) since the lookups above: each arm checks, under a row lock
+    // or a unique key, and fails with a retryable conflict if so.
+    let still = |ok: bool, case: CaseId, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "case {} is no longer {what}",
+                case.0
+            )))
+        }
+    };
+    Ok(match decision {
+        Decision::New => {
+            let id = cases::insert(conn, now).await?;
+            // Claimed with the batch's other keys before it commits.
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), id, true)));
+            batch
+                .out
+                .event(id, now, "opened", "case opened from a new report".into());
+            (id, Joined::NewCase)
+        }
+        Decision::Join { case_id, key } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Open).await?,
+                case_id,
+                "open",
+            )?;
+            batch
+                .keys
+                .extend(keys.iter().map(|k| (k.to_string(), case_id, false)));
+            let text = format!("another report joined ({})", key.reason());
+            batch.out.event(case_id, now, "joined", text);
+            (case_id, Joined::Duplicate(key))
+        }
+        Decision::Reopen { case_id } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
+                case_id,
+                "resolved",
+            )?;
+            // Its events go in after those still waiting, as they happened.
+            batch.flush(conn).await?;
+            batch.stale = true;
+            lifecycle::reopen(
+                conn,
+                case_id,
+                now,
+                "closeloop",
+                "the same secret was reported again after the case was remediated: the rotation looks incomplete",
+            )
+            .await?;
+            case_keys::claim(conn, case_id, &keys).await?;
+            (case_id, Joined::Reopened)
+        }
+        Decision::Recent { case_id, key } => {
+            still(
+                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
+                case_id,
+                "resolved",
+            )?;
+            let text = format!(
+                "a new report matched this resolved case ({}); its outcome was sent",
+                key.reason()
+            );
+            batch.out.event(case_id, now, "recent-report", text);
+            (case_id, Joined::Recent(key))
+        }
+    })
+}
