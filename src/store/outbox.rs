@@ -31,30 +31,6 @@ pub struct LetterRow {
     pub sent_at: Option<Millis>,
 }
 
-/// Inserts a letter due at `due`; returns false when its Message-ID is already queued (idempotent).
-pub async fn enqueue(conn: &mut Conn, l: &LetterRow, now: Millis, due: Millis) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO letters (case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
-         auto_submitted, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $12, $11) ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(l.case_id.map(|c| c.0))
-    .bind(&l.kind)
-    .bind(&l.recipient)
-    .bind(&l.subject)
-    .bind(&l.body)
-    .bind(&l.message_id)
-    .bind(&l.in_reply_to)
-    .bind(&l.refs)
-    .bind(&l.reply_to)
-    .bind(&l.auto_submitted)
-    .bind(now)
-    .bind(due)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Inserts letters, each due at its own time, one statement per chunk; a
 /// letter whose Message-ID is already queued is skipped (idempotent).
 pub async fn enqueue_many(conn: &mut Conn, list: &[(LetterRow, Millis)]) -> Result<()> {
