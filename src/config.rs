@@ -20,6 +20,7 @@ const ENV_NOT_KEYS: &[&str] = &[
     "CLOSELOOP_LOG",
     "CLOSELOOP_E2E",
     "CLOSELOOP_TEST_POSTGRES",
+    crate::outbox::FAULT_KILL_AFTER_SEND_ENV,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +258,11 @@ pub struct Outbound {
     /// Delay before the first retry of a letter that could not be sent; it
     /// doubles with each attempt (capped at 6 h).
     pub retry_after: Span,
+    /// An address that gets a copy of every letter (envelope only, no header
+    /// names it): set it to the mailbox closeloop reads. A copy coming back
+    /// proves the SMTP server took the letter, so a letter whose sender died
+    /// before recording the send is marked sent, not sent twice. Empty = off.
+    pub journal: String,
 }
 
 impl Default for Outbound {
@@ -271,6 +277,7 @@ impl Default for Outbound {
             from: "security@example.org".into(),
             dir: PathBuf::from("var/outbox"),
             retry_after: Span(Duration::from_secs(60)),
+            journal: String::new(),
         }
     }
 }
@@ -492,6 +499,17 @@ impl Config {
                 if o.dir.as_os_str().is_empty() {
                     p.push("outbound.dir is required when outbound.kind = \"file\"".into());
                 }
+            }
+        }
+        if !o.journal.is_empty() {
+            if !looks_like_address(&o.journal) {
+                p.push(format!(
+                    "outbound.journal: '{}' is not an email address",
+                    o.journal
+                ));
+            }
+            if o.kind != OutboundKind::Smtp {
+                p.push("outbound.journal needs outbound.kind = \"smtp\"".into());
             }
         }
         if o.retry_after.0.is_zero() {

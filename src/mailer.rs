@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
@@ -29,7 +30,11 @@ pub struct SetupError(String);
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// `outbound.journal`: an extra envelope recipient of every letter.
+        journal: Option<Address>,
+    },
     /// Letters written into this folder as `.eml` files.
     File(PathBuf),
 }
@@ -37,7 +42,7 @@ pub enum Mailer {
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Mailer::Smtp(_) => f.write_str("Mailer::Smtp"),
+            Mailer::Smtp { .. } => f.write_str("Mailer::Smtp"),
             Mailer::File(p) => write!(f, "Mailer::File({})", p.display()),
         }
     }
@@ -73,21 +78,38 @@ impl Mailer {
                 if let Some(pw) = o.password.resolve("outbound").map_err(SetupError)? {
                     b = b.credentials(Credentials::new(o.username.clone(), pw));
                 }
-                Ok(Mailer::Smtp(b.build()))
+                let journal = match o.journal.trim() {
+                    "" => None,
+                    a => Some(a.parse::<Address>().map_err(|e| {
+                        SetupError(format!("outbound.journal '{a}' is not an address: {e}"))
+                    })?),
+                };
+                Ok(Mailer::Smtp {
+                    transport: b.build(),
+                    journal,
+                })
             }
         }
     }
 
     /// Sends one message. `name` is a stable file name stem for the file sink.
-    /// Returns where it went (a path for files, "smtp" otherwise).
+    /// Returns where it went (a path for files, "smtp" otherwise). With a
+    /// journal address the copy rides in the same SMTP transaction, so the
+    /// server takes both or neither.
     pub async fn send(&self, message: &Message, name: &str) -> Result<String, SendError> {
         match self {
-            Mailer::Smtp(t) => match t.send(message.clone()).await {
-                Ok(_) => Ok("smtp".into()),
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                // Connection errors, timeouts, 4xx, a pooled connection the server closed.
-                Err(e) => Err(SendError::Transient(e.to_string())),
-            },
+            Mailer::Smtp { transport, journal } => {
+                let mut to = message.envelope().to().to_vec();
+                to.extend(journal.iter().cloned());
+                let envelope = Envelope::new(message.envelope().from().cloned(), to)
+                    .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+                match transport.send_raw(&envelope, &message.formatted()).await {
+                    Ok(_) => Ok("smtp".into()),
+                    Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    // Connection errors, timeouts, 4xx, a pooled connection the server closed.
+                    Err(e) => Err(SendError::Transient(e.to_string())),
+                }
+            }
             Mailer::File(dir) => {
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.eml.tmp"));
@@ -106,13 +128,20 @@ impl Mailer {
     /// Where letters go, for startup lines.
     pub fn describe(&self, cfg: &Config) -> String {
         match self {
-            Mailer::Smtp(_) => {
+            Mailer::Smtp { journal, .. } => {
                 let tls = match cfg.outbound.tls {
                     TlsMode::Tls => "TLS",
                     TlsMode::Starttls => "STARTTLS",
                     TlsMode::None => "plain, loopback only",
                 };
-                format!("smtp {}:{} ({tls})", cfg.outbound.host, cfg.outbound.port)
+                let copies = match journal {
+                    Some(a) => format!(", a copy of each letter to {a}"),
+                    None => String::new(),
+                };
+                format!(
+                    "smtp {}:{} ({tls}{copies})",
+                    cfg.outbound.host, cfg.outbound.port
+                )
             }
             Mailer::File(dir) => format!("files in {}", dir.display()),
         }
@@ -123,8 +152,8 @@ impl Mailer {
 pub async fn check(cfg: &Config) -> Result<String, String> {
     let mailer = Mailer::from_config(cfg).map_err(|e| e.to_string())?;
     match &mailer {
-        Mailer::Smtp(t) => {
-            match tokio::time::timeout(Duration::from_secs(20), t.test_connection()).await {
+        Mailer::Smtp { transport, .. } => {
+            match tokio::time::timeout(Duration::from_secs(20), transport.test_connection()).await {
                 Ok(Ok(true)) => Ok("answers EHLO".into()),
                 Ok(Ok(false)) => Err("connected, but the server did not accept EHLO".into()),
                 Ok(Err(e)) => Err(e.to_string()),

@@ -22,6 +22,16 @@ const CLAIM_MS: Millis = 2 * 60_000;
 /// Letters claimed at once: small, so a dead sender strands few, and each
 /// batch is sent well within its claim.
 const BATCH: i64 = 10;
+/// A sender stops handing letters of a batch to SMTP once this much of the
+/// claim has passed and gives the rest back: a letter it did hand over keeps
+/// at least half a claim during which its journal copy (`outbound.journal`)
+/// can come back before anyone may send it again.
+const HAND_OVER_WITHIN: std::time::Duration = std::time::Duration::from_millis(CLAIM_MS as u64 / 2);
+
+/// Fault injection for the crash tests: with this variable set to N, the
+/// process kills itself (SIGKILL) right after the SMTP server accepted its
+/// Nth letter, before the send is recorded: the worst moment for a crash.
+pub const FAULT_KILL_AFTER_SEND_ENV: &str = "CLOSELOOP_FAULT_KILL_AFTER_SEND";
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,15 +58,49 @@ pub fn backoff_from(first: Millis, attempts: i64) -> Millis {
 /// Sends every letter due at `now`, in batches, until none is left.
 pub async fn send_due(ctx: &Context, mailer: &Mailer, now: Millis) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
+    let started = std::time::Instant::now();
     loop {
+        // A long pass claims by the clock, not by the time it started.
+        let claimed_at = std::time::Instant::now();
+        let now = now + claimed_at.duration_since(started).as_millis() as Millis;
         let mut tx = ctx.store.begin().await?;
         let batch = rows::claim_due(&mut tx, now, CLAIM_MS, BATCH).await?;
         tx.commit().await?;
         if batch.is_empty() {
             return Ok(pass);
         }
-        for row in batch {
-            send_one(ctx, mailer, &row, now, &mut pass).await?;
+        for (i, row) in batch.iter().enumerate() {
+            if claimed_at.elapsed() > HAND_OVER_WITHIN {
+                let rest: Vec<i64> = batch[i..].iter().map(|r| r.id).collect();
+                tracing::warn!(
+                    letters = rest.len(),
+                    "sending is slow; giving the rest of the batch back"
+                );
+                let mut tx = ctx.store.begin().await?;
+                rows::release(&mut tx, &rest, now + CLAIM_MS).await?;
+                tx.commit().await?;
+                return Ok(pass);
+            }
+            send_one(ctx, mailer, row, now, &mut pass).await?;
+        }
+    }
+}
+
+/// Kills the process when `FAULT_KILL_AFTER_SEND_ENV` says this send is the one.
+fn fault_after_send() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SENT: AtomicU64 = AtomicU64::new(0);
+    let Some(n) = std::env::var(FAULT_KILL_AFTER_SEND_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if SENT.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        tracing::error!("{FAULT_KILL_AFTER_SEND_ENV}={n}: killing this process after a send, before recording it");
+        // SAFETY: kill(2) on our own pid; SIGKILL, as a crash would be.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
         }
     }
 }
@@ -96,6 +140,9 @@ async fn send_one(
             }
             Err(e) => Err(SendError::Permanent(e.to_string())),
         };
+    if result.is_ok() {
+        fault_after_send();
+    }
     let mut conn = ctx.store.begin().await?;
     match result {
         Ok(place) => {

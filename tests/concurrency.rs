@@ -13,7 +13,7 @@ use closeloop::dedup::KeyKind;
 use closeloop::mailer::Mailer;
 use closeloop::pipeline::{self, Ingested, Joined};
 use closeloop::store::lease;
-use closeloop::{lease as leases, outbox};
+use closeloop::{lease as leases, outbox, sla};
 use common::*;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +23,7 @@ on_both_backends!(
     concurrent_claims_never_take_a_letter_twice,
     a_lease_has_one_holder_and_expires,
     another_instance_takes_the_mailbox_over_when_the_holder_dies,
+    two_instances_send_each_sla_reminder_once,
 );
 
 /// A second instance: its own pool on the same database.
@@ -298,4 +299,51 @@ async fn another_instance_takes_the_mailbox_over_when_the_holder_dies(backend: B
     standby.await.unwrap();
     let (_, expires) = lease::current(&a.store, "intake").await.unwrap().unwrap();
     assert_eq!(expires, 0);
+}
+
+async fn two_instances_send_each_sla_reminder_once(backend: Backend) {
+    const CASES: u64 = 12;
+    let d = Deployment::on(backend, "dmarc", "");
+    let (a, b) = (instance(&d).await, instance(&d).await);
+    for i in 0..CASES {
+        let p = planted(7000 + i)
+            .into_iter()
+            .find(|p| p.kind == "github-pat")
+            .unwrap();
+        let raw = email(
+            "alice@example.org",
+            "token",
+            &format!("sla{i}@example.org"),
+            &[],
+            &p.line,
+        );
+        pipeline::ingest(&a, &raw, "test", T0).await.unwrap();
+    }
+    assert_eq!(count(&a, "SELECT COUNT(*) FROM cases").await, CASES as i64);
+    let reminders = "SELECT COUNT(*) FROM letters WHERE kind = 'reminder'";
+    let events = "SELECT COUNT(*) FROM events WHERE kind = 'sla-reminder'";
+    // Nobody has classified them in time: both instances' timers fire at the same moment.
+    let late = T0 + a.cfg.sla.classify_within.millis() + 60_000;
+    let (ta, tb) = tokio::join!(sla::tick(&a, late), sla::tick(&b, late));
+    let (ta, tb) = (ta.unwrap(), tb.unwrap());
+    let mut reminded: Vec<i64> = ta
+        .reminded
+        .iter()
+        .chain(&tb.reminded)
+        .map(|c| c.0)
+        .collect();
+    reminded.sort();
+    assert_eq!(
+        reminded,
+        (1..=CASES as i64).collect::<Vec<_>>(),
+        "{ta:?} / {tb:?}"
+    );
+    assert_eq!(count(&a, events).await, CASES as i64);
+    let responders = a.cfg.notify_addresses().len() as i64;
+    assert!(responders > 0);
+    assert_eq!(count(&a, reminders).await, CASES as i64 * responders);
+    // A minute later, again on both: nothing new (one reminder a day at most).
+    let (ta, tb) = tokio::join!(sla::tick(&a, late + 60_000), sla::tick(&b, late + 60_000));
+    assert!(ta.unwrap().reminded.is_empty() && tb.unwrap().reminded.is_empty());
+    assert_eq!(count(&a, reminders).await, CASES as i64 * responders);
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use closeloop::outbox;
 use harness::MailLab;
 
 const SEC: (&str, &str) = ("security@example.org", "sec-pass");
@@ -42,6 +43,8 @@ struct Setup {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outbound {
     Smtp,
+    /// SMTP, with a copy of every letter to the security mailbox (`outbound.journal`).
+    SmtpWithCopies,
     /// Letters as files: for tests about intake only (no SMTP load).
     File,
 }
@@ -53,11 +56,13 @@ impl Setup {
             .prefix("cl-e2e-")
             .tempdir()
             .unwrap();
+        let smtp = format!(
+            "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_after = \"1s\"\n",
+            lab.smtp_port
+        );
         let outbound = match outbound {
-            Outbound::Smtp => format!(
-                "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_after = \"1s\"\n",
-                lab.smtp_port
-            ),
+            Outbound::Smtp => smtp,
+            Outbound::SmtpWithCopies => format!("{smtp}journal = \"{}\"\n", SEC.0),
             Outbound::File => format!(
                 "kind = \"file\"\ndir = \"{}\"\n",
                 dir.path().join("outbox").display()
@@ -119,10 +124,15 @@ listen = ""
     }
 
     fn start_daemon(&self, name: &str) -> Daemon {
+        self.start_daemon_with(name, &[])
+    }
+
+    fn start_daemon_with(&self, name: &str, env: &[(&str, &str)]) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = self
             .command(&["run"])
+            .envs(env.iter().copied())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
@@ -494,6 +504,81 @@ async fn e2e_sigkill_mid_batch_loses_and_duplicates_nothing() {
         want
     );
     assert!(s.mailbox(SEC, "INBOX").await.is_empty(), "INBOX not empty");
+}
+
+/// The worst moment for a crash: the SMTP server has taken a letter and the daemon dies
+/// before recording it. The copy of that letter (`outbound.journal`) comes back into the
+/// security mailbox and settles it: marked sent, not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_letter_taken_by_smtp_just_before_a_crash_is_not_sent_twice() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::SmtpWithCopies);
+    s.send(
+        ALICE.0,
+        &report(
+            ALICE.0,
+            1,
+            "Key in a build log",
+            &format!("Found {KEY} in the log."),
+        ),
+    )
+    .await;
+    // Two letters (ack to Alice, notification to the lead); the daemon dies right after
+    // the server took the second, before recording it.
+    let mut d = s.start_daemon_with("crash", &[(outbox::FAULT_KILL_AFTER_SEND_ENV, "2")]);
+    let (status, _) = d.exit_within(WAIT).await;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "not killed by the fault:\n{}",
+        d.log()
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM letters").await, 2);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM letters WHERE status = 'sent'")
+            .await,
+        1,
+        "the first send is recorded"
+    );
+    assert_eq!(
+        s.count(
+            "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND claimed_until IS NOT NULL"
+        )
+        .await,
+        1,
+        "the second is in doubt: handed over, not recorded"
+    );
+
+    // Its claim lasts two minutes, so nobody may send it again before then: within
+    // WAIT it can only become `sent` through its copy.
+    let mut d = s.start_daemon("after");
+    s.wait_count(
+        "SELECT COUNT(*) FROM letters WHERE status = 'sent' AND confirmed_at IS NOT NULL",
+        |n| n == 2,
+        "both letters confirmed by their copies",
+    )
+    .await;
+    d.wait_log("marked sent, not sent again").await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM messages WHERE disposition = 'ignored' AND reason LIKE 'copy of letter %'")
+            .await,
+        2
+    );
+    s.wait_postfix_queue_empty().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let acks = s.mailbox(ALICE, "INBOX").await;
+    let notes = s.mailbox(LEAD, "INBOX").await;
+    assert_eq!(
+        (acks.len(), notes.len()),
+        (1, 1),
+        "each letter arrives once"
+    );
+    // The copies are filed with the processed mail; no report or case came of them.
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 3);
+    assert_eq!(s.count("SELECT COUNT(*) FROM cases").await, 1);
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

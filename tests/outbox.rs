@@ -19,6 +19,7 @@ on_both_backends!(
     file_letters_leave_once_with_their_stored_headers,
     a_permanent_failure_is_marked_and_the_responders_are_told,
     one_address_cannot_be_flooded,
+    a_copy_of_a_letter_in_doubt_settles_it_as_sent,
 );
 
 async fn count(ctx: &Context, status: &str) -> i64 {
@@ -135,6 +136,106 @@ async fn a_permanent_failure_is_marked_and_the_responders_are_told(backend: Back
         .any(|l| l.kind == "failure" && l.recipient == "lead@example.org"));
     let events = cases::events(&mut c, CaseId(1)).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "letter-failed"));
+}
+
+/// A copy of one of our letters coming back into the intake (`outbound.journal`).
+fn copy_of(letter: &rows::LetterRow, from: &str) -> Vec<u8> {
+    email(
+        from,
+        &letter.subject,
+        &letter.message_id,
+        &["Auto-Submitted: auto-replied"],
+        &letter.body,
+    )
+}
+
+async fn letter(ctx: &Context, id: i64) -> rows::LetterRow {
+    let mut c = ctx.store.conn().await.unwrap();
+    rows::of_case(&mut c, CaseId(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.id == id)
+        .unwrap()
+}
+
+async fn a_copy_of_a_letter_in_doubt_settles_it_as_sent(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let report = email(
+        "alice@example.org",
+        "odd bot",
+        "j1@example.org",
+        &[],
+        "bot account",
+    );
+    pipeline::ingest(&ctx, &report, "t", T0).await.unwrap();
+    let ids: Vec<i64> = {
+        let mut c = ctx.store.conn().await.unwrap();
+        let all = rows::of_case(&mut c, CaseId(1)).await.unwrap();
+        all.iter().map(|l| l.id).collect()
+    };
+    assert_eq!(ids.len(), 3, "ack + two notifications");
+    let own = ctx.cfg.outbound.from.clone();
+
+    // No sender has touched the letter: a "copy" of it cannot be real.
+    let third = letter(&ctx, ids[2]).await;
+    let r = pipeline::ingest(&ctx, &copy_of(&third, &own), "t", T0 + 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, pipeline::Ingested::Ignored { reason } if reason.contains("left as it is")),
+        "{r:?}"
+    );
+    let third = letter(&ctx, ids[2]).await;
+    assert_eq!((third.status.as_str(), third.sent_at), ("pending", None));
+
+    // A sender claims the letters, hands the first to SMTP and dies before recording it.
+    let mut tx = ctx.store.begin().await.unwrap();
+    let claimed = rows::claim_due(&mut tx, T0 + 2, 120_000, 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    // The copy comes back: the server took it.
+    let first = letter(&ctx, ids[0]).await;
+    let r = pipeline::ingest(&ctx, &copy_of(&first, &own), "t", T0 + 3)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, pipeline::Ingested::Ignored { reason } if reason.contains("did not record it")),
+        "{r:?}"
+    );
+    let first = letter(&ctx, ids[0]).await;
+    assert_eq!(first.status, "sent");
+    assert_eq!(first.sent_at, Some(T0 + 3));
+    assert_eq!(first.attempts, 1);
+    // A message from someone else naming a letter's Message-ID proves nothing.
+    let second = letter(&ctx, ids[1]).await;
+    let r = pipeline::ingest(&ctx, &copy_of(&second, "mallory@example.org"), "t", T0 + 4)
+        .await
+        .unwrap();
+    assert!(!format!("{r:?}").contains("copy of letter"), "{r:?}");
+    assert_eq!(letter(&ctx, ids[1]).await.status, "pending");
+
+    // When the claim has run out, only the two letters never handed over are sent.
+    let mailer = Mailer::from_config(&ctx.cfg).unwrap();
+    let pass = outbox::send_due(&ctx, &mailer, T0 + 200_000).await.unwrap();
+    assert_eq!((pass.sent, pass.failed), (2, 0));
+    let files = all_files(&d.dir.path().join("letters"));
+    assert_eq!(files.len(), 2, "{files:?}");
+    let name = |id: i64| format!("{id:06}-");
+    assert!(files
+        .iter()
+        .all(|f| !f.to_string_lossy().contains(&name(ids[0]))));
+    let mut c = ctx.store.conn().await.unwrap();
+    let confirmed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE confirmed_at IS NOT NULL")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!(confirmed, 1);
+    // No case, report or letter came of the copies.
+    assert_eq!(rows::of_case(&mut c, CaseId(1)).await.unwrap().len(), 3);
+    assert!(cases::get(&mut c, CaseId(2)).await.unwrap().is_none());
 }
 
 async fn one_address_cannot_be_flooded(backend: Backend) {

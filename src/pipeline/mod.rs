@@ -333,7 +333,8 @@ async fn ingest_in(
         );
         return quarantine(conn, batch, &msg, reason).await;
     }
-    if let Some(reason) = ignore_reason(ctx, parsed) {
+    let copy = route::letter_copy(ctx, conn, parsed, now).await?;
+    if let Some(reason) = copy.or_else(|| ignore_reason(ctx, parsed)) {
         msg.disposition = Disposition::Ignored.slug();
         msg.reason = Some(&reason);
         batch.insert_message(conn, &msg).await?;

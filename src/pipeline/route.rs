@@ -44,6 +44,42 @@ pub(super) fn ignore_reason(ctx: &Context, m: &Inbound) -> Option<String> {
     None
 }
 
+/// A copy of one of our own letters coming back (`outbound.journal`): proof
+/// the SMTP server took that letter. Records it (a letter left in doubt by a
+/// sender that died is marked sent rather than sent again) and says why the
+/// copy itself is ignored; `None` for any other message.
+pub(super) async fn letter_copy(
+    ctx: &Context,
+    conn: &mut Conn,
+    m: &Inbound,
+    now: Millis,
+) -> Result<Option<String>, StoreError> {
+    let from = m.from.as_ref().map(|f| f.address.to_ascii_lowercase());
+    let mid = m.message_id.as_deref().filter(|id| !id.is_empty());
+    let (Some(from), Some(mid)) = (from, mid) else {
+        return Ok(None);
+    };
+    if from != ctx.own_address() {
+        return Ok(None);
+    }
+    Ok(match outbox::confirm_copy(conn, mid, now).await? {
+        outbox::Copy::Unknown => None,
+        outbox::Copy::Sent { letter } => Some(format!("copy of letter {letter}: delivered")),
+        outbox::Copy::Settled { letter } => {
+            tracing::info!(
+                letter,
+                "a letter left in doubt came back as a copy: marked sent, not sent again"
+            );
+            Some(format!(
+                "copy of letter {letter}: delivered, though its sender did not record it"
+            ))
+        }
+        outbox::Copy::Ignored { letter, status } => Some(format!(
+            "copy of letter {letter}, which is {status} and no sender has handed over: left as it is"
+        )),
+    })
+}
+
 pub(super) fn first_word(s: &str) -> String {
     s.split([';', ' '])
         .next()

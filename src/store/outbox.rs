@@ -161,6 +161,75 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str) -> Result<()> {
     Ok(())
 }
 
+/// Gives claimed letters back (a sender that ran short of time for its batch),
+/// if the claim is still the one this sender took.
+pub async fn release(conn: &mut Conn, ids: &[i64], claimed_until: Millis) -> Result<()> {
+    for chunk in ids.chunks(MAX_BINDS - 1) {
+        let sql = format!(
+            "UPDATE letters SET claimed_until = NULL WHERE claimed_until = $1 AND status = 'pending' \
+             AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(claimed_until);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// What a copy of one of our letters (`outbound.journal`) told us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Copy {
+    /// Not one of our letters.
+    Unknown,
+    /// Already recorded as sent (the usual case); now confirmed.
+    Sent { letter: i64 },
+    /// In doubt (handed to SMTP with no result recorded, or a send that
+    /// failed after the server may have taken it): now marked sent.
+    Settled { letter: i64 },
+    /// Pending but never handed to a sender, or failed: left alone.
+    Ignored { letter: i64, status: String },
+}
+
+/// Records that a copy of the letter with `message_id` came back. Only a
+/// letter that may have been handed to SMTP (claimed, or tried before) is
+/// settled as sent; a letter no sender touched cannot have a real copy.
+pub async fn confirm_copy(conn: &mut Conn, message_id: &str, now: Millis) -> Result<Copy> {
+    let row = sqlx::query(
+        "SELECT id, status, claimed_until, attempts FROM letters WHERE message_id = $1",
+    )
+    .bind(message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Copy::Unknown);
+    };
+    let letter: i64 = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let claimed: Option<Millis> = row.try_get("claimed_until")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let in_doubt = status == "pending" && (claimed.is_some() || attempts > 0);
+    if status != "sent" && !in_doubt {
+        return Ok(Copy::Ignored { letter, status });
+    }
+    sqlx::query(
+        "UPDATE letters SET confirmed_at = COALESCE(confirmed_at, $1), sent_at = COALESCE(sent_at, $1), \
+         attempts = CASE WHEN status = 'pending' THEN attempts + 1 ELSE attempts END, \
+         status = 'sent', claimed_until = NULL, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(letter)
+    .execute(&mut *conn)
+    .await?;
+    Ok(if in_doubt {
+        Copy::Settled { letter }
+    } else {
+        Copy::Sent { letter }
+    })
+}
+
 /// Letters of a case (including those to merged cases' reporters), oldest first.
 pub async fn of_case(conn: &mut Conn, case: CaseId) -> Result<Vec<LetterRow>> {
     let sql = format!("SELECT {LETTER_COLUMNS} FROM letters WHERE case_id = $1 ORDER BY id");
