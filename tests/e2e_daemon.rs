@@ -820,3 +820,38 @@ async fn e2e_polls_when_idle_is_off() {
     let (status, _) = d.exit_within(Duration::from_secs(5)).await;
     assert!(status.success(), "{}", d.log());
 }
+
+/// Reports come in bursts, and servers announce new mail to an IDLE client late, so
+/// after new mail the intake looks again every 100 ms for a while. With IDLE off and a
+/// ten-minute poll, a report arriving right after another is still taken at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_mail_right_after_mail_does_not_wait_for_the_next_poll() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    s.append(&[report(ALICE.0, 1, "First of a burst", "one")])
+        .await;
+    let log = s.dir.path().join("burst.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = s
+        .command(&["run"])
+        .env("CLOSELOOP_INTAKE_IDLE", "false")
+        .env("CLOSELOOP_INTAKE_POLL_INTERVAL", "10m")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, log };
+    s.wait_count("SELECT COUNT(*) FROM messages", |n| n == 1, "first report")
+        .await;
+    s.append(&[report(BOB.0, 2, "Second of a burst", "two")])
+        .await;
+    s.wait_count(
+        "SELECT COUNT(*) FROM messages",
+        |n| n == 2,
+        "second report, long before the ten-minute poll",
+    )
+    .await;
+    d.signal("TERM");
+    let (status, _) = d.exit_within(Duration::from_secs(5)).await;
+    assert!(status.success(), "{}", d.log());
+}

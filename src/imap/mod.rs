@@ -1,7 +1,8 @@
 //! IMAP intake (`intake.kind = "imap"`), the inbound network edge: connect
 //! and log in (`session`), read the mailbox in committed batches and move what
 //! was committed to the processed folder (`intake`), then wait for more with
-//! IDLE (re-issued every 25 minutes) or by polling at `intake.poll_interval`.
+//! IDLE (re-issued every 25 minutes) or by polling at `intake.poll_interval`;
+//! for a short while after new mail, by NOOP every 100 ms (bursts).
 //! A dropped or refused connection is retried with capped exponential backoff
 //! and jitter; shutdown interrupts IDLE and the wait, never a batch in hand.
 //!
@@ -26,6 +27,12 @@ use session::{within, Session, COMMAND_TIMEOUT};
 
 /// IDLE is ended and re-issued this often (servers may drop it after 29 minutes).
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// Servers tell an IDLE client about new mail late (Dovecot waits 0.5 s to
+/// coalesce changes), and reports come in bursts. So for `BURST_WINDOW` after
+/// new mail, the intake looks again with NOOP every `BURST_POLL` instead of
+/// waiting for the announcement; then it goes back to IDLE (or polling).
+const BURST_POLL: Duration = Duration::from_millis(100);
+const BURST_WINDOW: Duration = Duration::from_secs(20);
 /// First and largest delay between reconnect attempts.
 const RECONNECT_MIN: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(60);
@@ -151,6 +158,7 @@ async fn connected(
     let mut opened = intake::open(&mut s, ctx, caps).await?;
     ctx.intake.set(IntakeState::Up);
     backoff.reset();
+    let mut last_new: Option<std::time::Instant> = None;
     loop {
         let before = opened.state.last_uid;
         intake::drain(&mut s, ctx, &mut opened, Some(shutdown)).await?;
@@ -162,9 +170,20 @@ async fn connected(
         // announcement dropped); IDLE would not announce it again. Look again
         // until a drain makes no progress, then wait.
         if opened.state.last_uid > before {
+            last_new = Some(std::time::Instant::now());
             continue;
         }
-        if use_idle {
+        if last_new.is_some_and(|t| t.elapsed() < BURST_WINDOW) {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    session::logout(&mut s).await;
+                    return Ok(());
+                }
+                _ = tokio::time::sleep(BURST_POLL) => {}
+            }
+            // NOOP makes the server look at the mailbox now.
+            within("NOOP", COMMAND_TIMEOUT, s.noop()).await?;
+        } else if use_idle {
             let (back, woke) = idle(s, shutdown).await?;
             s = back;
             if woke == Woke::Shutdown {
