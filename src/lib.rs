@@ -36,4 +36,5 @@ pub mod stats;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod tls;
 pub mod web;

@@ -6,13 +6,11 @@
 //! Must not know about mailboxes' contents or the pipeline.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::types::Capability;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
 
 use crate::config::{Intake, TlsMode};
 use crate::store::StoreError;
@@ -194,28 +192,14 @@ async fn tls_wrap(
     host: &str,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
-    let tls_err = |reason: String| ImapError::Tls {
-        host: host.to_string(),
-        reason,
-    };
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| tls_err(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| tls_err(format!("not a valid server name: {e}")))?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(tls_err(e.to_string())),
-        Err(_) => Err(ImapError::Timeout("TLS handshake", CONNECT_TIMEOUT)),
-    }
+    crate::tls::connect(host, tcp, CONNECT_TIMEOUT)
+        .await
+        .map_err(|e| match e {
+            crate::tls::TlsError::Timeout { .. } => {
+                ImapError::Timeout("TLS handshake", CONNECT_TIMEOUT)
+            }
+            crate::tls::TlsError::Handshake { host, reason } => ImapError::Tls { host, reason },
+        })
 }
 
 /// Says goodbye politely, without waiting long; errors are irrelevant here.
