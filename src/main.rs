@@ -11,7 +11,11 @@ fn main() {
     use closeloop::cli::Command;
     if matches!(
         cli.command,
-        Command::Cases { .. } | Command::Case(_) | Command::Scan { .. } | Command::Stats { .. }
+        Command::Cases { .. }
+            | Command::Case(_)
+            | Command::Scan { .. }
+            | Command::Stats { .. }
+            | Command::Quarantine { .. }
     ) {
         // Output commands end quietly when their reader goes away (`closeloop cases | head`),
         // as Unix tools do, instead of panicking on a broken pipe. They open no sockets.

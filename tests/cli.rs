@@ -79,3 +79,93 @@ fn usage_errors_exit_2_and_name_the_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
+    let d = Deployment::new("none");
+    let secret = planted(4242)
+        .into_iter()
+        .find(|p| p.kind == "github-pat")
+        .unwrap();
+    let dir = d.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        // An outsider: quarantined, the token in the subject stays masked.
+        email(
+            "mallory@elsewhere.test",
+            &format!("token {}", secret.secret),
+            "q1@elsewhere.test",
+            &[],
+            "hello",
+        ),
+        // Automatic mail: ignored.
+        email(
+            "alice@example.org",
+            "Out of office",
+            "ooo@example.org",
+            &["Auto-Submitted: auto-replied"],
+            "away",
+        ),
+        // A report: neither.
+        email(
+            "bob@example.org",
+            "odd bot",
+            "r1@example.org",
+            &[],
+            "bot account",
+        ),
+    ];
+    let mut args = vec!["ingest".to_string()];
+    for (i, raw) in files.iter().enumerate() {
+        let f = dir.join(format!("{i}.eml"));
+        std::fs::write(&f, raw).unwrap();
+        args.push(f.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(d.run(&args, None).status.success());
+
+    let out = d.run(&["quarantine"], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mallory@elsewhere.test"), "{text}");
+    assert!(text.contains("intake.allowed_domains"), "{text}");
+    assert!(
+        !text.contains("Out of office") && !text.contains("odd bot"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&secret.secret),
+        "plaintext secret listed:\n{text}"
+    );
+
+    let out = d.run(&["quarantine", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 1, "{v}");
+    assert_eq!(arr[0]["from"], "mallory@elsewhere.test");
+    assert_eq!(arr[0]["message_id"], "q1@elsewhere.test");
+    assert!(arr[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("allowed_domains"));
+    assert!(!out
+        .stdout
+        .windows(secret.secret.len())
+        .any(|w| w == secret.secret.as_bytes()));
+
+    let out = d.run(&["quarantine", "--ignored", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 1, "{v}");
+    assert_eq!(arr[0]["subject"], "Out of office");
+    assert!(arr[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Auto-Submitted"));
+
+    // A window that ends before anything arrived lists nothing; a bad one is a usage error.
+    let out = d.run(&["quarantine", "--since", "0s"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no quarantined messages"));
+    let out = d.run(&["quarantine", "--since", "soon"], None);
+    assert_eq!(out.status.code(), Some(2));
+}

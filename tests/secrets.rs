@@ -95,6 +95,9 @@ fn planted_secrets_appear_in_no_output() {
         vec!["cases", "--status", "all"],
         vec!["case", "show", "CL-1", "--json"],
         vec!["case", "show", "CL-1"],
+        vec!["quarantine"],
+        vec!["quarantine", "--json"],
+        vec!["stats"],
     ] {
         let out = run_bin(&d.config_path, &args, None, &debug);
         assert!(

@@ -223,10 +223,16 @@ pub async fn show(ctx: &Context, id: &str, json_out: bool) -> Outcome {
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
+/// At most `n` characters of one line of `s` (control characters become
+/// spaces, so stored text cannot move the terminal's cursor).
+pub(super) fn truncate(s: &str, n: usize) -> String {
+    let line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.chars().count() <= n {
+        line
     } else {
-        format!("{}…", s.chars().take(n - 1).collect::<String>())
+        format!("{}…", line.chars().take(n - 1).collect::<String>())
     }
 }

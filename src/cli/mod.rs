@@ -7,6 +7,7 @@ mod cases;
 mod check;
 mod copy_db;
 mod ingest;
+mod quarantine;
 mod respond;
 mod scan;
 mod stats;
@@ -119,12 +120,29 @@ pub enum Command {
     },
     /// Loop metrics: reports, duplicates, loop-closure rate, time to outcome.
     #[command(
-        after_help = "Example:\n  closeloop stats --since 30d\n  closeloop stats --json\n\nNot available in this build yet (being built)."
+        after_help = "Example:\n  closeloop stats --since 30d\n  closeloop stats --json\n\nReports received, cases opened, duplicates joined, quarantined and ignored mail,\nloop-closure rate (outcome letters actually sent), times to classification and\noutcome, SLA breaches. The same figures are on /metrics when http.listen is set."
     )]
     Stats {
         /// Only activity in this window (e.g. 7d, 24h).
         #[arg(long)]
         since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List messages set aside: quarantined (or, with --ignored, ignored), with the reason.
+    #[command(
+        after_help = "Examples:\n  closeloop quarantine\n  closeloop quarantine --since 7d --json\n  closeloop quarantine --ignored\n\nQuarantined: a sender outside intake.allowed_domains, an oversized or unreadable\nmessage. Ignored: automatic mail, bounces, mailing lists, copies of our own letters.\nNeither is answered. Newest first; subjects are shown redacted, as stored.\nThe messages themselves stay in the mailbox's processed folder."
+    )]
+    Quarantine {
+        /// List ignored messages instead of quarantined ones.
+        #[arg(long)]
+        ignored: bool,
+        /// Only messages received in this window (e.g. 7d, 24h).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many (newest first).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
         #[arg(long)]
         json: bool,
     },
@@ -235,6 +253,15 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                 Command::Respond { as_, id } => respond::run(&open(&cfg).await?, &as_, &id).await,
                 Command::Stats { since, json } => {
                     stats::run(&open(&cfg).await?, since.as_deref(), json).await
+                }
+                Command::Quarantine {
+                    ignored,
+                    since,
+                    limit,
+                    json,
+                } => {
+                    let ctx = open(&cfg).await?;
+                    quarantine::run(&ctx, ignored, since.as_deref(), limit, json).await
                 }
                 Command::Run { once } => crate::daemon::run(open(&cfg).await?, once)
                     .await

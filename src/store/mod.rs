@@ -13,6 +13,7 @@ pub mod intake;
 pub mod lease;
 pub mod mailbox;
 pub mod outbox;
+pub mod set_aside;
 pub mod stats;
 
 use std::path::Path;
