@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -242,8 +244,7 @@ impl Smtp {
             .await,
         )?;
         if self.tls == TlsMode::Starttls {
-            let params = TlsParameters::new(self.host.clone())
-                .map_err(|e| SendError::Permanent(format!("TLS setup for {}: {e}", self.host)))?;
+            let params = starttls_parameters(&self.host)?;
             answered(
                 "STARTTLS",
                 tokio::time::timeout(SMTP_TIMEOUT, conn.starttls(params, &self.hello)).await,
@@ -268,6 +269,19 @@ impl Smtp {
         let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
         Ok(())
     }
+}
+
+/// STARTTLS trusts what `tls::connect` trusts: the Mozilla roots and the
+/// system's store.
+fn starttls_parameters(host: &str) -> Result<TlsParameters, SendError> {
+    let setup =
+        |e: &dyn std::fmt::Display| SendError::Permanent(format!("TLS setup for {host}: {e}"));
+    let mut b =
+        TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+    for der in crate::tls::system_roots() {
+        b = b.add_root_certificate(Certificate::from_der(der.to_vec()).map_err(|e| setup(&e))?);
+    }
+    b.build_rustls().map_err(|e| setup(&e))
 }
 
 /// One SMTP step under a timeout, as a `SendError` when it failed.

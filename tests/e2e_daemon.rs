@@ -51,7 +51,10 @@ enum Outbound {
 
 impl Setup {
     fn new(outbound: Outbound) -> Setup {
-        let lab = MailLab::start(USERS);
+        Setup::on(MailLab::start(USERS), outbound)
+    }
+
+    fn on(lab: MailLab, outbound: Outbound) -> Setup {
         let dir = tempfile::Builder::new()
             .prefix("cl-e2e-")
             .tempdir()
@@ -830,17 +833,13 @@ async fn e2e_mail_right_after_mail_does_not_wait_for_the_next_poll() {
     let s = Setup::new(Outbound::File);
     s.append(&[report(ALICE.0, 1, "First of a burst", "one")])
         .await;
-    let log = s.dir.path().join("burst.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let child = s
-        .command(&["run"])
-        .env("CLOSELOOP_INTAKE_IDLE", "false")
-        .env("CLOSELOOP_INTAKE_POLL_INTERVAL", "10m")
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let mut d = Daemon { child, log };
+    let mut d = s.start_daemon_with(
+        "burst",
+        &[
+            ("CLOSELOOP_INTAKE_IDLE", "false"),
+            ("CLOSELOOP_INTAKE_POLL_INTERVAL", "10m"),
+        ],
+    );
     s.wait_count("SELECT COUNT(*) FROM messages", |n| n == 1, "first report")
         .await;
     s.append(&[report(BOB.0, 2, "Second of a burst", "two")])
@@ -854,4 +853,91 @@ async fn e2e_mail_right_after_mail_does_not_wait_for_the_next_poll() {
     d.signal("TERM");
     let (status, _) = d.exit_within(Duration::from_secs(5)).await;
     assert!(status.success(), "{}", d.log());
+}
+
+/// TLS end to end, with certificate checks: the lab's servers present a certificate from a
+/// throwaway CA. Trusted through SSL_CERT_FILE (as an internal CA installed on the host
+/// would be), the daemon reads by IMAPS and sends by STARTTLS, then reads by STARTTLS and
+/// sends by implicit TLS; untrusted, check-config names the certificate problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_tls_and_starttls_with_a_verified_certificate() {
+    e2e_gate!();
+    let s = Setup::on(MailLab::start_with_tls(USERS), Outbound::Smtp);
+    let tls = s.lab.tls.clone().unwrap();
+    let ca = tls.ca_file.display().to_string();
+    let imaps = tls.imaps_port.to_string();
+    let smtps = tls.smtps_port.to_string();
+    let imap = s.lab.imap_port.to_string();
+    let smtp = s.lab.smtp_port.to_string();
+    let modes: [[(&str, &str); 6]; 2] = [
+        [
+            ("CLOSELOOP_INTAKE_HOST", "localhost"),
+            ("CLOSELOOP_INTAKE_PORT", &imaps),
+            ("CLOSELOOP_INTAKE_TLS", "tls"),
+            ("CLOSELOOP_OUTBOUND_HOST", "localhost"),
+            ("CLOSELOOP_OUTBOUND_PORT", &smtp),
+            ("CLOSELOOP_OUTBOUND_TLS", "starttls"),
+        ],
+        [
+            ("CLOSELOOP_INTAKE_HOST", "localhost"),
+            ("CLOSELOOP_INTAKE_PORT", &imap),
+            ("CLOSELOOP_INTAKE_TLS", "starttls"),
+            ("CLOSELOOP_OUTBOUND_HOST", "localhost"),
+            ("CLOSELOOP_OUTBOUND_PORT", &smtps),
+            ("CLOSELOOP_OUTBOUND_TLS", "tls"),
+        ],
+    ];
+
+    // Not trusted: the servers' certificate is refused, and check-config says why.
+    let out = s
+        .command(&["check-config"])
+        .envs(modes[0])
+        .env("SSL_CERT_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+
+    for (round, env) in modes.iter().enumerate() {
+        let out = s
+            .command(&["check-config"])
+            .envs(env.iter().copied())
+            .env("SSL_CERT_FILE", &ca)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "round {round}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let mut env = env.to_vec();
+        env.push(("SSL_CERT_FILE", &ca));
+        let mut d = s.start_daemon_with(&format!("tls-{round}"), &env);
+        d.wait_log("mailbox selected").await;
+        s.send(
+            ALICE.0,
+            &report(
+                ALICE.0,
+                10 + round,
+                &format!("Over TLS {round}"),
+                &format!("{KEY} seen"),
+            ),
+        )
+        .await;
+        // Each round's report reaches the case, and its acknowledgement Alice's inbox.
+        s.wait_count(
+            "SELECT COUNT(*) FROM letters WHERE status = 'sent' AND kind = 'ack'",
+            |n| n == round as i64 + 1,
+            "acknowledgement sent over TLS",
+        )
+        .await;
+        s.wait_mail(ALICE, "INBOX", round + 1).await;
+        d.signal("TERM");
+        let (status, _) = d.exit_within(Duration::from_secs(5)).await;
+        assert!(status.success(), "{}", d.log());
+    }
 }

@@ -12,6 +12,7 @@ missing_mail_pkgs() {
     [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
     [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
     [ -x /usr/sbin/postfix ] || missing+=(postfix)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the TLS lab's certificates
     printf '%s\n' "${missing[@]}" | sort -u | grep -v '^$' || true
 }
 
@@ -19,10 +20,10 @@ missing_mail_pkgs() {
 missing="$(missing_mail_pkgs)"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -ne 0 ]; then
-        log "ERROR: missing mail server packages: $(echo $missing) — run as root, or: sudo apt-get install -y dovecot-imapd dovecot-lmtpd postfix"
+        log "ERROR: missing mail server packages: $(echo $missing) — run as root, or: sudo apt-get install -y dovecot-imapd dovecot-lmtpd postfix openssl"
         exit 1
     fi
-    log "installing dovecot-imapd dovecot-lmtpd postfix"
+    log "installing dovecot-imapd dovecot-lmtpd postfix openssl"
     export DEBIAN_FRONTEND=noninteractive
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     echo "postfix postfix/mailname string localhost" | debconf-set-selections
@@ -36,7 +37,7 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        dovecot-imapd dovecot-lmtpd postfix </dev/null
+        dovecot-imapd dovecot-lmtpd postfix openssl </dev/null
     if [ -n "$policy_created" ]; then rm -f /usr/sbin/policy-rc.d; fi
     missing="$(missing_mail_pkgs)"
     if [ -n "$missing" ]; then

@@ -67,8 +67,22 @@ pub struct MailLab {
     /// (address, password) of every user.
     pub users: Vec<(String, String)>,
     pub instance_name: String,
+    /// Set in a lab started with `start_with_tls`.
+    pub tls: Option<LabTls>,
     dovecot: Mutex<Option<Child>>,
     postfix: Mutex<Option<Child>>,
+}
+
+/// TLS in a lab: a throwaway CA, and a server certificate it signed for `localhost` and
+/// 127.0.0.1. Both servers also offer STARTTLS on their plain ports.
+#[derive(Clone, Debug)]
+pub struct LabTls {
+    /// The CA certificate (PEM): trust it with `SSL_CERT_FILE`.
+    pub ca_file: PathBuf,
+    /// IMAP with implicit TLS.
+    pub imaps_port: u16,
+    /// SMTP with implicit TLS (submissions).
+    pub smtps_port: u16,
 }
 
 impl MailLab {
@@ -76,6 +90,15 @@ impl MailLab {
     /// Panics naming the missing Debian package if a binary is absent, and with the server's log
     /// tail if it fails to start. Mailboxes `Processed`, `Sent`, `Junk`, `Trash` are auto-created.
     pub fn start(users: &[(&str, &str)]) -> MailLab {
+        MailLab::start_lab(users, false)
+    }
+
+    /// As `start`, with TLS as well (see `LabTls`). Needs the `openssl` command.
+    pub fn start_with_tls(users: &[(&str, &str)]) -> MailLab {
+        MailLab::start_lab(users, true)
+    }
+
+    fn start_lab(users: &[(&str, &str)], with_tls: bool) -> MailLab {
         let began = Instant::now();
         check_prerequisites();
         reap_abandoned_labs();
@@ -102,7 +125,12 @@ impl MailLab {
         );
         fs::write(dir.join("owner.pid"), std::process::id().to_string()).unwrap();
 
-        let [imap_port, lmtp_port, smtp_port] = free_ports::<3>();
+        let [imap_port, lmtp_port, smtp_port, imaps_port, smtps_port] = free_ports::<5>();
+        let tls = with_tls.then(|| LabTls {
+            ca_file: make_certificates(&dir),
+            imaps_port,
+            smtps_port,
+        });
         let lab = MailLab {
             dir,
             imap_port,
@@ -114,6 +142,7 @@ impl MailLab {
                 .map(|(a, p)| (a.to_string(), p.to_string()))
                 .collect(),
             instance_name,
+            tls,
             dovecot: Mutex::new(None),
             postfix: Mutex::new(None),
         };
@@ -296,6 +325,46 @@ impl MailLab {
             .unwrap()
     }
 
+    fn dovecot_ssl(&self) -> String {
+        match &self.tls {
+            None => "ssl = no".into(),
+            Some(_) => format!(
+                "ssl = yes\nssl_cert = <{d}/tls/server.pem\nssl_key = <{d}/tls/server.key",
+                d = self.dir.display()
+            ),
+        }
+    }
+
+    fn imaps_listener(&self) -> String {
+        match &self.tls {
+            None => "    port = 0".into(),
+            Some(t) => format!(
+                "    address = 127.0.0.1\n    port = {}\n    ssl = yes",
+                t.imaps_port
+            ),
+        }
+    }
+
+    fn smtpd_tls(&self) -> String {
+        match &self.tls {
+            None => "smtpd_tls_security_level = none".into(),
+            Some(_) => format!(
+                "smtpd_tls_security_level = may\nsmtpd_tls_chain_files = {d}/tls/server.key, {d}/tls/server.pem",
+                d = self.dir.display()
+            ),
+        }
+    }
+
+    fn smtps_service(&self) -> String {
+        match &self.tls {
+            None => String::new(),
+            Some(t) => format!(
+                "127.0.0.1:{} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt",
+                t.smtps_port
+            ),
+        }
+    }
+
     fn write_config(&self, domains: &BTreeSet<String>) {
         let dir = &self.dir;
         let (nobody_uid, nobody_gid) = passwd_ids("nobody");
@@ -329,6 +398,10 @@ impl MailLab {
             ("LMTP_PORT", self.lmtp_port.to_string()),
             ("SMTP_PORT", self.smtp_port.to_string()),
             ("MAIL_UID", nobody_uid.to_string()),
+            ("DOVECOT_SSL", self.dovecot_ssl()),
+            ("IMAPS_LISTENER", self.imaps_listener()),
+            ("SMTPD_TLS", self.smtpd_tls()),
+            ("SMTPS_SERVICE", self.smtps_service()),
             ("MAIL_GID", nobody_gid.to_string()),
             (
                 "DOMAINS",
@@ -449,6 +522,89 @@ fn passwd_ids(user: &str) -> (u32, u32) {
 }
 
 /// N distinct free loopback ports, never handed out twice in this process.
+/// A CA and a server certificate for `localhost` / 127.0.0.1 under `dir/tls`; returns the
+/// CA's PEM file. EC P-256 keys: quick to make.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let tls = dir.join("tls");
+    fs::create_dir_all(&tls).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&tls)
+            .output()
+            .expect(
+                "MailLab: the `openssl` command is needed for a TLS lab (apt-get install openssl)",
+            );
+        assert!(
+            out.status.success(),
+            "MailLab: openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fs::write(
+        tls.join("server.ext"),
+        "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n\
+         keyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=closeloop lab CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&csr);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    for f in ["server.key", "server.pem", "ca.pem"] {
+        fs::set_permissions(tls.join(f), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    tls.join("ca.pem")
+}
+
 fn free_ports<const N: usize>() -> [u16; N] {
     static USED: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let used = USED.get_or_init(|| Mutex::new(HashSet::new()));
