@@ -145,13 +145,15 @@ slug_enum!(
 );
 
 slug_enum!(
-    /// What intake decided about one inbound message.
+    /// What intake decided about one inbound message (`letter-copy`: a copy of
+    /// one of our own letters come back, `outbound.journal`).
     Disposition {
         Report => "report",
         Quarantined => "quarantined",
         Ignored => "ignored",
         Command => "command",
         Reply => "reply",
+        LetterCopy => "letter-copy",
     }
 );
 

@@ -184,7 +184,7 @@ async fn a_copy_of_a_letter_in_doubt_settles_it_as_sent(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        matches!(&r, pipeline::Ingested::Ignored { reason } if reason.contains("left as it is")),
+        matches!(&r, pipeline::Ingested::LetterCopy { reason } if reason.contains("left as it is")),
         "{r:?}"
     );
     let third = letter(&ctx, ids[2]).await;
@@ -201,7 +201,7 @@ async fn a_copy_of_a_letter_in_doubt_settles_it_as_sent(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        matches!(&r, pipeline::Ingested::Ignored { reason } if reason.contains("did not record it")),
+        matches!(&r, pipeline::Ingested::LetterCopy { reason } if reason.contains("did not record it")),
         "{r:?}"
     );
     let first = letter(&ctx, ids[0]).await;

@@ -62,6 +62,11 @@ pub enum Ingested {
     Reply {
         case: CaseId,
     },
+    /// A copy of one of our letters come back (`outbound.journal`): recorded
+    /// as delivery proof, not as mail we ignored.
+    LetterCopy {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +89,7 @@ impl Ingested {
             Ingested::Ignored { .. } => Disposition::Ignored,
             Ingested::Command { .. } => Disposition::Command,
             Ingested::Reply { .. } => Disposition::Reply,
+            Ingested::LetterCopy { .. } => Disposition::LetterCopy,
         }
     }
 
@@ -122,6 +128,7 @@ impl Ingested {
                 if *applied { "applied" } else { "rejected" }
             ),
             Ingested::Reply { case } => format!("reply added to case {}", case.display(prefix)),
+            Ingested::LetterCopy { reason } => reason.clone(),
         }
     }
 }
@@ -333,8 +340,14 @@ async fn ingest_in(
         );
         return quarantine(conn, batch, &msg, reason).await;
     }
-    let copy = route::letter_copy(ctx, conn, parsed, now).await?;
-    if let Some(reason) = copy.or_else(|| ignore_reason(ctx, parsed)) {
+    if let Some(reason) = route::letter_copy(ctx, conn, parsed, now).await? {
+        msg.disposition = Disposition::LetterCopy.slug();
+        msg.reason = Some(&reason);
+        batch.insert_message(conn, &msg).await?;
+        tracing::info!(source = item.source, "{reason}");
+        return Ok(Ingested::LetterCopy { reason });
+    }
+    if let Some(reason) = ignore_reason(ctx, parsed) {
         msg.disposition = Disposition::Ignored.slug();
         msg.reason = Some(&reason);
         batch.insert_message(conn, &msg).await?;
