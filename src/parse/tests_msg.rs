@@ -21,9 +21,9 @@ const SENT_RFC822: &str = "Mon, 2 Nov 2026 09:14:00 +0000";
 /// One property of a fixture.
 #[derive(Clone, Copy)]
 enum Prop<'a> {
-    /// PT_UNICODE (001F): UTF-16LE with a terminating NUL, as Outlook writes it.
+    /// PT_UNICODE (001F): UTF-16LE without a terminating NUL, as [MS-OXMSG] stores it.
     Utf16(u16, &'a str),
-    /// PT_STRING8 (001E): these bytes and a terminating NUL.
+    /// PT_STRING8 (001E): these bytes, without a terminating NUL.
     Ansi(u16, &'a [u8]),
     /// PT_BINARY (0102).
     Binary(u16, &'a [u8]),
@@ -41,20 +41,16 @@ fn write_props(file: &mut File, dir: &str, props: &[Prop], header: usize) {
     let mut fixed = vec![0u8; header];
     for p in props {
         let (id, kind, bytes) = match *p {
-            Prop::Utf16(id, s) => {
-                let mut b: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
-                b.extend([0, 0]);
-                (id, 0x001F, b)
-            }
-            Prop::Ansi(id, s) => (id, 0x001E, [s, b"\0"].concat()),
-            Prop::Binary(id, b) => (id, 0x0102, b.to_vec()),
+            Prop::Utf16(id, s) => (id, PT_UNICODE, utf16le(s)),
+            Prop::Ansi(id, s) => (id, PT_STRING8, s.to_vec()),
+            Prop::Binary(id, b) => (id, PT_BINARY, b.to_vec()),
             Prop::Raw(id, kind, b) => (id, kind, b.to_vec()),
             Prop::Long(id, v) => {
-                fixed.extend(entry(0x0003, id, u64::from(v)));
+                fixed.extend(entry(PT_LONG, id, u64::from(v)));
                 continue;
             }
             Prop::Time(id, unix) => {
-                fixed.extend(entry(0x0040, id, filetime(unix)));
+                fixed.extend(entry(PT_SYSTIME, id, filetime(unix)));
                 continue;
             }
         };
@@ -80,6 +76,10 @@ fn entry(kind: u16, id: u16, value: u64) -> Vec<u8> {
         &value.to_le_bytes(),
     ]
     .concat()
+}
+
+fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 /// FILETIME: 100 ns ticks since 1601-01-01.
@@ -122,6 +122,7 @@ fn finish(mut file: File) -> Vec<u8> {
 fn alice_props(body: &str) -> Vec<Prop<'_>> {
     vec![
         Prop::Utf16(PR_SUBJECT, "Build failed"),
+        Prop::Utf16(0x001A, "IPM.Note"), // PR_MESSAGE_CLASS
         Prop::Utf16(PR_SENDER_NAME, "Alice Example"),
         Prop::Utf16(PR_SENDER_EMAIL_ADDRESS, "alice@example.com"),
         Prop::Utf16(PR_INTERNET_MESSAGE_ID, "<orig-7@example.com>"),
@@ -202,6 +203,7 @@ Date: Mon, 2 Nov 2026 10:14:00 +0100\r\nMessage-ID: <hdr-1@example.com>\r\n\
 MIME-Version: 1.0\r\n";
     let big_body = format!("{}\n{AWS}\n", "log line\n".repeat(1000));
     let html = format!("<html><body><p>The deploy printed</p><div>{AWS}</div></body></html>");
+    let nul_subject = utf16le("Build failed\0");
     let cases: Vec<(&str, Vec<Prop>, Want)> = vec![
         (
             "UTF-16 properties and a submit time",
@@ -246,6 +248,21 @@ MIME-Version: 1.0\r\n";
                 date: "",
                 message_id: "",
                 text: "Grüße".into(),
+            },
+        ),
+        (
+            "strings with terminating NULs, as some writers leave them",
+            vec![
+                Prop::Raw(PR_SUBJECT, PT_UNICODE, &nul_subject),
+                Prop::Raw(PR_SENDER_EMAIL_ADDRESS, PT_STRING8, b"alice@example.com\0"),
+                Prop::Raw(PR_BODY, PT_STRING8, b"body\0\0"),
+            ],
+            Want {
+                from: "alice@example.com",
+                subject: "Build failed",
+                date: "",
+                message_id: "",
+                text: "body".into(),
             },
         ),
         (
@@ -513,7 +530,7 @@ fn damaged_msg_files_are_reported() {
         (
             "odd-length UTF-16",
             msg_file(&[
-                Prop::Raw(PR_SUBJECT, 0x001F, b"B\0a\0d\0!"),
+                Prop::Raw(PR_SUBJECT, PT_UNICODE, b"B\0a\0d\0!"),
                 Prop::Utf16(PR_BODY, "body"),
             ]),
             "subject (0x0037): odd-length UTF-16 (7 bytes)",
@@ -523,7 +540,7 @@ fn damaged_msg_files_are_reported() {
             "an unpaired surrogate",
             msg_file(&[Prop::Raw(
                 PR_SUBJECT,
-                0x001F,
+                PT_UNICODE,
                 &[b'B', 0, 0x00, 0xD8, b'd', 0],
             )]),
             "subject (0x0037): invalid UTF-16",
@@ -548,7 +565,7 @@ fn damaged_msg_files_are_reported() {
             "a property stream ending inside an entry",
             {
                 let mut fixed = vec![0; 32];
-                fixed.extend(entry(0x0040, PR_CLIENT_SUBMIT_TIME, filetime(SENT)));
+                fixed.extend(entry(PT_SYSTIME, PR_CLIENT_SUBMIT_TIME, filetime(SENT)));
                 fixed.extend([0; 7]);
                 raw_file(&[("/__properties_version1.0", &fixed)])
             },
