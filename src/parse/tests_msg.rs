@@ -347,6 +347,20 @@ MIME-Version: 1.0\r\n";
             },
         ),
         (
+            "HTML in the codepage PR_INTERNET_CPID names",
+            vec![
+                Prop::Long(PR_INTERNET_CPID, 1252),
+                Prop::Binary(PR_HTML, b"<div>Caf\xe9 \x80</div>"),
+            ],
+            Want {
+                from: "",
+                subject: "",
+                date: "",
+                message_id: "",
+                text: "Café €".into(),
+            },
+        ),
+        (
             "a body too large for the mini stream",
             alice_props(&big_body),
             Want {
