@@ -1,5 +1,6 @@
 //! The MIME body of an inbound message: body text (plain preferred, HTML rendered), text-like
-//! attachments, the attached `message/rfc822` original, delivery-report detection, and the
+//! attachments, the attached `message/rfc822` original (an Outlook `.msg` one is read by
+//! `msg`), delivery-report detection, and the
 //! damage report for broken MIME (unterminated multiparts, bad transfer encodings, unknown or
 //! lying charsets).
 //!
@@ -16,6 +17,7 @@ use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, Pa
 use regex::Regex;
 
 use super::headers::{clean_id, cp1252, raw_values, single_line};
+use super::msg::attached_msg;
 use super::{ForwardStyle, Inbound, Original, TextAttachment};
 
 /// Attachments larger than this are not decoded as text (a log excerpt is enough).
@@ -41,7 +43,9 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
             .attachment_name()
             .map(|n| single_line(n, "attachment name", problems))
             .unwrap_or_else(|| format!("part-{id}"));
-        if let Some(original) = attached_original(part, &name, problems) {
+        let original = attached_original(part, &name, problems)
+            .or_else(|| attached_msg(part, &name, problems));
+        if let Some(original) = original {
             if inbound.original.is_none() {
                 inbound.original = Some(original);
             } else {
@@ -50,10 +54,6 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
             continue;
         }
         let lower = name.to_lowercase();
-        if lower.ends_with(".msg") || part.is_content_type("application", "vnd.ms-outlook") {
-            problems.push(format!("Outlook .msg attachment {name:?} not decoded"));
-            continue;
-        }
         if let Some(text) = attachment_text(message, part, id as usize, &lower, problems) {
             inbound.attachments.push(TextAttachment { name, text });
         }
@@ -281,7 +281,36 @@ fn attached_original(
         }
         _ => return None,
     };
+    let heads = original_heads(message, "attached original's", problems);
     let mut local = Vec::new();
+    let (text, _) = body_text(message, &mut local);
+    problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
+    Some(Original {
+        from: heads.from,
+        subject: heads.subject,
+        date: heads.date,
+        message_id: heads.message_id,
+        text,
+        style: ForwardStyle::Attached,
+    })
+}
+
+/// The header fields of an original that [`Original`] records.
+#[derive(Default)]
+pub(super) struct Heads {
+    pub(super) from: Option<String>,
+    pub(super) subject: Option<String>,
+    pub(super) date: Option<String>,
+    pub(super) message_id: Option<String>,
+}
+
+/// From (`Name <addr>` or the bare address), Subject, Date (as written) and Message-ID of an
+/// original's header section; `label` names it in problems ("attached original's").
+pub(super) fn original_heads(
+    message: &Message<'_>,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Heads {
     let from = message.from().and_then(|a| a.first()).map(|a| {
         let addr = a.address.as_deref().unwrap_or_default().trim();
         match a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -289,21 +318,14 @@ fn attached_original(
             None => addr.to_string(),
         }
     });
-    let subject = message
-        .subject()
-        .map(|s| single_line(s, "attached original's Subject", &mut local));
-    let date = raw_values(message, "Date").into_iter().next();
-    let message_id = message.message_id().and_then(clean_id);
-    let (text, _) = body_text(message, &mut local);
-    problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
-    Some(Original {
-        from: from.map(|f| single_line(&f, "attached original's From", problems)),
-        subject,
-        date,
-        message_id,
-        text,
-        style: ForwardStyle::Attached,
-    })
+    Heads {
+        from: from.map(|f| single_line(&f, &format!("{label} From"), problems)),
+        subject: message
+            .subject()
+            .map(|s| single_line(s, &format!("{label} Subject"), problems)),
+        date: raw_values(message, "Date").into_iter().next(),
+        message_id: message.message_id().and_then(clean_id),
+    }
 }
 
 /// Text of a text-like attachment, or None for binaries.

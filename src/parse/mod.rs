@@ -4,13 +4,15 @@
 //! Architecture invariant: parsing never fails and never panics. Damage (broken MIME,
 //! bad charsets, header injection ...) is written to `Inbound::problems` and the message
 //! still comes through. This module is pure: no IO, no clock, no logging, and it uses
-//! nothing of the crate outside `crate::parse` (only std, `mail-parser` and `regex`).
+//! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, and `cfb`
+//! for Outlook `.msg` files).
 //! Deciding what an `Inbound` *means* (bounce? allowed sender? which case?) is the
 //! caller's job, not ours.
 
 mod body;
 mod forward;
 mod headers;
+mod msg;
 
 #[cfg(test)]
 mod tests;
@@ -18,6 +20,8 @@ mod tests;
 mod tests_bad;
 #[cfg(test)]
 mod tests_forward;
+#[cfg(test)]
+mod tests_msg;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -38,7 +42,8 @@ pub struct Mailbox {
 /// How the original reached us.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ForwardStyle {
-    /// A `message/rfc822` part (or an `.eml` file) carried the original whole.
+    /// A `message/rfc822` part (or an `.eml` file, or an Outlook `.msg` file) carried the
+    /// original whole.
     Attached,
     /// The client pasted the original below a header block; names the client family whose
     /// layout matched: "gmail", "outlook", "apple", "thunderbird", "yahoo", "zimbra",

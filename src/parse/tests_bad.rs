@@ -4,6 +4,14 @@
 use super::tests::{eol, plain_message, OUTER};
 use super::*;
 
+/// xorshift64: deterministic pseudo-random numbers for damage tests.
+pub(super) fn next_random(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
 fn has_problem(i: &Inbound, needle: &str) -> bool {
     i.problems.iter().any(|p| p.contains(needle))
 }
@@ -260,9 +268,7 @@ fn truncated_and_garbled_input_never_panics() {
     for round in 0..300 {
         let mut bytes = base.clone();
         for _ in 0..(round % 20 + 1) {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            next_random(&mut seed);
             let at = (seed as usize) % bytes.len();
             bytes[at] = (seed >> 32) as u8;
         }

@@ -1,0 +1,519 @@
+//! Outlook `.msg` attachments: an OLE2 compound file (read with the `cfb` crate) that holds
+//! the forwarded original as MAPI properties ([MS-OXMSG]). Gives the same [`Original`] an
+//! attached `message/rfc822` part gives: from, subject, date and Message-ID, taken from the
+//! original's internet headers when the file kept them (PR_TRANSPORT_MESSAGE_HEADERS) and
+//! otherwise from the sender, subject, Message-ID and time properties; the body text is
+//! PR_BODY, else PR_HTML rendered to text.
+//!
+//! Damage never panics and never loses the outer message: what could not be read is said in
+//! `problems` and whatever could be read is kept. Reads are bounded by the attachment's own
+//! size (itself bounded by the message size limit): the streams read together never exceed
+//! it, whatever their directory entries claim. Attachments inside the `.msg` (a nested
+//! `.msg` among them) and a body kept only as compressed RTF are not read.
+
+use std::io::{Cursor, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
+
+use super::body::{decode_text_bytes, html_to_text, original_heads, Heads};
+use super::headers::{clean_id, cp1252, single_line};
+use super::{ForwardStyle, Original};
+
+/// The eight bytes every compound file starts with.
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+/// Stream-name prefix of a variable-length property: `__substg1.0_PPPPTTTT`.
+const SUBSTG: &str = "__SUBSTG1.0_";
+/// Fixed-length properties of the top-level message: a 32-byte header, then 16-byte entries.
+const PROPERTIES: &str = "__PROPERTIES_VERSION1.0";
+const PROPERTIES_HEADER: usize = 32;
+const PROPERTY_ENTRY: usize = 16;
+/// A message has a few hundred top-level entries; more means a damaged directory.
+const MAX_ENTRIES: usize = 10_000;
+
+/// MAPI property types.
+pub(super) const PT_LONG: u16 = 0x0003;
+pub(super) const PT_SYSTIME: u16 = 0x0040;
+pub(super) const PT_STRING8: u16 = 0x001E;
+pub(super) const PT_UNICODE: u16 = 0x001F;
+pub(super) const PT_BINARY: u16 = 0x0102;
+
+/// MAPI property ids.
+pub(super) const PR_SUBJECT: u16 = 0x0037;
+pub(super) const PR_CLIENT_SUBMIT_TIME: u16 = 0x0039;
+pub(super) const PR_SENT_REPRESENTING_NAME: u16 = 0x0042;
+pub(super) const PR_SENT_REPRESENTING_EMAIL_ADDRESS: u16 = 0x0065;
+pub(super) const PR_TRANSPORT_MESSAGE_HEADERS: u16 = 0x007D;
+pub(super) const PR_SENDER_NAME: u16 = 0x0C1A;
+pub(super) const PR_SENDER_EMAIL_ADDRESS: u16 = 0x0C1F;
+pub(super) const PR_MESSAGE_DELIVERY_TIME: u16 = 0x0E06;
+pub(super) const PR_BODY: u16 = 0x1000;
+pub(super) const PR_RTF_COMPRESSED: u16 = 0x1009;
+pub(super) const PR_HTML: u16 = 0x1013;
+pub(super) const PR_INTERNET_MESSAGE_ID: u16 = 0x1035;
+pub(super) const PR_INTERNET_CPID: u16 = 0x3FDE;
+pub(super) const PR_MESSAGE_CODEPAGE: u16 = 0x3FFD;
+pub(super) const PR_SENDER_SMTP_ADDRESS: u16 = 0x5D01;
+pub(super) const PR_SENT_REPRESENTING_SMTP_ADDRESS: u16 = 0x5D02;
+
+/// The original carried by an attached Outlook `.msg` (`application/vnd.ms-outlook` or a
+/// `*.msg` name), or None when the part is no `.msg` or nothing could be read from it (a
+/// problem then says why). Problems are prefixed with the attachment's name.
+pub(super) fn attached_msg(
+    part: &MessagePart<'_>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Option<Original> {
+    let is_msg = name.to_lowercase().ends_with(".msg")
+        || part.is_content_type("application", "vnd.ms-outlook");
+    if !is_msg {
+        return None;
+    }
+    let bytes = match &part.body {
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.as_ref(),
+        PartType::Text(t) => t.as_bytes(),
+        _ => return None,
+    };
+    let mut local = Vec::new();
+    let original =
+        catch_unwind(AssertUnwindSafe(|| read_msg(bytes, &mut local))).unwrap_or_else(|_| {
+            local.push("the .msg reader crashed; not decoded".into());
+            None
+        });
+    problems.extend(
+        local
+            .into_iter()
+            .map(|p| format!("Outlook .msg attachment {name:?}: {p}")),
+    );
+    original
+}
+
+/// Reads a `.msg` file. Every damage found is pushed to `problems`.
+pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Original> {
+    if !bytes.starts_with(&CFB_MAGIC) {
+        problems.push("not an OLE2 compound file; not decoded".into());
+        return None;
+    }
+    let file = match cfb::CompoundFile::open(Cursor::new(bytes)) {
+        Ok(file) => file,
+        Err(e) => {
+            problems.push(format!("damaged compound file ({e}); not decoded"));
+            return None;
+        }
+    };
+    let mut msg = Msg::new(file, bytes.len(), problems);
+    let fixed = msg.fixed_properties();
+    let long = |id: u16| {
+        fixed
+            .iter()
+            .find(|p| p.id == id && p.kind == PT_LONG)
+            .map(|p| u32::from_le_bytes([p.value[0], p.value[1], p.value[2], p.value[3]]))
+    };
+    msg.codepage = long(PR_MESSAGE_CODEPAGE).or(long(PR_INTERNET_CPID));
+    let html_codepage = long(PR_INTERNET_CPID).or(msg.codepage);
+
+    let transport = msg
+        .string(PR_TRANSPORT_MESSAGE_HEADERS)
+        .map(|h| transport_heads(&h, msg.problems))
+        .unwrap_or_default();
+    let from = transport.from.or_else(|| msg.sender());
+    let subject = transport.subject.or_else(|| {
+        msg.string(PR_SUBJECT)
+            .map(|s| single_line(&s, prop_name(PR_SUBJECT), msg.problems))
+    });
+    let date = transport
+        .date
+        .or_else(|| msg.time(&fixed, PR_CLIENT_SUBMIT_TIME))
+        .or_else(|| msg.time(&fixed, PR_MESSAGE_DELIVERY_TIME));
+    let message_id = transport.message_id.or_else(|| {
+        msg.string(PR_INTERNET_MESSAGE_ID)
+            .and_then(|id| clean_id(&id))
+    });
+    let body = msg.string(PR_BODY).filter(|b| !b.trim().is_empty());
+    let text = match body {
+        Some(body) => body,
+        None => match msg.html(html_codepage) {
+            Some(html) => html_to_text(&html),
+            None => {
+                if msg.find(PR_RTF_COMPRESSED, &[PT_BINARY]).is_some() {
+                    msg.problems
+                        .push("body only in compressed RTF; body not decoded".into());
+                }
+                String::new()
+            }
+        },
+    };
+    let text = text.trim().to_string();
+    if from.is_none()
+        && subject.is_none()
+        && date.is_none()
+        && message_id.is_none()
+        && text.is_empty()
+    {
+        msg.problems
+            .push("no message properties found; not decoded".into());
+        return None;
+    }
+    Some(Original {
+        from,
+        subject,
+        date,
+        message_id,
+        text,
+        style: ForwardStyle::Attached,
+    })
+}
+
+/// From, Subject, Date and Message-ID of the original's internet headers.
+fn transport_heads(headers: &str, problems: &mut Vec<String>) -> Heads {
+    // A header block alone: end it with a blank line so nothing is taken for a body.
+    let block = format!("{}\r\n\r\n", headers.trim_end());
+    match MessageParser::default().parse(block.as_bytes()) {
+        Some(message) => original_heads(&message, "transport headers'", problems),
+        None => {
+            problems.push("transport headers (0x007D) unparseable; ignored".into());
+            Heads::default()
+        }
+    }
+}
+
+/// One entry of `__properties_version1.0`.
+struct Fixed {
+    kind: u16,
+    id: u16,
+    value: [u8; 8],
+}
+
+/// A top-level stream of the compound file.
+struct Stream {
+    /// Uppercased, as names compare case-insensitively in a compound file.
+    name: String,
+    path: PathBuf,
+    len: u64,
+}
+
+struct Msg<'a, 'p> {
+    file: cfb::CompoundFile<Cursor<&'a [u8]>>,
+    streams: Vec<Stream>,
+    /// Bytes that may still be read: streams together never exceed the file's own size.
+    budget: u64,
+    /// Codepage of 8-bit strings (PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID).
+    codepage: Option<u32>,
+    problems: &'p mut Vec<String>,
+}
+
+impl<'a, 'p> Msg<'a, 'p> {
+    fn new(
+        file: cfb::CompoundFile<Cursor<&'a [u8]>>,
+        size: usize,
+        problems: &'p mut Vec<String>,
+    ) -> Self {
+        let mut streams = Vec::new();
+        for entry in file.read_root_storage() {
+            if streams.len() >= MAX_ENTRIES {
+                problems.push(format!(
+                    "more than {MAX_ENTRIES} top-level entries; the rest ignored"
+                ));
+                break;
+            }
+            if entry.is_stream() {
+                streams.push(Stream {
+                    name: entry.name().to_uppercase(),
+                    path: entry.path().to_path_buf(),
+                    len: entry.len(),
+                });
+            }
+        }
+        Msg {
+            file,
+            streams,
+            budget: size as u64,
+            codepage: None,
+            problems,
+        }
+    }
+
+    /// The first stream of property `id` in one of `kinds` (in that order of preference).
+    fn find(&self, id: u16, kinds: &[u16]) -> Option<(usize, u16)> {
+        kinds.iter().find_map(|&kind| {
+            let name = format!("{SUBSTG}{id:04X}{kind:04X}");
+            let at = self.streams.iter().position(|s| s.name == name)?;
+            Some((at, kind))
+        })
+    }
+
+    /// The bytes of stream `at`, or None (with a problem) when it is too large or unreadable.
+    fn read(&mut self, at: usize, what: &str) -> Option<Vec<u8>> {
+        let stream = &self.streams[at];
+        if stream.len > self.budget {
+            self.problems.push(format!(
+                "{what}: stream of {} bytes is larger than the file allows; skipped",
+                stream.len
+            ));
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(stream.len as usize);
+        let read = self
+            .file
+            .open_stream(&stream.path)
+            .and_then(|s| s.take(stream.len).read_to_end(&mut bytes));
+        self.budget -= stream.len;
+        match read {
+            Ok(_) if bytes.len() as u64 == stream.len => Some(bytes),
+            Ok(_) => {
+                self.problems.push(format!(
+                    "{what}: stream holds {} of its {} bytes; kept what there is",
+                    bytes.len(),
+                    stream.len
+                ));
+                Some(bytes)
+            }
+            Err(e) => {
+                self.problems
+                    .push(format!("{what}: stream unreadable ({e}); skipped"));
+                None
+            }
+        }
+    }
+
+    /// A string property, UTF-16 preferred over 8-bit.
+    fn string(&mut self, id: u16) -> Option<String> {
+        let (at, kind) = self.find(id, &[PT_UNICODE, PT_STRING8])?;
+        let what = prop_name(id);
+        let bytes = self.read(at, what)?;
+        let text = if kind == PT_UNICODE {
+            utf16(&bytes, what, self.problems)
+        } else {
+            let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            eight_bit(&bytes[..end], self.codepage, what, self.problems)
+        };
+        Some(without_nul(text, what, self.problems))
+    }
+
+    /// PR_HTML: binary in the body's codepage, or a string.
+    fn html(&mut self, codepage: Option<u32>) -> Option<String> {
+        if let Some((at, _)) = self.find(PR_HTML, &[PT_BINARY]) {
+            let what = prop_name(PR_HTML);
+            let bytes = self.read(at, what)?;
+            let html = match codepage {
+                Some(cp) => eight_bit(&bytes, Some(cp), what, self.problems),
+                None => {
+                    let (text, note) = decode_text_bytes(&bytes);
+                    self.problems.extend(note.map(|n| format!("{what}: {n}")));
+                    text
+                }
+            };
+            return Some(without_nul(html, what, self.problems));
+        }
+        self.string(PR_HTML)
+    }
+
+    /// `Name <address>` of the sender: SMTP addresses before Exchange (`/O=…`) ones.
+    fn sender(&mut self) -> Option<String> {
+        let mut exchange = None;
+        let mut smtp = None;
+        for id in [
+            PR_SENDER_SMTP_ADDRESS,
+            PR_SENDER_EMAIL_ADDRESS,
+            PR_SENT_REPRESENTING_SMTP_ADDRESS,
+            PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+        ] {
+            let Some(addr) = self.string(id) else {
+                continue;
+            };
+            let addr = single_line(&addr, prop_name(id), self.problems);
+            if addr.contains('@') && !addr.starts_with('/') {
+                smtp = Some(addr);
+                break;
+            }
+            if !addr.is_empty() && exchange.is_none() {
+                exchange = Some(addr);
+            }
+        }
+        let name = [PR_SENDER_NAME, PR_SENT_REPRESENTING_NAME]
+            .into_iter()
+            .find_map(|id| {
+                let name = self.string(id)?;
+                Some(single_line(&name, prop_name(id), self.problems)).filter(|n| !n.is_empty())
+            });
+        match (name, smtp.or(exchange)) {
+            (Some(name), Some(addr)) if !name.eq_ignore_ascii_case(&addr) => {
+                Some(format!("{name} <{addr}>"))
+            }
+            (_, Some(addr)) => Some(addr),
+            (name, None) => name,
+        }
+    }
+
+    /// The top-level fixed-size properties; damage noted, complete entries kept.
+    fn fixed_properties(&mut self) -> Vec<Fixed> {
+        let Some(at) = self.streams.iter().position(|s| s.name == PROPERTIES) else {
+            return Vec::new();
+        };
+        let Some(raw) = self.read(at, "property stream") else {
+            return Vec::new();
+        };
+        let Some(entries) = raw.get(PROPERTIES_HEADER..) else {
+            self.problems.push(format!(
+                "property stream of {} bytes is shorter than its {PROPERTIES_HEADER}-byte header",
+                raw.len()
+            ));
+            return Vec::new();
+        };
+        if entries.len() % PROPERTY_ENTRY != 0 {
+            self.problems.push(format!(
+                "property stream of {} bytes ends inside an entry; the partial entry is ignored",
+                raw.len()
+            ));
+        }
+        entries
+            .chunks_exact(PROPERTY_ENTRY)
+            .map(|e| Fixed {
+                kind: u16::from_le_bytes([e[0], e[1]]),
+                id: u16::from_le_bytes([e[2], e[3]]),
+                value: [e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]],
+            })
+            .collect()
+    }
+
+    /// A PT_SYSTIME property as an RFC 5322 date in UTC.
+    fn time(&mut self, fixed: &[Fixed], id: u16) -> Option<String> {
+        let p = fixed.iter().find(|p| p.id == id && p.kind == PT_SYSTIME)?;
+        // FILETIME: 100 ns ticks since 1601-01-01.
+        let ticks = u64::from_le_bytes(p.value);
+        let unix = (ticks / 10_000_000) as i64 - 11_644_473_600;
+        let date = DateTime::from_timestamp(unix);
+        if !date.is_valid() {
+            self.problems
+                .push(format!("{} out of range ({ticks}); ignored", prop_name(id)));
+            return None;
+        }
+        Some(date.to_rfc822())
+    }
+}
+
+/// Display name of a property for problem strings.
+fn prop_name(id: u16) -> &'static str {
+    match id {
+        PR_SUBJECT => "subject (0x0037)",
+        PR_CLIENT_SUBMIT_TIME => "submit time (0x0039)",
+        PR_SENT_REPRESENTING_NAME => "sent-representing name (0x0042)",
+        PR_SENT_REPRESENTING_EMAIL_ADDRESS => "sent-representing address (0x0065)",
+        PR_TRANSPORT_MESSAGE_HEADERS => "transport headers (0x007D)",
+        PR_SENDER_NAME => "sender name (0x0C1A)",
+        PR_SENDER_EMAIL_ADDRESS => "sender address (0x0C1F)",
+        PR_MESSAGE_DELIVERY_TIME => "delivery time (0x0E06)",
+        PR_BODY => "body (0x1000)",
+        PR_HTML => "HTML body (0x1013)",
+        PR_INTERNET_MESSAGE_ID => "Message-ID (0x1035)",
+        PR_SENDER_SMTP_ADDRESS => "sender SMTP address (0x5D01)",
+        PR_SENT_REPRESENTING_SMTP_ADDRESS => "sent-representing SMTP address (0x5D02)",
+        _ => "property",
+    }
+}
+
+/// UTF-16LE without its terminating NULs; an odd last byte is dropped and unpaired
+/// surrogates are replaced, each with a problem.
+fn utf16(bytes: &[u8], what: &str, problems: &mut Vec<String>) -> String {
+    if bytes.len() % 2 != 0 {
+        problems.push(format!(
+            "{what}: odd-length UTF-16 ({} bytes); last byte dropped",
+            bytes.len()
+        ));
+    }
+    let mut units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    while units.last() == Some(&0) {
+        units.pop();
+    }
+    let mut bad = false;
+    let text = char::decode_utf16(units)
+        .map(|c| {
+            c.unwrap_or_else(|_| {
+                bad = true;
+                char::REPLACEMENT_CHARACTER
+            })
+        })
+        .collect();
+    if bad {
+        problems.push(format!("{what}: invalid UTF-16; replaced"));
+    }
+    text
+}
+
+/// An 8-bit string in a Windows codepage (windows-1252 when none is given).
+fn eight_bit(
+    bytes: &[u8],
+    codepage: Option<u32>,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> String {
+    let cp = codepage.unwrap_or(1252);
+    if cp == 65001 {
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => {
+                problems.push(format!(
+                    "{what}: invalid UTF-8 in codepage 65001; read as windows-1252"
+                ));
+                cp1252(bytes)
+            }
+        };
+    }
+    let decoded = match charset(cp).and_then(|c| charset_decoder(c.as_bytes())) {
+        Some(decode) => decode(bytes),
+        None => {
+            problems.push(format!(
+                "{what}: unknown codepage {cp}; read as windows-1252"
+            ));
+            cp1252(bytes)
+        }
+    };
+    if decoded.contains(char::REPLACEMENT_CHARACTER) {
+        problems.push(format!(
+            "{what}: bytes not valid in codepage {cp}; replaced"
+        ));
+    }
+    decoded
+}
+
+/// The charset name mail-parser knows for a Windows codepage.
+fn charset(codepage: u32) -> Option<String> {
+    Some(match codepage {
+        874 => "windows-874".into(),
+        1250..=1258 => format!("windows-{codepage}"),
+        20127 => "us-ascii".into(),
+        28591..=28599 => format!("iso-8859-{}", codepage - 28590),
+        28603 => "iso-8859-13".into(),
+        28605 => "iso-8859-15".into(),
+        932 => "shift_jis".into(),
+        936 => "gbk".into(),
+        949 => "windows-949".into(),
+        950 => "big5".into(),
+        54936 => "gb18030".into(),
+        20866 => "koi8-r".into(),
+        21866 => "koi8-u".into(),
+        866 => "ibm866".into(),
+        850 => "ibm850".into(),
+        10000 => "macintosh".into(),
+        50220..=50222 => "iso-2022-jp".into(),
+        51932 => "euc-jp".into(),
+        51949 => "euc-kr".into(),
+        1200 => "utf-16le".into(),
+        1201 => "utf-16be".into(),
+        _ => return None,
+    })
+}
+
+/// NUL has no place in text and databases refuse it: removed, with a problem.
+fn without_nul(text: String, what: &str, problems: &mut Vec<String>) -> String {
+    if !text.contains('\0') {
+        return text;
+    }
+    problems.push(format!("{what}: NUL characters (removed)"));
+    text.replace('\0', "")
+}
