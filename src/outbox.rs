@@ -89,11 +89,15 @@ pub async fn send_due(ctx: &Context, mailer: &Mailer, now: Millis) -> Result<Pas
 /// Kills the process when `FAULT_KILL_AFTER_SEND_ENV` says this send is the one.
 fn fault_after_send() {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static AFTER: OnceLock<Option<u64>> = OnceLock::new();
     static SENT: AtomicU64 = AtomicU64::new(0);
-    let Some(n) = std::env::var(FAULT_KILL_AFTER_SEND_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    else {
+    let after = AFTER.get_or_init(|| {
+        std::env::var(FAULT_KILL_AFTER_SEND_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    });
+    let Some(n) = *after else {
         return;
     };
     if SENT.fetch_add(1, Ordering::SeqCst) + 1 == n {
