@@ -43,37 +43,6 @@ pub(super) fn read<'i, 'a>(ctx: &Context, item: &'i Item<'a>) -> Read<'i, 'a> {
     }
 }
 
-/// Reads a batch: hashing, parsing and extraction are pure and most of the
-/// CPU work of ingest, so the batch is split over the machine's cores (the
-/// transaction that follows runs on one).
-pub(super) fn read_all<'i, 'a>(ctx: &Context, items: &'i [Item<'a>]) -> Vec<Read<'i, 'a>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4);
-    if threads < 2 || items.len() < 2 * threads {
-        return items.iter().map(|item| read(ctx, item)).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let mut parts = items.chunks(per);
-        let first = parts.next().unwrap_or(&[]);
-        let others: Vec<_> = parts
-            .map(|part| {
-                s.spawn(move || part.iter().map(|item| read(ctx, item)).collect::<Vec<_>>())
-            })
-            .collect();
-        let mut out: Vec<Read> = first.iter().map(|item| read(ctx, item)).collect();
-        for h in others {
-            match h.join() {
-                Ok(part) => out.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
-}
-
 /// How many of a case's reporters the letters name (in order of their first report).
 pub(super) const FIRST_REPORTERS: usize = 20;
 

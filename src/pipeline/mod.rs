@@ -197,7 +197,7 @@ async fn ingest_retrying(
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
     // Hashing and parsing are pure: done once, whatever the retries.
-    let reads = read_all(ctx, items);
+    let reads: Vec<Read> = items.iter().map(|item| read(ctx, item)).collect();
     let mut attempt = 0;
     loop {
         match ingest_tx(ctx, &reads, now).await {
