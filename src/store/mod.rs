@@ -132,14 +132,6 @@ pub async fn insert_rows<'q, T>(
     Ok(added)
 }
 
-/// `($1, …, $w), ($w+1, …)`: `rows` tuples of `width` placeholders for a multi-row `VALUES`.
-pub fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(1 + r * width, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `n` placeholders for values bound in order, the first being the
 /// statement's `from`-th: `$from, …` on PostgreSQL, `?, …` on SQLite. Only for
 /// statements whose every placeholder comes from here, in order: SQLite
