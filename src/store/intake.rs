@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{binds, insert_rows, placeholders, Conn, Result, MAX_BINDS};
+use super::{binds, fetch_in, insert_rows, placeholders, Conn, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// What we already know about an inbound message (idempotent ingest).
@@ -346,26 +346,27 @@ pub async fn report(conn: &mut Conn, id: i64) -> Result<Option<ReportRow>> {
 /// Reports on each of these cases and how many distinct people sent them:
 /// `(case, reports, people)`, for cases with at least one report.
 pub async fn report_tallies(conn: &mut Conn, cases: &[CaseId]) -> Result<Vec<(CaseId, i64, i64)>> {
-    let mut out = Vec::new();
-    for chunk in cases.chunks(MAX_BINDS) {
-        let sql = format!(
-            "SELECT case_id, COUNT(*) AS n, COUNT(DISTINCT reporter) AS people FROM reports \
-             WHERE case_id IN ({}) GROUP BY case_id",
-            binds(conn, 1, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for c in chunk {
-            q = q.bind(c.0);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push((
+    let rows = fetch_in(
+        conn,
+        cases,
+        |list| {
+            format!(
+                "SELECT case_id, COUNT(*) AS n, COUNT(DISTINCT reporter) AS people FROM reports \
+                 WHERE case_id IN ({list}) GROUP BY case_id"
+            )
+        },
+        |q, c| q.bind(c.0),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
                 CaseId(r.try_get("case_id")?),
                 r.try_get("n")?,
                 r.try_get("people")?,
-            ));
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 /// Distinct reporters of each of these cases: the first `first` in order of
@@ -448,19 +449,21 @@ pub async fn artifacts_of_cases(
     conn: &mut Conn,
     cases: &[CaseId],
 ) -> Result<Vec<(CaseId, ArtifactRow)>> {
-    let mut out = Vec::new();
-    for chunk in cases.chunks(MAX_BINDS) {
-        let sql = format!(
-            "SELECT case_id, kind, class, masked, fingerprint FROM artifacts \
-             WHERE case_id IN ({}) AND class <> 'original' ORDER BY id",
-            binds(conn, 1, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for c in chunk {
-            q = q.bind(c.0);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push((
+    let rows = fetch_in(
+        conn,
+        cases,
+        |list| {
+            format!(
+                "SELECT case_id, kind, class, masked, fingerprint FROM artifacts \
+                 WHERE case_id IN ({list}) AND class <> 'original' ORDER BY id"
+            )
+        },
+        |q, c| q.bind(c.0),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
                 CaseId(r.try_get("case_id")?),
                 ArtifactRow {
                     kind: r.try_get("kind")?,
@@ -468,10 +471,9 @@ pub async fn artifacts_of_cases(
                     masked: r.try_get("masked")?,
                     fingerprint: r.try_get("fingerprint")?,
                 },
-            ));
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 /// Messages with a disposition, newest first (quarantine listing).

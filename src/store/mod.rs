@@ -132,6 +132,26 @@ pub async fn insert_rows<'q, T>(
     Ok(added)
 }
 
+/// Runs a query over a long list of values in chunks the bind limit allows:
+/// `sql` gets the chunk's placeholders (as `binds` writes them, from `$1`) and
+/// returns the statement; `bind` binds one value. Returns every chunk's rows.
+pub async fn fetch_in<'q, T>(
+    conn: &mut Conn,
+    values: &'q [T],
+    sql: impl Fn(&str) -> String,
+    bind: impl Fn(Query<'q>, &'q T) -> Query<'q>,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(MAX_BINDS) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql(&binds(conn, 1, chunk.len()))));
+        for v in chunk {
+            q = bind(q, v);
+        }
+        rows.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// `n` placeholders for values bound in order, the first being the
 /// statement's `from`-th: `$from, …` on PostgreSQL, `?, …` on SQLite. Only for
 /// statements whose every placeholder comes from here, in order: SQLite
