@@ -91,16 +91,59 @@ async fn ingest_rate(
     n: usize,
 ) -> (f64, usize, usize) {
     let (dups, bytes) = write_maildir(dir, gen, n);
+    perf_control("enable");
+    let cpu = cpu_seconds();
     let start = Instant::now();
     let done = maildir::drain(ctx, dir, || chrono::Utc::now().timestamp_millis())
         .await
         .unwrap()
         .len();
+    let elapsed = start.elapsed();
+    perf_control("disable");
+    eprintln!(
+        "bench: ingested {n} in {:.2} s wall, {:.2} s CPU (all threads)",
+        elapsed.as_secs_f64(),
+        cpu_seconds() - cpu
+    );
     assert_eq!(done, n, "every message ingested");
-    (n as f64 / start.elapsed().as_secs_f64(), dups, bytes)
+    (n as f64 / elapsed.as_secs_f64(), dups, bytes)
+}
+
+/// User + system CPU time of the whole process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// Profiles the ingest alone: with `CLOSELOOP_PERF_CTL=FIFO` and
+/// `perf record --control=fifo:FIFO -D -1 …`, perf samples only while ingesting
+/// (only the `CLOSELOOP_PERF_PHASE`-th ingest, counting from 1, when set).
+fn perf_control(command: &str) {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / 2 + 1;
+    let phase = std::env::var("CLOSELOOP_PERF_PHASE").ok();
+    if phase.is_some_and(|p| p != call.to_string()) {
+        return;
+    }
+    if let Some(fifo) = std::env::var_os("CLOSELOOP_PERF_CTL") {
+        if let Err(e) = std::fs::write(&fifo, format!("{command}\n")) {
+            eprintln!("bench: perf control {}: {e}", Path::new(&fifo).display());
+        }
+    }
 }
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args
         .iter()

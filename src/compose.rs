@@ -293,12 +293,23 @@ pub fn responder_reply_to(ctx: &Context, case: CaseId, responder: &str) -> Strin
 /// that, joins are only on the timeline (a flood must not bury new cases).
 pub const NOTIFY_JOINS_UP_TO: i64 = 5;
 
+/// What a case looks like with a report just added to it, as the letters
+/// after the report need it (the caller keeps it; nothing is read back).
+#[derive(Clone, Copy, Debug)]
+pub struct CaseSoFar<'a> {
+    /// The case's distinct artifacts (original-message keys excluded), in first-seen order.
+    pub artifacts: &'a [rows::ArtifactRow],
+    pub reports: i64,
+    /// Distinct reporters.
+    pub people: i64,
+    /// The first few distinct reporters, in order of their first report.
+    pub reporters: &'a [String],
+}
+
 /// Letters after a report is stored: acknowledgement and responder notice,
 /// or the instant answer when it matched a recently resolved case. Takes the
-/// report and its artifacts as just stored (they are not read back); uses
-/// indexed counts, never a scan of the case's reports, and none at all for a
-/// case the report has just opened. The letters wait in `out` for the
-/// caller's `flush`.
+/// report as just stored and its case as it now stands from the caller. The
+/// letters wait in `out` for the caller's `flush`.
 #[allow(clippy::too_many_arguments)]
 pub async fn after_report(
     ctx: &Context,
@@ -306,33 +317,19 @@ pub async fn after_report(
     out: &mut Outgoing,
     case: CaseId,
     report: &ReportRow,
-    report_artifacts: &[rows::ArtifactRow],
+    so_far: &CaseSoFar<'_>,
     how: &Joined,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let new_case = matches!(how, Joined::NewCase);
-    let artifacts = if new_case {
-        // The case has only this report's artifacts (all distinct), in order.
-        report_artifacts
-            .iter()
-            .filter(|a| a.class != "original")
-            .cloned()
-            .collect()
-    } else {
-        rows::artifacts_of(conn, case).await?
-    };
-    let (report_count, people) = if new_case {
-        (1, 1)
-    } else {
-        rows::report_counts(conn, case).await?
-    };
+    let artifacts = so_far.artifacts;
+    let (report_count, people) = (so_far.reports, so_far.people);
     let others = (people - 1).max(0) as usize;
 
     if let Joined::Recent(_) = how {
         let row = cases::require(conn, case, ctx.prefix()).await?;
         let position = people.max(1) as usize;
         if let Some(outcome) =
-            outcome_ctx(conn, &row, report, position, position, &artifacts, None).await?
+            outcome_ctx(conn, &row, report, position, position, artifacts, None).await?
         {
             let recent = letters::RecentCtx {
                 outcome,
@@ -349,7 +346,7 @@ pub async fn after_report(
             reported_subject: report.subject.clone(),
             reported_on: date_words(report.sent_at.unwrap_or(report.received_at)),
             others_reported: others,
-            masked_artifacts: masked(&artifacts, false),
+            masked_artifacts: masked(artifacts, false),
             their_message_id: report.message_id.clone(),
         };
         let letter =
@@ -359,11 +356,7 @@ pub async fn after_report(
 
     let joined = matches!(how, Joined::Duplicate(_));
     if !(joined && report_count > NOTIFY_JOINS_UP_TO) {
-        let reporters = if new_case {
-            vec![report.reporter.clone()]
-        } else {
-            rows::reporters_of(conn, case, 20).await?
-        };
+        let reporters = so_far.reporters.to_vec();
         let notify = letters::NotifyCtx {
             case_id: case,
             from: report.reporter.clone(),
@@ -376,7 +369,7 @@ pub async fn after_report(
                     date: report.orig_date.clone().unwrap_or_default(),
                 }
             }),
-            masked_artifacts: masked(&artifacts, true),
+            masked_artifacts: masked(artifacts, true),
             joined_existing: joined,
             report_count: report_count as usize,
             reporters,

@@ -81,6 +81,10 @@ fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
 }
 
 /// Ingests everything waiting. Returns what became of each file.
+///
+/// A batch's files move to `cur/` on a blocking thread once it committed,
+/// while the next batch is read and ingested; all have moved (or failed to,
+/// and said so) before this returns.
 pub async fn drain(
     ctx: &Context,
     dir: &Path,
@@ -89,49 +93,79 @@ pub async fn drain(
     ensure(dir)?;
     let files = waiting(dir)?;
     let mut results = Vec::with_capacity(files.len());
+    let mut moving: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut ingested = Ok(());
     for chunk in files.chunks(BATCH) {
-        let mut raws = Vec::with_capacity(chunk.len());
-        let mut kept = Vec::with_capacity(chunk.len());
-        for path in chunk {
-            match std::fs::read(path) {
-                Ok(raw) => {
-                    raws.push(raw);
-                    kept.push(path.clone());
-                }
-                // Vanished (another reader) or unreadable: leave it, say so, go on.
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e, "cannot read maildir file; left in place")
-                }
+        match ingest_files(ctx, chunk, now()).await {
+            Ok(done) => {
+                // Committed: now acknowledge.
+                let (paths, dir) = (
+                    done.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+                    dir.to_path_buf(),
+                );
+                moving.push(tokio::task::spawn_blocking(move || {
+                    for path in paths {
+                        if let Err(e) = mark_seen(&path, &dir) {
+                            tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to cur/; dedup will absorb a re-read");
+                        }
+                    }
+                }));
+                results.extend(done);
             }
-        }
-        let sources: Vec<String> = kept
-            .iter()
-            .map(|p| {
-                format!(
-                    "maildir:{}",
-                    p.file_name()
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-        let items: Vec<Item> = raws
-            .iter()
-            .zip(&sources)
-            .map(|(raw, source)| Item {
-                raw,
-                source,
-                truncated_from: None,
-            })
-            .collect();
-        let outcomes = pipeline::ingest_batch(ctx, &items, now()).await?;
-        // Committed: now acknowledge.
-        for (path, outcome) in kept.into_iter().zip(outcomes) {
-            if let Err(e) = mark_seen(&path, dir) {
-                tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to cur/; dedup will absorb a re-read");
+            Err(e) => {
+                ingested = Err(e);
+                break;
             }
-            results.push((path, outcome));
         }
     }
-    Ok(results)
+    for m in moving {
+        if let Err(e) = m.await {
+            tracing::warn!(error = %e, "moving committed files to cur/ stopped; dedup will absorb a re-read");
+        }
+    }
+    ingested.map(|()| results)
+}
+
+/// Reads and ingests one batch of files in one transaction.
+async fn ingest_files(
+    ctx: &Context,
+    chunk: &[PathBuf],
+    now: Millis,
+) -> Result<Vec<(PathBuf, Ingested)>, MaildirError> {
+    let mut raws = Vec::with_capacity(chunk.len());
+    let mut kept = Vec::with_capacity(chunk.len());
+    for path in chunk {
+        match std::fs::read(path) {
+            Ok(raw) => {
+                raws.push(raw);
+                kept.push(path.clone());
+            }
+            // Vanished (another reader) or unreadable: leave it, say so, go on.
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot read maildir file; left in place")
+            }
+        }
+    }
+    let sources: Vec<String> = kept
+        .iter()
+        .map(|p| {
+            format!(
+                "maildir:{}",
+                p.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let items: Vec<Item> = raws
+        .iter()
+        .zip(&sources)
+        .map(|(raw, source)| Item {
+            raw,
+            source,
+            truncated_from: None,
+        })
+        .collect();
+    let outcomes = pipeline::ingest_batch(ctx, &items, now).await?;
+    Ok(kept.into_iter().zip(outcomes).collect())
 }

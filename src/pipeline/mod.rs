@@ -20,10 +20,12 @@ use crate::store::{self, case_keys, cases, outbox, Conn, StoreError};
 use crate::{compose, lifecycle};
 
 mod batch;
+mod pending;
 mod report;
 mod route;
 
 use batch::*;
+use pending::Pending;
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};
@@ -268,18 +270,20 @@ async fn record_unstorable(
     }
     let msg = NewMessage {
         message_id: None,
-        raw_sha256: &sha,
-        source: item.source,
+        raw_sha256: sha,
+        source: item.source.to_string(),
         sender: None,
-        subject: "",
+        subject: String::new(),
         disposition: Disposition::Quarantined.slug(),
-        reason: Some(&reason),
+        reason: Some(reason.clone()),
         case_id: None,
         size: item.truncated_from.unwrap_or(item.raw.len()),
-        problems: "",
+        problems: String::new(),
         received_at: now,
     };
-    rows::insert_message(&mut tx, &msg).await?;
+    let mut rows = Pending::default();
+    rows.message(msg);
+    rows.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(Ingested::Quarantined { reason })
 }
@@ -318,19 +322,18 @@ async fn ingest_in(
         });
     }
 
-    let subject = redact_all(&parsed.subject);
     let sender = parsed.from.as_ref().map(|m| m.address.clone());
     let mut msg = NewMessage {
-        message_id,
-        raw_sha256: sha,
-        source: item.source,
-        sender: sender.as_deref(),
-        subject: &subject,
+        message_id: message_id.map(str::to_string),
+        raw_sha256: sha.clone(),
+        source: item.source.to_string(),
+        sender: sender.clone(),
+        subject: redact_all(&parsed.subject),
         disposition: "",
         reason: None,
         case_id: None,
         size,
-        problems: &parsed.problems.join("; "),
+        problems: parsed.problems.join("; "),
         received_at: now,
     };
 
@@ -338,7 +341,7 @@ async fn ingest_in(
         let reason = format!(
             "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         );
-        return quarantine(conn, batch, &msg, reason).await;
+        return Ok(quarantine(batch, msg, reason));
     }
     if let Some(reason) = route::letter_copy(ctx, conn, parsed, now).await? {
         msg.disposition = Disposition::LetterCopy.slug();
@@ -349,8 +352,8 @@ async fn ingest_in(
     }
     if let Some(reason) = ignore_reason(ctx, parsed) {
         msg.disposition = Disposition::Ignored.slug();
-        msg.reason = Some(&reason);
-        batch.insert_message(conn, &msg).await?;
+        msg.reason = Some(reason.clone());
+        batch.insert_message(msg);
         tracing::info!(
             source = item.source,
             disposition = "ignored",
@@ -358,100 +361,96 @@ async fn ingest_in(
         );
         return Ok(Ingested::Ignored { reason });
     }
-    let Some(from) = sender.clone() else {
-        return quarantine(
-            conn,
+    let Some(from) = sender else {
+        return Ok(quarantine(
             batch,
-            &msg,
+            msg,
             "no sender address (From) could be read".into(),
-        )
-        .await;
+        ));
     };
 
+    // What follows may read cases and letters this batch has not written yet.
+    if may_name_case(ctx, parsed) {
+        batch.flush(conn).await?;
+    }
     if ctx.cfg.responder_addresses().contains(&from) {
         if let Some(named) = named_case(ctx, conn, parsed).await? {
             // A merged case's commands act on the case it was merged into.
             let case = cases::surviving(conn, named).await?;
-            batch.flush(conn).await?;
-            batch.stale = true;
+            batch.invalidate(conn).await?;
             let applied = lifecycle::email_command(ctx, conn, case, parsed, now).await?;
             // The command may have queued letters the batch's counts do not know of.
             batch.out.forget();
             msg.disposition = Disposition::Command.slug();
             msg.case_id = Some(case);
-            batch.insert_message(conn, &msg).await?;
+            batch.insert_message(msg);
             tracing::info!(case = case.0, applied, "responder command processed");
             return Ok(Ingested::Command { case, applied });
         }
     }
     if let Some(case) = reporter_reply_case(ctx, conn, parsed, &from).await? {
-        batch.flush(conn).await?;
-        batch.stale = true;
+        batch.invalidate(conn).await?;
         lifecycle::reporter_reply(ctx, conn, case, &from, &redact_all(&parsed.text), now).await?;
         // The reminder it sends went past the batch's counts.
         batch.out.forget();
         msg.disposition = Disposition::Reply.slug();
         msg.case_id = Some(case);
-        batch.insert_message(conn, &msg).await?;
+        batch.insert_message(msg);
         tracing::info!(case = case.0, "reporter reply added to case");
         return Ok(Ingested::Reply { case });
     }
     if !ctx.cfg.sender_allowed(&from) {
         let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(&from);
         let reason = format!("sender domain '{domain}' is not in intake.allowed_domains");
-        return quarantine(conn, batch, &msg, reason).await;
+        return Ok(quarantine(batch, msg, reason));
     }
 
     let report = &read.prepared;
     let (case, how) = place(ctx, conn, batch, report, now).await?;
+    let facts = batch
+        .facts(conn, case, matches!(how, Joined::NewCase))
+        .await?;
+    facts.add(&from, &report.artifacts);
     msg.disposition = Disposition::Report.slug();
     msg.case_id = Some(case);
-    let message_row = batch.insert_message(conn, &msg).await?;
     let new_report = report.row(&from, parsed, case, &how, now);
-    let report_id = rows::insert_report(conn, message_row, &new_report).await?;
-    rows::insert_artifacts(conn, report_id, case, &report.artifacts).await?;
+    // The letters read it as it will be stored (its id is given at flush).
+    let stored = new_report.clone().into_row(0);
+    let so_far = batch.facts[&case].so_far();
+    compose::after_report(ctx, conn, &mut batch.out, case, &stored, &so_far, &how, now).await?;
+    let message = batch.insert_message(msg);
     batch
-        .touched
-        .extend(report.artifacts.iter().map(|a| a.fingerprint.clone()));
-    let stored = new_report.into_row(report_id);
-    compose::after_report(
-        ctx,
-        conn,
-        &mut batch.out,
-        case,
-        &stored,
-        &report.artifacts,
-        &how,
-        now,
-    )
-    .await?;
+        .rows
+        .report(message, new_report, case, &report.artifacts);
     tracing::info!(
         case = case.0,
-        report = report_id,
+        source = item.source,
         artifacts = report.artifacts.len(),
         "report stored"
     );
     Ok(Ingested::Report { case, how })
 }
 
-async fn quarantine(
-    conn: &mut Conn,
-    batch: &mut Batch,
-    msg: &NewMessage<'_>,
-    reason: String,
-) -> Result<Ingested, StoreError> {
-    let stored = NewMessage {
-        disposition: Disposition::Quarantined.slug(),
-        reason: Some(&reason),
-        ..*msg
-    };
-    batch.insert_message(conn, &stored).await?;
+/// Whether routing will look the message's case up in the store: a
+/// `[PREFIX-n]` subject, or In-Reply-To / References.
+fn may_name_case(ctx: &Context, m: &Inbound) -> bool {
+    !m.in_reply_to.is_empty()
+        || !m.references.is_empty()
+        || case_in_subject(&m.subject, ctx.prefix()).is_some()
+}
+
+fn quarantine(batch: &mut Batch, msg: NewMessage, reason: String) -> Ingested {
     tracing::info!(
         source = msg.source,
         disposition = "quarantined",
         "message quarantined"
     );
-    Ok(Ingested::Quarantined { reason })
+    batch.insert_message(NewMessage {
+        disposition: Disposition::Quarantined.slug(),
+        reason: Some(reason.clone()),
+        ..msg
+    });
+    Ingested::Quarantined { reason }
 }
 
 /// The first bytes of an oversized message, cut at a line end so headers parse.

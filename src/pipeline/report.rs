@@ -138,92 +138,94 @@ pub(super) async fn place(
     r: &Prepared,
     now: Millis,
 ) -> Result<(CaseId, Joined), StoreError> {
-    let mut candidates = Vec::new();
+    // Each candidate with the case it stands for, as a fingerprint lookup shows it.
+    let mut candidates: Vec<(Candidate, rows::FingerprintHit)> = Vec::new();
     let fingerprints: Vec<&str> = r.keys.iter().map(|(_, fp)| fp.as_str()).collect();
     let hits = batch.cases_with_fingerprints(conn, &fingerprints).await?;
     for ((key, _), hits) in r.keys.iter().zip(hits) {
         for hit in hits {
             // The hit carries its case's state; only a merged case needs a second look.
-            let candidate = match hit.merged_into {
-                None => Candidate {
-                    case_id: hit.case_id,
-                    status: hit.status.parse().unwrap_or(CaseStatus::Open),
-                    outcome: hit
-                        .outcome
-                        .as_deref()
-                        .and_then(|o| o.parse::<Outcome>().ok()),
-                    resolved_at: hit.resolved_at,
-                    key: *key,
-                },
+            let hit = match hit.merged_into {
+                None => hit,
                 Some(_) => {
                     let id = cases::surviving(conn, hit.case_id).await?;
                     let Some(case) = cases::get(conn, id).await? else {
                         continue;
                     };
-                    Candidate {
+                    rows::FingerprintHit {
                         case_id: id,
-                        status: case.status(),
-                        outcome: case
-                            .outcome
-                            .as_deref()
-                            .and_then(|o| o.parse::<Outcome>().ok()),
+                        status: case.status,
+                        merged_into: None,
+                        outcome: case.outcome,
                         resolved_at: case.resolved_at,
-                        key: *key,
+                        class: hit.class,
                     }
                 }
             };
-            candidates.push(candidate);
+            let candidate = Candidate {
+                case_id: hit.case_id,
+                status: hit.status.parse().unwrap_or(CaseStatus::Open),
+                outcome: hit
+                    .outcome
+                    .as_deref()
+                    .and_then(|o| o.parse::<Outcome>().ok()),
+                resolved_at: hit.resolved_at,
+                key: *key,
+            };
+            candidates.push((candidate, hit));
         }
     }
-    let decision = dedup::decide(&candidates, now, ctx.cfg.dedup.reopen_window.millis());
+    let list: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
+    let decision = dedup::decide(&list, now, ctx.cfg.dedup.reopen_window.millis());
     let keys = fingerprints;
-    // Another instance may have changed the chosen case (or opened one for
-    // these keys) since the lookups above: each arm checks, under a row lock
-    // or a unique key, and fails with a retryable conflict if so.
-    let still = |ok: bool, case: CaseId, what: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "case {} is no longer {what}",
-                case.0
-            )))
-        }
+    let chosen = |case: CaseId| {
+        candidates
+            .iter()
+            .find(|(c, _)| c.case_id == case)
+            .map(|(_, h)| h.clone())
     };
     Ok(match decision {
         Decision::New => {
-            let id = cases::insert(conn, now).await?;
+            let id = batch.rows.open_case(conn, now).await?;
             // Claimed with the batch's other keys before it commits.
-            batch
-                .keys
-                .extend(keys.iter().map(|k| (k.to_string(), id, true)));
+            batch.rows.keys(keys.iter().copied(), id, true);
+            batch.carried(
+                &r.keys,
+                &rows::FingerprintHit {
+                    case_id: id,
+                    status: CaseStatus::Open.slug().to_string(),
+                    merged_into: None,
+                    outcome: None,
+                    resolved_at: None,
+                    class: String::new(),
+                },
+            );
             batch
                 .out
                 .event(id, now, "opened", "case opened from a new report".into());
             (id, Joined::NewCase)
         }
         Decision::Join { case_id, key } => {
-            still(
-                cases::lock_if(conn, case_id, CaseStatus::Open).await?,
-                case_id,
-                "open",
-            )?;
-            batch
-                .keys
-                .extend(keys.iter().map(|k| (k.to_string(), case_id, false)));
+            // Another instance may change the case before this commits: the
+            // batch checks it under a row lock at its next flush.
+            batch.rows.expect(case_id, CaseStatus::Open);
+            batch.rows.keys(keys.iter().copied(), case_id, false);
+            if let Some(hit) = chosen(case_id) {
+                batch.carried(&r.keys, &hit);
+            }
             let text = format!("another report joined ({})", key.reason());
             batch.out.event(case_id, now, "joined", text);
             (case_id, Joined::Duplicate(key))
         }
         Decision::Reopen { case_id } => {
-            still(
-                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
-                case_id,
-                "resolved",
-            )?;
+            if !cases::lock_if(conn, case_id, CaseStatus::Resolved).await? {
+                return Err(StoreError::Conflict(format!(
+                    "case {} is no longer resolved",
+                    case_id.0
+                )));
+            }
             // Its events go in after those still waiting, as they happened.
-            batch.flush(conn).await?;
-            batch.stale = true;
+            batch.invalidate(conn).await?;
             lifecycle::reopen(
                 conn,
                 case_id,
@@ -236,11 +238,10 @@ pub(super) async fn place(
             (case_id, Joined::Reopened)
         }
         Decision::Recent { case_id, key } => {
-            still(
-                cases::lock_if(conn, case_id, CaseStatus::Resolved).await?,
-                case_id,
-                "resolved",
-            )?;
+            batch.rows.expect(case_id, CaseStatus::Resolved);
+            if let Some(hit) = chosen(case_id) {
+                batch.carried(&r.keys, &hit);
+            }
             let text = format!(
                 "a new report matched this resolved case ({}); its outcome was sent",
                 key.reason()

@@ -10,7 +10,7 @@
 
 use sqlx::Row;
 
-use super::{placeholders, value_rows, Conn, Result, StoreError, MAX_BINDS};
+use super::{binds, insert_rows, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::CaseId;
 
 /// Classes of artifacts whose fingerprints are dedup keys.
@@ -60,19 +60,22 @@ fn distinct<'k>(keys: &[&'k str]) -> Vec<&'k str> {
 
 /// One statement per chunk; returns how many keys were newly attached.
 async fn attach_distinct(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<u64> {
-    let mut added = 0;
-    for chunk in keys.chunks(MAX_BINDS / 2) {
-        let sql = format!(
-            "INSERT INTO case_keys (key, case_id) VALUES {} ON CONFLICT (key) DO NOTHING",
-            value_rows(chunk.len(), 2)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for key in chunk {
-            q = q.bind(*key).bind(case.0);
-        }
-        added += q.execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(added)
+    let rows: Vec<(&str, CaseId)> = keys.iter().map(|k| (*k, case)).collect();
+    insert_keys(conn, &rows).await
+}
+
+/// Inserts `(key, case)` pairs; a key already held stays with its case.
+/// Returns how many were inserted.
+async fn insert_keys(conn: &mut Conn, rows: &[(&str, CaseId)]) -> Result<u64> {
+    insert_rows(
+        conn,
+        "INSERT INTO case_keys (key, case_id)",
+        "ON CONFLICT (key) DO NOTHING",
+        2,
+        rows,
+        |q, (key, case)| q.bind(*key).bind(case.0),
+    )
+    .await
 }
 
 /// The open cases holding any of these keys: `(key, case)` pairs.
@@ -81,7 +84,7 @@ async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>
     for chunk in keys.chunks(MAX_BINDS) {
         let sql = format!(
             "SELECT key, case_id FROM case_keys WHERE key IN ({})",
-            placeholders(1, chunk.len())
+            binds(conn, 1, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for key in chunk {
@@ -109,18 +112,7 @@ pub async fn attach_and_claim(
             first.push((k, *c));
         }
     }
-    let mut added = 0;
-    for chunk in first.chunks(MAX_BINDS / 2) {
-        let sql = format!(
-            "INSERT INTO case_keys (key, case_id) VALUES {} ON CONFLICT (key) DO NOTHING",
-            value_rows(chunk.len(), 2)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, case) in chunk {
-            q = q.bind(*key).bind(case.0);
-        }
-        added += q.execute(&mut *conn).await?.rows_affected();
-    }
+    let added = insert_keys(conn, &first).await?;
     if claims.is_empty() {
         return Ok(());
     }

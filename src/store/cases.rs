@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{case_keys, value_rows, Conn, Result, StoreError, MAX_BINDS};
+use super::{case_keys, insert_rows, placeholders, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::{CaseId, CaseStatus, Millis};
 
 /// One case as stored.
@@ -62,14 +62,23 @@ fn case_from_row(r: &sqlx::any::AnyRow) -> Result<CaseRow> {
     })
 }
 
-pub async fn insert(conn: &mut Conn, now: Millis) -> Result<CaseId> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO cases (status, opened_at, updated_at) VALUES ('open', $1, $1) RETURNING id",
+/// Opens cases under the ids the caller took (`Ids`): `(id, opened at)`.
+pub async fn insert_many(conn: &mut Conn, list: &[(CaseId, Millis)]) -> Result<()> {
+    insert_rows(
+        conn,
+        "INSERT INTO cases (id, status, opened_at, updated_at)",
+        "",
+        4,
+        list,
+        |q, (id, at)| {
+            q.bind(id.0)
+                .bind(CaseStatus::Open.slug())
+                .bind(*at)
+                .bind(*at)
+        },
     )
-    .bind(now)
-    .fetch_one(&mut *conn)
     .await?;
-    Ok(CaseId(id))
+    Ok(())
 }
 
 pub async fn get(conn: &mut Conn, id: CaseId) -> Result<Option<CaseRow>> {
@@ -155,22 +164,21 @@ pub struct NewEvent {
 
 /// Inserts events in order, one statement per chunk.
 pub async fn add_events(conn: &mut Conn, list: &[NewEvent]) -> Result<()> {
-    for chunk in list.chunks(MAX_BINDS / 5) {
-        let sql = format!(
-            "INSERT INTO events (case_id, at, actor, kind, text) VALUES {}",
-            value_rows(chunk.len(), 5)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(e.case.0)
+    insert_rows(
+        conn,
+        "INSERT INTO events (case_id, at, actor, kind, text)",
+        "",
+        5,
+        list,
+        |q, e| {
+            q.bind(e.case.0)
                 .bind(e.at)
                 .bind(e.actor)
                 .bind(e.kind)
-                .bind(&e.text);
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(&e.text)
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -278,13 +286,25 @@ pub async fn merge(conn: &mut Conn, case: CaseId, into: CaseId, now: Millis) -> 
 /// concurrent writer of the same case waits here until this transaction ends,
 /// then sees its result: decisions made on a case's state are serialized.
 pub async fn lock_if(conn: &mut Conn, case: CaseId, status: CaseStatus) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE cases SET updated_at = updated_at WHERE id = $1 AND status = $2")
-            .bind(case.0)
-            .bind(status.slug())
-            .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    lock_all_if(conn, &[case], status).await
+}
+
+/// `lock_if` for many cases at once: true when every one (ids distinct) is
+/// still in `status`, all of them then locked.
+pub async fn lock_all_if(conn: &mut Conn, cases: &[CaseId], status: CaseStatus) -> Result<bool> {
+    let mut locked = 0;
+    for chunk in cases.chunks(MAX_BINDS - 1) {
+        let sql = format!(
+            "UPDATE cases SET updated_at = updated_at WHERE status = $1 AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.slug());
+        for c in chunk {
+            q = q.bind(c.0);
+        }
+        locked += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(locked == cases.len() as u64)
 }
 
 /// Resolved accepted-risk cases whose `until` date has come (date as `YYYY-MM-DD`).

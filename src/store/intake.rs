@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{placeholders, value_rows, Conn, Result, MAX_BINDS};
+use super::{binds, fetch_in, insert_rows, placeholders, Conn, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// What we already know about an inbound message (idempotent ingest).
@@ -55,12 +55,12 @@ pub async fn seen_any(
             [(c * half).min(message_ids.len())..((c + 1) * half).min(message_ids.len())];
         let mut wheres = Vec::new();
         if !shas.is_empty() {
-            wheres.push(format!("raw_sha256 IN ({})", placeholders(1, shas.len())));
+            wheres.push(format!("raw_sha256 IN ({})", binds(conn, 1, shas.len())));
         }
         if !mids.is_empty() {
             wheres.push(format!(
                 "message_id IN ({})",
-                placeholders(1 + shas.len(), mids.len())
+                binds(conn, 1 + shas.len(), mids.len())
             ));
         }
         if wheres.is_empty() {
@@ -88,40 +88,48 @@ pub async fn seen_any(
     Ok(out)
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct NewMessage<'a> {
-    pub message_id: Option<&'a str>,
-    pub raw_sha256: &'a str,
-    pub source: &'a str,
-    pub sender: Option<&'a str>,
-    pub subject: &'a str,
-    pub disposition: &'a str,
-    pub reason: Option<&'a str>,
+/// A message about to be stored: every text field already redacted.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub message_id: Option<String>,
+    pub raw_sha256: String,
+    pub source: String,
+    pub sender: Option<String>,
+    pub subject: String,
+    pub disposition: &'static str,
+    pub reason: Option<String>,
     pub case_id: Option<CaseId>,
     pub size: usize,
-    pub problems: &'a str,
+    pub problems: String,
     pub received_at: Millis,
 }
 
-pub async fn insert_message(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (message_id, raw_sha256, source, sender, subject, disposition, reason, case_id, \
-         size, problems, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+/// Inserts messages under the ids the caller took (`Ids`), a few statements for all.
+pub async fn insert_messages(conn: &mut Conn, list: &[(i64, &NewMessage)]) -> Result<()> {
+    insert_rows(
+        conn,
+        "INSERT INTO messages (id, message_id, raw_sha256, source, sender, subject, disposition, reason, \
+         case_id, size, problems, received_at)",
+        "",
+        12,
+        list,
+        |q, (id, m)| {
+            q.bind(*id)
+                .bind(&m.message_id)
+                .bind(&m.raw_sha256)
+                .bind(&m.source)
+                .bind(&m.sender)
+                .bind(&m.subject)
+                .bind(m.disposition)
+                .bind(&m.reason)
+                .bind(m.case_id.map(|c| c.0))
+                .bind(m.size as i64)
+                .bind(&m.problems)
+                .bind(m.received_at)
+        },
     )
-    .bind(m.message_id)
-    .bind(m.raw_sha256)
-    .bind(m.source)
-    .bind(m.sender)
-    .bind(m.subject)
-    .bind(m.disposition)
-    .bind(m.reason)
-    .bind(m.case_id.map(|c| c.0))
-    .bind(m.size as i64)
-    .bind(m.problems)
-    .bind(m.received_at)
-    .fetch_one(&mut *conn)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// A report about to be stored: every text field already redacted.
@@ -166,31 +174,37 @@ impl NewReport {
     }
 }
 
-pub async fn insert_report(conn: &mut Conn, message_row: i64, r: &NewReport) -> Result<i64> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO reports (message_row, case_id, reporter, reporter_name, subject, message_id, sent_at, \
-         received_at, body, orig_from, orig_subject, orig_date, orig_message_id, forward_style, problems, recent_case) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+/// Inserts reports under the ids the caller took (`Ids`): `(id, message row, report)`.
+pub async fn insert_reports(conn: &mut Conn, list: &[(i64, i64, &NewReport)]) -> Result<()> {
+    insert_rows(
+        conn,
+        "INSERT INTO reports (id, message_row, case_id, reporter, reporter_name, subject, message_id, sent_at, \
+         received_at, body, orig_from, orig_subject, orig_date, orig_message_id, forward_style, problems, recent_case)",
+        "",
+        17,
+        list,
+        |q, (id, message_row, r)| {
+            q.bind(*id)
+                .bind(*message_row)
+                .bind(r.case_id)
+                .bind(&r.reporter)
+                .bind(&r.reporter_name)
+                .bind(&r.subject)
+                .bind(&r.message_id)
+                .bind(r.sent_at)
+                .bind(r.received_at)
+                .bind(&r.body)
+                .bind(&r.orig_from)
+                .bind(&r.orig_subject)
+                .bind(&r.orig_date)
+                .bind(&r.orig_message_id)
+                .bind(&r.forward_style)
+                .bind(&r.problems)
+                .bind(r.recent_case.map(|c| c.0))
+        },
     )
-    .bind(message_row)
-    .bind(r.case_id)
-    .bind(&r.reporter)
-    .bind(&r.reporter_name)
-    .bind(&r.subject)
-    .bind(&r.message_id)
-    .bind(r.sent_at)
-    .bind(r.received_at)
-    .bind(&r.body)
-    .bind(&r.orig_from)
-    .bind(&r.orig_subject)
-    .bind(&r.orig_date)
-    .bind(&r.orig_message_id)
-    .bind(&r.forward_style)
-    .bind(&r.problems)
-    .bind(r.recent_case.map(|c| c.0))
-    .fetch_one(&mut *conn)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// An artifact as stored: never the plaintext.
@@ -202,53 +216,25 @@ pub struct ArtifactRow {
     pub fingerprint: String,
 }
 
-pub async fn insert_artifact(
-    conn: &mut Conn,
-    report_id: i64,
-    case: CaseId,
-    a: &ArtifactRow,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (case_id, fingerprint) DO NOTHING",
-    )
-    .bind(report_id)
-    .bind(case.0)
-    .bind(&a.kind)
-    .bind(&a.class)
-    .bind(&a.masked)
-    .bind(&a.fingerprint)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Inserts a report's artifacts, one statement per chunk; an artifact the
-/// case already carries is kept as it was.
-pub async fn insert_artifacts(
-    conn: &mut Conn,
-    report_id: i64,
-    case: CaseId,
-    list: &[ArtifactRow],
-) -> Result<()> {
-    for chunk in list.chunks(MAX_BINDS / 6) {
-        let sql = format!(
-            "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint) VALUES {} \
-             ON CONFLICT (case_id, fingerprint) DO NOTHING",
-            value_rows(chunk.len(), 6)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for a in chunk {
-            q = q
-                .bind(report_id)
+/// Inserts artifacts, `(report, case, artifact)`, in order, a few statements
+/// for all; an artifact its case already carries is kept as it was.
+pub async fn insert_artifacts(conn: &mut Conn, list: &[(i64, CaseId, &ArtifactRow)]) -> Result<()> {
+    insert_rows(
+        conn,
+        "INSERT INTO artifacts (report_id, case_id, kind, class, masked, fingerprint)",
+        "ON CONFLICT (case_id, fingerprint) DO NOTHING",
+        6,
+        list,
+        |q, (report, case, a)| {
+            q.bind(*report)
                 .bind(case.0)
                 .bind(&a.kind)
                 .bind(&a.class)
                 .bind(&a.masked)
-                .bind(&a.fingerprint);
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(&a.fingerprint)
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -274,7 +260,7 @@ pub async fn cases_with_fingerprints(
         let sql = format!(
             "SELECT a.fingerprint, c.id, c.status, c.merged_into, c.outcome, c.resolved_at, a.class \
              FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint IN ({}) ORDER BY c.id DESC",
-            placeholders(1, chunk.len())
+            binds(conn, 1, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for fp in chunk {
@@ -294,15 +280,14 @@ pub async fn cases_with_fingerprints(
             ));
         }
     }
+    let mut by_fp: std::collections::HashMap<String, Vec<FingerprintHit>> =
+        std::collections::HashMap::new();
+    for (fp, hit) in found {
+        by_fp.entry(fp).or_default().push(hit);
+    }
     Ok(fingerprints
         .iter()
-        .map(|fp| {
-            found
-                .iter()
-                .filter(|(f, _)| f == fp)
-                .map(|(_, h)| h.clone())
-                .collect()
-        })
+        .map(|fp| by_fp.get(*fp).cloned().unwrap_or_default())
         .collect())
 }
 
@@ -358,26 +343,84 @@ pub async fn report(conn: &mut Conn, id: i64) -> Result<Option<ReportRow>> {
     row.as_ref().map(report_from_row).transpose()
 }
 
-/// Reports on a case and how many distinct people sent them (indexed counts).
-pub async fn report_counts(conn: &mut Conn, case: CaseId) -> Result<(i64, i64)> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT reporter) AS people FROM reports WHERE case_id = $1",
+/// Reports on each of these cases and how many distinct people sent them:
+/// `(case, reports, people)`, for cases with at least one report.
+pub async fn report_tallies(conn: &mut Conn, cases: &[CaseId]) -> Result<Vec<(CaseId, i64, i64)>> {
+    let rows = fetch_in(
+        conn,
+        cases,
+        |list| {
+            format!(
+                "SELECT case_id, COUNT(*) AS n, COUNT(DISTINCT reporter) AS people FROM reports \
+                 WHERE case_id IN ({list}) GROUP BY case_id"
+            )
+        },
+        |q, c| q.bind(c.0),
     )
-    .bind(case.0)
-    .fetch_one(&mut *conn)
     .await?;
-    Ok((row.try_get("n")?, row.try_get("people")?))
+    rows.iter()
+        .map(|r| {
+            Ok((
+                CaseId(r.try_get("case_id")?),
+                r.try_get("n")?,
+                r.try_get("people")?,
+            ))
+        })
+        .collect()
 }
 
-/// Up to `limit` distinct reporters of a case, in order of their first report.
-pub async fn reporters_of(conn: &mut Conn, case: CaseId, limit: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT reporter FROM reports WHERE case_id = $1 GROUP BY reporter ORDER BY MIN(id) LIMIT $2",
-    )
-    .bind(case.0)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?)
+/// Distinct reporters of each of these cases: the first `first` in order of
+/// their first report, and any of `also` who reported on it, as
+/// `(case, reporter, rank)` in rank order (rank 1 = the first reporter).
+pub async fn reporters_of(
+    conn: &mut Conn,
+    cases: &[CaseId],
+    first: i64,
+    also: &[&str],
+) -> Result<Vec<(CaseId, String, i64)>> {
+    let mut out = Vec::new();
+    let step = MAX_BINDS / 2;
+    for chunk in cases.chunks(step) {
+        let alsos: Vec<&[&str]> = if also.is_empty() {
+            vec![&[]]
+        } else {
+            also.chunks(step).collect()
+        };
+        for also in alsos {
+            let named = if also.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " OR reporter IN ({})",
+                    placeholders(2 + chunk.len(), also.len())
+                )
+            };
+            let sql = format!(
+                "SELECT case_id, reporter, n FROM (SELECT case_id, reporter, \
+                 ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY MIN(id)) AS n \
+                 FROM reports WHERE case_id IN ({}) GROUP BY case_id, reporter) ranked \
+                 WHERE n <= $1{named} ORDER BY case_id, n",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(first);
+            for c in chunk {
+                q = q.bind(c.0);
+            }
+            for a in also {
+                q = q.bind(*a);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                out.push((
+                    CaseId(r.try_get("case_id")?),
+                    r.try_get("reporter")?,
+                    r.try_get("n")?,
+                ));
+            }
+        }
+    }
+    out.sort_by_key(|(c, _, n)| (*c, *n));
+    out.dedup();
+    Ok(out)
 }
 
 /// Reports filed on these cases, oldest first.
@@ -393,20 +436,42 @@ pub async fn reports_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ReportRow>>
 
 /// Distinct artifacts of a case (original-message keys excluded), in first-seen order.
 pub async fn artifacts_of(conn: &mut Conn, case: CaseId) -> Result<Vec<ArtifactRow>> {
-    let rows = sqlx::query(
-        "SELECT kind, class, masked, fingerprint FROM artifacts WHERE case_id = $1 AND class <> 'original' ORDER BY id",
+    Ok(artifacts_of_cases(conn, &[case])
+        .await?
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect())
+}
+
+/// Distinct artifacts of each of these cases (original-message keys
+/// excluded), in first-seen order: `(case, artifact)`.
+pub async fn artifacts_of_cases(
+    conn: &mut Conn,
+    cases: &[CaseId],
+) -> Result<Vec<(CaseId, ArtifactRow)>> {
+    let rows = fetch_in(
+        conn,
+        cases,
+        |list| {
+            format!(
+                "SELECT case_id, kind, class, masked, fingerprint FROM artifacts \
+                 WHERE case_id IN ({list}) AND class <> 'original' ORDER BY id"
+            )
+        },
+        |q, c| q.bind(c.0),
     )
-    .bind(case.0)
-    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(ArtifactRow {
-                kind: r.try_get("kind")?,
-                class: r.try_get("class")?,
-                masked: r.try_get("masked")?,
-                fingerprint: r.try_get("fingerprint")?,
-            })
+            Ok((
+                CaseId(r.try_get("case_id")?),
+                ArtifactRow {
+                    kind: r.try_get("kind")?,
+                    class: r.try_get("class")?,
+                    masked: r.try_get("masked")?,
+                    fingerprint: r.try_get("fingerprint")?,
+                },
+            ))
         })
         .collect()
 }

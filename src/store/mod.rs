@@ -9,6 +9,7 @@
 pub mod case_keys;
 pub mod cases;
 pub mod copy;
+pub mod ids;
 pub mod intake;
 pub mod lease;
 pub mod mailbox;
@@ -101,12 +102,67 @@ pub fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// `($1, …, $w), ($w+1, …)`: `rows` tuples of `width` placeholders for a multi-row `VALUES`.
-pub fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(1 + r * width, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A query being built, as the helpers below take and return it.
+pub type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// Inserts `rows` in as few multi-row statements as the bind limit allows:
+/// `head` is `INSERT INTO t (c1, …, cw)`, `tail` what follows the `VALUES`
+/// (an `ON CONFLICT` clause, or empty), `bind` binds one row's `width`
+/// values in column order. Returns how many rows were inserted.
+pub async fn insert_rows<'q, T>(
+    conn: &mut Conn,
+    head: &str,
+    tail: &str,
+    width: usize,
+    rows: &'q [T],
+    bind: impl Fn(Query<'q>, &'q T) -> Query<'q>,
+) -> Result<u64> {
+    let mut added = 0;
+    for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({})", binds(conn, 1 + r * width, width)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("{head} VALUES {rows} {tail}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            q = bind(q, row);
+        }
+        added += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+/// Runs a query over a long list of values in chunks the bind limit allows:
+/// `sql` gets the chunk's placeholders (as `binds` writes them, from `$1`) and
+/// returns the statement; `bind` binds one value. Returns every chunk's rows.
+pub async fn fetch_in<'q, T>(
+    conn: &mut Conn,
+    values: &'q [T],
+    sql: impl Fn(&str) -> String,
+    bind: impl Fn(Query<'q>, &'q T) -> Query<'q>,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(MAX_BINDS) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql(&binds(conn, 1, chunk.len()))));
+        for v in chunk {
+            q = bind(q, v);
+        }
+        rows.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
+/// `n` placeholders for values bound in order, the first being the
+/// statement's `from`-th: `$from, …` on PostgreSQL, `?, …` on SQLite. Only for
+/// statements whose every placeholder comes from here, in order: SQLite
+/// (through sqlx) looks each numbered placeholder up by name, which costs
+/// time quadratic in the number of values of a long statement.
+pub fn binds(conn: &Conn, from: usize, n: usize) -> String {
+    match Dialect::of(conn) {
+        Dialect::Sqlite => vec!["?"; n].join(", "),
+        Dialect::Postgres => placeholders(from, n),
+    }
 }
 
 impl StoreError {
@@ -221,7 +277,15 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Every commit is on disk before it returns (fsync of the WAL):
+                        // a report is durable, power loss included, before its mail is moved.
                         conn.execute("PRAGMA synchronous = FULL").await?;
+                        // 8 MiB of page cache (default 2 MiB): the dedup indexes of a
+                        // large database stay in memory instead of being read again.
+                        conn.execute("PRAGMA cache_size = -8192").await?;
+                        // Checkpoint every ~40 MB of WAL (default ~4 MB): a page changed
+                        // by several batches is copied into the database once, not each time.
+                        conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                     }
                     Ok(())
                 })

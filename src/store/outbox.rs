@@ -34,20 +34,15 @@ pub struct LetterRow {
 /// Inserts letters, each due at its own time, one statement per chunk; a
 /// letter whose Message-ID is already queued is skipped (idempotent).
 pub async fn enqueue_many(conn: &mut Conn, list: &[(LetterRow, Millis)]) -> Result<()> {
-    for chunk in list.chunks(MAX_BINDS / 12) {
-        let rows = (0..chunk.len())
-            .map(|r| format!("({}, 'pending', 0)", placeholders(1 + r * 12, 12)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO letters (case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
-             auto_submitted, created_at, next_attempt_at, status, attempts) VALUES {rows} \
-             ON CONFLICT (message_id) DO NOTHING"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (l, due) in chunk {
-            q = q
-                .bind(l.case_id.map(|c| c.0))
+    super::insert_rows(
+        conn,
+        "INSERT INTO letters (case_id, kind, recipient, subject, body, message_id, in_reply_to, refs, reply_to, \
+         auto_submitted, created_at, next_attempt_at, status, attempts)",
+        "ON CONFLICT (message_id) DO NOTHING",
+        14,
+        list,
+        |q, (l, due)| {
+            q.bind(l.case_id.map(|c| c.0))
                 .bind(&l.kind)
                 .bind(&l.recipient)
                 .bind(&l.subject)
@@ -58,10 +53,12 @@ pub async fn enqueue_many(conn: &mut Conn, list: &[(LetterRow, Millis)]) -> Resu
                 .bind(&l.reply_to)
                 .bind(&l.auto_submitted)
                 .bind(l.created_at)
-                .bind(*due);
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(*due)
+                .bind("pending")
+                .bind(0_i64)
+        },
+    )
+    .await?;
     Ok(())
 }
 
