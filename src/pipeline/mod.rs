@@ -345,8 +345,8 @@ async fn ingest_in(
     }
     if let Some(reason) = route::letter_copy(ctx, conn, parsed, now).await? {
         msg.disposition = Disposition::LetterCopy.slug();
-        msg.reason = Some(&reason);
-        batch.insert_message(conn, &msg).await?;
+        msg.reason = Some(reason.clone());
+        batch.insert_message(msg);
         tracing::info!(source = item.source, "{reason}");
         return Ok(Ingested::LetterCopy { reason });
     }
