@@ -121,7 +121,7 @@ impl Outgoing {
         if ask.is_empty() {
             return Ok(());
         }
-        let found = outbox::counts_to_since(conn, &ask, since).await?;
+        let found = outbox::counts_to_since(conn, &ask, since, RATE_LIMIT_PER_HOUR).await?;
         for r in ask {
             let n = found
                 .iter()
@@ -165,7 +165,7 @@ impl Outgoing {
     ) -> Result<&mut i64, StoreError> {
         let key = (to.to_string(), since);
         if !self.counts.contains_key(&key) {
-            let n = outbox::count_to_since(conn, to, since).await?;
+            let n = outbox::count_to_since(conn, to, since, RATE_LIMIT_PER_HOUR).await?;
             self.counts.insert(key.clone(), n);
         }
         Ok(self.counts.entry(key).or_default())

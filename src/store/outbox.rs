@@ -256,39 +256,52 @@ pub async fn case_of_message_id(
     .transpose()
 }
 
-/// Letters to `recipient` created since `since` (per-recipient rate limit).
-pub async fn count_to_since(conn: &mut Conn, recipient: &str, since: Millis) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM letters WHERE recipient = $1 AND created_at >= $2",
-        )
-        .bind(recipient)
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await?,
-    )
+/// Letters to `recipient` created since `since`, counted up to `cap` (the
+/// per-recipient rate limit needs no more; a flood must not make it a scan).
+pub async fn count_to_since(
+    conn: &mut Conn,
+    recipient: &str,
+    since: Millis,
+    cap: i64,
+) -> Result<i64> {
+    Ok(counts_to_since(conn, &[recipient], since, cap)
+        .await?
+        .first()
+        .map(|(_, n)| *n)
+        .unwrap_or(0))
 }
 
-/// Letters to each of these recipients created since `since` (rate limit,
-/// a batch at once): `(recipient, count)` for those with any.
+/// Letters to each of these recipients created since `since`, each counted
+/// up to `cap` (rate limit, a batch at once): `(recipient, count)` for those
+/// with any.
 pub async fn counts_to_since(
     conn: &mut Conn,
     recipients: &[&str],
     since: Millis,
+    cap: i64,
 ) -> Result<Vec<(String, i64)>> {
     let mut out = Vec::new();
-    for chunk in recipients.chunks(MAX_BINDS - 1) {
-        let sql = format!(
-            "SELECT recipient, COUNT(*) AS n FROM letters WHERE recipient IN ({}) AND created_at >= $1 \
-             GROUP BY recipient",
-            placeholders(2, chunk.len())
-        );
+    // One capped subquery per recipient, joined by UNION ALL (SQLite allows 500).
+    for chunk in recipients.chunks(400) {
+        let sql = (0..chunk.len())
+            .map(|i| {
+                let p = i + 2;
+                format!(
+                    "SELECT ${p} AS recipient, (SELECT COUNT(*) FROM (SELECT 1 FROM letters \
+                     WHERE recipient = ${p} AND created_at >= $1 LIMIT {cap}) x) AS n"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
         for r in chunk {
             q = q.bind(*r);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            out.push((r.try_get("recipient")?, r.try_get("n")?));
+            let n: i64 = r.try_get("n")?;
+            if n > 0 {
+                out.push((r.try_get("recipient")?, n));
+            }
         }
     }
     Ok(out)
