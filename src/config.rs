@@ -793,6 +793,28 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_address_needs_smtp_and_an_address() {
+        let base = "[intake]\nallowed_domains = [\"example.org\"]\n[responders]\nauth = \"none\"\n";
+        let file =
+            format!("{base}[outbound]\nkind = \"file\"\njournal = \"security@example.org\"\n");
+        let err = load(&file, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("outbound.journal needs outbound.kind = \"smtp\""),
+            "{err}"
+        );
+        let smtp = format!(
+            "{base}[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\ntls = \"none\"\njournal = \"not an address\"\n"
+        );
+        let err = load(&smtp, &[]).unwrap_err().to_string();
+        assert!(err.contains("outbound.journal: 'not an address'"), "{err}");
+        let ok = smtp.replace("not an address", "security@example.org");
+        assert_eq!(
+            load(&ok, &[]).unwrap().outbound.journal,
+            "security@example.org"
+        );
+    }
+
+    #[test]
     fn env_overrides_keep_types() {
         let c = load(
             MINIMAL,
