@@ -344,7 +344,7 @@ pub async fn after_report(
             case_id: case,
             reporter_name: report.reporter_name.clone(),
             reported_subject: report.subject.clone(),
-            reported_on: date_words(report.sent_at.unwrap_or(report.received_at)),
+            reported_on: reported_on(report),
             others_reported: others,
             masked_artifacts: masked(artifacts, false),
             their_message_id: report.message_id.clone(),
@@ -429,7 +429,7 @@ async fn outcome_ctx(
         case_id: case.id,
         reporter_name: report.reporter_name.clone(),
         reported_subject: report.subject.clone(),
-        reported_on: date_words(report.sent_at.unwrap_or(report.received_at)),
+        reported_on: reported_on(report),
         category,
         actions: actions(conn, case.id).await?,
         outcome,
@@ -508,6 +508,30 @@ async fn first_reports(
     Ok(firsts)
 }
 
+/// Queues one letter to each reporter of `case` (and of the cases merged into
+/// it), rendered from their first report. Returns a line per queued letter.
+async fn to_each_reporter(
+    ctx: &Context,
+    conn: &mut Conn,
+    case: CaseId,
+    now: Millis,
+    render: impl Fn(&ReportRow) -> Result<Letter, LetterError>,
+) -> Result<Vec<String>, StoreError> {
+    let mut queued = Vec::new();
+    for (r, _) in first_reports(conn, case).await? {
+        let letter = render(&r).map_err(render_failed)?;
+        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
+            queued.push(line);
+        }
+    }
+    Ok(queued)
+}
+
+/// When the reporter sent (or, lacking a date, we received) a report, in words.
+fn reported_on(r: &ReportRow) -> String {
+    date_words(r.sent_at.unwrap_or(r.received_at))
+}
+
 /// Every case merged into `case`, directly or through other merges.
 async fn merged_tree(conn: &mut Conn, case: CaseId) -> Result<Vec<CaseId>, StoreError> {
     let mut out = Vec::new();
@@ -531,22 +555,18 @@ pub async fn question_letters(
     question: &str,
     now: Millis,
 ) -> Result<Vec<String>, StoreError> {
-    let mut queued = Vec::new();
-    for (r, _) in first_reports(conn, case).await? {
+    to_each_reporter(ctx, conn, case, now, |r| {
         let q = letters::QuestionCtx {
             case_id: case,
             reporter_name: r.reporter_name.clone(),
             reported_subject: r.subject.clone(),
-            reported_on: date_words(r.sent_at.unwrap_or(r.received_at)),
+            reported_on: reported_on(r),
             question: question.to_string(),
             their_message_id: r.message_id.clone(),
         };
-        let letter = letters::render_question(&ctx.org, &r.reporter, &q).map_err(render_failed)?;
-        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
-            queued.push(line);
-        }
-    }
-    Ok(queued)
+        letters::render_question(&ctx.org, &r.reporter, &q)
+    })
+    .await
 }
 
 /// What a responder's message was, for threading the answer under it.
@@ -674,21 +694,17 @@ pub async fn update_letters(
     let row = cases::require(conn, case, ctx.prefix()).await?;
     let category = row.category.as_deref().and_then(|c| c.parse().ok());
     let done = actions(conn, case).await?;
-    let mut queued = Vec::new();
-    for (r, _) in first_reports(conn, case).await? {
+    to_each_reporter(ctx, conn, case, now, |r| {
         let u = letters::UpdateCtx {
             case_id: case,
             reporter_name: r.reporter_name.clone(),
             reported_subject: r.subject.clone(),
-            reported_on: date_words(r.sent_at.unwrap_or(r.received_at)),
+            reported_on: reported_on(r),
             category,
             actions_so_far: done.clone(),
             their_message_id: r.message_id.clone(),
         };
-        let letter = letters::render_update(&ctx.org, &r.reporter, &u).map_err(render_failed)?;
-        if let Some(line) = store_letter(ctx, conn, Some(case), letter, now).await? {
-            queued.push(line);
-        }
-    }
-    Ok(queued)
+        letters::render_update(&ctx.org, &r.reporter, &u)
+    })
+    .await
 }

@@ -275,6 +275,16 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     }
 }
 
+/// A `--since` window (`7d`, `24h` …); a bad one is a usage error (exit 2).
+pub(crate) fn since_arg(since: Option<&str>) -> Result<Option<crate::config::Span>, Failure> {
+    since
+        .map(|s| {
+            crate::config::Span::parse(s)
+                .map_err(|e| Failure::usage(anyhow::anyhow!("--since: {e}")))
+        })
+        .transpose()
+}
+
 /// Loads and validates the config: errors are usage errors (exit 2).
 pub fn load_config(path: &Path) -> Result<Config, Failure> {
     let cfg = Config::load(path).map_err(|e| match e {

@@ -6,8 +6,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::cases::truncate;
-use super::{Failure, Outcome};
-use crate::config::Span;
+use super::{since_arg, Outcome};
 use crate::context::Context;
 use crate::daemon::now_ms;
 use crate::domain::{rfc3339, Disposition};
@@ -20,10 +19,7 @@ pub async fn run(
     limit: i64,
     json_out: bool,
 ) -> Outcome {
-    let since = since
-        .map(|s| Span::parse(s).map_err(|e| Failure::usage(anyhow::anyhow!("--since: {e}"))))
-        .transpose()?
-        .map(|span| now_ms().saturating_sub(span.millis()));
+    let since = since_arg(since)?.map(|span| now_ms().saturating_sub(span.millis()));
     let disposition = if ignored {
         Disposition::Ignored
     } else {

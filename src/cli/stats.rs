@@ -3,17 +3,14 @@
 
 use anyhow::Context as _;
 
-use super::{Failure, Outcome};
-use crate::config::Span;
+use super::{since_arg, Outcome};
 use crate::context::Context;
 use crate::daemon::now_ms;
 use crate::domain::rfc3339;
 use crate::stats::{self, SlaMs, Window};
 
 pub async fn run(ctx: &Context, since: Option<&str>, json: bool) -> Outcome {
-    let span = since
-        .map(|s| Span::parse(s).map_err(|e| Failure::usage(anyhow::anyhow!("--since: {e}"))))
-        .transpose()?;
+    let span = since_arg(since)?;
     let now = now_ms();
     let window = Window {
         since: span.map(|s| now.saturating_sub(s.millis())),

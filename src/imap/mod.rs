@@ -173,30 +173,26 @@ async fn connected(
             last_new = Some(std::time::Instant::now());
             continue;
         }
-        if last_new.is_some_and(|t| t.elapsed() < BURST_WINDOW) {
+        let burst = last_new.is_some_and(|t| t.elapsed() < BURST_WINDOW);
+        if burst || !use_idle {
+            let wait = if burst { BURST_POLL } else { i.poll_interval.0 };
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     session::logout(&mut s).await;
                     return Ok(());
                 }
-                _ = tokio::time::sleep(BURST_POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            // NOOP makes the server look at the mailbox now.
-            within("NOOP", COMMAND_TIMEOUT, s.noop()).await?;
-        } else if use_idle {
+            if burst {
+                // NOOP makes the server look at the mailbox now.
+                within("NOOP", COMMAND_TIMEOUT, s.noop()).await?;
+            }
+        } else {
             let (back, woke) = idle(s, shutdown).await?;
             s = back;
             if woke == Woke::Shutdown {
                 session::logout(&mut s).await;
                 return Ok(());
-            }
-        } else {
-            tokio::select! {
-                _ = shutdown.cancelled() => {
-                    session::logout(&mut s).await;
-                    return Ok(());
-                }
-                _ = tokio::time::sleep(i.poll_interval.0) => {}
             }
         }
         session::drain_unsolicited(&mut s);

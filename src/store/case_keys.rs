@@ -28,18 +28,21 @@ pub async fn claim(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
     }
     let held = holders(conn, &keys).await?;
     for key in &keys {
-        match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
-            Some(c) if c == case => {}
-            other => {
-                return Err(StoreError::Conflict(format!(
-                    "a dedup key of case {} is held by case {}",
-                    case.0,
-                    other.map(|c| c.0).unwrap_or(0)
-                )))
-            }
-        }
+        held_by(&held, key, case)?;
     }
     Ok(())
+}
+
+/// `Ok` when `key` leads to `case` in `held`; a conflict naming the holder otherwise.
+fn held_by(held: &[(String, CaseId)], key: &str, case: CaseId) -> Result<()> {
+    match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
+        Some(c) if c == case => Ok(()),
+        other => Err(StoreError::Conflict(format!(
+            "a dedup key of case {} is held by case {}",
+            case.0,
+            other.map(|c| c.0).unwrap_or(0)
+        ))),
+    }
 }
 
 /// Attaches keys to an open case; keys another open case already holds stay there.
@@ -124,16 +127,7 @@ pub async fn attach_and_claim(
         holders(conn, &keys).await?
     };
     for (key, case) in claims {
-        match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
-            Some(c) if c == *case => {}
-            other => {
-                return Err(StoreError::Conflict(format!(
-                    "a dedup key of case {} is held by case {}",
-                    case.0,
-                    other.map(|c| c.0).unwrap_or(0)
-                )))
-            }
-        }
+        held_by(&held, key, *case)?;
     }
     Ok(())
 }
