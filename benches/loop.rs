@@ -67,19 +67,33 @@ fn config(dir: &Path) -> Config {
     Config::from_toml(&dir.join("bench.toml"), &text, std::iter::empty()).expect("bench config")
 }
 
+static NAMED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Writes the next `n` generated messages into the Maildir; returns (duplicates, bytes).
 fn write_maildir(dir: &Path, gen: &mut synth::Generator, n: usize) -> (usize, usize) {
     maildir::ensure(dir).unwrap();
     let (mut dups, mut bytes) = (0, 0);
-    for i in 0..n {
+    for _ in 0..n {
         let (kind, raw) = gen.next().unwrap();
         dups += usize::from(matches!(
             kind,
             synth::Kind::DuplicateSecret | synth::Kind::DuplicateOriginal
         ));
         bytes += raw.len();
-        std::fs::write(dir.join("new").join(format!("{i:08}.bench")), raw).unwrap();
+        // Unique across calls, as Maildir names are: a reused name would make the
+        // move to cur/ replace an earlier message there (ext4 then writes the
+        // file's data back and frees the old one inside the timed rename).
+        let name = format!(
+            "{:08}.bench",
+            NAMED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        std::fs::write(dir.join("new").join(name), raw).unwrap();
     }
+    // A delivering MTA fsyncs each message before it appears in new/; without
+    // this the kernel would write the generator's files back during the timed
+    // ingest.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     (dups, bytes)
 }
 
