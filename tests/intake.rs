@@ -7,7 +7,7 @@ mod common;
 use closeloop::dedup::KeyKind;
 use closeloop::domain::CaseId;
 use closeloop::pipeline::{self, Ingested, Joined};
-use closeloop::store::{cases, intake, outbox};
+use closeloop::store::{cases, intake, outbox, set_aside};
 use common::*;
 
 on_both_backends!(
@@ -417,17 +417,17 @@ async fn strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies
         "no letter to quarantined or automatic mail"
     );
     let mut c = ctx.store.conn().await.unwrap();
-    let q = intake::messages_with(&mut c, "quarantined", 10)
+    let q = set_aside::list(&mut c, "quarantined", None, 10)
         .await
         .unwrap();
     assert_eq!(q.len(), 1);
     assert!(
-        !q[0].1.contains(&secret),
+        !q[0].subject.contains(&secret),
         "quarantined subjects are redacted too: {}",
-        q[0].1
+        q[0].subject
     );
     assert_eq!(
-        intake::messages_with(&mut c, "ignored", 10)
+        set_aside::list(&mut c, "ignored", None, 10)
             .await
             .unwrap()
             .len(),

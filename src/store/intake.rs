@@ -475,29 +475,3 @@ pub async fn artifacts_of_cases(
         })
         .collect()
 }
-
-/// Messages with a disposition, newest first (quarantine listing).
-pub async fn messages_with(
-    conn: &mut Conn,
-    disposition: &str,
-    limit: i64,
-) -> Result<Vec<(String, String, String, Millis)>> {
-    let rows = sqlx::query(
-        "SELECT COALESCE(sender, '') AS sender, subject, COALESCE(reason, '') AS reason, received_at FROM messages \
-         WHERE disposition = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
-    )
-    .bind(disposition)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("sender")?,
-                r.try_get("subject")?,
-                r.try_get("reason")?,
-                r.try_get("received_at")?,
-            ))
-        })
-        .collect()
-}
