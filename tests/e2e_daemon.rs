@@ -793,6 +793,50 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
 }
 
+/// More mail than one MOVE takes (1,000): the server moves committed messages
+/// while the batches fetched ahead are ingested. Every message is committed
+/// once, every one is moved, and the frontier stands at the last UID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_run_once_moves_while_ingesting_a_large_backlog() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    const N: usize = 1_500;
+    let raws: Vec<Vec<u8>> = (1..=N)
+        .map(|n| {
+            let who = if n % 2 == 0 { ALICE.0 } else { BOB.0 };
+            report(
+                who,
+                n,
+                &format!("Backlog {n}"),
+                &format!("Bot token {n} seen."),
+            )
+        })
+        .collect();
+    s.append(&raws).await;
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
+    assert_eq!(
+        s.count("SELECT COUNT(DISTINCT message_id) FROM messages")
+            .await,
+        N as i64
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, N as i64);
+    assert_eq!(
+        s.count("SELECT MAX(last_uid) FROM mailbox_state").await,
+        N as i64
+    );
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), N);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_polls_when_idle_is_off() {
     e2e_gate!();

@@ -2,7 +2,8 @@
 //! pipelined batches (only the head of a message over
 //! `intake.max_message_bytes`), hand each batch to the pipeline (ONE
 //! transaction), remember the committed UID frontier, and only then move the
-//! messages to `intake.processed_mailbox`.
+//! messages to `intake.processed_mailbox` — in groups, each while the server's
+//! next batch is being ingested, so its MOVE costs no time of ours.
 //!
 //! Architecture invariant: nothing is moved or flagged before its batch is
 //! committed. A crash between commit and move leaves committed messages in the
@@ -28,6 +29,8 @@ pub const BATCH: usize = 100;
 /// proportion to the mailbox's size (Dovecot rewrites its index), so moving
 /// per batch cost more than ingesting in a full mailbox.
 const MOVE_EVERY: usize = 1000;
+/// Batches fetched ahead of a MOVE, to be ingested while the server moves.
+const MOVE_AHEAD: usize = 4;
 /// Bytes fetched per batch, at most (a single bigger message gets its own batch).
 const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 /// How much of an oversized message is fetched: enough for its headers.
@@ -193,42 +196,84 @@ pub async fn drain(
         return Ok(0);
     }
     tracing::debug!(count = listed.len(), from, "new messages listed");
+    let planned = plan::batches(&listed, BATCH, BATCH_BYTES, max_message, HEAD_BYTES.into());
+    let mut planned = planned.iter().peekable();
     let mut done = 0;
     let mut frontier_blocked = false;
     // Committed, not yet moved. Should anything below fail, these stay in the
     // mailbox and are moved at the next `open` (or recognised when fetched again).
     let mut committed: Vec<u32> = Vec::new();
-    for batch in plan::batches(&listed, BATCH, BATCH_BYTES, max_message, HEAD_BYTES.into()) {
+    while planned.peek().is_some() {
         if shutdown.is_some_and(|t| t.is_cancelled()) {
             tracing::info!("shutdown: not starting another batch");
             break;
         }
-        let uids = one_batch(s, ctx, o, &batch, max_message, &mut frontier_blocked).await?;
-        done += uids.len();
-        committed.extend(uids);
-        if committed.len() >= MOVE_EVERY {
-            acknowledge(s, o, &committed).await?;
-            committed.clear();
+        // When a MOVE is due, fetch several batches first: the server moves the
+        // committed messages while they are ingested (its MOVE of a group costs
+        // it about as much time as our ingest of a few batches costs us).
+        let moving = if committed.len() >= MOVE_EVERY {
+            remember_frontier(ctx, o).await?;
+            std::mem::take(&mut committed)
+        } else {
+            Vec::new()
+        };
+        let ahead = if moving.is_empty() { 1 } else { MOVE_AHEAD };
+        let mut group: Vec<(&Vec<Listed>, Bodies)> = Vec::new();
+        let mut bytes = 0;
+        while let Some(batch) = planned.next_if(|_| group.len() < ahead && bytes < BATCH_BYTES) {
+            let bodies = fetch(s, batch, max_message).await?;
+            bytes += bodies.values().map(|(b, _)| b.len() as u64).sum::<u64>();
+            group.push((batch, bodies));
         }
+        let (moved, ingested) = tokio::join!(acknowledge(s, o, &moving), async {
+            let mut out = Vec::with_capacity(group.len());
+            for (_, bodies) in &group {
+                out.push(ingest_fetched(ctx, &o.mailbox, bodies).await?);
+            }
+            Ok::<_, ImapError>(out)
+        });
+        for ((batch, bodies), uids) in group.iter().zip(ingested?) {
+            if !frontier_blocked {
+                let last = u32::try_from(o.state.last_uid.max(0)).unwrap_or(0);
+                let f =
+                    plan::frontier(batch, |u| bodies.contains_key(&u), last).unwrap_or_else(|f| {
+                        frontier_blocked = true;
+                        f
+                    });
+                o.state.last_uid = o.state.last_uid.max(i64::from(f));
+            }
+            done += uids.len();
+            committed.extend(uids);
+        }
+        // On failure the moving UIDs stay committed: the next `open` moves them.
+        moved?;
     }
     if !committed.is_empty() {
+        remember_frontier(ctx, o).await?;
         acknowledge(s, o, &committed).await?;
     }
     Ok(done)
 }
 
-async fn one_batch(
-    s: &mut Session,
-    ctx: &Context,
-    o: &mut Opened,
-    batch: &[Listed],
-    max_message: u64,
-    frontier_blocked: &mut bool,
-) -> Result<Vec<u32>, ImapError> {
+/// Stores how far every message is committed, before committed messages are
+/// moved (after a restart, `open` moves what is left up to it; a message
+/// committed past it is fetched again and recognised).
+async fn remember_frontier(ctx: &Context, o: &Opened) -> Result<(), ImapError> {
+    let mut tx = ctx.store.begin().await?;
+    state_rows::set(&mut tx, &o.key, o.state).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(())
+}
+
+/// uid → (bytes, real size when only the head was fetched)
+type Bodies = BTreeMap<u32, (Vec<u8>, Option<usize>)>;
+
+/// Fetches one batch's bodies: whole messages, and only the head of those over
+/// `intake.max_message_bytes`.
+async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bodies, ImapError> {
     let (whole, big): (Vec<Listed>, Vec<Listed>) =
         batch.iter().partition(|l| u64::from(l.size) <= max_message);
-    // uid → (bytes, real size when only the head was fetched)
-    let mut bodies: BTreeMap<u32, (Vec<u8>, Option<usize>)> = BTreeMap::new();
+    let mut bodies = Bodies::new();
     if !whole.is_empty() {
         let set = plan::uid_set(&whole.iter().map(|l| l.uid).collect::<Vec<_>>());
         let fetched = within("UID FETCH bodies", FETCH_TIMEOUT, async {
@@ -277,13 +322,22 @@ async fn one_batch(
             tracing::warn!(uid = l.uid, "listed message not returned by the server (expunged meanwhile?); left for the next pass");
         }
     }
+    Ok(bodies)
+}
+
+/// Ingests one fetched batch in ONE transaction; returns the committed UIDs.
+async fn ingest_fetched(
+    ctx: &Context,
+    mailbox: &str,
+    bodies: &Bodies,
+) -> Result<Vec<u32>, ImapError> {
     if bodies.is_empty() {
         return Ok(Vec::new());
     }
 
     let sources: Vec<(u32, String)> = bodies
         .keys()
-        .map(|uid| (*uid, format!("imap:{}/{uid}", o.mailbox)))
+        .map(|uid| (*uid, format!("imap:{mailbox}/{uid}")))
         .collect();
     let items: Vec<Item> = sources
         .iter()
@@ -302,22 +356,6 @@ async fn one_batch(
         tracing::info!(uid, outcome = %outcome.describe(ctx.prefix()), "message ingested");
     }
 
-    let last = u32::try_from(o.state.last_uid.max(0)).unwrap_or(0);
-    if !*frontier_blocked {
-        let f = match plan::frontier(batch, |u| bodies.contains_key(&u), last) {
-            Ok(f) => f,
-            Err(f) => {
-                *frontier_blocked = true;
-                f
-            }
-        };
-        if i64::from(f) > o.state.last_uid {
-            o.state.last_uid = i64::from(f);
-            let mut tx = ctx.store.begin().await?;
-            state_rows::set(&mut tx, &o.key, o.state).await?;
-            tx.commit().await.map_err(crate::store::StoreError::from)?;
-        }
-    }
     let uids: Vec<u32> = bodies.keys().copied().collect();
     tracing::debug!(count = uids.len(), "batch committed");
     Ok(uids)
