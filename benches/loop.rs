@@ -108,10 +108,14 @@ async fn ingest_rate(
     perf_control("enable");
     let cpu = cpu_seconds();
     let start = Instant::now();
-    let done = maildir::drain(ctx, dir, || chrono::Utc::now().timestamp_millis())
-        .await
-        .unwrap()
-        .len();
+    let done = maildir::drain(
+        ctx,
+        dir,
+        || chrono::Utc::now().timestamp_millis(),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     let elapsed = start.elapsed();
     perf_control("disable");
     eprintln!(

@@ -172,10 +172,10 @@ pub async fn drain_intake(ctx: &Context) -> anyhow::Result<usize> {
     match ctx.cfg.intake.kind {
         IntakeKind::Maildir => {
             let dir = &ctx.cfg.intake.dir;
-            let done = maildir::drain(ctx, dir, now_ms)
+            let done = maildir::drain(ctx, dir, now_ms, |_, _| {})
                 .await
                 .with_context(|| format!("maildir {}", dir.display()))?;
-            Ok(done.len())
+            Ok(done)
         }
         IntakeKind::Imap => imap::drain_once(ctx).await,
     }

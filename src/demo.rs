@@ -439,15 +439,21 @@ fn sender_of(raw: &str) -> &str {
 /// Drains the Maildir at `at`; results keyed by sample name.
 async fn drain(ctx: &Context, maildir: &Path, at: Millis) -> Result<Results> {
     let mut out = Results::new();
-    for (path, r) in maildir::drain(ctx, maildir, || at).await? {
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        // `<time>.<name>.demo`
-        let name = file.split('.').nth(1).unwrap_or(&file).to_string();
-        out.insert(name, r);
-    }
+    maildir::drain(
+        ctx,
+        maildir,
+        || at,
+        |path, r| {
+            let file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            // `<time>.<name>.demo`
+            let name = file.split('.').nth(1).unwrap_or(&file).to_string();
+            out.insert(name, r);
+        },
+    )
+    .await?;
     Ok(out)
 }
 

@@ -80,7 +80,9 @@ fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
     std::fs::rename(path, target)
 }
 
-/// Ingests everything waiting. Returns what became of each file.
+/// Ingests everything waiting, telling `each` what became of every file as
+/// its batch commits (nothing is kept per file, so a backlog of any size
+/// costs the memory of one batch). Returns how many files were ingested.
 ///
 /// A batch's files move to `cur/` on a blocking thread once it committed,
 /// while the next batch is read and ingested; all have moved (or failed to,
@@ -89,28 +91,35 @@ pub async fn drain(
     ctx: &Context,
     dir: &Path,
     now: impl Fn() -> Millis,
-) -> Result<Vec<(PathBuf, Ingested)>, MaildirError> {
+    mut each: impl FnMut(&Path, Ingested),
+) -> Result<usize, MaildirError> {
     ensure(dir)?;
     let files = waiting(dir)?;
-    let mut results = Vec::with_capacity(files.len());
-    let mut moving: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut count = 0;
+    let mut moving: Option<tokio::task::JoinHandle<()>> = None;
     let mut ingested = Ok(());
     for chunk in files.chunks(BATCH) {
         match ingest_files(ctx, chunk, now()).await {
             Ok(done) => {
                 // Committed: now acknowledge.
-                let (paths, dir) = (
-                    done.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
-                    dir.to_path_buf(),
-                );
-                moving.push(tokio::task::spawn_blocking(move || {
+                count += done.len();
+                let mut paths = Vec::with_capacity(done.len());
+                for (path, outcome) in done {
+                    each(&path, outcome);
+                    paths.push(path);
+                }
+                let dir = dir.to_path_buf();
+                let before = moving.take();
+                moving = Some(tokio::task::spawn_blocking(move || {
                     for path in paths {
                         if let Err(e) = mark_seen(&path, &dir) {
                             tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to cur/; dedup will absorb a re-read");
                         }
                     }
                 }));
-                results.extend(done);
+                if let Some(m) = before {
+                    moved(m).await;
+                }
             }
             Err(e) => {
                 ingested = Err(e);
@@ -118,12 +127,16 @@ pub async fn drain(
             }
         }
     }
-    for m in moving {
-        if let Err(e) = m.await {
-            tracing::warn!(error = %e, "moving committed files to cur/ stopped; dedup will absorb a re-read");
-        }
+    if let Some(m) = moving {
+        moved(m).await;
     }
-    ingested.map(|()| results)
+    ingested.map(|()| count)
+}
+
+async fn moved(m: tokio::task::JoinHandle<()>) {
+    if let Err(e) = m.await {
+        tracing::warn!(error = %e, "moving committed files to cur/ stopped; dedup will absorb a re-read");
+    }
 }
 
 /// Reads and ingests one batch of files in one transaction.
