@@ -108,8 +108,11 @@ pub async fn drain(
                     each(&path, outcome);
                     paths.push(path);
                 }
+                // The previous batch's moves ran while this one was ingested.
+                if let Some(m) = moving.take() {
+                    moved(m).await;
+                }
                 let dir = dir.to_path_buf();
-                let before = moving.take();
                 moving = Some(tokio::task::spawn_blocking(move || {
                     for path in paths {
                         if let Err(e) = mark_seen(&path, &dir) {
@@ -117,9 +120,6 @@ pub async fn drain(
                         }
                     }
                 }));
-                if let Some(m) = before {
-                    moved(m).await;
-                }
             }
             Err(e) => {
                 ingested = Err(e);

@@ -217,6 +217,27 @@ listen = ""
     }
 
     /// APPENDs messages straight into the security mailbox (no SMTP needed).
+    /// Each of `n` distinct messages is stored exactly once, as a report.
+    async fn assert_each_stored_once(&self, n: usize) {
+        let n = n as i64;
+        assert_eq!(
+            self.count("SELECT COUNT(*) FROM messages").await,
+            n,
+            "messages"
+        );
+        assert_eq!(
+            self.count("SELECT COUNT(DISTINCT message_id) FROM messages")
+                .await,
+            n,
+            "distinct Message-IDs"
+        );
+        assert_eq!(
+            self.count("SELECT COUNT(*) FROM reports").await,
+            n,
+            "reports"
+        );
+    }
+
     async fn append(&self, raws: &[Vec<u8>]) {
         let mut s = harness::imap_login(self.lab.imap_port, SEC.0, SEC.1)
             .await
@@ -491,13 +512,7 @@ async fn e2e_sigkill_mid_batch_loses_and_duplicates_nothing() {
     let processed = s.wait_mail(SEC, "Processed", N).await;
     // Give a duplicate move or ingest the chance to show up.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
-    assert_eq!(
-        s.count("SELECT COUNT(DISTINCT message_id) FROM messages")
-            .await,
-        N as i64
-    );
-    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, N as i64);
+    s.assert_each_stored_once(N).await;
     let processed_now = s.mailbox(SEC, "Processed").await;
     assert_eq!(processed_now.len(), N, "processed folder holds each once");
     assert_eq!(unique(&processed), N);
@@ -819,13 +834,7 @@ async fn e2e_run_once_moves_while_ingesting_a_large_backlog() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
-    assert_eq!(
-        s.count("SELECT COUNT(DISTINCT message_id) FROM messages")
-            .await,
-        N as i64
-    );
-    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, N as i64);
+    s.assert_each_stored_once(N).await;
     assert_eq!(
         s.count("SELECT MAX(last_uid) FROM mailbox_state").await,
         N as i64
