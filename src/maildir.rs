@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::domain::Millis;
-use crate::pipeline::{self, Ingested, Item};
+use crate::pipeline::{self, Ingested, Item, ReadAhead};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum MaildirError {
 }
 
 /// Messages ingested per transaction.
-pub const BATCH: usize = 200;
+pub const BATCH: usize = 100;
 
 /// Creates `new/`, `cur/` and `tmp/` if missing.
 pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
@@ -82,10 +82,11 @@ fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
 
 /// Ingests everything waiting, telling `each` what became of every file as
 /// its batch commits (nothing is kept per file, so a backlog of any size
-/// costs the memory of one batch). Returns how many files were ingested.
+/// costs the memory of two batches). Returns how many files were ingested.
 ///
-/// A batch's files move to `cur/` on a blocking thread once it committed,
-/// while the next batch is read and ingested; all have moved (or failed to,
+/// Three things overlap: while a batch's transaction runs, the next batch is
+/// read from disk and parsed on a blocking thread, and the batch before it
+/// moves to `cur/` (it committed) on another. All have moved (or failed to,
 /// and said so) before this returns.
 pub async fn drain(
     ctx: &Context,
@@ -95,18 +96,35 @@ pub async fn drain(
 ) -> Result<usize, MaildirError> {
     ensure(dir)?;
     let files = waiting(dir)?;
+    let mut chunks = files.chunks(BATCH);
+    let read_ahead = |chunk: &[PathBuf]| {
+        let chunk = chunk.to_vec();
+        ReadAhead::start(ctx, move || load(chunk))
+    };
+    let mut ahead = chunks.next().map(read_ahead);
+    if ahead.is_none() {
+        return Ok(0);
+    }
+    let mut conn = ctx.store.conn().await?;
     let mut count = 0;
     let mut moving: Option<tokio::task::JoinHandle<()>> = None;
     let mut ingested = Ok(());
-    for chunk in files.chunks(BATCH) {
-        match ingest_files(ctx, chunk, now()).await {
-            Ok(done) => {
+    while let Some(reading) = ahead.take() {
+        let stored = match reading.finish().await {
+            Ok((paths, reads)) => {
+                ahead = chunks.next().map(read_ahead);
+                pipeline::store(ctx, &mut conn, &reads, now())
+                    .await
+                    .map(|outcomes| (paths, outcomes))
+            }
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok((paths, outcomes)) => {
                 // Committed: now acknowledge.
-                count += done.len();
-                let mut paths = Vec::with_capacity(done.len());
-                for (path, outcome) in done {
-                    each(&path, outcome);
-                    paths.push(path);
+                count += outcomes.len();
+                for (path, outcome) in paths.iter().zip(outcomes) {
+                    each(path, outcome);
                 }
                 // The previous batch's moves ran while this one was ingested.
                 if let Some(m) = moving.take() {
@@ -122,7 +140,7 @@ pub async fn drain(
                 }));
             }
             Err(e) => {
-                ingested = Err(e);
+                ingested = Err(e.into());
                 break;
             }
         }
@@ -139,19 +157,25 @@ async fn moved(m: tokio::task::JoinHandle<()>) {
     }
 }
 
-/// Reads and ingests one batch of files in one transaction.
-async fn ingest_files(
-    ctx: &Context,
-    chunk: &[PathBuf],
-    now: Millis,
-) -> Result<Vec<(PathBuf, Ingested)>, MaildirError> {
-    let mut raws = Vec::with_capacity(chunk.len());
+/// Reads one batch of files into items; a file that vanished or cannot be
+/// read is left where it is, with a warning. Returns the files read, in
+/// the items' order.
+fn load(chunk: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Item>) {
+    let mut items = Vec::with_capacity(chunk.len());
     let mut kept = Vec::with_capacity(chunk.len());
     for path in chunk {
-        match std::fs::read(path) {
+        match std::fs::read(&path) {
             Ok(raw) => {
-                raws.push(raw);
-                kept.push(path.clone());
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                items.push(Item {
+                    raw,
+                    source: format!("maildir:{name}"),
+                    truncated_from: None,
+                });
+                kept.push(path);
             }
             // Vanished (another reader) or unreadable: leave it, say so, go on.
             Err(e) => {
@@ -159,26 +183,76 @@ async fn ingest_files(
             }
         }
     }
-    let sources: Vec<String> = kept
-        .iter()
-        .map(|p| {
-            format!(
-                "maildir:{}",
-                p.file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    let items: Vec<Item> = raws
-        .iter()
-        .zip(&sources)
-        .map(|(raw, source)| Item {
-            raw,
-            source,
-            truncated_from: None,
-        })
-        .collect();
-    let outcomes = pipeline::ingest_batch(ctx, &items, now).await?;
-    Ok(kept.into_iter().zip(outcomes).collect())
+    (kept, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{context, mail, T0};
+
+    /// A backlog of several batches: every file's outcome is told once, in
+    /// the files' order, each committed file ends in `cur/` flagged seen, an
+    /// entry that cannot be read is left where it is, and a second drain
+    /// finds nothing.
+    #[tokio::test]
+    async fn a_backlog_of_several_batches_is_stored_once_in_order_and_moved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = context(tmp.path()).await;
+        let dir = tmp.path().join("maildir");
+        ensure(&dir).unwrap();
+        let n = BATCH * 2 + BATCH / 2;
+        for i in 0..n {
+            // Every fifth message repeats the one before it byte for byte.
+            let k = if i % 5 == 4 { i - 1 } else { i };
+            let raw = mail(
+                &format!("p{k}@example.org"),
+                &format!("m{k}@x"),
+                &format!("finding {k}"),
+                &format!("odd token use {k}"),
+            );
+            std::fs::write(dir.join("new").join(format!("{i:05}.test")), raw).unwrap();
+        }
+        // Listed as waiting, but cannot be read as a file.
+        std::fs::create_dir(dir.join("new").join("00000x.test")).unwrap();
+
+        let mut told: Vec<(String, Ingested)> = Vec::new();
+        let count = drain(
+            &ctx,
+            &dir,
+            || T0,
+            |p, o| told.push((p.file_name().unwrap().to_string_lossy().into(), o)),
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(count, n);
+        let names: Vec<String> = told.iter().map(|(p, _)| p.clone()).collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("{i:05}.test")).collect();
+        assert_eq!(names, expected, "each file told once, in order");
+        for (i, (_, outcome)) in told.iter().enumerate() {
+            if i % 5 == 4 {
+                assert!(
+                    matches!(outcome, Ingested::AlreadySeen { .. }),
+                    "{i}: {outcome:?}"
+                );
+            } else {
+                assert!(
+                    matches!(outcome, Ingested::Report { .. }),
+                    "{i}: {outcome:?}"
+                );
+            }
+        }
+        let cur: Vec<String> = std::fs::read_dir(dir.join("cur"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(cur.len(), n);
+        assert!(cur.iter().all(|c| c.ends_with(":2,S")), "{cur:?}");
+        let left: Vec<PathBuf> = waiting(&dir).unwrap();
+        assert_eq!(left, vec![dir.join("new").join("00000x.test")]);
+
+        let again = drain(&ctx, &dir, || T0 + 1, |_, _| {}).await.unwrap();
+        assert_eq!(again, 0);
+    }
 }

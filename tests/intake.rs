@@ -539,15 +539,9 @@ async fn a_batch_commits_together(backend: Backend) {
             )
         })
         .collect();
-    let items: Vec<pipeline::Item> = raws
-        .iter()
-        .map(|r| pipeline::Item {
-            raw: r,
-            source: "t",
-            truncated_from: None,
-        })
-        .collect();
-    let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
+    let out = pipeline::ingest_batch(&ctx, items(&raws), T0)
+        .await
+        .unwrap();
     assert_eq!(out.len(), 50);
     let mut c = ctx.store.conn().await.unwrap();
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
@@ -611,15 +605,9 @@ async fn a_message_the_store_refuses_is_quarantined_and_the_batch_goes_on() {
             )
         })
         .collect();
-    let items: Vec<pipeline::Item> = raws
-        .iter()
-        .map(|r| pipeline::Item {
-            raw: r,
-            source: "t",
-            truncated_from: None,
-        })
-        .collect();
-    let out = pipeline::ingest_batch(&ctx, &items, T0).await.unwrap();
+    let out = pipeline::ingest_batch(&ctx, items(&raws), T0)
+        .await
+        .unwrap();
     assert!(matches!(out[0], Ingested::Report { .. }));
     assert!(
         matches!(&out[1], Ingested::Quarantined { reason } if reason.contains("could not be stored")),
@@ -628,11 +616,24 @@ async fn a_message_the_store_refuses_is_quarantined_and_the_batch_goes_on() {
     );
     assert!(matches!(out[2], Ingested::Report { .. }));
     // Re-reading the same batch changes nothing.
-    let again = pipeline::ingest_batch(&ctx, &items, T0 + 1).await.unwrap();
+    let again = pipeline::ingest_batch(&ctx, items(&raws), T0 + 1)
+        .await
+        .unwrap();
     assert!(
         again
             .iter()
             .all(|r| matches!(r, Ingested::AlreadySeen { .. })),
         "{again:?}"
     );
+}
+
+/// The raw messages as one batch's items.
+fn items(raws: &[Vec<u8>]) -> Vec<pipeline::Item> {
+    raws.iter()
+        .map(|r| pipeline::Item {
+            raw: r.clone(),
+            source: "t".into(),
+            truncated_from: None,
+        })
+        .collect()
 }

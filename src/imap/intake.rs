@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::plan::{self, Listed};
 use super::session::{drain_unsolicited, within, Caps, ImapError, Session, COMMAND_TIMEOUT};
 use crate::context::Context;
-use crate::pipeline::{self, Item};
+use crate::pipeline::{self, Item, ReadAhead};
 use crate::store::mailbox::{self as state_rows, MailboxState};
+use crate::store::Conn;
 
 /// Messages per fetch-and-commit batch.
 pub const BATCH: usize = 100;
@@ -29,8 +30,9 @@ pub const BATCH: usize = 100;
 /// proportion to the mailbox's size (Dovecot rewrites its index), so moving
 /// per batch cost more than ingesting in a full mailbox.
 const MOVE_EVERY: usize = 1000;
-/// Batches fetched ahead of a MOVE, to be ingested while the server moves.
-const MOVE_AHEAD: usize = 4;
+/// Batches fetched at a time (then ingested while the server moves what
+/// committed before, if a MOVE is due).
+const AHEAD: usize = 4;
 /// Bytes fetched per batch, at most (a single bigger message gets its own batch).
 const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 /// How much of an oversized message is fetched: enough for its headers.
@@ -203,40 +205,41 @@ pub async fn drain(
     // Committed, not yet moved. Should anything below fail, these stay in the
     // mailbox and are moved at the next `open` (or recognised when fetched again).
     let mut committed: Vec<u32> = Vec::new();
+    let mut conn = ctx.store.conn().await?;
     while planned.peek().is_some() {
         if shutdown.is_some_and(|t| t.is_cancelled()) {
             tracing::info!("shutdown: not starting another batch");
             break;
         }
-        // When a MOVE is due, fetch several batches first: the server moves the
-        // committed messages while they are ingested (its MOVE of a group costs
-        // it about as much time as our ingest of a few batches costs us).
+        // Fetch several batches, then ingest them one transaction each, the
+        // next one parsed on a blocking thread while this one commits. When a
+        // MOVE is due, the server moves the committed messages meanwhile (its
+        // MOVE of a group costs it about as much time as our ingest of a few
+        // batches costs us).
         let moving = if committed.len() >= MOVE_EVERY {
             remember_frontier(ctx, o).await?;
             std::mem::take(&mut committed)
         } else {
             Vec::new()
         };
-        let ahead = if moving.is_empty() { 1 } else { MOVE_AHEAD };
-        let mut group: Vec<(&Vec<Listed>, Bodies)> = Vec::new();
+        let mut batches: Vec<&Vec<Listed>> = Vec::new();
+        let mut fetched: Vec<Bodies> = Vec::new();
         let mut bytes = 0;
-        while let Some(batch) = planned.next_if(|_| group.len() < ahead && bytes < BATCH_BYTES) {
+        while let Some(batch) = planned.next_if(|_| batches.len() < AHEAD && bytes < BATCH_BYTES) {
             let bodies = fetch(s, batch, max_message).await?;
             bytes += bodies.values().map(|(b, _)| b.len() as u64).sum::<u64>();
-            group.push((batch, bodies));
+            batches.push(batch);
+            fetched.push(bodies);
         }
-        let (moved, ingested) = tokio::join!(acknowledge(s, o, &moving), async {
-            let mut out = Vec::with_capacity(group.len());
-            for (_, bodies) in &group {
-                out.push(ingest_fetched(ctx, &o.mailbox, bodies).await?);
-            }
-            Ok::<_, ImapError>(out)
-        });
-        for ((batch, bodies), uids) in group.iter().zip(ingested?) {
+        let (moved, ingested) = tokio::join!(
+            acknowledge(s, o, &moving),
+            ingest_fetched(ctx, &mut conn, &o.mailbox, fetched)
+        );
+        for (batch, uids) in batches.iter().zip(ingested?) {
             if !frontier_blocked {
                 let last = u32::try_from(o.state.last_uid.max(0)).unwrap_or(0);
-                let f =
-                    plan::frontier(batch, |u| bodies.contains_key(&u), last).unwrap_or_else(|f| {
+                let f = plan::frontier(batch, |u| uids.binary_search(&u).is_ok(), last)
+                    .unwrap_or_else(|f| {
                         frontier_blocked = true;
                         f
                     });
@@ -325,40 +328,49 @@ async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bo
     Ok(bodies)
 }
 
-/// Ingests one fetched batch in ONE transaction; returns the committed UIDs.
+/// Ingests fetched batches, ONE transaction each, in order; returns each
+/// batch's committed UIDs (ascending). While a batch commits, the next one is
+/// parsed on a blocking thread.
 async fn ingest_fetched(
     ctx: &Context,
+    conn: &mut Conn,
     mailbox: &str,
-    bodies: &Bodies,
-) -> Result<Vec<u32>, ImapError> {
-    if bodies.is_empty() {
-        return Ok(Vec::new());
-    }
-
-    let sources: Vec<(u32, String)> = bodies
-        .keys()
-        .map(|uid| (*uid, format!("imap:{mailbox}/{uid}")))
-        .collect();
-    let items: Vec<Item> = sources
-        .iter()
-        .map(|(uid, source)| {
-            let (raw, truncated_from) = &bodies[uid];
-            Item {
-                raw,
-                source,
-                truncated_from: *truncated_from,
-            }
+    fetched: Vec<Bodies>,
+) -> Result<Vec<Vec<u32>>, ImapError> {
+    let mut batches = fetched.into_iter().map(|bodies| {
+        let mailbox = mailbox.to_string();
+        ReadAhead::start(ctx, move || {
+            bodies
+                .into_iter()
+                .map(|(uid, (raw, truncated_from))| {
+                    let item = Item {
+                        raw,
+                        source: format!("imap:{mailbox}/{uid}"),
+                        truncated_from,
+                    };
+                    (uid, item)
+                })
+                .unzip()
         })
-        .collect();
-    let outcomes = pipeline::ingest_batch(ctx, &items, crate::daemon::now_ms()).await?;
-    // Committed. From here on the messages may be acknowledged.
-    for ((uid, _), outcome) in sources.iter().zip(&outcomes) {
-        tracing::info!(uid, outcome = %outcome.describe(ctx.prefix()), "message ingested");
+    });
+    let mut out = Vec::new();
+    let mut ahead = batches.next();
+    while let Some(reading) = ahead.take() {
+        let (uids, reads): (Vec<u32>, _) = reading.finish().await?;
+        ahead = batches.next();
+        if reads.is_empty() {
+            out.push(uids);
+            continue;
+        }
+        let outcomes = pipeline::store(ctx, conn, &reads, crate::daemon::now_ms()).await?;
+        // Committed. From here on the messages may be acknowledged.
+        for (uid, outcome) in uids.iter().zip(&outcomes) {
+            tracing::info!(uid, outcome = %outcome.describe(ctx.prefix()), "message ingested");
+        }
+        tracing::debug!(count = uids.len(), "batch committed");
+        out.push(uids);
     }
-
-    let uids: Vec<u32> = bodies.keys().copied().collect();
-    tracing::debug!(count = uids.len(), "batch committed");
-    Ok(uids)
+    Ok(out)
 }
 
 /// Moves committed messages to the processed folder: UID MOVE when offered,

@@ -6,43 +6,6 @@
 use super::*;
 use std::collections::HashSet;
 
-pub(super) struct Read<'i, 'a> {
-    pub(super) item: &'i Item<'a>,
-    pub(super) sha: String,
-    pub(super) parsed: Inbound,
-    pub(super) size: usize,
-    pub(super) oversize: bool,
-    /// Extraction, should it be a report (pure, so done up front for the
-    /// batch's dedup lookup).
-    pub(super) prepared: Prepared,
-}
-
-impl Read<'_, '_> {
-    pub(super) fn message_id(&self) -> Option<&str> {
-        self.parsed.message_id.as_deref().filter(|m| !m.is_empty())
-    }
-}
-
-pub(super) fn read<'i, 'a>(ctx: &Context, item: &'i Item<'a>) -> Read<'i, 'a> {
-    let raw = item.raw;
-    let max = ctx.cfg.intake.max_message_bytes;
-    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
-    let oversize = size > max || item.truncated_from.is_some();
-    let parsed = if oversize {
-        parse::parse(head_of(raw))
-    } else {
-        parse::parse(raw)
-    };
-    Read {
-        item,
-        sha: hex::encode(Sha256::digest(raw)),
-        prepared: Prepared::new(ctx, &parsed),
-        parsed,
-        size,
-        oversize,
-    }
-}
-
 /// How many of a case's reporters the letters name (in order of their first report).
 pub(super) const FIRST_REPORTERS: usize = 20;
 
@@ -113,7 +76,7 @@ impl Batch {
     pub(super) async fn load(
         ctx: &Context,
         conn: &mut Conn,
-        reads: &[Read<'_, '_>],
+        reads: &[Read],
         now: Millis,
     ) -> Result<Batch, StoreError> {
         let shas: Vec<&str> = reads.iter().map(|r| r.sha.as_str()).collect();

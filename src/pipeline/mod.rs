@@ -21,11 +21,13 @@ use crate::{compose, lifecycle};
 
 mod batch;
 mod pending;
+mod read;
 mod report;
 mod route;
 
 use batch::*;
 use pending::Pending;
+pub use read::{read, Item, Read, ReadAhead};
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};
@@ -135,15 +137,6 @@ impl Ingested {
     }
 }
 
-/// One message to ingest and where it came from (`file:…`, `imap:INBOX/42`, `stdin`).
-pub struct Item<'a> {
-    pub raw: &'a [u8],
-    pub source: &'a str,
-    /// The message's real size when `raw` is only its head (an IMAP intake
-    /// fetches just the head of a message over `intake.max_message_bytes`).
-    pub truncated_from: Option<usize>,
-}
-
 /// Ingests one message in its own transaction.
 pub async fn ingest(
     ctx: &Context,
@@ -151,45 +144,55 @@ pub async fn ingest(
     source: &str,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
-    let mut out = ingest_batch(
-        ctx,
-        &[Item {
-            raw,
-            source,
-            truncated_from: None,
-        }],
-        now,
-    )
-    .await?;
+    let item = Item {
+        raw: raw.to_vec(),
+        source: source.to_string(),
+        truncated_from: None,
+    };
+    let mut conn = ctx.store.conn().await?;
+    let mut out = store(ctx, &mut conn, &[read(ctx, item)], now).await?;
     Ok(out.remove(0))
 }
 
-/// Ingests a batch in ONE transaction (group commit): all or none are stored.
-/// A transaction that lost a race with another instance (see
-/// `StoreError::is_conflict`) is run again from the start, so it sees what
-/// the other committed. A transient error (database busy or away) is
-/// returned for the caller to retry the batch later. On any other database
-/// error the batch is retried one message at a time so one bad row cannot
-/// hold back the others; a message the store refuses is quarantined.
+/// Reads and stores a batch in ONE transaction (see `store`).
 pub async fn ingest_batch(
     ctx: &Context,
-    items: &[Item<'_>],
+    items: Vec<Item>,
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
-    let e = match ingest_retrying(ctx, items, now).await {
+    let reads: Vec<Read> = items.into_iter().map(|item| read(ctx, item)).collect();
+    let mut conn = ctx.store.conn().await?;
+    store(ctx, &mut conn, &reads, now).await
+}
+
+/// Stores a batch read by `read` in ONE transaction (group commit): all or
+/// none are stored. A transaction that lost a race with another instance
+/// (see `StoreError::is_conflict`) is run again from the start, so it sees
+/// what the other committed. A transient error (database busy or away) is
+/// returned for the caller to retry the batch later. On any other database
+/// error the batch is retried one message at a time so one bad row cannot
+/// hold back the others; a message the store refuses is quarantined. The
+/// transactions run on `conn` (see `Store::begin_on`).
+pub async fn store(
+    ctx: &Context,
+    conn: &mut Conn,
+    reads: &[Read],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let e = match ingest_retrying(ctx, conn, reads, now).await {
         Ok(out) => return Ok(out),
         Err(e) if e.is_transient() || e.is_conflict() => return Err(e),
         Err(e) => e,
     };
-    tracing::warn!(error = %e, batch = items.len(), "batch failed; retrying one message at a time");
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        match ingest_retrying(ctx, std::slice::from_ref(item), now).await {
-            Ok(r) => out.extend(r),
+    tracing::warn!(error = %e, batch = reads.len(), "batch failed; retrying one message at a time");
+    let mut out = Vec::with_capacity(reads.len());
+    for r in reads {
+        match ingest_retrying(ctx, conn, std::slice::from_ref(r), now).await {
+            Ok(done) => out.extend(done),
             Err(e) if !e.is_transient() && !e.is_conflict() => {
                 // This message cannot be stored as it is: keep a record of it with the
                 // reason (the raw message stays in the mailbox), so intake moves on.
-                out.push(record_unstorable(ctx, item, &e, now).await?);
+                out.push(record_unstorable(ctx, conn, r, &e, now).await?);
             }
             Err(e) => return Err(e),
         }
@@ -197,17 +200,16 @@ pub async fn ingest_batch(
     Ok(out)
 }
 
-/// One transaction over `items`, run again when it lost a race.
+/// One transaction over `reads`, run again when it lost a race.
 async fn ingest_retrying(
     ctx: &Context,
-    items: &[Item<'_>],
+    conn: &mut Conn,
+    reads: &[Read],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
-    // Hashing and parsing are pure: done once, whatever the retries.
-    let reads: Vec<Read> = items.iter().map(|item| read(ctx, item)).collect();
     let mut attempt = 0;
     loop {
-        match ingest_tx(ctx, &reads, now).await {
+        match ingest_tx(ctx, conn, reads, now).await {
             Err(e) if e.is_conflict() && attempt < store::RETRIES => {
                 attempt += 1;
                 tracing::debug!(error = %e, attempt, "concurrent change; running the transaction again");
@@ -220,10 +222,11 @@ async fn ingest_retrying(
 
 async fn ingest_tx(
     ctx: &Context,
-    reads: &[Read<'_, '_>],
+    conn: &mut Conn,
+    reads: &[Read],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
-    let mut tx = ctx.store.begin().await?;
+    let mut tx = ctx.store.begin_on(conn).await?;
     let mut batch = match Batch::load(ctx, &mut tx, reads, now).await {
         Ok(b) => b,
         Err(e) => {
@@ -253,14 +256,15 @@ async fn ingest_tx(
 /// Quarantines a message the store refused, naming the error (never its content).
 async fn record_unstorable(
     ctx: &Context,
-    item: &Item<'_>,
+    conn: &mut Conn,
+    read: &Read,
     error: &StoreError,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
-    tracing::error!(source = item.source, error = %error, "message could not be stored; quarantined");
-    let sha = hex::encode(Sha256::digest(item.raw));
+    tracing::error!(source = read.source, error = %error, "message could not be stored; quarantined");
+    let sha = read.sha.clone();
     let reason = format!("could not be stored: {}", one_line(&error.to_string()));
-    let mut tx = ctx.store.begin().await?;
+    let mut tx = ctx.store.begin_on(conn).await?;
     if let Some(seen) = rows::seen(&mut tx, &sha, None).await? {
         tx.rollback().await.ok();
         return Ok(Ingested::AlreadySeen {
@@ -271,13 +275,13 @@ async fn record_unstorable(
     let msg = NewMessage {
         message_id: None,
         raw_sha256: sha,
-        source: item.source.to_string(),
+        source: read.source.clone(),
         sender: None,
         subject: String::new(),
         disposition: Disposition::Quarantined.slug(),
         reason: Some(reason.clone()),
         case_id: None,
-        size: item.truncated_from.unwrap_or(item.raw.len()),
+        size: read.size,
         problems: String::new(),
         received_at: now,
     };
@@ -299,11 +303,11 @@ async fn ingest_in(
     ctx: &Context,
     conn: &mut Conn,
     batch: &mut Batch,
-    read: &Read<'_, '_>,
+    read: &Read,
     now: Millis,
 ) -> Result<Ingested, StoreError> {
     let Read {
-        item,
+        source,
         sha,
         parsed,
         size,
@@ -315,7 +319,7 @@ async fn ingest_in(
     let message_id = read.message_id();
 
     if let Some(seen) = batch.seen(sha, message_id) {
-        tracing::debug!(source = item.source, "message already ingested");
+        tracing::debug!(source = source.as_str(), "message already ingested");
         return Ok(Ingested::AlreadySeen {
             disposition: seen.disposition,
             case: seen.case_id,
@@ -326,7 +330,7 @@ async fn ingest_in(
     let mut msg = NewMessage {
         message_id: message_id.map(str::to_string),
         raw_sha256: sha.clone(),
-        source: item.source.to_string(),
+        source: source.clone(),
         sender: sender.clone(),
         subject: redact_all(&parsed.subject),
         disposition: "",
@@ -347,7 +351,7 @@ async fn ingest_in(
         msg.disposition = Disposition::LetterCopy.slug();
         msg.reason = Some(reason.clone());
         batch.insert_message(msg);
-        tracing::info!(source = item.source, "{reason}");
+        tracing::info!(source = source.as_str(), "{reason}");
         return Ok(Ingested::LetterCopy { reason });
     }
     if let Some(reason) = ignore_reason(ctx, parsed) {
@@ -355,7 +359,7 @@ async fn ingest_in(
         msg.reason = Some(reason.clone());
         batch.insert_message(msg);
         tracing::info!(
-            source = item.source,
+            source = source.as_str(),
             disposition = "ignored",
             "message ignored"
         );
@@ -424,7 +428,7 @@ async fn ingest_in(
         .report(message, new_report, case, &report.artifacts);
     tracing::info!(
         case = case.0,
-        source = item.source,
+        source = source.as_str(),
         artifacts = report.artifacts.len(),
         "report stored"
     );
@@ -453,17 +457,6 @@ fn quarantine(batch: &mut Batch, msg: NewMessage, reason: String) -> Ingested {
     Ingested::Quarantined { reason }
 }
 
-/// The first bytes of an oversized message, cut at a line end so headers parse.
-fn head_of(raw: &[u8]) -> &[u8] {
-    let cut = raw.len().min(OVERSIZE_HEAD);
-    let end = raw[..cut]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(cut);
-    &raw[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,13 +471,5 @@ mod tests {
         assert_eq!(case_in_subject("[SEC-3]", "CL"), None);
         assert_eq!(case_in_subject("[CL-x]", "CL"), None);
         assert_eq!(case_in_subject("no id", "CL"), None);
-    }
-
-    #[test]
-    fn oversized_heads_end_at_a_line() {
-        let mut raw = b"Subject: x\r\n".repeat(10_000);
-        raw.extend_from_slice(b"tail");
-        let head = head_of(&raw);
-        assert!(head.len() <= OVERSIZE_HEAD && head.ends_with(b"\n"));
     }
 }

@@ -10,7 +10,7 @@
 
 use sqlx::Row;
 
-use super::{binds, insert_rows, Conn, Result, StoreError, MAX_BINDS};
+use super::{binds, insert_rows, varying, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::CaseId;
 
 /// Classes of artifacts whose fingerprints are dedup keys.
@@ -89,7 +89,7 @@ async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>
             "SELECT key, case_id FROM case_keys WHERE key IN ({})",
             binds(conn, 1, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for key in chunk {
             q = q.bind(*key);
         }

@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{binds, fetch_in, insert_rows, placeholders, Conn, Result, MAX_BINDS};
+use super::{binds, fetch_in, insert_rows, placeholders, varying, Conn, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// What we already know about an inbound message (idempotent ingest).
@@ -70,7 +70,7 @@ pub async fn seen_any(
             "SELECT raw_sha256, message_id, disposition, case_id FROM messages WHERE {}",
             wheres.join(" OR ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for v in shas.iter().chain(mids) {
             q = q.bind(*v);
         }
@@ -262,7 +262,7 @@ pub async fn cases_with_fingerprints(
              FROM artifacts a JOIN cases c ON c.id = a.case_id WHERE a.fingerprint IN ({}) ORDER BY c.id DESC",
             binds(conn, 1, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for fp in chunk {
             q = q.bind(*fp);
         }
@@ -402,7 +402,7 @@ pub async fn reporters_of(
                  WHERE n <= $1{named} ORDER BY case_id, n",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(first);
+            let mut q = varying(sql).bind(first);
             for c in chunk {
                 q = q.bind(c.0);
             }

@@ -49,6 +49,10 @@ pub enum StoreError {
     /// Another instance changed what this transaction decided on; run it again.
     #[error("concurrent change: {0}")]
     Conflict(String),
+    /// The runtime stopped before a batch read ahead was ready (shutdown):
+    /// nothing of that batch was stored; it is read again at the next start.
+    #[error("shutting down before the batch was read")]
+    ShuttingDown,
 }
 
 /// SQLSTATEs (PostgreSQL) and extended result codes (SQLite) after which a
@@ -105,6 +109,15 @@ pub fn placeholders(from: usize, n: usize) -> String {
 /// A query being built, as the helpers below take and return it.
 pub type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
+/// A statement whose text depends on how many values it carries (see
+/// `binds`). It is not kept in the connection's statement cache: every shape
+/// would be, up to the cache's 100, each holding its compiled program (a
+/// multi-row INSERT's runs to hundreds of KB), which cost a long ingest tens
+/// of MB of memory for a saving of well under a millisecond per batch.
+pub fn varying<'q>(sql: String) -> Query<'q> {
+    sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
+}
+
 /// Inserts `rows` in as few multi-row statements as the bind limit allows:
 /// `head` is `INSERT INTO t (c1, …, cw)`, `tail` what follows the `VALUES`
 /// (an `ON CONFLICT` clause, or empty), `bind` binds one row's `width`
@@ -124,7 +137,7 @@ pub async fn insert_rows<'q, T>(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("{head} VALUES {rows} {tail}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for row in chunk {
             q = bind(q, row);
         }
@@ -144,7 +157,7 @@ pub async fn fetch_in<'q, T>(
 ) -> Result<Vec<sqlx::any::AnyRow>> {
     let mut rows = Vec::new();
     for chunk in values.chunks(MAX_BINDS) {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql(&binds(conn, 1, chunk.len()))));
+        let mut q = varying(sql(&binds(conn, 1, chunk.len())));
         for v in chunk {
             q = bind(q, v);
         }
@@ -193,6 +206,7 @@ impl StoreError {
             StoreError::Migrate(_) | StoreError::NotFound(_) => false,
             // Lost a race more often than `RETRIES`: try again later.
             StoreError::Conflict(_) => true,
+            StoreError::ShuttingDown => true,
         }
     }
 }
@@ -322,7 +336,19 @@ impl Store {
         })
     }
 
-    /// A connection for reads.
+    /// Starts a write transaction on a connection the caller keeps for a run
+    /// of them (as `begin`). An intake draining a backlog keeps one: its page
+    /// cache stays warm, and the pool does not open another connection while
+    /// sqlx is still handing the last one back (it does so on a spawned task),
+    /// each with a cache of its own.
+    pub async fn begin_on<'c>(&self, conn: &'c mut Conn) -> Result<Transaction<'c, Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => sqlx::Connection::begin(conn).await?,
+        })
+    }
+
+    /// A connection for reads, or for `begin_on`.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
         Ok(self.pool.acquire().await?)
     }

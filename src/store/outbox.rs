@@ -167,7 +167,7 @@ pub async fn release(conn: &mut Conn, ids: &[i64], claimed_until: Millis) -> Res
              AND id IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(claimed_until);
+        let mut q = super::varying(sql).bind(claimed_until);
         for id in chunk {
             q = q.bind(*id);
         }

@@ -1,0 +1,112 @@
+//! The pure first step of ingest: hash, parse and extract each message. It
+//! needs no database, so an intake runs it for the next batch on a blocking
+//! thread (`ReadAhead`) while the current batch's transaction runs: the two
+//! halves of the work then share the machine's cores instead of taking turns.
+
+use super::*;
+
+/// One message to ingest and where it came from (`file:…`, `imap:INBOX/42`, `stdin`).
+pub struct Item {
+    pub raw: Vec<u8>,
+    pub source: String,
+    /// The message's real size when `raw` is only its head (an IMAP intake
+    /// fetches just the head of a message over `intake.max_message_bytes`).
+    pub truncated_from: Option<usize>,
+}
+
+/// A message once read: what the transaction needs of it, and no longer its
+/// raw bytes.
+pub struct Read {
+    pub(super) source: String,
+    pub(super) sha: String,
+    pub(super) parsed: Inbound,
+    pub(super) size: usize,
+    pub(super) oversize: bool,
+    /// Extraction, should it be a report (pure, so done up front for the
+    /// batch's dedup lookup).
+    pub(super) prepared: Prepared,
+}
+
+impl Read {
+    pub(super) fn message_id(&self) -> Option<&str> {
+        self.parsed.message_id.as_deref().filter(|m| !m.is_empty())
+    }
+}
+
+/// Reads one message (never fails: damage becomes a recorded problem).
+pub fn read(ctx: &Context, item: Item) -> Read {
+    let raw = &item.raw;
+    let max = ctx.cfg.intake.max_message_bytes;
+    let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
+    let oversize = size > max || item.truncated_from.is_some();
+    let mut parsed = if oversize {
+        parse::parse(head_of(raw))
+    } else {
+        parse::parse(raw)
+    };
+    let prepared = Prepared::new(ctx, &parsed);
+    // Extraction has the attachments and the attached original's text (the
+    // stored body carries them, redacted): the read batch need not.
+    parsed.attachments = Vec::new();
+    if let Some(o) = &mut parsed.original {
+        o.text = String::new();
+    }
+    Read {
+        sha: hex::encode(Sha256::digest(raw)),
+        prepared,
+        parsed,
+        size,
+        oversize,
+        source: item.source,
+    }
+}
+
+/// Reads a batch on a blocking thread, started before the batch is needed.
+pub struct ReadAhead<T>(tokio::task::JoinHandle<(T, Vec<Read>)>);
+
+impl<T: Send + 'static> ReadAhead<T> {
+    /// Runs `load` (which gathers a batch, e.g. from files, and names it with
+    /// a `T` of the caller's) and reads what it gathered, on a blocking thread.
+    pub fn start(ctx: &Context, load: impl FnOnce() -> (T, Vec<Item>) + Send + 'static) -> Self {
+        let ctx = ctx.clone();
+        ReadAhead(tokio::task::spawn_blocking(move || {
+            let (tag, items) = load();
+            let reads = items.into_iter().map(|item| read(&ctx, item)).collect();
+            (tag, reads)
+        }))
+    }
+
+    /// The batch, once read. Nothing of it is stored yet.
+    pub async fn finish(self) -> Result<(T, Vec<Read>), StoreError> {
+        match self.0.await {
+            Ok(done) => Ok(done),
+            // A panic in reading is a bug; it surfaces here as it would have inline.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::ShuttingDown),
+        }
+    }
+}
+
+/// The first bytes of an oversized message, cut at a line end so headers parse.
+fn head_of(raw: &[u8]) -> &[u8] {
+    let cut = raw.len().min(OVERSIZE_HEAD);
+    let end = raw[..cut]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(cut);
+    &raw[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_heads_end_at_a_line() {
+        let mut raw = b"Subject: x\r\n".repeat(10_000);
+        raw.extend_from_slice(b"tail");
+        let head = head_of(&raw);
+        assert!(head.len() <= OVERSIZE_HEAD && head.ends_with(b"\n"));
+    }
+}
