@@ -22,7 +22,9 @@ pub enum MaildirError {
     Store(#[from] StoreError),
 }
 
-/// Messages ingested per transaction.
+/// Messages ingested per transaction. With the next batch read while one
+/// commits, 200 was ~20 % faster on two cores but cost ~11 MB more peak
+/// memory (the loop bench's 100,000-report run would pass 100 MB).
 pub const BATCH: usize = 100;
 
 /// Creates `new/`, `cur/` and `tmp/` if missing.
