@@ -112,15 +112,13 @@ pub async fn drain(
     let mut moving: Option<tokio::task::JoinHandle<()>> = None;
     let mut ingested = Ok(());
     while let Some(reading) = ahead.take() {
-        let stored = match reading.finish().await {
-            Ok((paths, reads)) => {
-                ahead = chunks.next().map(read_ahead);
-                pipeline::store(ctx, &mut conn, &reads, now())
-                    .await
-                    .map(|outcomes| (paths, outcomes))
-            }
-            Err(e) => Err(e),
-        };
+        let stored = async {
+            let (paths, reads) = reading.finish().await?;
+            ahead = chunks.next().map(read_ahead);
+            let outcomes = pipeline::store(ctx, &mut conn, &reads, now()).await?;
+            Ok::<_, StoreError>((paths, outcomes))
+        }
+        .await;
         match stored {
             Ok((paths, outcomes)) => {
                 // Committed: now acknowledge.

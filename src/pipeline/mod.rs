@@ -27,7 +27,8 @@ mod route;
 
 use batch::*;
 use pending::Pending;
-pub use read::{read, Item, Read, ReadAhead};
+use read::read_all;
+pub use read::{Item, Read, ReadAhead};
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};
@@ -149,8 +150,7 @@ pub async fn ingest(
         source: source.to_string(),
         truncated_from: None,
     };
-    let mut conn = ctx.store.conn().await?;
-    let mut out = store(ctx, &mut conn, &[read(ctx, item)], now).await?;
+    let mut out = ingest_batch(ctx, vec![item], now).await?;
     Ok(out.remove(0))
 }
 
@@ -160,7 +160,7 @@ pub async fn ingest_batch(
     items: Vec<Item>,
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
-    let reads: Vec<Read> = items.into_iter().map(|item| read(ctx, item)).collect();
+    let reads = read_all(ctx, items);
     let mut conn = ctx.store.conn().await?;
     store(ctx, &mut conn, &reads, now).await
 }

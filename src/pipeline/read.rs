@@ -33,8 +33,13 @@ impl Read {
     }
 }
 
+/// Reads a batch, in order.
+pub(super) fn read_all(ctx: &Context, items: Vec<Item>) -> Vec<Read> {
+    items.into_iter().map(|item| read(ctx, item)).collect()
+}
+
 /// Reads one message (never fails: damage becomes a recorded problem).
-pub fn read(ctx: &Context, item: Item) -> Read {
+fn read(ctx: &Context, item: Item) -> Read {
     let raw = &item.raw;
     let max = ctx.cfg.intake.max_message_bytes;
     let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
@@ -71,8 +76,7 @@ impl<T: Send + 'static> ReadAhead<T> {
         let ctx = ctx.clone();
         ReadAhead(tokio::task::spawn_blocking(move || {
             let (tag, items) = load();
-            let reads = items.into_iter().map(|item| read(&ctx, item)).collect();
-            (tag, reads)
+            (tag, read_all(&ctx, items))
         }))
     }
 

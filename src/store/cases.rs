@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{case_keys, insert_rows, placeholders, Conn, Result, StoreError, MAX_BINDS};
+use super::{case_keys, insert_rows, placeholders, varying, Conn, Result, StoreError, MAX_BINDS};
 use crate::domain::{CaseId, CaseStatus, Millis};
 
 /// One case as stored.
@@ -298,7 +298,7 @@ pub async fn lock_all_if(conn: &mut Conn, cases: &[CaseId], status: CaseStatus) 
             "UPDATE cases SET updated_at = updated_at WHERE status = $1 AND id IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = super::varying(sql).bind(status.slug());
+        let mut q = varying(sql).bind(status.slug());
         for c in chunk {
             q = q.bind(c.0);
         }

@@ -330,10 +330,7 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), which avoids lock-upgrade deadlocks between writers.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
-        })
+        Ok(self.pool.begin_with(self.begin_statement()).await?)
     }
 
     /// Starts a write transaction on a connection the caller keeps for a run
@@ -342,10 +339,14 @@ impl Store {
     /// sqlx is still handing the last one back (it does so on a spawned task),
     /// each with a cache of its own.
     pub async fn begin_on<'c>(&self, conn: &'c mut Conn) -> Result<Transaction<'c, Any>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => sqlx::Connection::begin(conn).await?,
-        })
+        Ok(sqlx::Connection::begin_with(conn, self.begin_statement()).await?)
+    }
+
+    fn begin_statement(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
     }
 
     /// A connection for reads, or for `begin_on`.

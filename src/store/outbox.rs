@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{placeholders, Conn, Dialect, Result, MAX_BINDS};
+use super::{placeholders, varying, Conn, Dialect, Result, MAX_BINDS};
 use crate::domain::{CaseId, Millis};
 
 /// A letter row, already rendered.
@@ -167,7 +167,7 @@ pub async fn release(conn: &mut Conn, ids: &[i64], claimed_until: Millis) -> Res
              AND id IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = super::varying(sql).bind(claimed_until);
+        let mut q = varying(sql).bind(claimed_until);
         for id in chunk {
             q = q.bind(*id);
         }
