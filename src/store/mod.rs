@@ -406,10 +406,7 @@ mod tests {
         // FULL (2): a commit is on disk before it returns; MEMORY (2): statement
         // journals never spill to files in /var/tmp.
         for pragma in ["PRAGMA synchronous", "PRAGMA temp_store"] {
-            let v: i64 = sqlx::query_scalar(pragma)
-                .fetch_one(&mut *c)
-                .await
-                .unwrap();
+            let v: i64 = sqlx::query_scalar(pragma).fetch_one(&mut *c).await.unwrap();
             assert_eq!(v, 2, "{pragma}");
         }
         drop(c);
