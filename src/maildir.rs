@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::domain::Millis;
-use crate::pipeline::{self, Ingested, Item, ReadAhead};
+use crate::pipeline::{self, Ingested, Item, ReadAhead, ReadAheads};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -98,23 +98,20 @@ pub async fn drain(
 ) -> Result<usize, MaildirError> {
     ensure(dir)?;
     let files = waiting(dir)?;
-    let mut chunks = files.chunks(BATCH);
-    let read_ahead = |chunk: &[PathBuf]| {
-        let chunk = chunk.to_vec();
-        ReadAhead::start(ctx, move || load(chunk))
-    };
-    let mut ahead = chunks.next().map(read_ahead);
-    if ahead.is_none() {
+    if files.is_empty() {
         return Ok(0);
     }
+    let mut batches = ReadAheads::new(files.chunks(BATCH).map(|chunk| {
+        let chunk = chunk.to_vec();
+        ReadAhead::start(ctx, move || load(chunk))
+    }));
     let mut conn = ctx.store.conn().await?;
     let mut count = 0;
     let mut moving: Option<tokio::task::JoinHandle<()>> = None;
     let mut ingested = Ok(());
-    while let Some(reading) = ahead.take() {
+    while let Some(read) = batches.next().await {
         let stored = async {
-            let (paths, reads) = reading.finish().await?;
-            ahead = chunks.next().map(read_ahead);
+            let (paths, reads) = read?;
             let outcomes = pipeline::store(ctx, &mut conn, &reads, now()).await?;
             Ok::<_, StoreError>((paths, outcomes))
         }

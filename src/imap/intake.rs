@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::plan::{self, Listed};
 use super::session::{drain_unsolicited, within, Caps, ImapError, Session, COMMAND_TIMEOUT};
 use crate::context::Context;
-use crate::pipeline::{self, Item, ReadAhead};
+use crate::pipeline::{self, Item, ReadAhead, ReadAheads};
 use crate::store::mailbox::{self as state_rows, MailboxState};
 use crate::store::Conn;
 
@@ -337,7 +337,7 @@ async fn ingest_fetched(
     mailbox: &str,
     fetched: Vec<Bodies>,
 ) -> Result<Vec<Vec<u32>>, ImapError> {
-    let mut batches = fetched.into_iter().map(|bodies| {
+    let mut batches = ReadAheads::new(fetched.into_iter().map(|bodies| {
         let mailbox = mailbox.to_string();
         ReadAhead::start(ctx, move || {
             bodies
@@ -352,12 +352,10 @@ async fn ingest_fetched(
                 })
                 .unzip()
         })
-    });
+    }));
     let mut out = Vec::new();
-    let mut ahead = batches.next();
-    while let Some(reading) = ahead.take() {
-        let (uids, reads): (Vec<u32>, _) = reading.finish().await?;
-        ahead = batches.next();
+    while let Some(read) = batches.next().await {
+        let (uids, reads): (Vec<u32>, _) = read?;
         if reads.is_empty() {
             out.push(uids);
             continue;

@@ -28,7 +28,7 @@ mod route;
 use batch::*;
 use pending::Pending;
 use read::read_all;
-pub use read::{Item, Read, ReadAhead};
+pub use read::{Item, Read, ReadAhead, ReadAheads};
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};

@@ -91,6 +91,34 @@ impl<T: Send + 'static> ReadAhead<T> {
     }
 }
 
+/// Batches read one ahead: the next batch's reading starts as the current
+/// one is handed out, so it runs while the caller stores the current one.
+pub struct ReadAheads<T, I> {
+    rest: I,
+    ahead: Option<ReadAhead<T>>,
+}
+
+impl<T: Send + 'static, I: Iterator<Item = ReadAhead<T>>> ReadAheads<T, I> {
+    /// Starts reading the first batch of `batches` (each started as the
+    /// iterator yields it).
+    pub fn new(mut batches: I) -> Self {
+        let ahead = batches.next();
+        ReadAheads {
+            rest: batches,
+            ahead,
+        }
+    }
+
+    /// The next batch once read, having started reading the one after it;
+    /// `None` when all were handed out.
+    pub async fn next(&mut self) -> Option<Result<(T, Vec<Read>), StoreError>> {
+        let reading = self.ahead.take()?;
+        let done = reading.finish().await;
+        self.ahead = self.rest.next();
+        Some(done)
+    }
+}
+
 /// The first bytes of an oversized message, cut at a line end so headers parse.
 fn head_of(raw: &[u8]) -> &[u8] {
     let cut = raw.len().min(OVERSIZE_HEAD);

@@ -301,8 +301,9 @@ impl Store {
                         // by several batches is copied into the database once, not each time.
                         conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                         // A multi-row INSERT keeps a statement journal (the pages it changes, to
-                        // undo it alone); past 64 KiB SQLite spills that to a new file in
-                        // /var/tmp, ~2 MB written and deleted per batch. Kept in memory instead.
+                        // undo it alone); past 64 KiB SQLite spills that to a new temporary file
+                        // (SQLITE_TMPDIR, TMPDIR or /var/tmp), ~2 MB written and deleted per
+                        // batch. Kept in memory instead.
                         conn.execute("PRAGMA temp_store = MEMORY").await?;
                     }
                     Ok(())
@@ -404,7 +405,7 @@ mod tests {
             .unwrap();
         assert_eq!(fk, 1);
         // FULL (2): a commit is on disk before it returns; MEMORY (2): statement
-        // journals never spill to files in /var/tmp.
+        // journals never spill to temporary files.
         for pragma in ["PRAGMA synchronous", "PRAGMA temp_store"] {
             let v: i64 = sqlx::query_scalar(pragma).fetch_one(&mut *c).await.unwrap();
             assert_eq!(v, 2, "{pragma}");
