@@ -257,7 +257,7 @@ fn bad_qp_escape(raw: &[u8], part: &MessagePart<'_>) -> bool {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// The original, when this attachment is a message/rfc822 part or an `.eml` file.
@@ -480,17 +480,29 @@ fn looks_textual(bytes: &[u8]) -> bool {
 pub fn html_to_text(html: &str) -> String {
     static BLOCK: OnceLock<Regex> = OnceLock::new();
     let block = BLOCK.get_or_init(|| {
-        Regex::new(
-            r"(?i)(?:\s*<\s*/?\s*(?:div|p|tr|li|h[1-6]|blockquote|table|tbody|thead|tfoot|hr|pre|ul|ol|dl|dt|dd|section|article|header|footer|title|center)\b[^>]*>\s*)+",
-        )
-        .unwrap()
+        // A run of block tags and the white space after it. The pattern starts
+        // at `<`, so the search skips the text between tags quickly.
+        let tag = r"<\s*/?\s*(?:div|p|tr|li|h[1-6]|blockquote|table|tbody|thead|tfoot|hr|pre|ul|ol|dl|dt|dd|section|article|header|footer|title|center)\b[^>]*>";
+        Regex::new(&format!(r"(?i){tag}(?:\s*{tag})*\s*")).unwrap()
     });
-    let prepared = block.replace_all(html, "<br>");
+    // Each run, with the white space before it, becomes one line break.
+    let mut prepared = String::with_capacity(html.len());
+    let mut last = 0;
+    for run in block.find_iter(html) {
+        prepared.push_str(html[last..run.start()].trim_end());
+        prepared.push_str("<br>");
+        last = run.end();
+    }
+    prepared.push_str(&html[last..]);
     let rendered = catch_unwind(AssertUnwindSafe(|| {
         mail_parser::decoders::html::html_to_text(&prepared)
     }))
     .unwrap_or_else(|_| strip_tags(&prepared));
-    tidy(&rendered.replace('\u{a0}', " "))
+    if rendered.contains('\u{a0}') {
+        tidy(&rendered.replace('\u{a0}', " "))
+    } else {
+        tidy(&rendered)
+    }
 }
 
 fn strip_tags(html: &str) -> String {

@@ -7,6 +7,7 @@
 //! to text first) and must never panic; a block that does not look like a forward header is
 //! left alone rather than guessed at.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -119,10 +120,20 @@ const OTHER_PHRASES: &[&str] = &[
 /// Finds the first inline-forward header block in `text` and returns the original it
 /// introduces, or None when the text holds no recognisable forward.
 pub fn find_inline_forward(text: &str) -> Option<Original> {
-    let text = text
-        .replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace(['\u{a0}', '\u{202f}'], " ");
+    // `lines()` ends lines at LF and CRLF; only a lone CR or a no-break space
+    // needs the text rewritten (most bodies have neither).
+    let lone_cr = text
+        .match_indices('\r')
+        .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
+    let text = if lone_cr || text.contains(['\u{a0}', '\u{202f}']) {
+        Cow::Owned(
+            text.replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .replace(['\u{a0}', '\u{202f}'], " "),
+        )
+    } else {
+        Cow::Borrowed(text)
+    };
     let lines: Vec<Line<'_>> = text.lines().map(Line::new).collect();
     (0..lines.len()).find_map(|i| block_at(&lines, i))
 }

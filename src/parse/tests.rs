@@ -198,4 +198,11 @@ fn html_to_text_breaks_blocks() {
     assert_eq!(html_to_text("<p>a</p><br><p>b</p>"), "a\n\nb");
     assert_eq!(html_to_text("x &lt;y@z&gt; &#65;"), "x <y@z> A");
     assert_eq!(html_to_text(""), "");
+    // White space around a run of block tags goes with it (one break), also
+    // where the converter would otherwise keep a space before a break.
+    assert_eq!(
+        html_to_text("a \r\n <div>\u{a0}</div>\n <P\n class=x> b"),
+        "a\nb"
+    );
+    assert_eq!(html_to_text(";<b> <i>&  \t</p><p>x"), "; &\nx");
 }

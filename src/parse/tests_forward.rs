@@ -573,3 +573,32 @@ fn separator_without_fields_is_not_a_forward() {
     assert_eq!(find_inline_forward("From: someone\nthen prose"), None);
     assert_eq!(find_inline_forward(""), None);
 }
+
+#[test]
+fn line_ends_and_no_break_spaces_do_not_change_the_original() {
+    let lf = format!(
+        "FYI\n\n---------- Forwarded message ---------\nFrom: Alice Example <alice@example.com>\n\
+         Date: Mon, Nov 2, 2026 at 10:14 AM\nSubject: Build failed\n\nThe deploy step printed:\n{KEY}\n"
+    );
+    let want = find_inline_forward(&lf).expect("LF forward");
+    for (what, text) in [
+        ("CRLF", lf.replace('\n', "\r\n")),
+        ("CR", lf.replace('\n', "\r")),
+        (
+            "mixed",
+            lf.replacen('\n', "\r", 3).replacen('\n', "\r\n", 2),
+        ),
+        (
+            "no-break spaces",
+            lf.replace("From: ", "From:\u{a0}")
+                .replace("Date: ", "Date:\u{202f}"),
+        ),
+    ] {
+        let got = find_inline_forward(&text).unwrap_or_else(|| panic!("{what}: no original"));
+        assert_eq!(got.from, want.from, "{what}");
+        assert_eq!(got.subject, want.subject, "{what}");
+        assert_eq!(got.date, want.date, "{what}");
+        assert_eq!(got.text, want.text, "{what}");
+    }
+    assert_eq!(want.from.as_deref(), Some(ALICE));
+}
