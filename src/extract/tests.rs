@@ -452,3 +452,35 @@ fn secret_inside_url_wins_and_url_is_trimmed() {
     let kinds: Vec<&str> = scanner().scan(&t).iter().map(|f| f.kind).collect();
     assert_eq!(kinds, ["url-password", "host"]);
 }
+
+#[test]
+fn bare_secret_access_key_is_found_only_near_a_key_id() {
+    let mut r = Rng::new(17);
+    let id = format!("AKIA{}", r.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
+    let secret = format!("{}/{}+{}", r.s(13, ALNUM), r.s(13, ALNUM), r.s(12, ALNUM));
+    assert_eq!(secret.len(), 40);
+    let kinds = |text: &str| -> Vec<(&'static str, String)> {
+        let fs = scanner().scan(text);
+        check_invariants(text, &fs);
+        fs.iter()
+            .map(|f| (f.kind, text[f.start..f.end].to_string()))
+            .collect()
+    };
+    // On the next line, between words, with base64 padding-like neighbours.
+    let near = format!("ünï id {id}\nthe pair: {secret} (rotate both) x== y+/\n");
+    let found = kinds(&near);
+    assert!(
+        found.contains(&("aws-secret-access-key", secret.clone())),
+        "{found:?}"
+    );
+    // A 40-character run that is part of a longer one is not a key.
+    let longer = format!("{id}\n{secret}Q\n");
+    assert!(!kinds(&longer)
+        .iter()
+        .any(|(k, _)| *k == "aws-secret-access-key"));
+    // Too far from any key id.
+    let far = format!("{id}\n{}\n{secret}\n", "word ".repeat(200));
+    assert!(!kinds(&far)
+        .iter()
+        .any(|(k, _)| *k == "aws-secret-access-key"));
+}
