@@ -140,7 +140,8 @@ fn cpu_seconds() -> f64 {
 
 /// Profiles the ingest alone: with `CLOSELOOP_PERF_CTL=FIFO` and
 /// `perf record --control=fifo:FIFO -D -1 …`, perf samples only while ingesting
-/// (only the `CLOSELOOP_PERF_PHASE`-th ingest, counting from 1, when set).
+/// (only the `CLOSELOOP_PERF_PHASE`-th ingest, counting from 1, when set;
+/// the IMAP `run --once` comes after the four Maildir ingests).
 fn perf_control(command: &str) {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / 2 + 1;

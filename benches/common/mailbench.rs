@@ -115,7 +115,9 @@ pub async fn figures(n: usize, rows: &mut Vec<Row>) {
     let mut cfg = lab_config(tmp.path(), &lab);
     let ctx = closeloop::cli::open(&cfg).await.unwrap();
     let start = Instant::now();
+    crate::perf_control("enable");
     let done = closeloop::imap::drain_once(&ctx).await.unwrap();
+    crate::perf_control("disable");
     let ours = done as f64 / start.elapsed().as_secs_f64();
     rows.push(Row::new(
         format!("IMAP raw UID FETCH 1:* BODY.PEEK[] ({count})"),

@@ -2,8 +2,9 @@
 //! pipelined batches (only the head of a message over
 //! `intake.max_message_bytes`), hand each batch to the pipeline (ONE
 //! transaction), remember the committed UID frontier, and only then move the
-//! messages to `intake.processed_mailbox` — in groups, each while the server's
-//! next batch is being ingested, so its MOVE costs no time of ours.
+//! messages to `intake.processed_mailbox` — in groups, each while we store
+//! fetched batches, so its MOVE costs no time of ours. The next batches are
+//! fetched while the current ones are stored, too.
 //!
 //! Architecture invariant: nothing is moved or flagged before its batch is
 //! committed. A crash between commit and move leaves committed messages in the
@@ -11,6 +12,7 @@
 //! re-reads them (dedup absorbs a re-read).
 
 use std::collections::BTreeMap;
+use std::iter::Peekable;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -30,11 +32,13 @@ pub const BATCH: usize = 100;
 /// proportion to the mailbox's size (Dovecot rewrites its index), so moving
 /// per batch cost more than ingesting in a full mailbox.
 const MOVE_EVERY: usize = 1000;
-/// Batches fetched at a time (then ingested while the server moves what
-/// committed before, if a MOVE is due).
+/// Batches fetched at a time: a group, stored while the session moves what
+/// committed before (if a MOVE is due) and fetches the next group.
 const AHEAD: usize = 4;
-/// Bytes fetched per batch, at most (a single bigger message gets its own batch).
-const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes fetched per batch, and about per group of batches, at most (a single
+/// bigger message gets its own batch). Two groups are held at a time: the one
+/// being stored and the next, fetched meanwhile.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// How much of an oversized message is fetched: enough for its headers.
 const HEAD_BYTES: u32 = 64 * 1024;
 /// Bound on fetching one batch of bodies.
@@ -206,35 +210,40 @@ pub async fn drain(
     // mailbox and are moved at the next `open` (or recognised when fetched again).
     let mut committed: Vec<u32> = Vec::new();
     let mut conn = ctx.store.conn().await?;
-    while planned.peek().is_some() {
-        if shutdown.is_some_and(|t| t.is_cancelled()) {
-            tracing::info!("shutdown: not starting another batch");
-            break;
-        }
-        // Fetch several batches, then ingest them one transaction each, the
-        // next one parsed on a blocking thread while this one commits. When a
-        // MOVE is due, the server moves the committed messages meanwhile (its
-        // MOVE of a group costs it about as much time as our ingest of a few
-        // batches costs us).
+    let mut next = fetch_group(s, ctx, o, &mut planned, max_message, AHEAD).await?;
+    while let Some((batches, reads)) = next.take() {
+        // Two things at once: our side stores the fetched group, one
+        // transaction per batch (the next batch read on a blocking thread
+        // while one commits); the session fetches the next group, whose first
+        // batch starts being read as soon as it arrives, then moves what
+        // committed before, if a MOVE is due (the server's MOVE of a group
+        // costs it about as much time as our ingest of a few batches costs us).
         let moving = if committed.len() >= MOVE_EVERY {
             remember_frontier(ctx, o).await?;
             std::mem::take(&mut committed)
         } else {
             Vec::new()
         };
-        let mut batches: Vec<&Vec<Listed>> = Vec::new();
-        let mut fetched: Vec<Bodies> = Vec::new();
-        let mut bytes = 0;
-        while let Some(batch) = planned.next_if(|_| batches.len() < AHEAD && bytes < BATCH_BYTES) {
-            let bodies = fetch(s, batch, max_message).await?;
-            bytes += bodies.values().map(|(b, _)| b.len() as u64).sum::<u64>();
-            batches.push(batch);
-            fetched.push(bodies);
-        }
-        let (moved, ingested) = tokio::join!(
-            acknowledge(s, o, &moving),
-            ingest_fetched(ctx, &mut conn, &o.mailbox, fetched)
-        );
+        // The group fetched now is stored while the session runs the next
+        // MOVE, if one will be due then: twice the size, so that storing it
+        // takes about as long as the server's MOVE.
+        let storing: usize = batches.iter().map(|b| b.len()).sum();
+        let ahead = if committed.len() + storing >= MOVE_EVERY {
+            2 * AHEAD
+        } else {
+            AHEAD
+        };
+        let session = async {
+            let fetched = if shutdown.is_some_and(|t| t.is_cancelled()) {
+                tracing::info!("shutdown: not fetching another batch");
+                None
+            } else {
+                fetch_group(s, ctx, o, &mut planned, max_message, ahead).await?
+            };
+            acknowledge(s, o, &moving).await?;
+            Ok::<_, ImapError>(fetched)
+        };
+        let (fetched, ingested) = tokio::join!(session, ingest_group(ctx, &mut conn, reads));
         for (batch, uids) in batches.iter().zip(ingested?) {
             if !frontier_blocked {
                 let last = u32::try_from(o.state.last_uid.max(0)).unwrap_or(0);
@@ -248,8 +257,9 @@ pub async fn drain(
             done += uids.len();
             committed.extend(uids);
         }
-        // On failure the moving UIDs stay committed: the next `open` moves them.
-        moved?;
+        // On failure the moving UIDs stay committed: the next `open` moves them;
+        // a group fetched but not stored is fetched again then.
+        next = fetched?;
     }
     if !committed.is_empty() {
         remember_frontier(ctx, o).await?;
@@ -328,33 +338,63 @@ async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bo
     Ok(bodies)
 }
 
-/// Ingests fetched batches, ONE transaction each, in order; returns each
-/// batch's committed UIDs (ascending). While a batch commits, the next one is
-/// parsed on a blocking thread.
-async fn ingest_fetched(
+/// Fetches the next group of planned batches (up to `ahead` of them, about
+/// `BATCH_BYTES` in all) and starts reading the first; `None` when all
+/// planned batches were fetched.
+async fn fetch_group<'p>(
+    s: &mut Session,
+    ctx: &Context,
+    o: &Opened,
+    planned: &mut Peekable<std::slice::Iter<'p, Vec<Listed>>>,
+    max_message: u64,
+    ahead: usize,
+) -> Result<Option<Group<'p>>, ImapError> {
+    let mut batches = Vec::new();
+    let mut fetched = Vec::new();
+    let mut bytes = 0;
+    while let Some(batch) = planned.next_if(|_| batches.len() < ahead && bytes < BATCH_BYTES) {
+        let bodies = fetch(s, batch, max_message).await?;
+        bytes += bodies.values().map(|(b, _)| b.len() as u64).sum::<u64>();
+        batches.push(batch);
+        fetched.push(bodies);
+    }
+    if batches.is_empty() {
+        return Ok(None);
+    }
+    let (ctx, mailbox) = (ctx.clone(), o.mailbox.clone());
+    let reads: Box<dyn Iterator<Item = _> + Send> =
+        Box::new(fetched.into_iter().map(move |bodies| {
+            let mailbox = mailbox.clone();
+            ReadAhead::start(&ctx, move || {
+                bodies
+                    .into_iter()
+                    .map(|(uid, (raw, truncated_from))| {
+                        let item = Item {
+                            raw,
+                            source: format!("imap:{mailbox}/{uid}"),
+                            truncated_from,
+                        };
+                        (uid, item)
+                    })
+                    .unzip()
+            })
+        }));
+    Ok(Some((batches, ReadAheads::new(reads))))
+}
+
+/// Fetched batches as planned, and their reads (each batch's UIDs and messages).
+type Group<'p> = (Vec<&'p Vec<Listed>>, Reads);
+type Reads = ReadAheads<Vec<u32>, Box<dyn Iterator<Item = ReadAhead<Vec<u32>>> + Send>>;
+
+/// Stores a fetched group, ONE transaction per batch, in order; returns each
+/// batch's committed UIDs (ascending).
+async fn ingest_group(
     ctx: &Context,
     conn: &mut Conn,
-    mailbox: &str,
-    fetched: Vec<Bodies>,
+    mut reads: Reads,
 ) -> Result<Vec<Vec<u32>>, ImapError> {
-    let mut batches = ReadAheads::new(fetched.into_iter().map(|bodies| {
-        let mailbox = mailbox.to_string();
-        ReadAhead::start(ctx, move || {
-            bodies
-                .into_iter()
-                .map(|(uid, (raw, truncated_from))| {
-                    let item = Item {
-                        raw,
-                        source: format!("imap:{mailbox}/{uid}"),
-                        truncated_from,
-                    };
-                    (uid, item)
-                })
-                .unzip()
-        })
-    }));
     let mut out = Vec::new();
-    while let Some(read) = batches.next().await {
+    while let Some(read) = reads.next().await {
         let (uids, reads): (Vec<u32>, _) = read?;
         if reads.is_empty() {
             out.push(uids);
