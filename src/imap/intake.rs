@@ -165,8 +165,9 @@ async fn move_leftovers(s: &mut Session, o: &mut Opened) -> Result<(), ImapError
     Ok(())
 }
 
-/// Ingests everything new in the selected mailbox. Between batches it stops
-/// early when `shutdown` fires (the batch in hand is finished first).
+/// Ingests everything new in the selected mailbox. Between groups of batches
+/// it stops early when `shutdown` fires (the group in hand, at most
+/// `2 * AHEAD` batches, is stored first; no further group is fetched).
 /// Returns how many messages were committed.
 pub async fn drain(
     s: &mut Session,
