@@ -10,6 +10,8 @@
 //! every batch is committed with synchronous=FULL before its files move.
 //! It reports; it does not gate CI.
 
+#[path = "common/ceiling.rs"]
+mod ceiling;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 #[path = "common/mailbench.rs"]

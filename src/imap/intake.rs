@@ -392,10 +392,10 @@ type Reads = ReadAheads<Vec<u32>, Box<dyn Iterator<Item = ReadAhead<Vec<u32>>> +
 async fn ingest_group(
     ctx: &Context,
     conn: &mut Conn,
-    mut reads: Reads,
+    mut group: Reads,
 ) -> Result<Vec<Vec<u32>>, ImapError> {
     let mut out = Vec::new();
-    while let Some(read) = reads.next().await {
+    while let Some(read) = group.next().await {
         let (uids, reads): (Vec<u32>, _) = read?;
         if reads.is_empty() {
             out.push(uids);

@@ -498,11 +498,7 @@ pub fn html_to_text(html: &str) -> String {
         mail_parser::decoders::html::html_to_text(&prepared)
     }))
     .unwrap_or_else(|_| strip_tags(&prepared));
-    if rendered.contains('\u{a0}') {
-        tidy(&rendered.replace('\u{a0}', " "))
-    } else {
-        tidy(&rendered)
-    }
+    tidy(&rendered.replace('\u{a0}', " "))
 }
 
 fn strip_tags(html: &str) -> String {
