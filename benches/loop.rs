@@ -140,18 +140,19 @@ fn cpu_seconds() -> f64 {
     secs(u.ru_utime) + secs(u.ru_stime)
 }
 
-/// Profiles the ingest alone: with `CLOSELOOP_PERF_CTL=FIFO` and
+/// Profiles the ingest alone: with `BENCH_PERF_CTL=FIFO` and
 /// `perf record --control=fifo:FIFO -D -1 …`, perf samples only while ingesting
-/// (only the `CLOSELOOP_PERF_PHASE`-th ingest, counting from 1, when set;
-/// the IMAP `run --once` comes after the four Maildir ingests).
+/// (only the `BENCH_PERF_PHASE`-th ingest, counting from 1, when set;
+/// the IMAP `run --once` comes after the four Maildir ingests). Not `CLOSELOOP_`
+/// variables: the daemon the IDLE phase starts refuses unknown ones.
 fn perf_control(command: &str) {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) / 2 + 1;
-    let phase = std::env::var("CLOSELOOP_PERF_PHASE").ok();
+    let phase = std::env::var("BENCH_PERF_PHASE").ok();
     if phase.is_some_and(|p| p != call.to_string()) {
         return;
     }
-    if let Some(fifo) = std::env::var_os("CLOSELOOP_PERF_CTL") {
+    if let Some(fifo) = std::env::var_os("BENCH_PERF_CTL") {
         if let Err(e) = std::fs::write(&fifo, format!("{command}\n")) {
             eprintln!("bench: perf control {}: {e}", Path::new(&fifo).display());
         }
