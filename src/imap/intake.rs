@@ -28,9 +28,10 @@ use crate::store::Conn;
 /// Messages per fetch-and-commit batch.
 pub const BATCH: usize = 100;
 /// Committed messages are moved to the processed folder in groups of this
-/// many, and at the end of each drain: a MOVE costs the server time in
-/// proportion to the mailbox's size (Dovecot rewrites its index), so moving
-/// per batch cost more than ingesting in a full mailbox.
+/// many, and at the end of each drain: fewer commands for the server. (A
+/// MOVE once seemed to cost Dovecot time in proportion to the mailbox's size;
+/// that was the benchmark's file names colliding in Dovecot's filename hash.
+/// With realistic names, moving every 100 or every 1,000 ran at the same rate.)
 const MOVE_EVERY: usize = 1000;
 /// Batches fetched at a time: a group, stored while the session moves what
 /// committed before (if a MOVE is due) and fetches the next group.
