@@ -113,6 +113,7 @@ async fn ingest_rate(
     let done = maildir::drain(
         ctx,
         dir,
+        &mut maildir::CurState::default(),
         || chrono::Utc::now().timestamp_millis(),
         |_, _| {},
     )

@@ -137,8 +137,9 @@ impl Signals {
 
 async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
     let ttl = ctx.cfg.intake.lease_timeout.0;
+    let mut cur = maildir::CurState::default();
     let n = match crate::lease::once_holding(&ctx.store, crate::lease::INTAKE, ttl, || {
-        drain_intake(ctx)
+        drain_intake(ctx, &mut cur)
     })
     .await?
     {
@@ -167,12 +168,13 @@ async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ingests what is waiting in the configured intake. Returns how many messages.
-pub async fn drain_intake(ctx: &Context) -> anyhow::Result<usize> {
+/// Ingests what is waiting in the configured intake (a Maildir's `cur/` as
+/// `cur` last saw it). Returns how many messages.
+pub async fn drain_intake(ctx: &Context, cur: &mut maildir::CurState) -> anyhow::Result<usize> {
     match ctx.cfg.intake.kind {
         IntakeKind::Maildir => {
             let dir = &ctx.cfg.intake.dir;
-            let done = maildir::drain(ctx, dir, now_ms, |_, _| {})
+            let done = maildir::drain(ctx, dir, cur, now_ms, |_, _| {})
                 .await
                 .with_context(|| format!("maildir {}", dir.display()))?;
             Ok(done)
@@ -188,8 +190,9 @@ async fn intake_loop(ctx: Context, shutdown: CancellationToken) {
             tracing::info!(dir = %ctx.cfg.intake.dir.display(), "watching maildir");
             // Reading new/ is one cheap directory listing: look every second (or poll_interval if shorter).
             let every = ctx.cfg.intake.poll_interval.0.min(Duration::from_secs(1));
+            let mut cur = maildir::CurState::default();
             loop {
-                match drain_intake(&ctx).await {
+                match drain_intake(&ctx, &mut cur).await {
                     Ok(_) => ctx.intake.set(IntakeState::Up),
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "maildir intake failed; will retry");

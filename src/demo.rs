@@ -442,6 +442,7 @@ async fn drain(ctx: &Context, maildir: &Path, at: Millis) -> Result<Results> {
     maildir::drain(
         ctx,
         maildir,
+        &mut maildir::CurState::default(),
         || at,
         |path, r| {
             let file = path
