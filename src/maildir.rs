@@ -39,7 +39,7 @@ pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
 
 /// How old `cur/`'s modification time must be before a listing that found
 /// nothing waiting there is trusted: a file renamed into `cur/` within the same
-/// timestamp tick as the listing (ticks are milliseconds on ext4, seconds or
+/// timestamp tick as the listing (a few milliseconds on ext4, a second or
 /// two on some file systems) would leave the time unchanged.
 const CUR_SETTLED: Duration = Duration::from_secs(3);
 
