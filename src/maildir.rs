@@ -28,11 +28,17 @@ pub enum MaildirError {
 /// memory (the loop bench's 100,000-report run would pass 100 MB).
 pub const BATCH: usize = 100;
 
+/// The error of an I/O call on `path`, for `map_err`.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MaildirError {
+    let path = path.to_path_buf();
+    move |source| MaildirError::Io { path, source }
+}
+
 /// Creates `new/`, `cur/` and `tmp/` if missing.
 pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
     for sub in ["new", "cur", "tmp"] {
         let p = dir.join(sub);
-        std::fs::create_dir_all(&p).map_err(|source| MaildirError::Io { path: p, source })?;
+        std::fs::create_dir_all(&p).map_err(io_error(&p))?;
     }
     Ok(())
 }
@@ -58,24 +64,17 @@ pub struct CurState {
 /// seen (`cur/` is not listed again while unchanged since a listing that found
 /// none there, see [`CurState`]).
 pub fn waiting(dir: &Path, cur: &mut CurState) -> Result<Vec<PathBuf>, MaildirError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| MaildirError::Io { path, source }
-    };
     let cur_dir = dir.join("cur");
     let cur_time = std::fs::metadata(&cur_dir)
         .and_then(|m| m.modified())
-        .map_err(io(&cur_dir))?;
-    let subs: &[&str] = if cur.quiet_at == Some(cur_time) {
-        &["new"]
-    } else {
-        &["new", "cur"]
-    };
+        .map_err(io_error(&cur_dir))?;
+    let list_cur = cur.quiet_at != Some(cur_time);
+    let subs: &[&str] = if list_cur { &["new", "cur"] } else { &["new"] };
     let mut out = Vec::new();
     let mut in_cur = 0;
     for sub in subs {
         let d = dir.join(sub);
-        let entries = std::fs::read_dir(&d).map_err(io(&d))?;
+        let entries = std::fs::read_dir(&d).map_err(io_error(&d))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if name.starts_with('.') {
@@ -92,7 +91,7 @@ pub fn waiting(dir: &Path, cur: &mut CurState) -> Result<Vec<PathBuf>, MaildirEr
             }
         }
     }
-    if subs.len() == 2 {
+    if list_cur {
         let settled = SystemTime::now()
             .duration_since(cur_time)
             .is_ok_and(|age| age >= CUR_SETTLED);

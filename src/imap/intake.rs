@@ -167,8 +167,8 @@ async fn move_leftovers(s: &mut Session, o: &mut Opened) -> Result<(), ImapError
 }
 
 /// Ingests everything new in the selected mailbox. Between groups of batches
-/// it stops early when `shutdown` fires (the group in hand, at most
-/// `2 * AHEAD` batches, is stored first; no further group is fetched).
+/// it stops early when `shutdown` fires (the group in hand, at most `AHEAD`
+/// batches, is stored first; no further group is fetched).
 /// Returns how many messages were committed.
 pub async fn drain(
     s: &mut Session,
@@ -212,7 +212,7 @@ pub async fn drain(
     // mailbox and are moved at the next `open` (or recognised when fetched again).
     let mut committed: Vec<u32> = Vec::new();
     let mut conn = ctx.store.conn().await?;
-    let mut next = fetch_group(s, ctx, o, &mut planned, max_message, AHEAD).await?;
+    let mut next = fetch_group(s, ctx, o, &mut planned, max_message).await?;
     while let Some((batches, reads)) = next.take() {
         // Two things at once: our side stores the fetched group, one
         // transaction per batch (the next batch read on a blocking thread
@@ -226,21 +226,12 @@ pub async fn drain(
         } else {
             Vec::new()
         };
-        // The group fetched now is stored while the session runs the next
-        // MOVE, if one will be due then: twice the size, so that storing it
-        // takes about as long as the server's MOVE.
-        let storing: usize = batches.iter().map(|b| b.len()).sum();
-        let ahead = if committed.len() + storing >= MOVE_EVERY {
-            2 * AHEAD
-        } else {
-            AHEAD
-        };
         let session = async {
             let fetched = if shutdown.is_some_and(|t| t.is_cancelled()) {
                 tracing::info!("shutdown: not fetching another batch");
                 None
             } else {
-                fetch_group(s, ctx, o, &mut planned, max_message, ahead).await?
+                fetch_group(s, ctx, o, &mut planned, max_message).await?
             };
             acknowledge(s, o, &moving).await?;
             Ok::<_, ImapError>(fetched)
@@ -340,7 +331,7 @@ async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bo
     Ok(bodies)
 }
 
-/// Fetches the next group of planned batches (up to `ahead` of them, about
+/// Fetches the next group of planned batches (up to `AHEAD` of them, about
 /// `BATCH_BYTES` in all) and starts reading the first; `None` when all
 /// planned batches were fetched.
 async fn fetch_group<'p>(
@@ -349,12 +340,11 @@ async fn fetch_group<'p>(
     o: &Opened,
     planned: &mut Peekable<std::slice::Iter<'p, Vec<Listed>>>,
     max_message: u64,
-    ahead: usize,
 ) -> Result<Option<Group<'p>>, ImapError> {
     let mut batches = Vec::new();
     let mut fetched = Vec::new();
     let mut bytes = 0;
-    while let Some(batch) = planned.next_if(|_| batches.len() < ahead && bytes < BATCH_BYTES) {
+    while let Some(batch) = planned.next_if(|_| batches.len() < AHEAD && bytes < BATCH_BYTES) {
         let bodies = fetch(s, batch, max_message).await?;
         bytes += bodies.values().map(|(b, _)| b.len() as u64).sum::<u64>();
         batches.push(batch);
