@@ -133,6 +133,20 @@ async fn reingest_is_idempotent_by_bytes_and_by_message_id(backend: Backend) {
         letters_before,
         "a re-read sends nothing"
     );
+    // Without a Message-ID only the bytes tell: the same bytes are seen, one
+    // byte more is a new message, alone or in a batch.
+    let bare = b"From: bob@example.org\r\nSubject: token in chat\r\n\r\nsvc-deploy token pasted in #general\r\n";
+    let first = pipeline::ingest(&ctx, bare, "c", T0 + 3000).await.unwrap();
+    assert!(matches!(first, Ingested::Report { .. }), "{first:?}");
+    let again = pipeline::ingest(&ctx, bare, "c", T0 + 4000).await.unwrap();
+    assert!(matches!(again, Ingested::AlreadySeen { .. }), "{again:?}");
+    let mut other = bare.to_vec();
+    other.extend_from_slice(b"again\r\n");
+    let out = pipeline::ingest_batch(&ctx, items(&[bare.to_vec(), other]), T0 + 5000)
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Ingested::AlreadySeen { .. }), "{out:?}");
+    assert!(!matches!(out[1], Ingested::AlreadySeen { .. }), "{out:?}");
     let mut c = ctx.store.conn().await.unwrap();
     assert_eq!(
         intake::reports_of(&mut c, CaseId(1)).await.unwrap().len(),

@@ -265,7 +265,7 @@ async fn record_unstorable(
     let sha = read.sha.clone();
     let reason = format!("could not be stored: {}", one_line(&error.to_string()));
     let mut tx = ctx.store.begin_on(conn).await?;
-    if let Some(seen) = rows::seen(&mut tx, &sha, None).await? {
+    if let Some(seen) = rows::seen(&mut tx, &sha, read.message_id()).await? {
         tx.rollback().await.ok();
         return Ok(Ingested::AlreadySeen {
             disposition: seen.disposition,

@@ -16,14 +16,18 @@ pub struct SeenMessage {
     pub case_id: Option<CaseId>,
 }
 
-/// Looks a message up by raw-bytes hash, then by Message-ID.
+/// Looks a message up by Message-ID, and by raw-bytes hash among messages
+/// stored without one. Identical bytes give the same Message-ID, so a message
+/// that has one is found by it; only messages without one have their hash
+/// indexed (migration 0005: one random-place index write less per message).
 pub async fn seen(
     conn: &mut Conn,
     raw_sha256: &str,
     message_id: Option<&str>,
 ) -> Result<Option<SeenMessage>> {
     let row = sqlx::query(
-        "SELECT disposition, case_id FROM messages WHERE raw_sha256 = $1 OR ($2 <> '' AND message_id = $2) LIMIT 1",
+        "SELECT disposition, case_id FROM messages \
+         WHERE (raw_sha256 = $1 AND message_id IS NULL) OR ($2 <> '' AND message_id = $2) LIMIT 1",
     )
     .bind(raw_sha256)
     .bind(message_id.unwrap_or(""))
@@ -38,8 +42,9 @@ pub async fn seen(
     .transpose()
 }
 
-/// Messages already stored under any of these raw-bytes hashes or Message-IDs
-/// (a whole batch at once): `(raw_sha256, message_id, what we know)` per row.
+/// Messages already stored under any of these Message-IDs, or without a
+/// Message-ID under any of these raw-bytes hashes (a whole batch at once, as
+/// `seen`): `(raw_sha256, message_id, what we know)` per row.
 pub async fn seen_any(
     conn: &mut Conn,
     raw_sha256s: &[&str],
@@ -55,7 +60,10 @@ pub async fn seen_any(
             [(c * half).min(message_ids.len())..((c + 1) * half).min(message_ids.len())];
         let mut wheres = Vec::new();
         if !shas.is_empty() {
-            wheres.push(format!("raw_sha256 IN ({})", binds(conn, 1, shas.len())));
+            wheres.push(format!(
+                "(raw_sha256 IN ({}) AND message_id IS NULL)",
+                binds(conn, 1, shas.len())
+            ));
         }
         if !mids.is_empty() {
             wheres.push(format!(

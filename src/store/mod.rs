@@ -414,4 +414,79 @@ mod tests {
         // Migrating twice is harmless.
         store.migrate().await.unwrap();
     }
+
+    /// Migration 0005 rebuilds `messages` (SQLite): rows and the reports that
+    /// point at them survive, foreign keys are on again, and the raw hash is
+    /// unique only among messages without a Message-ID.
+    #[tokio::test]
+    async fn sqlite_messages_rebuild_keeps_rows_and_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before");
+        std::fs::create_dir(&before).unwrap();
+        for f in
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap()
+        {
+            let f = f.unwrap().path();
+            if f.file_name().unwrap().to_str().unwrap() < "0005" {
+                std::fs::copy(&f, before.join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}/x.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        let old = Migrator::new(before.as_path()).await.unwrap();
+        old.run(store.pool()).await.unwrap();
+        let mut c = store.conn().await.unwrap();
+        for sql in [
+            "INSERT INTO cases (id, status, opened_at, updated_at) VALUES (7, 'open', 1, 1)",
+            "INSERT INTO messages (id, message_id, raw_sha256, source, subject, disposition, case_id, size, received_at) \
+             VALUES (3, 'm@x', 'h1', 's', '', 'report', 7, 10, 1), (4, NULL, 'h2', 's', '', 'ignored', NULL, 10, 1)",
+            "INSERT INTO reports (id, message_row, case_id, reporter, subject, received_at, body) \
+             VALUES (5, 3, 7, 'a@x', '', 1, '')",
+        ] {
+            sqlx::query(sql).execute(&mut *c).await.unwrap();
+        }
+        drop(c);
+        store.migrate().await.unwrap();
+        let mut c = store.conn().await.unwrap();
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, raw_sha256 FROM messages ORDER BY id")
+                .fetch_all(&mut *c)
+                .await
+                .unwrap();
+        assert_eq!(rows, vec![(3, "h1".to_string()), (4, "h2".to_string())]);
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        let dangling: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                .fetch_all(&mut *c)
+                .await
+                .unwrap();
+        assert!(dangling.is_empty(), "{dangling:?}");
+        let insert = |mid: Option<&'static str>, sha: &'static str| {
+            sqlx::query(
+                "INSERT INTO messages (message_id, raw_sha256, source, subject, disposition, size, received_at) \
+                 VALUES ($1, $2, 's', '', 'ignored', 1, 1)",
+            )
+            .bind(mid)
+            .bind(sha)
+        };
+        // Same bytes under another Message-ID: only the Message-ID is unique.
+        insert(Some("other@x"), "h1")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        // Without a Message-ID the hash is still unique.
+        assert!(insert(None, "h2").execute(&mut *c).await.is_err());
+        // A report still cannot point at a message that is not there.
+        assert!(sqlx::query(
+            "INSERT INTO reports (message_row, case_id, reporter, subject, received_at, body) \
+             VALUES (99, 7, 'a@x', '', 1, '')"
+        )
+        .execute(&mut *c)
+        .await
+        .is_err());
+    }
 }
