@@ -11,24 +11,18 @@ use common::*;
 #[test]
 fn output_commands_end_quietly_on_a_closed_pipe() {
     let d = Deployment::new("none");
-    let dir = d.dir.path().join("in");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut args = vec!["ingest".to_string()];
-    for i in 0..300 {
-        let f = dir.join(format!("{i}.eml"));
-        std::fs::write(
-            &f,
+    let files: Vec<Vec<u8>> = (0..300)
+        .map(|i| {
             email(
                 &format!("u{i}@example.org"),
                 &format!("report {i}"),
                 &format!("m{i}@x"),
                 &[],
                 "odd bot",
-            ),
-        )
-        .unwrap();
-        args.push(f.display().to_string());
-    }
+            )
+        })
+        .collect();
+    let args = ingest_args(&d.dir.path().join("in"), &files);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(d.run(&args, None).status.success());
 
@@ -88,7 +82,6 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
         .find(|p| p.kind == "github-pat")
         .unwrap();
     let dir = d.dir.path().join("in");
-    std::fs::create_dir_all(&dir).unwrap();
     let files = [
         // An outsider: quarantined, the token in the subject stays masked.
         email(
@@ -115,12 +108,7 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
             "bot account",
         ),
     ];
-    let mut args = vec!["ingest".to_string()];
-    for (i, raw) in files.iter().enumerate() {
-        let f = dir.join(format!("{i}.eml"));
-        std::fs::write(&f, raw).unwrap();
-        args.push(f.display().to_string());
-    }
+    let args = ingest_args(&dir, &files);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(d.run(&args, None).status.success());
 
@@ -168,4 +156,48 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("no quarantined messages"));
     let out = d.run(&["quarantine", "--since", "soon"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
+    let d = Deployment::new("none");
+    let dir = d.dir.path().join("in");
+    let report = email(
+        "bob@example.org",
+        "odd bot",
+        "r1@example.org",
+        &[],
+        "bot account",
+    );
+    let files = [
+        report.clone(),
+        // The same bytes again: a plain re-read, nothing to look at.
+        report,
+        // Another message under the same Message-ID: taken as the same, but named.
+        email("eve@example.org", "nothing", "r1@example.org", &[], "hello"),
+    ];
+    let args = ingest_args(&dir, &files);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Info, as the daemon logs by default (one-shot commands log warnings only).
+    let out = run_bin(&d.config_path, &args, None, &[("CLOSELOOP_LOG", "info")]);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let named: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("has this Message-ID but other bytes"))
+        .collect();
+    assert_eq!(named.len(), 1, "{log}");
+    assert!(named[0].contains("2.eml"), "{log}");
+}
+
+/// `ingest` and the messages written as `N.eml` files into `dir`.
+fn ingest_args(dir: &std::path::Path, files: &[Vec<u8>]) -> Vec<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut args = vec!["ingest".to_string()];
+    for (i, raw) in files.iter().enumerate() {
+        let f = dir.join(format!("{i}.eml"));
+        std::fs::write(&f, raw).unwrap();
+        args.push(f.display().to_string());
+    }
+    args
 }

@@ -319,7 +319,16 @@ async fn ingest_in(
     let message_id = read.message_id();
 
     if let Some(seen) = batch.seen(sha, message_id) {
-        tracing::debug!(source = source.as_str(), "message already ingested");
+        if batch.by_sha.contains_key(sha) {
+            tracing::debug!(source = source.as_str(), "message already ingested");
+        } else {
+            // The same report by the contract (a redelivery), but it may also be
+            // another message reusing the Message-ID: worth an operator's eye.
+            tracing::info!(
+                source = source.as_str(),
+                "a stored message has this Message-ID but other bytes; taken as already ingested"
+            );
+        }
         return Ok(Ingested::AlreadySeen {
             disposition: seen.disposition,
             case: seen.case_id,
