@@ -60,8 +60,8 @@ impl Facts {
 /// flushed before anything reads or writes a case by another way, and before
 /// commit).
 pub(super) struct Batch {
-    pub(super) by_sha: HashMap<String, SeenMessage>,
-    pub(super) by_message_id: HashMap<String, SeenMessage>,
+    by_sha: HashMap<String, SeenMessage>,
+    by_message_id: HashMap<String, SeenMessage>,
     pub(super) out: compose::Outgoing,
     pub(super) rows: Pending,
     /// The cases carrying each dedup key, as a lookup now would find them.
@@ -266,12 +266,14 @@ impl Batch {
         self.out.flush(conn).await
     }
 
-    /// Stored already (same raw bytes, else same Message-ID)?
-    pub(super) fn seen(&self, sha: &str, message_id: Option<&str>) -> Option<SeenMessage> {
-        self.by_sha
-            .get(sha)
-            .or_else(|| message_id.and_then(|m| self.by_message_id.get(m)))
-            .cloned()
+    /// Stored already (same raw bytes, else same Message-ID)? With whether
+    /// the bytes were the same.
+    pub(super) fn seen(&self, sha: &str, message_id: Option<&str>) -> Option<(SeenMessage, bool)> {
+        if let Some(m) = self.by_sha.get(sha) {
+            return Some((m.clone(), true));
+        }
+        let m = self.by_message_id.get(message_id?)?;
+        Some((m.clone(), false))
     }
 
     /// Queues the message row and remembers it for the rest of the batch;

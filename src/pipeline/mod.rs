@@ -318,8 +318,8 @@ async fn ingest_in(
     let max = ctx.cfg.intake.max_message_bytes;
     let message_id = read.message_id();
 
-    if let Some(seen) = batch.seen(sha, message_id) {
-        if batch.by_sha.contains_key(sha) {
+    if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
+        if same_bytes {
             tracing::debug!(source = source.as_str(), "message already ingested");
         } else {
             // The same report by the contract (a redelivery), but it may also be
