@@ -5,7 +5,9 @@
 //!
 //! Measures, in one run: Maildir ingest (reports/s, peak RSS) into a fresh
 //! SQLite file; dedup cost as the database grows (rate of the last 5,000
-//! reports against the first 5,000); outbox letters/s (file sink, and the test
+//! reports against the first 5,000, each the median of three windows: the
+//! run's own and two repeats on an empty database / a copy of the grown one);
+//! 4 KB plain messages into a fresh database (median of three); outbox letters/s (file sink, and the test
 //! Postfix when the mail servers are installed). Durability is not traded:
 //! every batch is committed with synchronous=FULL before its files move.
 //! It reports; it does not gate CI.
@@ -107,6 +109,11 @@ async fn ingest_rate(
     n: usize,
 ) -> (f64, usize, usize) {
     let (dups, bytes) = write_maildir(dir, gen, n);
+    (drain_rate(ctx, dir, n).await, dups, bytes)
+}
+
+/// Ingests the `n` messages waiting in the Maildir; returns reports/s of the ingest alone.
+async fn drain_rate(ctx: &closeloop::context::Context, dir: &Path, n: usize) -> f64 {
     perf_control("enable");
     let cpu = cpu_seconds();
     let start = Instant::now();
@@ -127,7 +134,60 @@ async fn ingest_rate(
         cpu_seconds() - cpu
     );
     assert_eq!(done, n, "every message ingested");
-    (n as f64 / elapsed.as_secs_f64(), dups, bytes)
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// How many times the first and the last window of the growth figure are measured.
+const REPEATS: usize = 3;
+
+/// A database and Maildir of its own in `dir` (empty, or from `copy_bench_dirs`).
+async fn open_bench(dir: &Path) -> (Config, closeloop::context::Context) {
+    let cfg = config(dir);
+    let ctx = closeloop::cli::open(&cfg).await.unwrap();
+    (cfg, ctx)
+}
+
+/// `count` new directories, each holding a copy of the benchmark's database
+/// (with its write-ahead log, between commits) and key file in `dir`, and
+/// its Maildir's `cur/`, where the ingested mail lies (listed by each drain).
+fn copy_bench_dirs(dir: &Path, count: usize) -> Vec<tempfile::TempDir> {
+    let copies: Vec<tempfile::TempDir> = (0..count)
+        .map(|_| {
+            let to = tempfile::tempdir().unwrap();
+            for name in ["bench.db", "bench.db-wal", "bench.key"] {
+                let from = dir.join(name);
+                if from.exists() {
+                    std::fs::copy(&from, to.path().join(name)).unwrap();
+                }
+            }
+            maildir::ensure(&to.path().join("maildir")).unwrap();
+            to
+        })
+        .collect();
+    link_mail(&dir.join("maildir"), "cur", &copies);
+    copies
+}
+
+/// The files in `maildir`'s `sub` lie in each of `copies`' Maildirs too
+/// (hard links: the same bytes, no memory held).
+fn link_mail(maildir: &Path, sub: &str, copies: &[tempfile::TempDir]) {
+    for entry in std::fs::read_dir(maildir.join(sub)).unwrap() {
+        let entry = entry.unwrap();
+        for to in copies {
+            let link = to.path().join("maildir").join(sub).join(entry.file_name());
+            std::fs::hard_link(entry.path(), link).unwrap();
+        }
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// User + system CPU time of the whole process so far, in seconds.
@@ -143,8 +203,9 @@ fn cpu_seconds() -> f64 {
 
 /// Profiles the ingest alone: with `BENCH_PERF_CTL=FIFO` and
 /// `perf record --control=fifo:FIFO -D -1 …`, perf samples only while ingesting
-/// (only the `BENCH_PERF_PHASE`-th ingest, counting from 1, when set;
-/// the IMAP `run --once` comes after the four Maildir ingests). Not `CLOSELOOP_`
+/// (only the `BENCH_PERF_PHASE`-th ingest, counting from 1, when set: first,
+/// middle, last, the repeats of the first and then of the last window, the
+/// three 4 KB plain ones, and the IMAP `run --once` after them). Not `CLOSELOOP_`
 /// variables: the daemon the IDLE phase starts refuses unknown ones.
 fn perf_control(command: &str) {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -184,35 +245,77 @@ fn main() {
 
     rt.block_on(async {
         // 1. Maildir ingest into a fresh SQLite database, size mix, with duplicates.
-        let cfg = config(tmp.path());
-        let ctx = closeloop::cli::open(&cfg).await.unwrap();
+        let (cfg, ctx) = open_bench(tmp.path()).await;
         let mut gen = synth::Generator::new(1, true);
         let first = 5_000.min(n / 2);
         let mid_end = n - first;
         reset_peak_rss();
         let (early, d1, b1) = ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await;
         let (_, d2, b2) = ingest_rate(&ctx, &cfg.intake.dir, &mut gen, mid_end - first).await;
-        let (late, d3, b3) = ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await;
+        // The same last messages go again, later, into copies of the database as it is now.
+        let late_dirs = copy_bench_dirs(tmp.path(), REPEATS - 1);
+        let (d3, b3) = write_maildir(&cfg.intake.dir, &mut gen, first);
+        link_mail(&cfg.intake.dir, "new", &late_dirs);
+        let late = drain_rate(&ctx, &cfg.intake.dir, first).await;
         let rss = peak_rss_mb();
         eprintln!(
             "bench: {n} reports, average {} bytes, {} duplicates",
             (b1 + b2 + b3) / n.max(1),
             d1 + d2 + d3
         );
+
+        // 2. Repeats of the first and the last window: on this kind of machine two
+        // identical runs differ by up to ±20 %, so one window each says little
+        // about the growth. Each repeat ingests the same messages as its window:
+        // the first ones into another empty database, the last ones into a copy
+        // of the database as it was before the last window.
+        let mut earlies = vec![early];
+        let mut lates = vec![late];
+        for _ in 1..REPEATS {
+            let dir = tempfile::tempdir().unwrap();
+            let (cfg, ctx) = open_bench(dir.path()).await;
+            let mut gen = synth::Generator::new(1, true);
+            earlies.push(ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await.0);
+        }
+        for dir in late_dirs {
+            let (cfg, ctx) = open_bench(dir.path()).await;
+            lates.push(drain_rate(&ctx, &cfg.intake.dir, first).await);
+        }
+        // 4 KB plain messages only, fresh databases: the headline target's exact shape.
+        let mut plains = Vec::new();
+        for _ in 0..REPEATS {
+            let dir = tempfile::tempdir().unwrap();
+            let (cfg, ctx) = open_bench(dir.path()).await;
+            let mut gen = synth::Generator::new(2, false);
+            plains.push(ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await.0);
+        }
+        let (early, late) = (median(&earlies), median(&lates));
+        let each = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        eprintln!(
+            "bench: first {first}: {} reports/s; last {first}: {} reports/s; 4 KB plain: {} reports/s",
+            each(&earlies),
+            each(&lates),
+            each(&plains)
+        );
         rows.push(Row::new(
-            format!("maildir ingest, first {first} (empty db)"),
+            format!("maildir ingest, first {first} (empty db), median of {REPEATS}"),
             early,
             "reports/s",
             ">= 5000",
         ));
         rows.push(Row::new(
-            format!("maildir ingest, last {first} ({mid_end} stored)"),
+            format!("maildir ingest, last {first} ({mid_end} stored), median of {REPEATS}"),
             late,
             "reports/s",
             "",
         ));
         rows.push(Row::new(
-            "dedup growth: late rate / early rate".into(),
+            "dedup growth: late rate / early rate (medians)".into(),
             late / early * 100.0,
             "%",
             ">= 80",
@@ -223,16 +326,9 @@ fn main() {
             "MB",
             "<= 100",
         ));
-
-        // 4 KB plain messages only, fresh database: the headline target's exact shape.
-        let tmp2 = tempfile::tempdir().unwrap();
-        let cfg2 = config(tmp2.path());
-        let ctx2 = closeloop::cli::open(&cfg2).await.unwrap();
-        let mut plain = synth::Generator::new(2, false);
-        let (rate, _, _) = ingest_rate(&ctx2, &cfg2.intake.dir, &mut plain, first).await;
         rows.push(Row::new(
-            format!("maildir ingest, {first} x ~4 KB plain"),
-            rate,
+            format!("maildir ingest, {first} x ~4 KB plain, median of {REPEATS}"),
+            median(&plains),
             "reports/s",
             ">= 5000",
         ));
