@@ -7,8 +7,9 @@
 //! SQLite file; dedup cost as the database grows (rate of the last 5,000
 //! reports against the first 5,000, each the median of three windows: the
 //! run's own and two repeats on an empty database / a copy of the grown one);
-//! 4 KB plain messages into a fresh database (median of three); outbox letters/s (file sink, and the test
-//! Postfix when the mail servers are installed). Durability is not traded:
+//! 4 KB plain messages into a fresh database (median of three); outbox
+//! letters/s (file sink, and the test Postfix when the mail servers are
+//! installed). Durability is not traded:
 //! every batch is committed with synchronous=FULL before its files move.
 //! It reports; it does not gate CI.
 
@@ -137,8 +138,16 @@ async fn drain_rate(ctx: &closeloop::context::Context, dir: &Path, n: usize) -> 
     n as f64 / elapsed.as_secs_f64()
 }
 
-/// How many times the first and the last window of the growth figure are measured.
+/// How many times each Maildir window (first, last, 4 KB plain) is measured.
 const REPEATS: usize = 3;
+
+/// Ingests the first `n` messages of generator `seed` into a database of its own.
+async fn fresh_rate(seed: u64, size_mix: bool, n: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, ctx) = open_bench(dir.path()).await;
+    let mut gen = synth::Generator::new(seed, size_mix);
+    ingest_rate(&ctx, &cfg.intake.dir, &mut gen, n).await.0
+}
 
 /// A database and Maildir of its own in `dir` (empty, or from `copy_bench_dirs`).
 async fn open_bench(dir: &Path) -> (Config, closeloop::context::Context) {
@@ -272,10 +281,7 @@ fn main() {
         let mut earlies = vec![early];
         let mut lates = vec![late];
         for _ in 1..REPEATS {
-            let dir = tempfile::tempdir().unwrap();
-            let (cfg, ctx) = open_bench(dir.path()).await;
-            let mut gen = synth::Generator::new(1, true);
-            earlies.push(ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await.0);
+            earlies.push(fresh_rate(1, true, first).await);
         }
         for dir in late_dirs {
             let (cfg, ctx) = open_bench(dir.path()).await;
@@ -284,10 +290,7 @@ fn main() {
         // 4 KB plain messages only, fresh databases: the headline target's exact shape.
         let mut plains = Vec::new();
         for _ in 0..REPEATS {
-            let dir = tempfile::tempdir().unwrap();
-            let (cfg, ctx) = open_bench(dir.path()).await;
-            let mut gen = synth::Generator::new(2, false);
-            plains.push(ingest_rate(&ctx, &cfg.intake.dir, &mut gen, first).await.0);
+            plains.push(fresh_rate(2, false, first).await);
         }
         let (early, late) = (median(&earlies), median(&lates));
         let each = |v: &[f64]| {
