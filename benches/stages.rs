@@ -90,3 +90,22 @@ fn render_outcome_letter(b: divan::Bencher) {
     let ctx = letters::samples::outcome(closeloop::domain::Outcome::Remediated);
     b.bench(|| letters::render_outcome(&org, "alice@example.org", divan::black_box(&ctx)).unwrap());
 }
+
+/// The two letters every new report gets: the reporter's acknowledgement and
+/// the responders' notice, whose excerpt is the report's first 1,200 characters
+/// (as `compose::after_report` takes it).
+#[divan::bench]
+fn render_report_letters(b: divan::Bencher) {
+    let org = letters::Org::new("Example Security", "CL");
+    let ack = letters::samples::ack();
+    let mut notify = letters::samples::notify();
+    let text = parse::parse(&sample(false)).text;
+    notify.redacted_excerpt = text.chars().take(1200).collect();
+    b.bench(|| {
+        (
+            letters::render_ack(&org, "alice@example.org", divan::black_box(&ack)).unwrap(),
+            letters::render_notify(&org, "security@example.org", divan::black_box(&notify))
+                .unwrap(),
+        )
+    });
+}

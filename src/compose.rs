@@ -373,7 +373,10 @@ pub async fn after_report(
             joined_existing: joined,
             report_count: report_count as usize,
             reporters,
-            redacted_excerpt: report.body.chars().take(1200).collect(),
+            redacted_excerpt: match report.body.char_indices().nth(1200) {
+                Some((cut, _)) => report.body[..cut].to_string(),
+                None => report.body.clone(),
+            },
             warnings: report
                 .problems
                 .split("; ")

@@ -372,6 +372,20 @@ pub fn sanitize_header(s: &str) -> String {
 
 /// Like [`sanitize_header`] without the length cap: for values shown in bodies.
 pub(crate) fn one_line(s: &str) -> String {
+    // Printable ASCII with single inner spaces is its own one-line form.
+    let b = s.as_bytes();
+    if b.iter().all(|c| (0x20..0x7F).contains(c))
+        && !b.starts_with(b" ")
+        && !b.ends_with(b" ")
+        && !s.contains("  ")
+    {
+        return s.to_string();
+    }
+    squeeze(s)
+}
+
+/// [`one_line`] character by character.
+pub(crate) fn squeeze(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars() {

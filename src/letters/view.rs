@@ -91,16 +91,24 @@ fn subject_or_default(s: &str) -> String {
     }
 }
 
+/// The line without control characters other than tabs; borrowed when it
+/// has none (a byte below space other than tab, DEL, or a C1 control's 0xC2).
+fn without_controls(line: &str) -> std::borrow::Cow<'_, str> {
+    let suspect = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7F || *b == 0xC2;
+    if !line.as_bytes().iter().any(suspect) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    line.chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
+}
+
 /// Splits an already redacted excerpt into at most [`EXCERPT_LINES`] lines for quoting.
 fn excerpt(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut used = 0;
     for line in text.lines() {
-        let clean: String = line
-            .chars()
-            .filter(|c| !c.is_control() || *c == '\t')
-            .collect();
-        let clean = clean.trim_end().to_string();
+        let clean = without_controls(line).trim_end().to_string();
         if out.len() == EXCERPT_LINES || used + clean.len() > EXCERPT_CHARS {
             out.push("[…]".to_string());
             break;
@@ -461,7 +469,50 @@ impl FailureView {
 
 #[cfg(test)]
 mod tests {
-    use super::sentence;
+    use super::{excerpt, sentence, without_controls};
+
+    /// Strings from an alphabet of the cases the byte checks tell apart.
+    fn strings() -> Vec<String> {
+        let alphabet = [
+            "a", "Z", " ", "  ", "\t", "\r", "\u{0}", "\u{7f}", "\u{85}", "\u{9f}", "\u{a0}", "©",
+            "é", "\u{200b}", "\u{feff}", "…",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        (0..20_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let n = (seed % 7) as usize;
+                (0..n)
+                    .map(|i| alphabet[((seed >> (8 * i)) % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn controls_are_dropped_from_excerpt_lines_as_char_by_char() {
+        for s in strings() {
+            let slow: String = s
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect();
+            assert_eq!(without_controls(&s), slow, "{s:?}");
+        }
+        assert_eq!(
+            excerpt("key\u{7}=1 \r\nnext\u{85}line\n\n"),
+            vec!["key=1".to_string(), "nextline".to_string()]
+        );
+    }
+
+    #[test]
+    fn one_line_fast_path_matches_char_by_char() {
+        for s in strings() {
+            assert_eq!(super::one_line(&s), crate::letters::squeeze(&s), "{s:?}");
+        }
+        assert_eq!(super::one_line(" a  b\t\u{200b}c "), "a b c");
+    }
 
     #[test]
     fn responder_words_become_sentences() {
