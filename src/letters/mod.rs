@@ -385,7 +385,7 @@ pub(crate) fn one_line(s: &str) -> String {
 }
 
 /// [`one_line`] character by character.
-pub(crate) fn squeeze(s: &str) -> String {
+fn squeeze(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars() {
