@@ -189,14 +189,20 @@ fn link_mail(maildir: &Path, sub: &str, copies: &[tempfile::TempDir]) {
     }
 }
 
+/// The value at fraction `p` (0–1) of `sorted`, by nearest rank.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// The middle value (the upper one of the middle two for an even count).
 fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    percentile(&v, 0.5)
 }
 
 /// User + system CPU time of the whole process so far, in seconds.

@@ -11,7 +11,7 @@ use closeloop::config::{Config, OutboundKind, TlsMode};
 
 use super::harness::{self, MailLab};
 use super::synth;
-use super::Row;
+use super::{percentile, Row};
 
 fn lab_config_text(dir: &Path, lab: &MailLab) -> String {
     format!(
@@ -114,14 +114,6 @@ fn pure_rate(msgs: &[(synth::Kind, Vec<u8>)]) -> f64 {
     }
     std::hint::black_box(findings);
     msgs.len() as f64 / start.elapsed().as_secs_f64()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 pub async fn figures(n: usize, rows: &mut Vec<Row>) {
