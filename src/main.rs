@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = closeloop::cli::Cli::parse();
@@ -25,14 +24,11 @@ fn main() {
         Command::Run { .. } => "info",
         _ => "warn",
     };
-    let filter =
-        EnvFilter::try_from_env("CLOSELOOP_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let spec = std::env::var("CLOSELOOP_LOG").ok();
+    let ansi = std::io::stderr().is_terminal();
+    let subscriber =
+        closeloop::cli::log_subscriber(spec.as_deref(), default_level, std::io::stderr, ansi);
+    tracing_subscriber::util::SubscriberInitExt::init(subscriber);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -405,13 +405,15 @@ async fn two_reports_acknowledged(s: &Setup, d: &mut Daemon) {
 async fn e2e_reports_arrive_by_idle_and_are_acknowledged() {
     e2e_gate!();
     let s = Setup::new(Outbound::Smtp);
-    let mut d = s.start_daemon("daemon");
+    // The most verbose level: no library's trace of the wire may carry a secret either.
+    let mut d = s.start_daemon_with("daemon", &[("CLOSELOOP_LOG", "trace")]);
     two_reports_acknowledged(&s, &mut d).await;
     let log = d.log();
     assert!(
         log.contains("waiting=\"IDLE\"") || log.contains("waiting=IDLE"),
         "{log}"
     );
+    assert!(log.contains("DEBUG"), "not logged at the level asked");
     assert!(!log.contains(SEC.1), "password in the log");
     assert!(!log.contains(KEY), "plaintext key in the log");
     // SIGTERM while idling: IDLE is interrupted, the exit is clean and quick.

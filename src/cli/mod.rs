@@ -7,6 +7,7 @@ mod cases;
 mod check;
 mod copy_db;
 mod ingest;
+mod logging;
 mod quarantine;
 mod respond;
 mod scan;
@@ -15,6 +16,8 @@ mod stats;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+
+pub use logging::subscriber as log_subscriber;
 
 use crate::config::{Config, ConfigError};
 use crate::context::Context;
