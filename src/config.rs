@@ -160,6 +160,31 @@ pub enum TlsMode {
     None,
 }
 
+/// How closeloop proves who it is to the IMAP server (`intake.auth`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    /// The IMAP LOGIN command with the password.
+    Login,
+    /// SASL PLAIN (`AUTHENTICATE PLAIN`) with the password, for servers that turn LOGIN off.
+    Plain,
+    /// SASL XOAUTH2 (`AUTHENTICATE XOAUTH2`): the password source holds an OAuth2 access
+    /// token, read again at each connection so that a refresher outside can replace it.
+    /// Microsoft 365 and Gmail accept only OAuth2 for IMAP.
+    Xoauth2,
+}
+
+impl ImapAuth {
+    /// The name used in the config and in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImapAuth::Login => "login",
+            ImapAuth::Plain => "plain",
+            ImapAuth::Xoauth2 => "xoauth2",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum IntakeKind {
@@ -207,6 +232,7 @@ pub struct Intake {
     pub port: u16,
     pub tls: TlsMode,
     pub username: String,
+    pub auth: ImapAuth,
     #[serde(flatten)]
     pub password: PasswordSource,
     pub mailbox: String,
@@ -229,6 +255,7 @@ impl Default for Intake {
             port: 993,
             tls: TlsMode::Tls,
             username: String::new(),
+            auth: ImapAuth::Login,
             password: PasswordSource::default(),
             mailbox: "INBOX".into(),
             processed_mailbox: "Processed".into(),
@@ -790,6 +817,19 @@ mod tests {
         ] {
             assert!(err.contains(key), "missing {key} in {err}");
         }
+    }
+
+    #[test]
+    fn the_imap_sign_in_mechanism_is_chosen_by_intake_auth() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.intake.auth, ImapAuth::Login);
+        let c = load(MINIMAL, &[("CLOSELOOP_INTAKE_AUTH", "xoauth2")]).unwrap();
+        assert_eq!(c.intake.auth, ImapAuth::Xoauth2);
+        let text = MINIMAL.replacen("[intake]\n", "[intake]\nauth = \"plain\"\n", 1);
+        assert_eq!(load(&text, &[]).unwrap().intake.auth, ImapAuth::Plain);
+        let text = MINIMAL.replacen("[intake]\n", "[intake]\nauth = \"oauth\"\n", 1);
+        let err = load(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("oauth") && err.contains("xoauth2"), "{err}");
     }
 
     #[test]

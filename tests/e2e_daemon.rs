@@ -423,6 +423,120 @@ async fn e2e_reports_arrive_by_idle_and_are_acknowledged() {
     eprintln!("stopped from IDLE in {took:?}");
 }
 
+/// `intake.auth`: SASL PLAIN with the password, XOAUTH2 with an access token the identity
+/// provider signed; a forged, expired or someone else's token, or the password where a token
+/// belongs, is refused with an error naming the user and the mechanism, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_imap_signs_in_with_sasl_plain_or_an_oauth2_token() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let run_once = |auth: &str, secret: &str| {
+        s.command(&["run", "--once"])
+            .env("CLOSELOOP_INTAKE_AUTH", auth)
+            .env(PASSWORD_ENV, secret)
+            .output()
+            .unwrap()
+    };
+    let refused = |auth: &str, secret: &str| {
+        let out = run_once(auth, secret);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{auth}: {err}");
+        let want = format!("login as {} (intake.auth = \"{auth}\") refused", SEC.0);
+        assert!(err.contains(&want), "{auth}: {err}");
+        assert!(
+            !err.contains(secret),
+            "{auth}: the secret in the output: {err}"
+        );
+    };
+    let provider = harness::OAUTH2_KEY;
+    refused(
+        "xoauth2",
+        &harness::oauth2_token(SEC.0, 3600, b"not the provider's key"),
+    );
+    refused("xoauth2", &harness::oauth2_token(SEC.0, -120, provider));
+    refused("xoauth2", &harness::oauth2_token(ALICE.0, 3600, provider));
+    refused("xoauth2", SEC.1);
+    refused("plain", "not-the-password");
+
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a wiki page",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+    let token = harness::oauth2_token(SEC.0, 3600, provider);
+    let out = run_once("xoauth2", &token);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 1);
+    assert_eq!(s.mailbox(SEC, "Processed").await.len(), 1);
+
+    s.append(&[report(
+        BOB.0,
+        2,
+        "Key in a ticket",
+        &format!("Found {KEY} again."),
+    )])
+    .await;
+    let out = run_once("plain", SEC.1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
+/// The daemon reads `password_file` again at each connection: when the access token there
+/// has expired, it keeps retrying, and signs in once a refresher has written a fresh one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_the_daemon_signs_in_once_an_expired_token_is_replaced() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let token_file = s.dir.path().join("imap-token");
+    let provider = harness::OAUTH2_KEY;
+    let expired = harness::oauth2_token(SEC.0, -120, provider);
+    std::fs::write(&token_file, format!("{expired}\n")).unwrap();
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        &format!("password_env = \"{PASSWORD_ENV}\""),
+        &format!(
+            "auth = \"xoauth2\"\npassword_file = \"{}\"",
+            token_file.display()
+        ),
+    );
+    std::fs::write(&s.config, text).unwrap();
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a wiki page",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+
+    let mut d = s.start_daemon("daemon");
+    d.wait_log("refused").await;
+    d.wait_log("reconnecting").await;
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 0);
+    let fresh = harness::oauth2_token(SEC.0, 3600, provider);
+    std::fs::write(&token_file, format!("{fresh}\n")).unwrap();
+    d.wait_log("IMAP connected").await;
+    s.wait_count("SELECT COUNT(*) FROM reports", |n| n == 1, "reports")
+        .await;
+    let log = d.log();
+    assert!(
+        log.contains("auth=\"xoauth2\"") || log.contains("auth=xoauth2"),
+        "{log}"
+    );
+    for secret in [expired.as_str(), fresh.as_str(), KEY] {
+        assert!(!log.contains(secret), "a secret in the log: {log}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_responder_reply_resolves_and_every_reporter_gets_the_outcome() {
     e2e_gate!();

@@ -63,9 +63,10 @@ pub async fn check(cfg: &Config) -> Result<String, String> {
             "will be created"
         };
         Ok(format!(
-            "logged in as {} ({}); {} has {} message(s); {} {processed}; server offers {}",
+            "logged in as {} ({}, {}); {} has {} message(s); {} {processed}; server offers {}",
             i.username,
             tls_name(i.tls),
+            i.auth.name(),
             i.mailbox,
             status.exists,
             i.processed_mailbox,
@@ -103,6 +104,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
         port = i.port,
         tls = tls_name(i.tls),
         user = %i.username,
+        auth = i.auth.name(),
         mailbox = %i.mailbox,
         processed = %i.processed_mailbox,
         "IMAP intake starting"

@@ -1,6 +1,7 @@
 //! One IMAP connection: TCP, TLS (`tls`, `starttls`, or `none` on loopback;
-//! rustls with the ring provider and webpki roots), greeting, LOGIN and the
-//! capabilities asked for after login. Every server call is bounded by a
+//! rustls with the ring provider and webpki roots), greeting, sign-in (LOGIN, or
+//! SASL PLAIN or XOAUTH2 as `intake.auth` says) and the capabilities asked for
+//! after it. Every server call is bounded by a
 //! timeout, since async-imap has none of its own.
 //!
 //! Must not know about mailboxes' contents or the pipeline.
@@ -12,7 +13,7 @@ use async_imap::types::Capability;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{Intake, TlsMode};
+use crate::config::{ImapAuth, Intake, TlsMode};
 use crate::store::StoreError;
 
 /// Bound on one ordinary command (LOGIN, SELECT, MOVE …).
@@ -42,8 +43,12 @@ pub enum ImapError {
         what: &'static str,
         source: async_imap::error::Error,
     },
-    #[error("login as {user} refused: {reason}")]
-    Login { user: String, reason: String },
+    #[error("login as {user} (intake.auth = \"{auth}\") refused: {reason}")]
+    Login {
+        user: String,
+        auth: &'static str,
+        reason: String,
+    },
     #[error("{0}")]
     Password(String),
     #[error("mailbox {mailbox}: {reason}")]
@@ -146,23 +151,37 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         .resolve("intake")
         .map_err(ImapError::Password)?
         .ok_or_else(|| {
-            ImapError::Password(
-                "no IMAP password configured: set intake.password_env or intake.password_file"
-                    .into(),
-            )
+            ImapError::Password(format!(
+                "no IMAP {} configured: set intake.password_env or intake.password_file",
+                secret_name(cfg.auth)
+            ))
         })?;
-    let mut session =
-        match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, &password)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err((e, _))) => {
-                return Err(ImapError::Login {
-                    user: cfg.username.clone(),
-                    reason: e.to_string(),
-                })
-            }
-            Err(_) => return Err(ImapError::Timeout("LOGIN", COMMAND_TIMEOUT)),
-        };
+    let (command, signed_in) = match sasl(cfg.auth, &cfg.username, &password) {
+        None => (
+            "LOGIN",
+            tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, &password)).await,
+        ),
+        Some((mechanism, first)) => (
+            "AUTHENTICATE",
+            tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                client.authenticate(mechanism, InitialResponse(Some(first))),
+            )
+            .await,
+        ),
+    };
     drop(password);
+    let mut session = match signed_in {
+        Ok(Ok(s)) => s,
+        Ok(Err((e, _))) => {
+            return Err(ImapError::Login {
+                user: cfg.username.clone(),
+                auth: cfg.auth.name(),
+                reason: e.to_string(),
+            })
+        }
+        Err(_) => return Err(ImapError::Timeout(command, COMMAND_TIMEOUT)),
+    };
     // Servers list IDLE, MOVE … fully only after login: ask again.
     let caps = within("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?;
     let all = caps
@@ -174,6 +193,42 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         })
         .collect();
     Ok((session, Caps::from_list(all)))
+}
+
+/// What the password source holds under `auth`, for messages.
+fn secret_name(auth: ImapAuth) -> &'static str {
+    match auth {
+        ImapAuth::Login | ImapAuth::Plain => "password",
+        ImapAuth::Xoauth2 => "OAuth2 access token",
+    }
+}
+
+/// The SASL mechanism for `auth` and the client's first and only message in it: PLAIN's
+/// (RFC 4616: no authorization identity, the username, the password) or XOAUTH2's
+/// (Google's and Microsoft's format: `user=…^Aauth=Bearer …^A^A`). None for LOGIN.
+/// async-imap sends the message base64-encoded.
+fn sasl(auth: ImapAuth, username: &str, secret: &str) -> Option<(&'static str, Vec<u8>)> {
+    match auth {
+        ImapAuth::Login => None,
+        ImapAuth::Plain => Some(("PLAIN", format!("\0{username}\0{secret}").into_bytes())),
+        ImapAuth::Xoauth2 => Some((
+            "XOAUTH2",
+            format!("user={username}\x01auth=Bearer {secret}\x01\x01").into_bytes(),
+        )),
+    }
+}
+
+/// Answers the server's first challenge with the initial response, and any further one
+/// (XOAUTH2's error report, a JSON object, comes as a challenge) with an empty message,
+/// after which the server completes the command with NO.
+struct InitialResponse(Option<Vec<u8>>);
+
+impl async_imap::Authenticator for InitialResponse {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        self.0.take().unwrap_or_default()
+    }
 }
 
 async fn greeting<T: Io>(client: &mut async_imap::Client<T>) -> Result<(), ImapError> {
@@ -226,5 +281,37 @@ mod tests {
             Caps::from_list(vec![]).summary(),
             "none of IDLE, MOVE, UIDPLUS"
         );
+    }
+
+    #[test]
+    fn sasl_initial_responses_follow_their_formats() {
+        use async_imap::Authenticator;
+        assert!(sasl(ImapAuth::Login, "sec@example.org", "pw").is_none());
+        let (mechanism, plain) = sasl(ImapAuth::Plain, "sec@example.org", "pw").unwrap();
+        assert_eq!(
+            (mechanism, &plain[..]),
+            ("PLAIN", &b"\0sec@example.org\0pw"[..])
+        );
+        let (mechanism, x) = sasl(ImapAuth::Xoauth2, "sec@example.org", "ya29.tok").unwrap();
+        assert_eq!(mechanism, "XOAUTH2");
+        assert_eq!(x, b"user=sec@example.org\x01auth=Bearer ya29.tok\x01\x01");
+        // The first challenge gets the response; an error challenge after it gets nothing.
+        let mut a = InitialResponse(Some(x.clone()));
+        assert_eq!(a.process(b""), x);
+        assert!(a.process(br#"{"status":"401"}"#).is_empty());
+    }
+
+    #[test]
+    fn a_refused_sign_in_names_the_user_and_the_mechanism() {
+        let e = ImapError::Login {
+            user: "sec@example.org".into(),
+            auth: ImapAuth::Xoauth2.name(),
+            reason: "NO [AUTHENTICATIONFAILED]".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "login as sec@example.org (intake.auth = \"xoauth2\") refused: NO [AUTHENTICATIONFAILED]"
+        );
+        assert_eq!(secret_name(ImapAuth::Xoauth2), "OAuth2 access token");
     }
 }

@@ -6,7 +6,7 @@
 //! makes `MailLab::start` panic naming the package.
 //!
 //! Layout of a lab dir (`/tmp/closeloop-lab-XXXXXX`, kept short for Unix socket paths):
-//! `dovecot/{dovecot.conf,users,run,state}`, `postfix/{etc,spool,data}`, `mail/<domain>/<local>/Maildir`,
+//! `dovecot/{dovecot.conf,users,oauth2.conf.ext,oauth2-keys,run,state}`, `postfix/{etc,spool,data}`, `mail/<domain>/<local>/Maildir`,
 //! `log/{dovecot.log,postfix.log,*.out}`. The dir is removed on drop, unless the test panicked
 //! (then it is kept and its path printed).
 #![allow(dead_code)]
@@ -27,6 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
+
+use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
 
 /// Prefix of every lab dir under /tmp; also used to find labs left behind by killed test runs.
 const LAB_PREFIX: &str = "closeloop-lab-";
@@ -53,6 +57,29 @@ fn current_test_name() -> String {
         .name()
         .unwrap_or("unnamed-thread")
         .to_string()
+}
+
+/// The HS256 key the lab's Dovecot checks XOAUTH2 access tokens with.
+pub const OAUTH2_KEY: &[u8] = b"closeloop-lab-oauth2-signing-key";
+
+/// A JWT access token for `user` as an identity provider would issue it, signed with `key`
+/// (`OAUTH2_KEY` for one the lab accepts), expiring `expires_in` seconds from now (negative:
+/// expired already).
+pub fn oauth2_token(user: &str, expires_in: i64, key: &[u8]) -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"sub":"{user}","iat":{},"exp":{}}}"#,
+        now.min(now + expires_in) - 60,
+        now + expires_in
+    ));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{header}.{claims}").as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{header}.{claims}.{signature}")
 }
 
 /// A running Dovecot + Postfix pair for one test.
@@ -426,6 +453,20 @@ impl MailLab {
             ));
             vmailbox.push_str(&format!("{} ok\n", address.to_ascii_lowercase()));
         }
+        fs::write(
+            dir.join("dovecot/oauth2.conf.ext"),
+            config::render(config::DOVECOT_OAUTH2_CONF, &vars),
+        )
+        .unwrap();
+        // Looked up as `shared/<azp>/<alg>/<kid>`; a token without azp and kid is "default".
+        let keys = dir.join("dovecot/oauth2-keys/default/HS256");
+        fs::create_dir_all(&keys).unwrap();
+        fs::write(keys.join("default"), BASE64.encode(OAUTH2_KEY)).unwrap();
+        for d in ["dovecot/oauth2-keys", "dovecot/oauth2-keys/default"] {
+            fs::set_permissions(dir.join(d), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(keys.join("default"), fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(dir.join("dovecot/users"), passwd).unwrap();
         fs::set_permissions(dir.join("dovecot/users"), fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(
