@@ -13,6 +13,7 @@ mod body;
 mod forward;
 mod headers;
 mod msg;
+mod rtf;
 
 #[cfg(test)]
 mod tests;

@@ -3,13 +3,14 @@
 //! attached `message/rfc822` part gives: from, subject, date and Message-ID, taken from the
 //! original's internet headers when the file kept them (PR_TRANSPORT_MESSAGE_HEADERS) and
 //! otherwise from the sender, subject, Message-ID and time properties; the body text is
-//! PR_BODY, else PR_HTML rendered to text.
+//! PR_BODY, else PR_HTML rendered to text, else PR_RTF_COMPRESSED expanded and read as
+//! text (or as the HTML it encapsulates, rendered).
 //!
 //! Damage never panics and never loses the outer message: what could not be read is said in
 //! `problems` and whatever could be read is kept. Reads are bounded by the attachment's own
 //! size (itself bounded by the message size limit): the streams read together never exceed
 //! it, whatever their directory entries claim. Attachments inside the `.msg` (a nested
-//! `.msg` among them) and a body kept only as compressed RTF are not read.
+//! `.msg` among them) are not read.
 
 use std::io::{Cursor, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,6 +21,7 @@ use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::body::{decode_text_bytes, html_to_text, original_heads, Heads};
 use super::headers::{clean_id, cp1252, single_line};
+use super::rtf::{self, RtfText};
 use super::{ForwardStyle, Original};
 
 /// The eight bytes every compound file starts with.
@@ -136,13 +138,7 @@ pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Origi
         Some(body) => body,
         None => match msg.html(html_codepage) {
             Some(html) => html_to_text(&html),
-            None => {
-                if msg.find(PR_RTF_COMPRESSED, &[PT_BINARY]).is_some() {
-                    msg.problems
-                        .push("body only in compressed RTF; body not decoded".into());
-                }
-                String::new()
-            }
+            None => msg.rtf_body().unwrap_or_default(),
         },
     };
     let text = text.trim().to_string();
@@ -310,6 +306,29 @@ impl<'a, 'p> Msg<'a, 'p> {
         self.string(PR_HTML)
     }
 
+    /// PR_RTF_COMPRESSED as text: expanded ([MS-OXRTFCP], the `compressed-rtf` crate), then
+    /// read by `rtf::text`. Damage is a problem and no body.
+    fn rtf_body(&mut self) -> Option<String> {
+        let (at, _) = self.find(PR_RTF_COMPRESSED, &[PT_BINARY])?;
+        let what = prop_name(PR_RTF_COMPRESSED);
+        let bytes = self.read(at, what)?;
+        let rtf = match expand_rtf(&bytes) {
+            Ok(rtf) => rtf,
+            Err(why) => {
+                self.problems
+                    .push(format!("{what}: {why}; body not decoded"));
+                return None;
+            }
+        };
+        let codepage = self.codepage;
+        let problems = &mut *self.problems;
+        let mut decode = |b: &[u8], cp: Option<u32>| eight_bit(b, cp.or(codepage), what, problems);
+        Some(match rtf::text(&rtf, &mut decode) {
+            RtfText::Plain(text) => text,
+            RtfText::Html(html) => html_to_text(&html),
+        })
+    }
+
     /// `Name <address>` of the sender: SMTP addresses before Exchange (`/O=…`) ones.
     fn sender(&mut self) -> Option<String> {
         let mut exchange = None;
@@ -395,6 +414,38 @@ impl<'a, 'p> Msg<'a, 'p> {
 }
 
 /// Display name of a property for problem strings.
+/// The RTF held by a PR_RTF_COMPRESSED stream, after the header checks the crate leaves to
+/// its caller: at least the 16-byte header, a stored ("MELA") body within the stream, and
+/// a declared size a compressed body could reach (each 2-byte reference gives at most 17
+/// bytes), so no header can make it reserve more memory than the stream could fill.
+fn expand_rtf(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    const HEADER: usize = 16;
+    if bytes.len() < HEADER {
+        return Err(format!("{} bytes, shorter than its header", bytes.len()));
+    }
+    let word =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    // Writers may pad the stream past the size its header gives.
+    let bytes = match (word(0) as usize).checked_add(4) {
+        Some(end) if end >= HEADER && end < bytes.len() => &bytes[..end],
+        _ => bytes,
+    };
+    let raw_size = word(4) as usize;
+    let body = bytes.len() - HEADER;
+    let fits = match &bytes[8..12] {
+        b"MELA" => raw_size <= body,
+        _ => raw_size <= body.saturating_mul(9),
+    };
+    if !fits {
+        return Err(format!(
+            "declares {raw_size} bytes of RTF, more than its {body} bytes can hold"
+        ));
+    }
+    let text = compressed_rtf::decompress_rtf(bytes).map_err(|e| format!("damaged ({e})"))?;
+    // The crate returns each byte as the char of the same number.
+    Ok(text.chars().map(|c| c as u32 as u8).collect())
+}
+
 fn prop_name(id: u16) -> &'static str {
     match id {
         PR_SUBJECT => "subject (0x0037)",
@@ -407,6 +458,7 @@ fn prop_name(id: u16) -> &'static str {
         PR_MESSAGE_DELIVERY_TIME => "delivery time (0x0E06)",
         PR_BODY => "body (0x1000)",
         PR_HTML => "HTML body (0x1013)",
+        PR_RTF_COMPRESSED => "compressed RTF body (0x1009)",
         PR_INTERNET_MESSAGE_ID => "Message-ID (0x1035)",
         PR_SENDER_SMTP_ADDRESS => "sender SMTP address (0x5D01)",
         PR_SENT_REPRESENTING_SMTP_ADDRESS => "sent-representing SMTP address (0x5D02)",

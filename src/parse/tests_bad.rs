@@ -12,6 +12,15 @@ pub(super) fn next_random(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// Sets `flips` bytes at random places of `bytes` to random values.
+pub(super) fn garble(bytes: &mut [u8], seed: &mut u64, flips: usize) {
+    for _ in 0..flips {
+        next_random(seed);
+        let at = (*seed as usize) % bytes.len();
+        bytes[at] = (*seed >> 32) as u8;
+    }
+}
+
 fn has_problem(i: &Inbound, needle: &str) -> bool {
     i.problems.iter().any(|p| p.contains(needle))
 }
@@ -267,11 +276,7 @@ fn truncated_and_garbled_input_never_panics() {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for round in 0..300 {
         let mut bytes = base.clone();
-        for _ in 0..(round % 20 + 1) {
-            next_random(&mut seed);
-            let at = (seed as usize) % bytes.len();
-            bytes[at] = (seed >> 32) as u8;
-        }
+        garble(&mut bytes, &mut seed, round % 20 + 1);
         let _ = parse(&bytes);
     }
 }

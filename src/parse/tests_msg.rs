@@ -7,7 +7,7 @@ use std::io::{Cursor, Write};
 
 use super::msg::*;
 use super::tests::{eol, ALICE, OUTER};
-use super::tests_bad::next_random;
+use super::tests_bad::{garble, next_random};
 use super::*;
 
 /// An AWS key id and a GitHub token the extractor detects (see `extract` tests).
@@ -474,6 +474,133 @@ async fn secrets_in_the_msg_body_are_stored_redacted() {
     assert!(arts.iter().all(|a| !a.masked.contains(&GHP[4..30])));
 }
 
+/// A header claiming 4 GiB of RTF in a 20-byte stream.
+const RTF_BOMB: [u8; 20] = [
+    16, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, b'L', b'Z', b'F', b'u', 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+fn rtf_bad_crc() -> Vec<u8> {
+    let mut rtf = compressed_rtf::compress_rtf(r"{\rtf1 hello}").unwrap();
+    rtf[12] ^= 0xFF;
+    rtf
+}
+
+/// A `.msg` whose body is only PR_RTF_COMPRESSED (as Outlook keeps RTF mail, and some
+/// tools keep HTML mail): the body is expanded and read, so the secrets in it are found.
+#[test]
+fn rtf_only_bodies_are_read() {
+    let plain = format!(
+        r"{{\rtf1\ansi\ansicpg1252\deff0{{\fonttbl{{\f0\fswiss Arial;}}}}\pard The deploy printed\par aws_access_key_id={AWS}\par GITHUB_TOKEN={GHP}\par Caf\'e9 \u8364?\par}}"
+    );
+    let html = format!(
+        r#"{{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{{\fonttbl{{\f0\fswiss Arial;}}}}{{\*\htmltag19 <html>}}{{\*\htmltag50 <body>}}\htmlrtf \f0 \htmlrtf0 The deploy printed{{\*\htmltag116 <br>}}\htmlrtf\line\htmlrtf0 aws_access_key_id={AWS}{{\*\htmltag116 <br>}}\htmlrtf\line\htmlrtf0 GITHUB_TOKEN={GHP}{{\*\htmltag116 <br>}}\htmlrtf\line\htmlrtf0 Caf\'e9 &euro;{{\*\htmltag58 </body>}}{{\*\htmltag27 </html>}}}}"#
+    );
+    let cyrillic = r"{\rtf1\ansi\ansicpg1251 \'cf\'f0\'e8\'e2\'e5\'f2}";
+    let mut padded = compressed_rtf::compress_rtf(&plain).unwrap();
+    padded.extend_from_slice(&[0; 7]);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "compressed RTF",
+            compressed_rtf::compress_rtf(&plain).unwrap(),
+            "Café €",
+        ),
+        (
+            "stored RTF",
+            compressed_rtf::encode_rtf(&plain).unwrap(),
+            "Café €",
+        ),
+        ("padded stream", padded, "Café €"),
+        (
+            "encapsulated HTML",
+            compressed_rtf::compress_rtf(&html).unwrap(),
+            "Café €",
+        ),
+        (
+            "codepage 1251",
+            compressed_rtf::compress_rtf(cyrillic).unwrap(),
+            "Привет",
+        ),
+    ];
+    for (what, rtf, tail) in cases {
+        let mut props = alice_props("");
+        props.retain(|p| !matches!(p, Prop::Utf16(PR_BODY, _)));
+        props.push(Prop::Binary(PR_RTF_COMPRESSED, &rtf));
+        let i = parse(&forward(
+            &msg_file(&props),
+            "application/vnd.ms-outlook",
+            "a.msg",
+            true,
+        ));
+        assert!(i.problems.is_empty(), "{what}: {:?}", i.problems);
+        let text = i.original.expect("original").text;
+        assert!(text.ends_with(tail), "{what}: {text:?}");
+        if tail == "Привет" {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "The deploy printed",
+                &format!("aws_access_key_id={AWS}")[..],
+                &format!("GITHUB_TOKEN={GHP}")[..]
+            ],
+            "{what}: {text:?}"
+        );
+        let kinds: Vec<_> = crate::extract::scanner()
+            .scan(&text)
+            .into_iter()
+            .map(|f| f.kind)
+            .collect();
+        assert!(kinds.contains(&"aws-access-key-id"), "{what}: {kinds:?}");
+        assert!(kinds.contains(&"github-pat"), "{what}: {kinds:?}");
+    }
+}
+
+/// Garbled compressed RTF (header, references, text) never panics the reader, which the
+/// attachment path would only catch as "crashed", losing the rest of the .msg.
+#[test]
+fn garbled_rtf_bodies_never_panic() {
+    let rtf = format!(
+        r"{{\rtf1\ansi\fromhtml1 {{\*\htmltag <p>}}{AWS}\'e9\u8364?{{\fonttbl x}}\par\htmlrtf x\htmlrtf0 }}"
+    );
+    let good = compressed_rtf::compress_rtf(&rtf.repeat(20)).unwrap();
+    assert_eq!(crc32(&good[16..]).to_le_bytes(), good[12..16]);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..2000 {
+        let mut bytes = good.clone();
+        garble(&mut bytes, &mut seed, round % 8 + 1);
+        if round % 3 == 0 {
+            // Keep the checksum right, so that the expansion itself meets the damage.
+            let crc = crc32(&bytes[16..]);
+            bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+        }
+        let mut props = alice_props("");
+        props.retain(|p| !matches!(p, Prop::Utf16(PR_BODY, _)));
+        props.push(Prop::Binary(PR_RTF_COMPRESSED, &bytes));
+        let mut problems = Vec::new();
+        assert!(
+            read_msg(&msg_file(&props), &mut problems).is_some(),
+            "round {round}"
+        );
+    }
+}
+
+/// [MS-OXRTFCP]'s CRC-32 (no pre- or post-inversion).
+fn crc32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0u32, |crc, &b| {
+        let mut c = (crc ^ b as u32) & 0xFF;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        c ^ (crc >> 8)
+    })
+}
+
 #[test]
 fn damaged_msg_files_are_reported() {
     let good = msg_file(&alice_props("body"));
@@ -596,12 +723,30 @@ fn damaged_msg_files_are_reported() {
             true,
         ),
         (
-            "RTF only",
+            "RTF shorter than its header",
             msg_file(&[
                 Prop::Utf16(PR_SUBJECT, "x"),
                 Prop::Binary(PR_RTF_COMPRESSED, b"LZFu"),
             ]),
-            "body only in compressed RTF",
+            "compressed RTF body (0x1009): 4 bytes, shorter than its header; body not decoded",
+            true,
+        ),
+        (
+            "RTF declaring more than it can hold",
+            msg_file(&[
+                Prop::Utf16(PR_SUBJECT, "x"),
+                Prop::Binary(PR_RTF_COMPRESSED, &RTF_BOMB),
+            ]),
+            "declares 4294967295 bytes of RTF",
+            true,
+        ),
+        (
+            "RTF with a damaged checksum",
+            msg_file(&[
+                Prop::Utf16(PR_SUBJECT, "x"),
+                Prop::Binary(PR_RTF_COMPRESSED, &rtf_bad_crc()),
+            ]),
+            "compressed RTF body (0x1009): damaged (COMPRESSED CRC mismatch",
             true,
         ),
     ];
