@@ -413,7 +413,6 @@ impl<'a, 'p> Msg<'a, 'p> {
     }
 }
 
-/// Display name of a property for problem strings.
 /// The RTF held by a PR_RTF_COMPRESSED stream, after the header checks the crate leaves to
 /// its caller: at least the 16-byte header, a stored ("MELA") body within the stream, and
 /// a declared size a compressed body could reach (each 2-byte reference gives at most 17
@@ -446,6 +445,7 @@ fn expand_rtf(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(text.chars().map(|c| c as u32 as u8).collect())
 }
 
+/// Display name of a property for problem strings.
 fn prop_name(id: u16) -> &'static str {
     match id {
         PR_SUBJECT => "subject (0x0037)",
