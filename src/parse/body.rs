@@ -39,18 +39,33 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
         let Some(part) = message.parts.get(id as usize) else {
             continue;
         };
-        let name = part
-            .attachment_name()
-            .map(|n| single_line(n, "attachment name", problems))
-            .unwrap_or_else(|| format!("part-{id}"));
-        let original = attached_original(part, &name, problems)
+        let name = attachment_name(part, id as usize, problems);
+        let attached = attached_original(part, &name, problems)
             .or_else(|| attached_msg(part, &name, problems));
-        if let Some(original) = original {
+        if let Some(Attached {
+            original,
+            attachments,
+        }) = attached
+        {
             if inbound.original.is_none() {
                 inbound.original = Some(original);
             } else {
-                problems.push(format!("several attached messages; {name:?} ignored"));
+                // Only one original is recorded; the others' text is still read.
+                problems.push(format!(
+                    "several attached messages; {name:?} read as an attachment"
+                ));
+                inbound.attachments.push(TextAttachment {
+                    name: name.clone(),
+                    text: original.text,
+                });
             }
+            // The original's own attachments are part of what was reported.
+            inbound
+                .attachments
+                .extend(attachments.into_iter().map(|a| TextAttachment {
+                    name: format!("{name} / {}", a.name),
+                    text: a.text,
+                }));
             continue;
         }
         let lower = name.to_lowercase();
@@ -58,6 +73,19 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
             inbound.attachments.push(TextAttachment { name, text });
         }
     }
+}
+
+/// An attached original and the text-like attachments it carries.
+pub(super) struct Attached {
+    pub(super) original: Original,
+    pub(super) attachments: Vec<TextAttachment>,
+}
+
+/// The name an attachment goes by: its file name, else `part-N`.
+fn attachment_name(part: &MessagePart<'_>, id: usize, problems: &mut Vec<String>) -> String {
+    part.attachment_name()
+        .map(|n| single_line(n, "attachment name", problems))
+        .unwrap_or_else(|| format!("part-{id}"))
 }
 
 /// Body text of a message: text/plain parts joined; HTML rendered only when there is no
@@ -265,7 +293,7 @@ fn attached_original(
     part: &MessagePart<'_>,
     name: &str,
     problems: &mut Vec<String>,
-) -> Option<Original> {
+) -> Option<Attached> {
     let parsed;
     let message = match &part.body {
         PartType::Message(m) => m,
@@ -284,14 +312,29 @@ fn attached_original(
     let heads = original_heads(message, "attached original's", problems);
     let mut local = Vec::new();
     let (text, _) = body_text(message, &mut local);
+    // Its text-like attachments; messages attached to it are not opened further.
+    let mut attachments = Vec::new();
+    for &id in &message.attachments {
+        let id = id as usize;
+        let Some(part) = message.parts.get(id) else {
+            continue;
+        };
+        let name = attachment_name(part, id, &mut local);
+        if let Some(text) = attachment_text(message, part, id, &name.to_lowercase(), &mut local) {
+            attachments.push(TextAttachment { name, text });
+        }
+    }
     problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
-    Some(Original {
-        from: heads.from,
-        subject: heads.subject,
-        date: heads.date,
-        message_id: heads.message_id,
-        text,
-        style: ForwardStyle::Attached,
+    Some(Attached {
+        original: Original {
+            from: heads.from,
+            subject: heads.subject,
+            date: heads.date,
+            message_id: heads.message_id,
+            text,
+            style: ForwardStyle::Attached,
+        },
+        attachments,
     })
 }
 
@@ -340,45 +383,55 @@ fn attachment_text(
         PartType::Text(_) => part_text(message, part, id, problems),
         PartType::Html(_) => part_text(message, part, id, problems).map(|h| html_to_text(&h)),
         PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-            let declared = text_like_type(part) || text_like_name(lower_name);
-            let unknown = part.content_type().is_none_or(|ct| {
-                ct.ctype().eq_ignore_ascii_case("application")
-                    && ct
-                        .subtype()
-                        .is_none_or(|s| s.eq_ignore_ascii_case("octet-stream"))
-            });
-            if !(declared || unknown) {
-                return None;
-            }
-            if bytes.len() > MAX_ATTACHMENT_BYTES {
-                if declared {
-                    problems.push(format!(
-                        "attachment {lower_name:?} too large to read as text"
-                    ));
-                }
-                return None;
-            }
-            if !looks_textual(bytes) {
-                if declared {
-                    problems.push(format!("attachment {lower_name:?} looks binary; skipped"));
-                }
-                return None;
-            }
-            let (text, note) = decode_text_bytes(bytes);
-            problems.extend(note.map(|n| format!("attachment {lower_name:?}: {n}")));
-            Some(text)
+            let (ctype, subtype) = part
+                .content_type()
+                .map_or(("", ""), |ct| (ct.ctype(), ct.subtype().unwrap_or("")));
+            binary_attachment_text(bytes, ctype, subtype, lower_name, problems)
         }
         _ => None,
     }
 }
 
-fn text_like_type(part: &MessagePart<'_>) -> bool {
-    let Some(ct) = part.content_type() else {
-        return false;
-    };
-    let sub = ct.subtype().unwrap_or("").to_lowercase();
-    ct.ctype().eq_ignore_ascii_case("text")
-        || (ct.ctype().eq_ignore_ascii_case("application")
+/// The text of an attachment given as bytes with its MIME type (empty when none): read when
+/// its type or name says text, or it has no specific type, and it is small enough and looks
+/// like text. Skipping one whose type or name says text is a problem.
+pub(super) fn binary_attachment_text(
+    bytes: &[u8],
+    ctype: &str,
+    subtype: &str,
+    lower_name: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let declared = text_like_type(ctype, subtype) || text_like_name(lower_name);
+    let unknown = ctype.is_empty()
+        || (ctype.eq_ignore_ascii_case("application")
+            && (subtype.is_empty() || subtype.eq_ignore_ascii_case("octet-stream")));
+    if !(declared || unknown) {
+        return None;
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        if declared {
+            problems.push(format!(
+                "attachment {lower_name:?} too large to read as text"
+            ));
+        }
+        return None;
+    }
+    if !looks_textual(bytes) {
+        if declared {
+            problems.push(format!("attachment {lower_name:?} looks binary; skipped"));
+        }
+        return None;
+    }
+    let (text, note) = decode_text_bytes(bytes);
+    problems.extend(note.map(|n| format!("attachment {lower_name:?}: {n}")));
+    Some(text)
+}
+
+fn text_like_type(ctype: &str, subtype: &str) -> bool {
+    let sub = subtype.to_lowercase();
+    ctype.eq_ignore_ascii_case("text")
+        || (ctype.eq_ignore_ascii_case("application")
             && (matches!(
                 sub.as_str(),
                 "json"

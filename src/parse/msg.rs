@@ -9,8 +9,9 @@
 //! Damage never panics and never loses the outer message: what could not be read is said in
 //! `problems` and whatever could be read is kept. Reads are bounded by the attachment's own
 //! size (itself bounded by the message size limit): the streams read together never exceed
-//! it, whatever their directory entries claim. Attachments inside the `.msg` (a nested
-//! `.msg` among them) are not read.
+//! it, whatever their directory entries claim. Text-like attachments inside the `.msg` are
+//! read as a MIME message's are, and an embedded message gives its body text; what those
+//! carry in turn is not opened.
 
 use std::io::{Cursor, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,10 +20,12 @@ use std::path::PathBuf;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::body::{decode_text_bytes, html_to_text, original_heads, Heads};
+use super::body::{
+    binary_attachment_text, decode_text_bytes, html_to_text, original_heads, Attached, Heads,
+};
 use super::headers::{clean_id, cp1252, single_line};
 use super::rtf::{self, RtfText};
-use super::{ForwardStyle, Original};
+use super::{ForwardStyle, Original, TextAttachment};
 
 /// The eight bytes every compound file starts with.
 const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -34,6 +37,10 @@ const PROPERTIES_HEADER: usize = 32;
 const PROPERTY_ENTRY: usize = 16;
 /// A message has a few hundred top-level entries; more means a damaged directory.
 const MAX_ENTRIES: usize = 10_000;
+/// Storage-name prefix of an attachment: `__attach_version1.0_#XXXXXXXX`.
+const ATTACH: &str = "__ATTACH_VERSION1.0_#";
+/// Attachments read from one `.msg`; more are noted and skipped.
+const MAX_ATTACHMENTS: usize = 64;
 
 /// MAPI property types.
 pub(super) const PT_LONG: u16 = 0x0003;
@@ -59,6 +66,14 @@ pub(super) const PR_INTERNET_CPID: u16 = 0x3FDE;
 pub(super) const PR_MESSAGE_CODEPAGE: u16 = 0x3FFD;
 pub(super) const PR_SENDER_SMTP_ADDRESS: u16 = 0x5D01;
 pub(super) const PR_SENT_REPRESENTING_SMTP_ADDRESS: u16 = 0x5D02;
+/// Attachment properties: the data (PT_BINARY; a PT_OBJECT storage for an embedded message),
+/// the short and long file names, the display name and the MIME type.
+pub(super) const PR_ATTACH_DATA: u16 = 0x3701;
+pub(super) const PR_ATTACH_FILENAME: u16 = 0x3704;
+pub(super) const PR_ATTACH_LONG_FILENAME: u16 = 0x3707;
+pub(super) const PR_ATTACH_MIME_TAG: u16 = 0x370E;
+pub(super) const PR_DISPLAY_NAME: u16 = 0x3001;
+pub(super) const PT_OBJECT: u16 = 0x000D;
 
 /// The original carried by an attached Outlook `.msg` (`application/vnd.ms-outlook` or a
 /// `*.msg` name), or None when the part is no `.msg` or nothing could be read from it (a
@@ -67,7 +82,7 @@ pub(super) fn attached_msg(
     part: &MessagePart<'_>,
     name: &str,
     problems: &mut Vec<String>,
-) -> Option<Original> {
+) -> Option<Attached> {
     let is_msg = name.to_lowercase().ends_with(".msg")
         || part.is_content_type("application", "vnd.ms-outlook");
     if !is_msg {
@@ -92,8 +107,9 @@ pub(super) fn attached_msg(
     original
 }
 
-/// Reads a `.msg` file. Every damage found is pushed to `problems`.
-pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Original> {
+/// Reads a `.msg` file: the original and its text-like attachments (an embedded message
+/// among them gives its body). Every damage found is pushed to `problems`.
+pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Attached> {
     if !bytes.starts_with(&CFB_MAGIC) {
         problems.push("not an OLE2 compound file; not decoded".into());
         return None;
@@ -152,13 +168,17 @@ pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Origi
             .push("no message properties found; not decoded".into());
         return None;
     }
-    Some(Original {
-        from,
-        subject,
-        date,
-        message_id,
-        text,
-        style: ForwardStyle::Attached,
+    let attachments = msg.attachments();
+    Some(Attached {
+        original: Original {
+            from,
+            subject,
+            date,
+            message_id,
+            text,
+            style: ForwardStyle::Attached,
+        },
+        attachments,
     })
 }
 
@@ -182,7 +202,8 @@ struct Fixed {
     value: [u8; 8],
 }
 
-/// A top-level stream of the compound file.
+/// A stream of the compound file.
+#[derive(Clone)]
 struct Stream {
     /// Uppercased, as names compare case-insensitively in a compound file.
     name: String,
@@ -192,7 +213,10 @@ struct Stream {
 
 struct Msg<'a, 'p> {
     file: cfb::CompoundFile<Cursor<&'a [u8]>>,
+    /// The top-level streams: the message's own properties.
     streams: Vec<Stream>,
+    /// The attachments' storages.
+    attach_dirs: Vec<PathBuf>,
     /// Bytes that may still be read: streams together never exceed the file's own size.
     budget: u64,
     /// Codepage of 8-bit strings (PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID).
@@ -207,8 +231,9 @@ impl<'a, 'p> Msg<'a, 'p> {
         problems: &'p mut Vec<String>,
     ) -> Self {
         let mut streams = Vec::new();
-        for entry in file.read_root_storage() {
-            if streams.len() >= MAX_ENTRIES {
+        let mut attach_dirs = Vec::new();
+        for (n, entry) in file.read_root_storage().enumerate() {
+            if n >= MAX_ENTRIES {
                 problems.push(format!(
                     "more than {MAX_ENTRIES} top-level entries; the rest ignored"
                 ));
@@ -220,11 +245,14 @@ impl<'a, 'p> Msg<'a, 'p> {
                     path: entry.path().to_path_buf(),
                     len: entry.len(),
                 });
+            } else if entry.is_storage() && entry.name().to_uppercase().starts_with(ATTACH) {
+                attach_dirs.push(entry.path().to_path_buf());
             }
         }
         Msg {
             file,
             streams,
+            attach_dirs,
             budget: size as u64,
             codepage: None,
             problems,
@@ -232,17 +260,28 @@ impl<'a, 'p> Msg<'a, 'p> {
     }
 
     /// The first stream of property `id` in one of `kinds` (in that order of preference).
-    fn find(&self, id: u16, kinds: &[u16]) -> Option<(usize, u16)> {
-        kinds.iter().find_map(|&kind| {
-            let name = format!("{SUBSTG}{id:04X}{kind:04X}");
-            let at = self.streams.iter().position(|s| s.name == name)?;
-            Some((at, kind))
-        })
+    fn find(&self, id: u16, kinds: &[u16]) -> Option<(Stream, u16)> {
+        find_in(&self.streams, id, kinds)
     }
 
-    /// The bytes of stream `at`, or None (with a problem) when it is too large or unreadable.
-    fn read(&mut self, at: usize, what: &str) -> Option<Vec<u8>> {
-        let stream = &self.streams[at];
+    /// The streams directly in storage `dir`, at most MAX_ENTRIES.
+    fn streams_in(&self, dir: &std::path::Path) -> Vec<Stream> {
+        let Ok(entries) = self.file.read_storage(dir) else {
+            return Vec::new();
+        };
+        entries
+            .take(MAX_ENTRIES)
+            .filter(|e| e.is_stream())
+            .map(|e| Stream {
+                name: e.name().to_uppercase(),
+                path: e.path().to_path_buf(),
+                len: e.len(),
+            })
+            .collect()
+    }
+
+    /// The bytes of `stream`, or None (with a problem) when it is too large or unreadable.
+    fn read(&mut self, stream: &Stream, what: &str) -> Option<Vec<u8>> {
         if stream.len > self.budget {
             self.problems.push(format!(
                 "{what}: stream of {} bytes is larger than the file allows; skipped",
@@ -276,9 +315,15 @@ impl<'a, 'p> Msg<'a, 'p> {
 
     /// A string property, UTF-16 preferred over 8-bit.
     fn string(&mut self, id: u16) -> Option<String> {
-        let (at, kind) = self.find(id, &[PT_UNICODE, PT_STRING8])?;
+        let found = self.find(id, &[PT_UNICODE, PT_STRING8]);
+        self.string_from(found, id)
+    }
+
+    /// The string in `found` (a stream of property `id` and its type).
+    fn string_from(&mut self, found: Option<(Stream, u16)>, id: u16) -> Option<String> {
+        let (stream, kind) = found?;
         let what = prop_name(id);
-        let bytes = self.read(at, what)?;
+        let bytes = self.read(&stream, what)?;
         let text = if kind == PT_UNICODE {
             utf16(&bytes, what, self.problems)
         } else {
@@ -290,9 +335,9 @@ impl<'a, 'p> Msg<'a, 'p> {
 
     /// PR_HTML: binary in the body's codepage, or a string.
     fn html(&mut self, codepage: Option<u32>) -> Option<String> {
-        if let Some((at, _)) = self.find(PR_HTML, &[PT_BINARY]) {
+        if let Some((stream, _)) = self.find(PR_HTML, &[PT_BINARY]) {
             let what = prop_name(PR_HTML);
-            let bytes = self.read(at, what)?;
+            let bytes = self.read(&stream, what)?;
             let html = match codepage {
                 Some(cp) => eight_bit(&bytes, Some(cp), what, self.problems),
                 None => {
@@ -309,9 +354,9 @@ impl<'a, 'p> Msg<'a, 'p> {
     /// PR_RTF_COMPRESSED as text: expanded ([MS-OXRTFCP], the `compressed-rtf` crate), then
     /// read by `rtf::text`. Damage is a problem and no body.
     fn rtf_body(&mut self) -> Option<String> {
-        let (at, _) = self.find(PR_RTF_COMPRESSED, &[PT_BINARY])?;
+        let (stream, _) = self.find(PR_RTF_COMPRESSED, &[PT_BINARY])?;
         let what = prop_name(PR_RTF_COMPRESSED);
-        let bytes = self.read(at, what)?;
+        let bytes = self.read(&stream, what)?;
         let rtf = match expand_rtf(&bytes) {
             Ok(rtf) => rtf,
             Err(why) => {
@@ -366,12 +411,71 @@ impl<'a, 'p> Msg<'a, 'p> {
         }
     }
 
+    /// The text-like attachments: files whose name, MIME type or bytes say text, and the
+    /// body of an embedded message. Others are skipped, as in a MIME message.
+    fn attachments(&mut self) -> Vec<TextAttachment> {
+        let dirs = std::mem::take(&mut self.attach_dirs);
+        if dirs.len() > MAX_ATTACHMENTS {
+            self.problems.push(format!(
+                "{} attachments; only the first {MAX_ATTACHMENTS} read",
+                dirs.len()
+            ));
+        }
+        let mut out = Vec::new();
+        for (n, dir) in dirs.iter().take(MAX_ATTACHMENTS).enumerate() {
+            let streams = self.streams_in(dir);
+            let string = |this: &mut Self, id: u16| {
+                let found = find_in(&streams, id, &[PT_UNICODE, PT_STRING8]);
+                this.string_from(found, id)
+                    .map(|s| single_line(&s, prop_name(id), this.problems))
+                    .filter(|s| !s.is_empty())
+            };
+            let name = string(self, PR_ATTACH_LONG_FILENAME)
+                .or_else(|| string(self, PR_ATTACH_FILENAME))
+                .or_else(|| string(self, PR_DISPLAY_NAME))
+                .unwrap_or_else(|| format!("attachment-{n}"));
+            let text = if let Some((data, _)) = find_in(&streams, PR_ATTACH_DATA, &[PT_BINARY]) {
+                let mime = string(self, PR_ATTACH_MIME_TAG).unwrap_or_default();
+                let (ctype, subtype) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+                let lower = name.to_lowercase();
+                self.read(&data, "attachment data (0x3701)")
+                    .and_then(|bytes| {
+                        binary_attachment_text(&bytes, ctype, subtype, &lower, self.problems)
+                    })
+            } else {
+                self.embedded_body(dir)
+            };
+            out.extend(text.map(|text| TextAttachment { name, text }));
+        }
+        out
+    }
+
+    /// The body of a message embedded as an attachment (a PT_OBJECT storage holding the
+    /// message's properties): its plain-text body, else its HTML rendered. Its own
+    /// attachments are not opened.
+    fn embedded_body(&mut self, dir: &std::path::Path) -> Option<String> {
+        let inner = dir.join(format!("__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}"));
+        if !self.file.is_storage(&inner) {
+            return None;
+        }
+        let streams = self.streams_in(&inner);
+        let body = find_in(&streams, PR_BODY, &[PT_UNICODE, PT_STRING8]);
+        if let Some(text) = self
+            .string_from(body, PR_BODY)
+            .filter(|b| !b.trim().is_empty())
+        {
+            return Some(text);
+        }
+        let html = find_in(&streams, PR_HTML, &[PT_UNICODE, PT_STRING8]);
+        self.string_from(html, PR_HTML).map(|h| html_to_text(&h))
+    }
+
     /// The top-level fixed-size properties; damage noted, complete entries kept.
     fn fixed_properties(&mut self) -> Vec<Fixed> {
-        let Some(at) = self.streams.iter().position(|s| s.name == PROPERTIES) else {
+        let Some(stream) = self.streams.iter().find(|s| s.name == PROPERTIES).cloned() else {
             return Vec::new();
         };
-        let Some(raw) = self.read(at, "property stream") else {
+        let Some(raw) = self.read(&stream, "property stream") else {
             return Vec::new();
         };
         let Some(entries) = raw.get(PROPERTIES_HEADER..) else {
@@ -411,6 +515,15 @@ impl<'a, 'p> Msg<'a, 'p> {
         }
         Some(date.to_rfc822())
     }
+}
+
+/// The first of `streams` holding property `id` in one of `kinds` (in that order).
+fn find_in(streams: &[Stream], id: u16, kinds: &[u16]) -> Option<(Stream, u16)> {
+    kinds.iter().find_map(|&kind| {
+        let name = format!("{SUBSTG}{id:04X}{kind:04X}");
+        let stream = streams.iter().find(|s| s.name == name)?;
+        Some((stream.clone(), kind))
+    })
 }
 
 /// The RTF held by a PR_RTF_COMPRESSED stream, after the header checks the crate leaves to

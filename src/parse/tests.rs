@@ -157,6 +157,41 @@ iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAA
     }
 }
 
+/// What the forwarded original carries is part of the report: its text-like attachments
+/// are read (named under the original's), and a second attached message's text is read
+/// as an attachment instead of being dropped.
+#[test]
+fn the_originals_attachments_and_a_second_original_are_read() {
+    let token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"outer\"\n\n\
+--outer\nContent-Type: text/plain\n\nTwo mails from the vendor.\n\
+--outer\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"first.eml\"\n\n\
+From: vendor@partner.example\nSubject: Config\nMessage-ID: <v1@partner.example>\n\
+Content-Type: multipart/mixed; boundary=\"inner\"\n\n\
+--inner\nContent-Type: text/plain\n\nOur config is attached.\n\
+--inner\nContent-Type: application/x-yaml\nContent-Disposition: attachment; filename=\"config.yaml\"\n\naws_key: {KEY}\n\
+--inner\nContent-Type: image/png\nContent-Disposition: attachment; filename=\"logo.png\"\nContent-Transfer-Encoding: base64\n\n\
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\n\
+--inner--\n\n\
+--outer\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"second.eml\"\n\n\
+From: vendor@partner.example\nSubject: Token\n\nAnd the CI token: {token}\n\
+--outer--\n"
+    );
+    let i = parse(&eol(&raw, true));
+    let o = i.original.as_ref().expect("the first original");
+    assert_eq!(o.subject.as_deref(), Some("Config"));
+    assert_eq!(o.text, "Our config is attached.");
+    let names: Vec<_> = i.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["first.eml / config.yaml", "second.eml"]);
+    assert!(i.attachments[0].text.contains(KEY));
+    assert!(i.attachments[1].text.contains(token));
+    assert_eq!(
+        i.problems,
+        ["several attached messages; \"second.eml\" read as an attachment"]
+    );
+}
+
 #[test]
 fn eml_file_attachment_is_the_original() {
     let raw = format!(

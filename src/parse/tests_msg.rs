@@ -414,20 +414,13 @@ fn secrets_in_the_msg_body_are_found() {
     assert!(kinds.contains(&"github-pat"), "{kinds:?}");
 }
 
-#[tokio::test]
-async fn secrets_in_the_msg_body_are_stored_redacted() {
-    use crate::store::intake;
-    let body = format!("The deploy printed\r\naws_access_key_id={AWS}\r\nGITHUB_TOKEN={GHP}\r\n");
-    let subject = format!("Token {GHP}");
-    let mut props = alice_props(&body);
-    // The subject carries a secret too: what is stored of the original is redacted as well.
-    props[0] = Prop::Utf16(PR_SUBJECT, &subject);
-    let file = msg_file(&props);
+/// Alice's forward of `file` as `name`, ingested into a fresh store: one report.
+async fn ingest_forwarded(file: &[u8], name: &str) -> (tempfile::TempDir, crate::context::Context) {
     let raw = forward_from(
         "Alice <alice@example.org>",
-        &file,
+        file,
         "application/vnd.ms-outlook",
-        "Build failed.msg",
+        name,
         true,
     );
     let dir = tempfile::tempdir().unwrap();
@@ -439,6 +432,18 @@ async fn secrets_in_the_msg_body_are_stored_redacted() {
         matches!(r, crate::pipeline::Ingested::Report { .. }),
         "{r:?}"
     );
+    (dir, ctx)
+}
+
+#[tokio::test]
+async fn secrets_in_the_msg_body_are_stored_redacted() {
+    use crate::store::intake;
+    let body = format!("The deploy printed\r\naws_access_key_id={AWS}\r\nGITHUB_TOKEN={GHP}\r\n");
+    let subject = format!("Token {GHP}");
+    let mut props = alice_props(&body);
+    // The subject carries a secret too: what is stored of the original is redacted as well.
+    props[0] = Prop::Utf16(PR_SUBJECT, &subject);
+    let (_dir, ctx) = ingest_forwarded(&msg_file(&props), "Build failed.msg").await;
     let mut c = ctx.store.conn().await.unwrap();
     let reports = intake::reports_of(&mut c, crate::domain::CaseId(1))
         .await
@@ -599,6 +604,44 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
         c ^ (crc >> 8)
     })
+}
+
+/// Alice's mail from the build box with `env` attached as `creds.env` (attachment 0).
+fn build_box_msg(env: &str) -> File {
+    let mut file = new_file(cfb::Version::V4);
+    write_props(&mut file, "", &alice_props("Files from the build box."), 32);
+    write_attachment(
+        &mut file,
+        0,
+        &[
+            Prop::Utf16(0x3707, "creds.env"),
+            Prop::Binary(0x3701, env.as_bytes()),
+        ],
+    );
+    file
+}
+
+/// A key only in a file attached inside the .msg becomes an artifact of the case, and the
+/// stored report shows the file redacted under its name.
+#[tokio::test]
+async fn a_secret_in_an_attachment_inside_the_msg_is_stored_redacted() {
+    use crate::store::intake;
+    let file = build_box_msg(&format!("GITHUB_TOKEN={GHP}\n"));
+    let (_dir, ctx) = ingest_forwarded(&finish(file), "a.msg").await;
+    let mut c = ctx.store.conn().await.unwrap();
+    let case = crate::domain::CaseId(1);
+    let body = &intake::reports_of(&mut c, case).await.unwrap()[0].body;
+    assert!(!body.contains(GHP), "{body}");
+    assert!(
+        body.contains("--- attachment a.msg / creds.env ---\nGITHUB_TOKEN=[REDACTED github-pat"),
+        "{body}"
+    );
+    let arts = intake::artifacts_of(&mut c, case).await.unwrap();
+    assert!(
+        arts.iter().any(|a| a.kind == "github-pat"),
+        "{:?}",
+        arts.len()
+    );
 }
 
 #[test]
@@ -791,7 +834,13 @@ fn a_stream_longer_than_the_file_is_not_read() {
     let body = "x".repeat(6000);
     let mut file = msg_file(&[Prop::Utf16(PR_SUBJECT, "s"), Prop::Utf16(PR_BODY, &body)]);
     let mut problems = Vec::new();
-    assert_eq!(read_msg(&file, &mut problems).expect("original").text, body);
+    assert_eq!(
+        read_msg(&file, &mut problems)
+            .expect("original")
+            .original
+            .text,
+        body
+    );
     assert!(problems.is_empty(), "{problems:?}");
     // The body's directory entry: its 64-byte UTF-16 name, then the stream size at byte 120.
     let name: Vec<u8> = "__substg1.0_1000001F"
@@ -813,31 +862,42 @@ fn a_stream_longer_than_the_file_is_not_read() {
         "{problems:?}"
     );
     assert_eq!(
-        o.expect("the subject is still read").subject.as_deref(),
+        o.expect("the subject is still read")
+            .original
+            .subject
+            .as_deref(),
         Some("s")
     );
 }
 
+/// Writes attachment `n` of a fixture: its properties in `__attach_version1.0_#n`.
+fn write_attachment(file: &mut File, n: u32, props: &[Prop]) -> String {
+    let dir = format!("/__attach_version1.0_#{n:08X}");
+    file.create_storage(&dir).unwrap();
+    write_props(file, &dir, props, 8);
+    dir
+}
+
+/// An embedded message (an attached .msg inside the .msg) gives its body as an attachment
+/// named under the outer file; what it carries in turn is not opened.
 #[test]
-fn nested_msg_is_ignored_without_panic() {
+fn an_embedded_message_gives_its_body_as_an_attachment() {
     let mut file = new_file(cfb::Version::V3);
     write_props(&mut file, "", &alice_props("see the attached message"), 32);
-    let attach = "/__attach_version1.0_#00000000";
-    file.create_storage(attach).unwrap();
-    write_props(
+    let attach = write_attachment(
         &mut file,
-        attach,
+        0,
         &[Prop::Utf16(0x3707, "inner.msg"), Prop::Long(0x3705, 5)],
-        8,
     );
     let inner = format!("{attach}/__substg1.0_3701000D");
     file.create_storage(&inner).unwrap();
+    let inner_body = format!("inner body {GHP}");
     write_props(
         &mut file,
         &inner,
         &[
             Prop::Utf16(PR_SUBJECT, "Inner"),
-            Prop::Utf16(PR_BODY, "inner body"),
+            Prop::Utf16(PR_BODY, &inner_body),
         ],
         24,
     );
@@ -852,6 +912,75 @@ fn nested_msg_is_ignored_without_panic() {
     let o = i.original.expect("original");
     assert_eq!(o.subject.as_deref(), Some("Build failed"));
     assert_eq!(o.text, "see the attached message");
+    let got: Vec<_> = i
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .collect();
+    assert_eq!(got, [("outer.msg / inner.msg", inner_body.as_str())]);
+}
+
+/// Files attached inside the .msg are read as a MIME message's attachments are: text-like
+/// by name, type or content; a binary one is skipped, and said so only when its name or
+/// type claimed text.
+#[test]
+fn text_attachments_inside_a_msg_are_read() {
+    let env = format!("AWS_ACCESS_KEY_ID={AWS}\nGITHUB_TOKEN={GHP}\n");
+    let mut file = build_box_msg(&env);
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+    write_attachment(
+        &mut file,
+        1,
+        &[
+            Prop::Utf16(0x3707, "diagram.png"),
+            Prop::Utf16(0x370E, "image/png"),
+            Prop::Binary(0x3701, png),
+        ],
+    );
+    write_attachment(
+        &mut file,
+        2,
+        &[
+            Prop::Ansi(0x3704, b"NOTES.TXT"),
+            Prop::Utf16(0x370E, "text/plain"),
+            Prop::Binary(0x3701, png),
+        ],
+    );
+    write_attachment(
+        &mut file,
+        3,
+        &[
+            Prop::Utf16(0x370E, "application/json"),
+            Prop::Binary(0x3701, br#"{"token": "abc"}"#),
+        ],
+    );
+    let bytes = finish(file);
+    let i = parse(&forward(&bytes, "application/octet-stream", "a.msg", true));
+    let got: Vec<_> = i
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a.msg / creds.env", env.as_str()),
+            ("a.msg / attachment-3", r#"{"token": "abc"}"#)
+        ]
+    );
+    assert_eq!(
+        i.problems,
+        ["Outlook .msg attachment \"a.msg\": attachment \"notes.txt\" looks binary; skipped"]
+    );
+    let kinds: Vec<_> = crate::extract::scanner()
+        .scan(&i.attachments[0].text)
+        .into_iter()
+        .map(|f| f.kind)
+        .collect();
+    assert!(
+        kinds.contains(&"aws-access-key-id") && kinds.contains(&"github-pat"),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -863,7 +992,18 @@ fn truncated_and_garbled_msg_never_panics() {
         "From: a@b.example\r\nSubject: s\r\n",
     ));
     props.push(Prop::Long(PR_MESSAGE_CODEPAGE, 1252));
-    let good = msg_file(&props);
+    let mut file = new_file(cfb::Version::V3);
+    write_props(&mut file, "", &props, 32);
+    let env = format!("KEY={AWS}\n").repeat(50);
+    write_attachment(
+        &mut file,
+        0,
+        &[
+            Prop::Utf16(0x3707, "creds.env"),
+            Prop::Binary(0x3701, env.as_bytes()),
+        ],
+    );
+    let good = finish(file);
     let mut ends: Vec<usize> = (0..good.len()).step_by(97).collect();
     ends.extend(good.len() - 600..good.len());
     for end in ends {
