@@ -185,6 +185,28 @@ impl ImapAuth {
     }
 }
 
+/// How closeloop proves who it is to the SMTP server (`outbound.auth`), when a password
+/// source is set.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpAuth {
+    /// AUTH PLAIN, or AUTH LOGIN when the server offers only that, with the password.
+    Password,
+    /// AUTH XOAUTH2: the password source holds an OAuth2 access token, read again at each
+    /// connection (Exchange Online is ending passwords for SMTP AUTH).
+    Xoauth2,
+}
+
+impl SmtpAuth {
+    /// The name used in the config and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            SmtpAuth::Password => "password",
+            SmtpAuth::Xoauth2 => "xoauth2",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum IntakeKind {
@@ -276,6 +298,7 @@ pub struct Outbound {
     pub port: u16,
     pub tls: TlsMode,
     pub username: String,
+    pub auth: SmtpAuth,
     #[serde(flatten)]
     pub password: PasswordSource,
     /// The address letters come from; also our own address (mail from it is never a report).
@@ -298,6 +321,7 @@ impl Default for Outbound {
             kind: OutboundKind::File,
             host: String::new(),
             port: 587,
+            auth: SmtpAuth::Password,
             tls: TlsMode::Starttls,
             username: String::new(),
             password: PasswordSource::default(),
@@ -494,6 +518,9 @@ impl Config {
             }
         }
         check_password(&i.password, "intake", &mut p);
+        if i.kind == IntakeKind::Imap && i.auth == ImapAuth::Xoauth2 {
+            check_token(&i.password, &i.username, "intake", &mut p);
+        }
         if i.allowed_domains.is_empty() {
             p.push("intake.allowed_domains is empty: nobody could report; list your domains (or \"*\" for a lab)".into());
         }
@@ -543,6 +570,9 @@ impl Config {
             p.push("outbound.retry_after must be more than 0s".into());
         }
         check_password(&o.password, "outbound", &mut p);
+        if o.kind == OutboundKind::Smtp && o.auth == SmtpAuth::Xoauth2 {
+            check_token(&o.password, &o.username, "outbound", &mut p);
+        }
         let r = &self.responders;
         for a in r.addresses.iter().chain(&r.notify) {
             if !looks_like_address(a) {
@@ -661,6 +691,21 @@ fn check_password(src: &PasswordSource, section: &str, p: &mut Vec<String>) {
     if set > 1 {
         p.push(format!(
             "{section}: set only one of password_env, password_file, password"
+        ));
+    }
+}
+
+/// `auth = "xoauth2"` signs in with a token: it needs a username and a source to read the
+/// token from at each connection (not a literal, which could not be refreshed).
+fn check_token(src: &PasswordSource, username: &str, section: &str, p: &mut Vec<String>) {
+    if username.is_empty() {
+        p.push(format!(
+            "{section}.auth = \"xoauth2\" needs {section}.username"
+        ));
+    }
+    if src.password_env.is_none() && src.password_file.is_none() {
+        p.push(format!(
+            "{section}.auth = \"xoauth2\" needs {section}.password_file (or password_env) holding the access token"
         ));
     }
 }
@@ -807,16 +852,25 @@ mod tests {
     fn every_problem_is_reported_with_its_key() {
         let text = "[intake]\nkind = \"imap\"\ntls = \"none\"\nhost = \"mail.example.org\"\n\
                     [outbound]\nfrom = \"nobody\"\n[responders]\nauth = \"dmarc\"\n";
+        refused_naming(
+            text,
+            &[
+                "intake.username",
+                "intake.tls",
+                "intake.allowed_domains",
+                "outbound.from",
+                "responders.trusted_authserv_id",
+            ],
+        );
+    }
+
+    /// Loads `text`, which must be refused; the error must name each of `wants`.
+    fn refused_naming(text: &str, wants: &[&str]) -> String {
         let err = load(text, &[]).unwrap_err().to_string();
-        for key in [
-            "intake.username",
-            "intake.tls",
-            "intake.allowed_domains",
-            "outbound.from",
-            "responders.trusted_authserv_id",
-        ] {
-            assert!(err.contains(key), "missing {key} in {err}");
+        for want in wants {
+            assert!(err.contains(want), "missing {want:?} in {err}");
         }
+        err
     }
 
     #[test]
@@ -830,6 +884,39 @@ mod tests {
         let text = MINIMAL.replacen("[intake]\n", "[intake]\nauth = \"oauth\"\n", 1);
         let err = load(&text, &[]).unwrap_err().to_string();
         assert!(err.contains("oauth") && err.contains("xoauth2"), "{err}");
+    }
+
+    #[test]
+    fn a_token_sign_in_needs_a_username_and_a_token_source() {
+        let text = "[intake]\nkind = \"imap\"\nhost = \"imap.example.org\"\nauth = \"xoauth2\"\n\
+                    allowed_domains = [\"example.org\"]\n\
+                    [outbound]\nkind = \"smtp\"\nhost = \"smtp.example.org\"\nauth = \"xoauth2\"\n\
+                    username = \"sec@example.org\"\npassword = \"literal\"\n\
+                    [responders]\nauth = \"none\"\n";
+        let err = refused_naming(
+            text,
+            &[
+                "intake.auth = \"xoauth2\" needs intake.username",
+                "intake.auth = \"xoauth2\" needs intake.password_file",
+                "outbound.auth = \"xoauth2\" needs outbound.password_file",
+            ],
+        );
+        assert!(
+            !err.contains("outbound.auth = \"xoauth2\" needs outbound.username"),
+            "{err}"
+        );
+        let fixed = text
+            .replace("password = \"literal\"", "password_file = \"/run/smtp-token\"")
+            .replacen(
+                "auth = \"xoauth2\"\n",
+                "auth = \"xoauth2\"\nusername = \"sec@example.org\"\npassword_env = \"IMAP_TOKEN\"\n",
+                1,
+            );
+        let c = load(&fixed, &[]).unwrap();
+        assert_eq!(
+            (c.intake.auth, c.outbound.auth),
+            (ImapAuth::Xoauth2, SmtpAuth::Xoauth2)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The outbound network edge: hands a finished RFC 5322 message to SMTP
-//! (lettre, `tls | starttls | none`, AUTH from `password_env`/`password_file`)
+//! (lettre, `tls | starttls | none`, AUTH PLAIN/LOGIN with a password or XOAUTH2
+//! with a token, read from `password_env`/`password_file` at each connection)
 //! or writes it as an `.eml` file (`outbound.kind = "file"`, for `demo` and
 //! tests). Knows nothing about cases; says only whether a send may be retried.
 //!
@@ -17,13 +18,14 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
 };
+use lettre::transport::smtp::commands::Auth;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::{Config, OutboundKind, TlsMode};
+use crate::config::{Config, OutboundKind, PasswordSource, SmtpAuth, TlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -51,11 +53,20 @@ pub struct Smtp {
     host: String,
     port: u16,
     tls: TlsMode,
-    credentials: Option<Credentials>,
+    /// Set when a password source is: how to sign in after EHLO.
+    login: Option<Login>,
     /// `outbound.journal`: an extra envelope recipient of every letter.
     journal: Option<Address>,
     hello: ClientId,
     conn: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+}
+
+/// Who signs in and how. The secret is read at each connection, so a rotated password
+/// or a refreshed token is taken without a restart.
+struct Login {
+    username: String,
+    auth: SmtpAuth,
+    source: PasswordSource,
 }
 
 /// How long one connection attempt, TLS handshake or SMTP exchange may take.
@@ -85,16 +96,21 @@ impl Mailer {
                         SetupError(format!("outbound.journal '{a}' is not an address: {e}"))
                     })?),
                 };
-                let credentials = o
+                // Read once now, so that a missing variable or file stops the start.
+                let login = o
                     .password
                     .resolve("outbound")
                     .map_err(SetupError)?
-                    .map(|pw| Credentials::new(o.username.clone(), pw));
+                    .map(|_| Login {
+                        username: o.username.clone(),
+                        auth: o.auth,
+                        source: o.password.clone(),
+                    });
                 Ok(Mailer::Smtp(Arc::new(Smtp {
                     host: o.host.clone(),
                     port: o.port,
                     tls: o.tls,
-                    credentials,
+                    login,
                     journal,
                     hello: ClientId::default(),
                     conn: Mutex::new(None),
@@ -141,8 +157,18 @@ impl Mailer {
                     Some(a) => format!(", a copy of each letter to {a}"),
                     None => String::new(),
                 };
+                let login = match &smtp.login {
+                    Some(l) => {
+                        let with = match l.auth {
+                            SmtpAuth::Password => "a password",
+                            SmtpAuth::Xoauth2 => "an OAuth2 token",
+                        };
+                        format!(", AUTH as {} with {with}", l.username)
+                    }
+                    None => String::new(),
+                };
                 format!(
-                    "smtp {}:{} ({tls}{copies})",
+                    "smtp {}:{} ({tls}{login}{copies})",
                     cfg.outbound.host, cfg.outbound.port
                 )
             }
@@ -250,15 +276,8 @@ impl Smtp {
                 tokio::time::timeout(SMTP_TIMEOUT, conn.starttls(params, &self.hello)).await,
             )?;
         }
-        if let Some(credentials) = &self.credentials {
-            answered(
-                "AUTH",
-                tokio::time::timeout(
-                    SMTP_TIMEOUT,
-                    conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
-                )
-                .await,
-            )?;
+        if let Some(login) = &self.login {
+            login.sign_in(&mut conn).await?;
         }
         Ok(conn)
     }
@@ -269,6 +288,65 @@ impl Smtp {
         let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
         Ok(())
     }
+}
+
+impl Login {
+    /// AUTH on a fresh connection. A refusal is about the connection, not a letter:
+    /// transient, so letters wait for a fixed password or a fresh token instead of
+    /// failing for good.
+    async fn sign_in(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SendError> {
+        let refused = |why: &dyn std::fmt::Display| {
+            SendError::Transient(format!(
+                "AUTH as {} (outbound.auth = \"{}\") refused: {why}",
+                self.username,
+                self.auth.name()
+            ))
+        };
+        let secret = self
+            .source
+            .resolve("outbound")
+            .map_err(|e| refused(&e))?
+            .ok_or_else(|| refused(&"no password source configured"))?;
+        let credentials = Credentials::new(self.username.clone(), secret);
+        let exchange = async {
+            match self.auth {
+                SmtpAuth::Password => conn
+                    .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                    .await
+                    .map(|_| ()),
+                SmtpAuth::Xoauth2 => xoauth2(conn, credentials).await,
+            }
+        };
+        match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(refused(&e)),
+            Err(_) => Err(SendError::Transient(format!(
+                "AUTH: no answer within {SMTP_TIMEOUT:?}"
+            ))),
+        }
+    }
+}
+
+/// AUTH XOAUTH2 with the initial response. A server refusing the token first sends an
+/// error challenge (334, a JSON object) and waits for an empty line before its final
+/// 5xx; lettre's own `auth` cannot answer that challenge, which would hide the server's
+/// reason and leave the exchange half done.
+async fn xoauth2(
+    conn: &mut AsyncSmtpConnection,
+    credentials: Credentials,
+) -> Result<(), lettre::transport::smtp::Error> {
+    /// An empty line: the client's answer to an error challenge.
+    struct Empty;
+    impl std::fmt::Display for Empty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("\r\n")
+        }
+    }
+    let first = Auth::new(Mechanism::Xoauth2, credentials, None)?;
+    if conn.command(first).await?.has_code(334) {
+        conn.command(Empty).await?;
+    }
+    Ok(())
 }
 
 /// STARTTLS trusts what `tls::connect` trusts: the Mozilla roots and the
@@ -357,7 +435,7 @@ pub async fn check(cfg: &Config) -> Result<String, String> {
     let mailer = Mailer::from_config(cfg).map_err(|e| e.to_string())?;
     match &mailer {
         Mailer::Smtp(smtp) => match smtp.check().await {
-            Ok(()) => Ok(if smtp.credentials.is_some() {
+            Ok(()) => Ok(if smtp.login.is_some() {
                 "answers EHLO, login accepted".into()
             } else {
                 "answers EHLO".into()

@@ -537,6 +537,100 @@ async fn e2e_the_daemon_signs_in_once_an_expired_token_is_replaced() {
     }
 }
 
+/// Letters through an SMTP server that relays only after AUTH: with `outbound.auth =
+/// "xoauth2"` a refused (expired) token keeps the acknowledgement pending, with the reason,
+/// instead of failing it; once the token file holds a fresh token the retry sends it. With
+/// `auth = "password"` the user's password signs in. No secret reaches the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let token_file = s.dir.path().join("smtp-token");
+    let password_file = s.dir.path().join("smtp-password");
+    std::fs::write(&password_file, format!("{}\n", SEC.1)).unwrap();
+    // Without AUTH the submission port relays nothing.
+    let m = harness::simple_message(SEC.0, ALICE.0, "no auth", "x");
+    let err = harness::try_smtp_send(s.lab.submission_port, SEC.0, &[ALICE.0], &m).await;
+    assert!(err.is_err(), "relayed without AUTH");
+    let provider = harness::OAUTH2_KEY;
+    let expired = harness::oauth2_token(SEC.0, -120, provider);
+    std::fs::write(&token_file, &expired).unwrap();
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        &format!("port = {}\n", s.lab.smtp_port),
+        &format!(
+            "port = {}\nusername = \"{}\"\nauth = \"xoauth2\"\npassword_file = \"{}\"\n",
+            s.lab.submission_port,
+            SEC.0,
+            token_file.display()
+        ),
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let run_once = |env: &[(&str, &str)]| {
+        let out = s
+            .command(&["run", "--once"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{all}");
+        all
+    };
+
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a wiki page",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+    let out = run_once(&[]);
+    assert!(!out.contains(&expired), "the token in the output: {out}");
+    assert!(
+        out.contains("AUTH as security@example.org with an OAuth2 token"),
+        "{out}"
+    );
+    let waiting = "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND last_error \
+                   LIKE '%AUTH as security@example.org (outbound.auth = \"xoauth2\") refused%'";
+    assert!(s.count(waiting).await >= 1, "{out}");
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM letters WHERE status = 'failed'")
+            .await,
+        0
+    );
+
+    let fresh = harness::oauth2_token(SEC.0, 3600, provider);
+    std::fs::write(&token_file, &fresh).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
+    let out = run_once(&[]);
+    assert!(!out.contains(&fresh), "the token in the output: {out}");
+    let ack = s.wait_mail(ALICE, "INBOX", 1).await;
+    assert!(harness::header(&ack[0], "Subject").contains("[CL-1]"));
+
+    s.append(&[report(
+        BOB.0,
+        2,
+        "Key in a ticket",
+        &format!("Found {KEY} again."),
+    )])
+    .await;
+    let password_file = password_file.display().to_string();
+    let out = run_once(&[
+        ("CLOSELOOP_OUTBOUND_AUTH", "password"),
+        ("CLOSELOOP_OUTBOUND_PASSWORD_FILE", &password_file),
+    ]);
+    assert!(!out.contains(SEC.1), "the password in the output: {out}");
+    s.wait_mail(BOB, "INBOX", 1).await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM letters WHERE status = 'failed'")
+            .await,
+        0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_responder_reply_resolves_and_every_reporter_gets_the_outcome() {
     e2e_gate!();

@@ -89,6 +89,10 @@ pub struct MailLab {
     pub imap_port: u16,
     pub lmtp_port: u16,
     pub smtp_port: u16,
+    /// SMTP that relays only for clients signed in with AUTH (PLAIN, LOGIN with a user's
+    /// password, XOAUTH2 with `oauth2_token`), checked by Dovecot over its SASL port.
+    pub submission_port: u16,
+    sasl_port: u16,
     /// The main mail domain: "example.org". Users in other domains are served too.
     pub domain: String,
     /// (address, password) of every user.
@@ -152,7 +156,8 @@ impl MailLab {
         );
         fs::write(dir.join("owner.pid"), std::process::id().to_string()).unwrap();
 
-        let [imap_port, lmtp_port, smtp_port, imaps_port, smtps_port] = free_ports::<5>();
+        let [imap_port, lmtp_port, smtp_port, imaps_port, smtps_port, submission_port, sasl_port] =
+            free_ports::<7>();
         let tls = with_tls.then(|| LabTls {
             ca_file: make_certificates(&dir),
             imaps_port,
@@ -163,6 +168,8 @@ impl MailLab {
             imap_port,
             lmtp_port,
             smtp_port,
+            submission_port,
+            sasl_port,
             domain: "example.org".to_string(),
             users: users
                 .iter()
@@ -268,7 +275,7 @@ impl MailLab {
         if let Some(mut child) = guard.take() {
             let pid = child.id();
             terminate(&mut child, pid, true);
-            wait_ports_free(&[self.imap_port, self.lmtp_port]);
+            wait_ports_free(&[self.imap_port, self.lmtp_port, self.sasl_port]);
         }
     }
 
@@ -296,7 +303,9 @@ impl MailLab {
             .unwrap_or_else(|e| panic!("MailLab: cannot run /usr/sbin/postfix: {e}"));
         *guard = Some(child);
         let child = guard.as_mut().unwrap();
-        if let Err(why) = wait_ready(child, self.smtp_port, "220") {
+        let ready = wait_ready(child, self.smtp_port, "220")
+            .and_then(|()| wait_ready_port(self.submission_port, "220"));
+        if let Err(why) = ready {
             if let Some(pid) = self.postfix_master_pid() {
                 signal(pid, "KILL");
             }
@@ -318,7 +327,7 @@ impl MailLab {
         if let Some(mut child) = guard.take() {
             let pid = self.postfix_master_pid().unwrap_or(child.id());
             terminate(&mut child, pid, false);
-            wait_ports_free(&[self.smtp_port]);
+            wait_ports_free(&[self.smtp_port, self.submission_port]);
         }
     }
 
@@ -424,6 +433,8 @@ impl MailLab {
             ("IMAP_PORT", self.imap_port.to_string()),
             ("LMTP_PORT", self.lmtp_port.to_string()),
             ("SMTP_PORT", self.smtp_port.to_string()),
+            ("SUBMISSION_PORT", self.submission_port.to_string()),
+            ("SASL_PORT", self.sasl_port.to_string()),
             ("MAIL_UID", nobody_uid.to_string()),
             ("DOVECOT_SSL", self.dovecot_ssl()),
             ("IMAPS_LISTENER", self.imaps_listener()),
