@@ -235,8 +235,18 @@ impl Smtp {
                 .unwrap_or(false)
     }
 
-    /// Connects (TCP_NODELAY), secures as configured, says EHLO and logs in.
+    /// A connection ready for letters. Whatever stops it — a 5xx greeting, a refused
+    /// STARTTLS or AUTH, a TLS setup error — is about the server or the config, not a
+    /// letter: transient, so letters wait and are retried instead of failing for good.
     async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+        self.connect().await.map_err(|e| match e {
+            SendError::Permanent(why) => SendError::Transient(why),
+            transient => transient,
+        })
+    }
+
+    /// Connects (TCP_NODELAY), secures as configured, says EHLO and logs in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let addr = format!("{}:{}", self.host, self.port);
         let transient = |what: &str, e: &dyn std::fmt::Display| {
             SendError::Transient(format!("{what} {addr}: {e}"))
@@ -291,9 +301,7 @@ impl Smtp {
 }
 
 impl Login {
-    /// AUTH on a fresh connection. A refusal is about the connection, not a letter:
-    /// transient, so letters wait for a fixed password or a fresh token instead of
-    /// failing for good.
+    /// AUTH on a fresh connection; a refusal names the user and the mechanism.
     async fn sign_in(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SendError> {
         let refused = |why: &dyn std::fmt::Display| {
             SendError::Transient(format!(

@@ -138,6 +138,57 @@ async fn a_permanent_failure_is_marked_and_the_responders_are_told(backend: Back
     assert!(events.iter().any(|e| e.kind == "letter-failed"));
 }
 
+/// A server that refuses service at its greeting (554) is a server problem, not a letter
+/// problem: the letters wait for a retry and none fails. The peer is a bare TCP listener
+/// speaking that one SMTP line, since no lab server can be told to refuse everyone.
+#[tokio::test]
+async fn a_server_refusing_service_leaves_letters_waiting() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock
+                .write_all(b"554 5.3.2 mx.example.org no service today\r\n")
+                .await;
+        }
+    });
+    let d = Deployment::on(Backend::Sqlite, "dmarc", "");
+    let mut cfg = d.cfg.clone();
+    cfg.outbound.kind = closeloop::config::OutboundKind::Smtp;
+    cfg.outbound.host = "127.0.0.1".into();
+    cfg.outbound.port = port;
+    cfg.outbound.tls = closeloop::config::TlsMode::None;
+    let ctx = closeloop::cli::open(&cfg).await.unwrap();
+    pipeline::ingest(
+        &ctx,
+        &email("alice@example.org", "odd bot", "r1@example.org", &[], "bot"),
+        "t",
+        T0,
+    )
+    .await
+    .unwrap();
+    let waiting = count(&ctx, "pending").await;
+    assert!(waiting > 0);
+    let mailer = Mailer::from_config(&cfg).unwrap();
+    let pass = outbox::send_due(&ctx, &mailer, T0 + 1).await.unwrap();
+    assert_eq!((pass.sent, pass.failed), (0, 0), "{pass:?}");
+    assert_eq!(pass.retried, waiting as usize, "{pass:?}");
+    assert_eq!(count(&ctx, "pending").await, waiting);
+    let mut c = ctx.store.conn().await.unwrap();
+    let letters = rows::of_case(&mut c, CaseId(1)).await.unwrap();
+    assert!(
+        letters.iter().all(|l| l
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no service today")),
+        "{:?}",
+        letters.iter().map(|l| &l.last_error).collect::<Vec<_>>()
+    );
+    server.abort();
+}
+
 /// A copy of one of our letters coming back into the intake (`outbound.journal`).
 fn copy_of(letter: &rows::LetterRow, from: &str) -> Vec<u8> {
     email(
