@@ -149,14 +149,8 @@ pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Attac
         msg.string(PR_INTERNET_MESSAGE_ID)
             .and_then(|id| clean_id(&id))
     });
-    let body = msg.string(PR_BODY).filter(|b| !b.trim().is_empty());
-    let text = match body {
-        Some(body) => body,
-        None => match msg.html(html_codepage) {
-            Some(html) => html_to_text(&html),
-            None => msg.rtf_body().unwrap_or_default(),
-        },
-    };
+    let top = msg.streams.clone();
+    let text = msg.body(&top, html_codepage).unwrap_or_default();
     let text = text.trim().to_string();
     if from.is_none()
         && subject.is_none()
@@ -259,11 +253,6 @@ impl<'a, 'p> Msg<'a, 'p> {
         }
     }
 
-    /// The first stream of property `id` in one of `kinds` (in that order of preference).
-    fn find(&self, id: u16, kinds: &[u16]) -> Option<(Stream, u16)> {
-        find_in(&self.streams, id, kinds)
-    }
-
     /// The streams directly in storage `dir`, at most MAX_ENTRIES.
     fn streams_in(&self, dir: &std::path::Path) -> Vec<Stream> {
         let Ok(entries) = self.file.read_storage(dir) else {
@@ -315,7 +304,7 @@ impl<'a, 'p> Msg<'a, 'p> {
 
     /// A string property, UTF-16 preferred over 8-bit.
     fn string(&mut self, id: u16) -> Option<String> {
-        let found = self.find(id, &[PT_UNICODE, PT_STRING8]);
+        let found = find_in(&self.streams, id, &[PT_UNICODE, PT_STRING8]);
         self.string_from(found, id)
     }
 
@@ -333,9 +322,25 @@ impl<'a, 'p> Msg<'a, 'p> {
         Some(without_nul(text, what, self.problems))
     }
 
+    /// The body text of the message whose properties are `streams`: PR_BODY, else PR_HTML
+    /// (binary in `html_codepage`, or a string) rendered, else PR_RTF_COMPRESSED read.
+    fn body(&mut self, streams: &[Stream], html_codepage: Option<u32>) -> Option<String> {
+        let plain = find_in(streams, PR_BODY, &[PT_UNICODE, PT_STRING8]);
+        if let Some(text) = self
+            .string_from(plain, PR_BODY)
+            .filter(|b| !b.trim().is_empty())
+        {
+            return Some(text);
+        }
+        if let Some(html) = self.html(streams, html_codepage) {
+            return Some(html_to_text(&html));
+        }
+        self.rtf_body(streams)
+    }
+
     /// PR_HTML: binary in the body's codepage, or a string.
-    fn html(&mut self, codepage: Option<u32>) -> Option<String> {
-        if let Some((stream, _)) = self.find(PR_HTML, &[PT_BINARY]) {
+    fn html(&mut self, streams: &[Stream], codepage: Option<u32>) -> Option<String> {
+        if let Some((stream, _)) = find_in(streams, PR_HTML, &[PT_BINARY]) {
             let what = prop_name(PR_HTML);
             let bytes = self.read(&stream, what)?;
             let html = match codepage {
@@ -348,13 +353,14 @@ impl<'a, 'p> Msg<'a, 'p> {
             };
             return Some(without_nul(html, what, self.problems));
         }
-        self.string(PR_HTML)
+        let string = find_in(streams, PR_HTML, &[PT_UNICODE, PT_STRING8]);
+        self.string_from(string, PR_HTML)
     }
 
     /// PR_RTF_COMPRESSED as text: expanded ([MS-OXRTFCP], the `compressed-rtf` crate), then
     /// read by `rtf::text`. Damage is a problem and no body.
-    fn rtf_body(&mut self) -> Option<String> {
-        let (stream, _) = self.find(PR_RTF_COMPRESSED, &[PT_BINARY])?;
+    fn rtf_body(&mut self, streams: &[Stream]) -> Option<String> {
+        let (stream, _) = find_in(streams, PR_RTF_COMPRESSED, &[PT_BINARY])?;
         let what = prop_name(PR_RTF_COMPRESSED);
         let bytes = self.read(&stream, what)?;
         let rtf = match expand_rtf(&bytes) {
@@ -451,23 +457,15 @@ impl<'a, 'p> Msg<'a, 'p> {
     }
 
     /// The body of a message embedded as an attachment (a PT_OBJECT storage holding the
-    /// message's properties): its plain-text body, else its HTML rendered. Its own
-    /// attachments are not opened.
+    /// message's properties), read as the top-level body is. Its own attachments are not
+    /// opened.
     fn embedded_body(&mut self, dir: &std::path::Path) -> Option<String> {
         let inner = dir.join(format!("__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}"));
         if !self.file.is_storage(&inner) {
             return None;
         }
         let streams = self.streams_in(&inner);
-        let body = find_in(&streams, PR_BODY, &[PT_UNICODE, PT_STRING8]);
-        if let Some(text) = self
-            .string_from(body, PR_BODY)
-            .filter(|b| !b.trim().is_empty())
-        {
-            return Some(text);
-        }
-        let html = find_in(&streams, PR_HTML, &[PT_UNICODE, PT_STRING8]);
-        self.string_from(html, PR_HTML).map(|h| html_to_text(&h))
+        self.body(&streams, self.codepage)
     }
 
     /// The top-level fixed-size properties; damage noted, complete entries kept.

@@ -883,24 +883,30 @@ fn write_attachment(file: &mut File, n: u32, props: &[Prop]) -> String {
 #[test]
 fn an_embedded_message_gives_its_body_as_an_attachment() {
     let mut file = new_file(cfb::Version::V3);
-    write_props(&mut file, "", &alice_props("see the attached message"), 32);
-    let attach = write_attachment(
-        &mut file,
-        0,
-        &[Prop::Utf16(0x3707, "inner.msg"), Prop::Long(0x3705, 5)],
-    );
-    let inner = format!("{attach}/__substg1.0_3701000D");
-    file.create_storage(&inner).unwrap();
+    write_props(&mut file, "", &alice_props("see the attached messages"), 32);
     let inner_body = format!("inner body {GHP}");
-    write_props(
-        &mut file,
-        &inner,
-        &[
-            Prop::Utf16(PR_SUBJECT, "Inner"),
-            Prop::Utf16(PR_BODY, &inner_body),
-        ],
-        24,
-    );
+    let rtf = compressed_rtf::compress_rtf(&format!(r"{{\rtf1\ansi key {AWS}\par}}")).unwrap();
+    let html = format!("<p>html body</p><p>{AWS}</p>");
+    let bodies: [(&str, Prop); 3] = [
+        ("plain.msg", Prop::Utf16(PR_BODY, &inner_body)),
+        ("rtf.msg", Prop::Binary(PR_RTF_COMPRESSED, &rtf)),
+        ("html.msg", Prop::Binary(PR_HTML, html.as_bytes())),
+    ];
+    for (n, (name, body)) in bodies.into_iter().enumerate() {
+        let attach = write_attachment(
+            &mut file,
+            n as u32,
+            &[Prop::Utf16(0x3707, name), Prop::Long(0x3705, 5)],
+        );
+        let inner = format!("{attach}/__substg1.0_3701000D");
+        file.create_storage(&inner).unwrap();
+        write_props(
+            &mut file,
+            &inner,
+            &[Prop::Utf16(PR_SUBJECT, "Inner"), body],
+            24,
+        );
+    }
     let bytes = finish(file);
     let i = parse(&forward(
         &bytes,
@@ -911,13 +917,22 @@ fn an_embedded_message_gives_its_body_as_an_attachment() {
     assert!(i.problems.is_empty(), "{:?}", i.problems);
     let o = i.original.expect("original");
     assert_eq!(o.subject.as_deref(), Some("Build failed"));
-    assert_eq!(o.text, "see the attached message");
+    assert_eq!(o.text, "see the attached messages");
     let got: Vec<_> = i
         .attachments
         .iter()
-        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .map(|a| (a.name.as_str(), a.text.trim()))
         .collect();
-    assert_eq!(got, [("outer.msg / inner.msg", inner_body.as_str())]);
+    let rtf_text = format!("key {AWS}");
+    let html_text = format!("html body\n{AWS}");
+    assert_eq!(
+        got,
+        [
+            ("outer.msg / plain.msg", inner_body.as_str()),
+            ("outer.msg / rtf.msg", rtf_text.as_str()),
+            ("outer.msg / html.msg", html_text.as_str()),
+        ]
+    );
 }
 
 /// Files attached inside the .msg are read as a MIME message's attachments are: text-like
