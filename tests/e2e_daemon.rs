@@ -602,8 +602,22 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
         0
     );
 
+    // check-config says the same, naming the part.
+    let check = |want: &str, secret: &str| {
+        let out = s.command(&["check-config"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.lines()
+                .any(|l| l.contains(" smtp ") && l.contains(want)),
+            "no smtp line with {want:?}:\n{text}"
+        );
+        assert!(!text.contains(secret), "a secret printed:\n{text}");
+    };
+    check("refused", &expired);
+
     let fresh = harness::oauth2_token(SEC.0, 3600, provider);
     std::fs::write(&token_file, &fresh).unwrap();
+    check("login accepted", &fresh);
     tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
     let out = run_once(&[]);
     assert!(!out.contains(&fresh), "the token in the output: {out}");
