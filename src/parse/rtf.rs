@@ -169,6 +169,11 @@ pub(super) fn text(rtf: &[u8], decode: &mut dyn FnMut(&[u8], Option<u32>) -> Str
                     fallback = 0;
                     match word {
                         "fromhtml" => from_html = param != Some(0),
+                        // `\binN`: N bytes of binary data follow, never text.
+                        "bin" => {
+                            let n = param.and_then(|p| usize::try_from(p).ok()).unwrap_or(0);
+                            i = i.saturating_add(n).min(rtf.len());
+                        }
                         "ansicpg" => codepage = param.and_then(|p| u32::try_from(p).ok()),
                         "uc" => group.uc = param.and_then(|p| usize::try_from(p).ok()).unwrap_or(1),
                         "htmlrtf" => group.htmlrtf = param != Some(0),
@@ -297,6 +302,13 @@ Caf\'e9 \{ok\} back\\slash\tab x\line
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn binary_data_is_never_text() {
+        assert_eq!(plain("{\\rtf1 a\\bin5 \x01}{xy b}"), "a b");
+        assert_eq!(plain("{\\rtf1 a\\bin99999 xyz}"), "a");
+        assert_eq!(plain("{\\rtf1 a\\bin-3 xyz}"), "axyz");
     }
 
     #[test]
