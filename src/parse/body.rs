@@ -16,12 +16,13 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use regex::Regex;
 
+use super::archive::zip_texts;
 use super::headers::{clean_id, cp1252, raw_values, single_line};
 use super::msg::attached_msg;
 use super::{ForwardStyle, Inbound, Original, TextAttachment};
 
 /// Attachments larger than this are not decoded as text (a log excerpt is enough).
-const MAX_ATTACHMENT_BYTES: usize = 4 << 20;
+pub(super) const MAX_ATTACHMENT_BYTES: usize = 4 << 20;
 /// How deep to look into attached messages for damage.
 const MAX_DEPTH: usize = 3;
 
@@ -68,11 +69,29 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
                 }));
             continue;
         }
-        let lower = name.to_lowercase();
-        if let Some(text) = attachment_text(message, part, id as usize, &lower, problems) {
-            inbound.attachments.push(TextAttachment { name, text });
+        let texts = part_texts(message, part, id as usize, name, problems);
+        inbound.attachments.extend(texts);
+    }
+}
+
+/// The text an attachment part gives: its own, or its files' when it is a zip archive.
+fn part_texts(
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    id: usize,
+    name: String,
+    problems: &mut Vec<String>,
+) -> Vec<TextAttachment> {
+    if let PartType::Binary(bytes) | PartType::InlineBinary(bytes) = &part.body {
+        if let Some(files) = zip_texts(bytes, &name, problems) {
+            return files;
         }
     }
+    let lower = name.to_lowercase();
+    attachment_text(message, part, id, &lower, problems)
+        .map(|text| TextAttachment { name, text })
+        .into_iter()
+        .collect()
 }
 
 /// An attached original and the text-like attachments it carries.
@@ -320,9 +339,7 @@ fn attached_original(
             continue;
         };
         let name = attachment_name(part, id, &mut local);
-        if let Some(text) = attachment_text(message, part, id, &name.to_lowercase(), &mut local) {
-            attachments.push(TextAttachment { name, text });
-        }
+        attachments.extend(part_texts(message, part, id, name, &mut local));
     }
     problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
     Some(Attached {

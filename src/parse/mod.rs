@@ -4,11 +4,12 @@
 //! Architecture invariant: parsing never fails and never panics. Damage (broken MIME,
 //! bad charsets, header injection ...) is written to `Inbound::problems` and the message
 //! still comes through. This module is pure: no IO, no clock, no logging, and it uses
-//! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, and `cfb`
-//! for Outlook `.msg` files).
+//! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, `cfb` and
+//! `compressed-rtf` for Outlook `.msg` files, and `zip` for archives).
 //! Deciding what an `Inbound` *means* (bounce? allowed sender? which case?) is the
 //! caller's job, not ours.
 
+mod archive;
 mod body;
 mod forward;
 mod headers;
@@ -17,6 +18,8 @@ mod rtf;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_archive;
 #[cfg(test)]
 mod tests_bad;
 #[cfg(test)]

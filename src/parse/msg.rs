@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
 
+use super::archive::zip_texts;
 use super::body::{
     binary_attachment_text, decode_text_bytes, html_to_text, original_heads, Attached, Heads,
 };
@@ -444,10 +445,14 @@ impl<'a, 'p> Msg<'a, 'p> {
                 let mime = string(self, PR_ATTACH_MIME_TAG).unwrap_or_default();
                 let (ctype, subtype) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
                 let lower = name.to_lowercase();
-                self.read(&data, "attachment data (0x3701)")
-                    .and_then(|bytes| {
-                        binary_attachment_text(&bytes, ctype, subtype, &lower, self.problems)
-                    })
+                let Some(bytes) = self.read(&data, "attachment data (0x3701)") else {
+                    continue;
+                };
+                if let Some(files) = zip_texts(&bytes, &name, self.problems) {
+                    out.extend(files);
+                    continue;
+                }
+                binary_attachment_text(&bytes, ctype, subtype, &lower, self.problems)
             } else {
                 self.embedded_body(dir)
             };

@@ -935,6 +935,37 @@ fn an_embedded_message_gives_its_body_as_an_attachment() {
     );
 }
 
+/// A zip attached inside the .msg is opened like one attached to the forward.
+#[test]
+fn a_zip_inside_the_msg_is_opened() {
+    let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
+    let zip = super::tests_archive::zip_of(&[("app.env", env.as_bytes())], false);
+    let mut file = new_file(cfb::Version::V4);
+    write_props(&mut file, "", &alice_props("Logs zipped."), 32);
+    write_attachment(
+        &mut file,
+        0,
+        &[
+            Prop::Utf16(0x3707, "logs.zip"),
+            Prop::Utf16(0x370E, "application/zip"),
+            Prop::Binary(0x3701, &zip),
+        ],
+    );
+    let i = parse(&forward(
+        &finish(file),
+        "application/vnd.ms-outlook",
+        "a.msg",
+        true,
+    ));
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
+    let got: Vec<_> = i
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .collect();
+    assert_eq!(got, [("a.msg / logs.zip / app.env", env.as_str())]);
+}
+
 /// Files attached inside the .msg are read as a MIME message's attachments are: text-like
 /// by name, type or content; a binary one is skipped, and said so only when its name or
 /// type claimed text.

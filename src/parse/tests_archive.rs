@@ -1,0 +1,175 @@
+//! Tests for `.zip` attachments: text files inside are read and named under the archive;
+//! binaries, nested archives and encrypted files are not; bombs and damage stop with a
+//! problem, never a panic.
+
+use std::io::{Cursor, Write};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use super::archive::MAX_TOTAL;
+use super::tests::{eol, OUTER};
+use super::tests_bad::garble;
+use super::*;
+
+const AWS: &str = crate::testkit::KEYS[0];
+
+/// A zip of `files` (name, bytes), deflated unless `stored`.
+pub(super) fn zip_of(files: &[(&str, &[u8])], stored: bool) -> Vec<u8> {
+    let method = if stored {
+        CompressionMethod::Stored
+    } else {
+        CompressionMethod::Deflated
+    };
+    let options = SimpleFileOptions::default().compression_method(method);
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        w.start_file(*name, options).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A forward carrying `zip` as `name` (application/zip, base64).
+fn forward_zip(zip: &[u8], name: &str) -> Inbound {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(zip);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+         Logs from the build box attached.\n--b\nContent-Type: application/zip; name=\"{name}\"\n\
+         Content-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}\n--b--\n",
+        lines.join("\n")
+    );
+    parse(&eol(&raw, true))
+}
+
+fn named(i: &Inbound) -> Vec<(&str, &str)> {
+    i.attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .collect()
+}
+
+#[test]
+fn text_files_in_a_zip_are_read_under_its_name() {
+    let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
+    let inner = zip_of(&[("deep.env", env.as_bytes())], false);
+    let zip = zip_of(
+        &[
+            ("app/", b""),
+            ("app/.env", env.as_bytes()),
+            ("notes", b"plain notes without an extension\n"),
+            ("logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            ("inner.zip", &inner),
+        ],
+        false,
+    );
+    let i = forward_zip(&zip, "logs.zip");
+    assert_eq!(
+        named(&i),
+        [
+            ("logs.zip / app/.env", env.as_str()),
+            ("logs.zip / notes", "plain notes without an extension\n"),
+        ]
+    );
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
+    assert_eq!(i.text, "Logs from the build box attached.");
+}
+
+#[test]
+fn encrypted_files_are_named_and_skipped() {
+    let mut zip = zip_of(&[("secret.txt", b"hidden"), ("open.txt", b"visible")], true);
+    // Set "encrypted" (general purpose flag bit 0) on the first entry, in its local and its
+    // central header: the reader must not try to read it as text.
+    let local = 0;
+    let central = zip.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    zip[local + 6] |= 1;
+    zip[central + 8] |= 1;
+    let i = forward_zip(&zip, "x.zip");
+    assert_eq!(named(&i), [("x.zip / open.txt", "visible")]);
+    assert_eq!(
+        i.problems,
+        ["zip \"x.zip\": \"secret.txt\" is encrypted; not read"]
+    );
+}
+
+#[test]
+fn a_zip_bomb_stops_at_the_limits() {
+    // One file far past the attachment limit (20 MB of zeros deflate to ~20 KB) ...
+    let huge = vec![b'a'; 20 << 20];
+    let i = forward_zip(&zip_of(&[("huge.log", &huge)], false), "bomb.zip");
+    assert!(i.attachments.is_empty());
+    assert_eq!(
+        i.problems,
+        ["zip \"bomb.zip\": attachment \"huge.log\" too large to read as text"]
+    );
+    // ... and many files each under it, past the archive's total.
+    let part = vec![b'b'; 3 << 20];
+    let files: Vec<(String, &[u8])> = (0..8)
+        .map(|n| (format!("part{n}.log"), &part[..]))
+        .collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    let i = forward_zip(&zip_of(&files, false), "many.zip");
+    let total: usize = i.attachments.iter().map(|a| a.text.len()).sum();
+    assert_eq!(total as u64, MAX_TOTAL);
+    // Five whole files, the sixth cut where the total ran out, the rest not read.
+    assert_eq!(i.attachments.len(), 6, "{:?}", i.problems);
+    assert_eq!(
+        i.problems,
+        [
+            "zip \"many.zip\": \"part5.log\" cut at the archive's unpacked limit",
+            "zip \"many.zip\": more than 16777216 bytes unpacked; \"part6.log\" and the rest not read",
+        ]
+    );
+}
+
+#[test]
+fn a_zip_larger_than_the_attachment_limit_is_not_opened() {
+    // Random bytes do not compress: the archive itself is over 4 MB.
+    let mut seed = 7u64;
+    let mut noise = vec![0u8; 5 << 20];
+    garble(&mut noise, &mut seed, 5 << 20);
+    let zip = zip_of(&[("noise.bin", &noise)], true);
+    let i = forward_zip(&zip, "big.zip");
+    assert!(i.attachments.is_empty());
+    assert!(
+        i.problems.iter().any(|p| p.contains("not opened")),
+        "{:?}",
+        i.problems
+    );
+}
+
+#[test]
+fn damaged_zips_never_panic() {
+    let env = format!("KEY={AWS}\n").repeat(40);
+    let good = zip_of(
+        &[
+            ("a.env", env.as_bytes()),
+            ("b.txt", b"text"),
+            ("c.log", b"log"),
+        ],
+        false,
+    );
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    for round in 0..1_000 {
+        let mut bytes = good.clone();
+        garble(&mut bytes, &mut seed, round % 6 + 1);
+        // Keep the signature so that the zip path is taken.
+        bytes[..4].copy_from_slice(b"PK\x03\x04");
+        let mut problems = Vec::new();
+        let _ = super::archive::zip_texts(&bytes, "d.zip", &mut problems);
+        let cut = (seed as usize) % bytes.len();
+        let _ = super::archive::zip_texts(&bytes[..cut.max(4)], "d.zip", &mut problems);
+    }
+    // The whole message still comes through.
+    let mut bytes = good.clone();
+    garble(&mut bytes, &mut seed, 20);
+    bytes[..4].copy_from_slice(b"PK\x03\x04");
+    let i = forward_zip(&bytes, "d.zip");
+    assert_eq!(i.text, "Logs from the build box attached.");
+}
