@@ -21,15 +21,23 @@ pub(super) const MAX_ENTRIES: usize = 1_000;
 /// Bytes read out of one archive, all its files together.
 pub(super) const MAX_TOTAL: u64 = 16 << 20;
 
-/// The text files of `bytes` when it is a zip archive (by its first bytes), else None.
-/// `name` (the attachment's, as shown) prefixes the files' names; problems say what was
-/// skipped and why.
+/// The text files of an attachment that is a zip archive — by its name (`*.zip`) or its
+/// MIME type (`mime`, e.g. "application/zip"; empty when none) and its first bytes — else
+/// None. Office files and other formats built on zip keep their own names and types, so
+/// they are not opened here. `name` (the attachment's, as shown) prefixes the files'
+/// names; problems say what was skipped and why.
 pub(super) fn zip_texts(
     bytes: &[u8],
     name: &str,
+    mime: &str,
     problems: &mut Vec<String>,
 ) -> Option<Vec<TextAttachment>> {
-    if !bytes.starts_with(b"PK\x03\x04") && !bytes.starts_with(b"PK\x05\x06") {
+    let zip_type = matches!(
+        mime.to_ascii_lowercase().as_str(),
+        "application/zip" | "application/x-zip-compressed" | "application/x-zip"
+    );
+    let signed = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    if !signed || !(zip_type || name.to_lowercase().ends_with(".zip")) {
         return None;
     }
     if bytes.len() > MAX_ATTACHMENT_BYTES {
@@ -106,8 +114,8 @@ fn read_zip(bytes: &[u8], name: &str, problems: &mut Vec<String>) -> Vec<TextAtt
             // Cut by the archive's budget, not its own size: what was read is kept.
             problems.push(format!("{entry:?} cut at the archive's unpacked limit"));
         }
-        if lower.ends_with(".zip") {
-            continue;
+        if lower.ends_with(".zip") || data.starts_with(b"PK\x03\x04") {
+            continue; // an archive inside: not opened
         }
         if let Some(text) = binary_attachment_text(&data, "", "", &lower, problems) {
             out.push(TextAttachment {

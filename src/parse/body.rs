@@ -83,7 +83,10 @@ fn part_texts(
     problems: &mut Vec<String>,
 ) -> Vec<TextAttachment> {
     if let PartType::Binary(bytes) | PartType::InlineBinary(bytes) = &part.body {
-        if let Some(files) = zip_texts(bytes, &name, problems) {
+        let mime = part.content_type().map_or(String::new(), |ct| {
+            format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
+        });
+        if let Some(files) = zip_texts(bytes, &name, &mime, problems) {
             return files;
         }
     }

@@ -448,7 +448,7 @@ impl<'a, 'p> Msg<'a, 'p> {
                 let Some(bytes) = self.read(&data, "attachment data (0x3701)") else {
                     continue;
                 };
-                if let Some(files) = zip_texts(&bytes, &name, self.problems) {
+                if let Some(files) = zip_texts(&bytes, &name, &mime, self.problems) {
                     out.extend(files);
                     continue;
                 }

@@ -30,20 +30,25 @@ pub(super) fn zip_of(files: &[(&str, &[u8])], stored: bool) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-/// A forward carrying `zip` as `name` (application/zip, base64).
-fn forward_zip(zip: &[u8], name: &str) -> Inbound {
+/// `bytes` in base64, in lines of 76.
+fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(zip);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
     let lines: Vec<&str> = b64
         .as_bytes()
         .chunks(76)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
+    lines.join("\n")
+}
+
+/// A forward carrying `zip` as `name` (application/octet-stream, base64).
+fn forward_zip(zip: &[u8], name: &str) -> Inbound {
     let raw = format!(
         "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
-         Logs from the build box attached.\n--b\nContent-Type: application/zip; name=\"{name}\"\n\
+         Logs from the build box attached.\n--b\nContent-Type: application/octet-stream; name=\"{name}\"\n\
          Content-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}\n--b--\n",
-        lines.join("\n")
+        b64(zip)
     );
     parse(&eol(&raw, true))
 }
@@ -81,6 +86,29 @@ fn text_files_in_a_zip_are_read_under_its_name() {
     assert_eq!(i.text, "Logs from the build box attached.");
 }
 
+/// An Office file is a zip too, but keeps its own name and type: not opened as an archive
+/// (its XML parts would fill the report). A zip under another name is opened when its
+/// type says zip.
+#[test]
+fn only_attachments_named_or_typed_zip_are_opened() {
+    let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
+    let zip = zip_of(&[("word/document.xml", env.as_bytes())], false);
+    let i = forward_zip(&zip, "report.docx");
+    assert!(i.attachments.is_empty(), "{:?}", named(&i));
+    let raw = String::from_utf8(eol(
+        &format!(
+            "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nx\n\
+             --b\nContent-Type: application/x-zip-compressed; name=\"bundle\"\n\
+             Content-Transfer-Encoding: base64\n\n{}\n--b--\n",
+            b64(&zip_of(&[("app.env", env.as_bytes())], false))
+        ),
+        true,
+    ))
+    .unwrap();
+    let i = parse(raw.as_bytes());
+    assert_eq!(named(&i), [("bundle / app.env", env.as_str())]);
+}
+
 #[test]
 fn encrypted_files_are_named_and_skipped() {
     let mut zip = zip_of(&[("secret.txt", b"hidden"), ("open.txt", b"visible")], true);
@@ -100,8 +128,8 @@ fn encrypted_files_are_named_and_skipped() {
 
 #[test]
 fn a_zip_bomb_stops_at_the_limits() {
-    // One file far past the attachment limit (20 MB of zeros deflate to ~20 KB) ...
-    let huge = vec![b'a'; 20 << 20];
+    // One file past the attachment limit (5 MB of one letter deflate to a few KB) ...
+    let huge = vec![b'a'; 5 << 20];
     let i = forward_zip(&zip_of(&[("huge.log", &huge)], false), "bomb.zip");
     assert!(i.attachments.is_empty());
     assert_eq!(
@@ -162,9 +190,9 @@ fn damaged_zips_never_panic() {
         // Keep the signature so that the zip path is taken.
         bytes[..4].copy_from_slice(b"PK\x03\x04");
         let mut problems = Vec::new();
-        let _ = super::archive::zip_texts(&bytes, "d.zip", &mut problems);
+        let _ = super::archive::zip_texts(&bytes, "d.zip", "", &mut problems);
         let cut = (seed as usize) % bytes.len();
-        let _ = super::archive::zip_texts(&bytes[..cut.max(4)], "d.zip", &mut problems);
+        let _ = super::archive::zip_texts(&bytes[..cut.max(4)], "d.zip", "", &mut problems);
     }
     // The whole message still comes through.
     let mut bytes = good.clone();
