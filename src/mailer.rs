@@ -385,12 +385,26 @@ fn answered<T>(
 }
 
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
-        SendError::Permanent(e.to_string())
+    let text = e.to_string();
+    if e.is_permanent() && !policy_refusal(&text) {
+        SendError::Permanent(text)
     } else {
-        // Connection errors, timeouts, 4xx, a connection the server closed.
-        SendError::Transient(e.to_string())
+        // Connection errors, timeouts, 4xx, a connection the server closed, and policy
+        // refusals.
+        SendError::Transient(text)
     }
+}
+
+/// A 5xx whose enhanced status is 5.7.x (RFC 3463: security or policy) — relaying denied,
+/// sender not signed in, SPF or DMARC failed. Such a refusal is about how closeloop sends
+/// (AUTH, relay rights, the domain's records), not about the letter, and it refuses every
+/// letter alike, the notices that would report the failures included: retried, so that
+/// letters wait for the fix instead of all failing for good and unseen. A letter still
+/// refused fails after the usual day of retries.
+fn policy_refusal(text: &str) -> bool {
+    // lettre writes a refusal as "permanent error (554): 5.7.1 <rcpt>: Relay access denied".
+    text.split_once("): ")
+        .is_some_and(|(_, reply)| reply.starts_with("5.7."))
 }
 
 /// Implicit TLS under lettre: its stream trait over our own TLS stream, so
@@ -451,5 +465,29 @@ pub async fn check(cfg: &Config) -> Result<String, String> {
             Err(e) => Err(e.to_string()),
         },
         Mailer::File(dir) => Ok(format!("writes files into {}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_refusal;
+
+    #[test]
+    fn only_security_and_policy_refusals_are_retried() {
+        for text in [
+            "permanent error (554): 5.7.1 <alice@example.org>: Relay access denied",
+            "permanent error (550): 5.7.26 Unauthenticated email is not accepted (DMARC)",
+            "permanent error (530): 5.7.0 Authentication required",
+        ] {
+            assert!(policy_refusal(text), "{text}");
+        }
+        for text in [
+            "permanent error (550): 5.1.1 <nobody@example.org>: Recipient address rejected",
+            "permanent error (552): 5.3.4 Message size exceeds fixed limit",
+            "permanent error (550): no enhanced code, 5.7.1 later in the text",
+            "network error: connection reset",
+        ] {
+            assert!(!policy_refusal(text), "{text}");
+        }
     }
 }

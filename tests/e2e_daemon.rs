@@ -645,6 +645,92 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
     );
 }
 
+/// A relay that refuses letters by policy (here 554 5.7.1: closeloop did not sign in)
+/// refuses every letter alike: they wait with the reason instead of failing for good, and
+/// go out once the setup is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_policy_refusal_keeps_letters_until_the_setup_is_fixed() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::Smtp);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    let to_submission = config.replace(
+        &format!("port = {}\n", s.lab.smtp_port),
+        &format!("port = {}\n", s.lab.submission_port),
+    );
+    std::fs::write(&s.config, &to_submission).unwrap();
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a wiki page",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM letters WHERE status = 'failed'")
+            .await,
+        0
+    );
+    assert!(
+        s.count(
+            "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND last_error LIKE '%5.7.1%'"
+        )
+        .await
+            >= 1
+    );
+    // `case show` says why they wait.
+    let out = s.command(&["case", "show", "CL-1"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("pending") && shown.contains("last try: permanent error (554): 5.7.1"),
+        "{shown}"
+    );
+    let out = s
+        .command(&["case", "show", "CL-1", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["letters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["status"] == "pending"
+                && l["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("5.7.1"))),
+        "{v}"
+    );
+    // The fix: sign in. The waiting letters go out on their next try.
+    let password_file = s.dir.path().join("smtp-password");
+    std::fs::write(&password_file, SEC.1).unwrap();
+    let signed_in = to_submission.replace(
+        &format!("port = {}\n", s.lab.submission_port),
+        &format!(
+            "port = {}\nusername = \"{}\"\npassword_file = \"{}\"\n",
+            s.lab.submission_port,
+            SEC.0,
+            password_file.display()
+        ),
+    );
+    std::fs::write(&s.config, signed_in).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
+    let out = s.command(&["run", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ack = s.wait_mail(ALICE, "INBOX", 1).await;
+    assert!(harness::header(&ack[0], "Subject").contains("[CL-1]"));
+    s.wait_mail(LEAD, "INBOX", 1).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_responder_reply_resolves_and_every_reporter_gets_the_outcome() {
     e2e_gate!();

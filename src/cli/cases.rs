@@ -159,7 +159,7 @@ pub async fn show(ctx: &Context, id: &str, json_out: bool) -> Outcome {
             .collect();
         obj["letters"] = letters
             .iter()
-            .map(|l| json!({"kind": l.kind, "to": l.recipient, "status": l.status, "message_id": l.message_id, "attempts": l.attempts}))
+            .map(|l| json!({"kind": l.kind, "to": l.recipient, "status": l.status, "message_id": l.message_id, "attempts": l.attempts, "last_error": l.last_error}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&obj)?);
         return Ok(());
@@ -219,6 +219,9 @@ pub async fn show(ctx: &Context, id: &str, json_out: bool) -> Outcome {
     println!("\nLetters ({}):", letters.len());
     for l in &letters {
         println!("  {:<9} {:<8} to {}", l.kind, l.status, l.recipient);
+        if let (false, Some(why)) = (l.status == "sent", &l.last_error) {
+            println!("            last try: {}", truncate(why, 120));
+        }
     }
     Ok(())
 }
