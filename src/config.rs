@@ -170,7 +170,7 @@ pub enum ImapAuth {
     Plain,
     /// SASL XOAUTH2 (`AUTHENTICATE XOAUTH2`): the password source holds an OAuth2 access
     /// token, read again at each connection so that a refresher outside can replace it.
-    /// Microsoft 365 and Gmail accept only OAuth2 for IMAP.
+    /// Microsoft 365 takes only OAuth2 for IMAP; Gmail OAuth2 or an app password.
     Xoauth2,
 }
 
