@@ -4,10 +4,10 @@
 //! or by content).
 //!
 //! An archive is hostile input: one larger than the attachment size limit is not opened
-//! (its directory alone could take memory many times its size), at most [`MAX_ENTRIES`] entries are looked at, each file
-//! is read only up to the attachment size limit whatever its header claims, and all files
-//! of one archive together at most [`MAX_TOTAL`] bytes (a zip bomb stops there, with a
-//! problem). Encrypted files are named in a problem and skipped; archives inside the
+//! (its directory alone could take memory many times its size), at most [`MAX_ENTRIES`]
+//! entries are looked at, each file is read only up to the attachment size limit whatever
+//! its header claims, and all files of one archive together at most [`MAX_TOTAL`] bytes
+//! (a zip bomb stops there, with a problem). Encrypted files are named in a problem and skipped; archives inside the
 //! archive are not opened. Never panics (the crate's own panics are caught).
 
 use std::io::{Cursor, Read};
