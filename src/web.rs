@@ -108,9 +108,11 @@ pub async fn health(ctx: &Context, now: Millis) -> Result<(), String> {
     let check = async {
         let mut conn = ctx.store.conn().await?;
         rows::ping(&mut conn).await?;
-        rows::overdue_letters(&mut conn, now - OUTBOX_STUCK_AFTER).await
+        let overdue = rows::overdue_letters(&mut conn, now - OUTBOX_STUCK_AFTER).await?;
+        let failing = rows::failing_letters(&mut conn, now - OUTBOX_STUCK_AFTER).await?;
+        Ok::<_, StoreError>((overdue, failing))
     };
-    let overdue = match tokio::time::timeout(DB_TIMEOUT, check).await {
+    let (overdue, failing) = match tokio::time::timeout(DB_TIMEOUT, check).await {
         Err(_) => return Err("database unreachable: no answer within 5 s".into()),
         Ok(Err(e)) => return Err(format!("database unreachable: {}", short(&e))),
         Ok(Ok(n)) => n,
@@ -118,6 +120,13 @@ pub async fn health(ctx: &Context, now: Millis) -> Result<(), String> {
     if overdue > 0 {
         return Err(format!(
             "outbox stuck: {overdue} letter(s) pending more than 1 h past their due time"
+        ));
+    }
+    if failing > 0 {
+        // Counts only: a server's reply can name a reporter's address.
+        return Err(format!(
+            "outbox failing: {failing} letter(s) refused or undelivered for more than 1 h, \
+             still retried (`closeloop case show` gives each one's last error)"
         ));
     }
     if let IntakeState::Down(why) = ctx.intake.get() {

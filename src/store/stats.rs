@@ -153,6 +153,18 @@ pub async fn overdue_letters(conn: &mut Conn, before: Millis) -> Result<i64> {
     .await?)
 }
 
+/// Pending letters created before `before` that have been tried and refused (a server
+/// that will not take them: down, refusing the sign-in, refusing by policy). Retries move
+/// their due time forward, so `overdue_letters` never counts them.
+pub async fn failing_letters(conn: &mut Conn, before: Millis) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND attempts > 0 AND created_at < $1",
+    )
+    .bind(before)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 /// A trivial round trip: is the database there?
 pub async fn ping(conn: &mut Conn) -> Result<()> {
     sqlx::query("SELECT 1").execute(&mut *conn).await?;

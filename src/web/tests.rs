@@ -327,6 +327,32 @@ async fn healthz_is_ok_then_names_what_is_wrong() {
     assert_eq!(status, 503);
     assert!(body.starts_with("outbox stuck: 2 letter(s)"), "{body}");
 
+    // Tried and refused, rescheduled (so not overdue): failing once they are 1 h old.
+    let retried = |created_at: i64| {
+        let ctx = ctx.clone();
+        async move {
+            let mut c = ctx.store.begin().await.unwrap();
+            sqlx::query(
+                "UPDATE letters SET attempts = 3, next_attempt_at = $1, created_at = $2, \
+                 last_error = 'permanent error (554): 5.7.1 <alice@example.org>: Relay access denied'",
+            )
+            .bind(now_ms() + OUTBOX_STUCK_AFTER)
+            .bind(created_at)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+            c.commit().await.unwrap();
+        }
+    };
+    retried(now_ms() - 60_000).await;
+    let (status, _, body) = get(addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"), "younger than 1 h");
+    retried(two_hours_ago).await;
+    let (status, _, body) = get(addr, "/healthz").await;
+    assert_eq!(status, 503);
+    assert!(body.starts_with("outbox failing: 2 letter(s)"), "{body}");
+    assert!(!body.contains("alice@"), "an address in /healthz: {body}");
+
     ctx.store.close().await;
     let (status, _, body) = get(addr, "/healthz").await;
     assert_eq!(status, 503);
