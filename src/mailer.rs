@@ -385,26 +385,25 @@ fn answered<T>(
 }
 
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    let text = e.to_string();
-    if e.is_permanent() && !policy_refusal(&text) {
-        SendError::Permanent(text)
+    // lettre keeps a refusal's reply ("5.7.1 <rcpt>: Relay access denied") as its source.
+    let reply = std::error::Error::source(e).map(|r| r.to_string());
+    if e.is_permanent() && !reply.as_deref().is_some_and(policy_refusal) {
+        SendError::Permanent(e.to_string())
     } else {
         // Connection errors, timeouts, 4xx, a connection the server closed, and policy
         // refusals.
-        SendError::Transient(text)
+        SendError::Transient(e.to_string())
     }
 }
 
-/// A 5xx whose enhanced status is 5.7.x (RFC 3463: security or policy) — relaying denied,
-/// sender not signed in, SPF or DMARC failed. Such a refusal is about how closeloop sends
-/// (AUTH, relay rights, the domain's records), not about the letter, and it refuses every
-/// letter alike, the notices that would report the failures included: retried, so that
-/// letters wait for the fix instead of all failing for good and unseen. A letter still
-/// refused fails after the usual day of retries.
-fn policy_refusal(text: &str) -> bool {
-    // lettre writes a refusal as "permanent error (554): 5.7.1 <rcpt>: Relay access denied".
-    text.split_once("): ")
-        .is_some_and(|(_, reply)| reply.starts_with("5.7."))
+/// A server reply whose enhanced status is 5.7.x (RFC 3463: security or policy) —
+/// relaying denied, sender not signed in, SPF or DMARC failed. Such a refusal is about how
+/// closeloop sends (AUTH, relay rights, the domain's records), not about the letter, and it
+/// refuses every letter alike, the notices that would report the failures included: retried,
+/// so that letters wait for the fix instead of all failing for good and unseen. A letter
+/// still refused fails after the usual day of retries.
+fn policy_refusal(reply: &str) -> bool {
+    reply.starts_with("5.7.")
 }
 
 /// Implicit TLS under lettre: its stream trait over our own TLS stream, so
@@ -475,17 +474,17 @@ mod tests {
     #[test]
     fn only_security_and_policy_refusals_are_retried() {
         for text in [
-            "permanent error (554): 5.7.1 <alice@example.org>: Relay access denied",
-            "permanent error (550): 5.7.26 Unauthenticated email is not accepted (DMARC)",
-            "permanent error (530): 5.7.0 Authentication required",
+            "5.7.1 <alice@example.org>: Relay access denied",
+            "5.7.26 Unauthenticated email is not accepted (DMARC)",
+            "5.7.0 Authentication required",
         ] {
             assert!(policy_refusal(text), "{text}");
         }
         for text in [
-            "permanent error (550): 5.1.1 <nobody@example.org>: Recipient address rejected",
-            "permanent error (552): 5.3.4 Message size exceeds fixed limit",
-            "permanent error (550): no enhanced code, 5.7.1 later in the text",
-            "network error: connection reset",
+            "5.1.1 <nobody@example.org>: Recipient address rejected",
+            "5.3.4 Message size exceeds fixed limit",
+            "no enhanced code, 5.7.1 later in the text",
+            "",
         ] {
             assert!(!policy_refusal(text), "{text}");
         }

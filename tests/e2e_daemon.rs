@@ -107,6 +107,13 @@ listen = ""
         Setup { lab, dir, config }
     }
 
+    /// Replaces `from` with `to` in the config file; `from` must be there.
+    fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains(from), "{from:?} not in the config:\n{text}");
+        std::fs::write(&self.config, text.replacen(from, to, 1)).unwrap();
+    }
+
     fn db_url(&self) -> String {
         format!(
             "sqlite://{}",
@@ -502,14 +509,13 @@ async fn e2e_the_daemon_signs_in_once_an_expired_token_is_replaced() {
     let provider = harness::OAUTH2_KEY;
     let expired = harness::oauth2_token(SEC.0, -120, provider);
     std::fs::write(&token_file, format!("{expired}\n")).unwrap();
-    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+    s.edit_config(
         &format!("password_env = \"{PASSWORD_ENV}\""),
         &format!(
             "auth = \"xoauth2\"\npassword_file = \"{}\"",
             token_file.display()
         ),
     );
-    std::fs::write(&s.config, text).unwrap();
     s.append(&[report(
         ALICE.0,
         1,
@@ -555,7 +561,7 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
     let provider = harness::OAUTH2_KEY;
     let expired = harness::oauth2_token(SEC.0, -120, provider);
     std::fs::write(&token_file, &expired).unwrap();
-    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+    s.edit_config(
         &format!("port = {}\n", s.lab.smtp_port),
         &format!(
             "port = {}\nusername = \"{}\"\nauth = \"xoauth2\"\npassword_file = \"{}\"\n",
@@ -564,7 +570,6 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
             token_file.display()
         ),
     );
-    std::fs::write(&s.config, text).unwrap();
     let run_once = |env: &[(&str, &str)]| {
         let out = s
             .command(&["run", "--once"])
@@ -652,12 +657,8 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
 async fn e2e_a_policy_refusal_keeps_letters_until_the_setup_is_fixed() {
     e2e_gate!();
     let s = Setup::new(Outbound::Smtp);
-    let config = std::fs::read_to_string(&s.config).unwrap();
-    let to_submission = config.replace(
-        &format!("port = {}\n", s.lab.smtp_port),
-        &format!("port = {}\n", s.lab.submission_port),
-    );
-    std::fs::write(&s.config, &to_submission).unwrap();
+    let submission = format!("port = {}\n", s.lab.submission_port);
+    s.edit_config(&format!("port = {}\n", s.lab.smtp_port), &submission);
     s.append(&[report(
         ALICE.0,
         1,
@@ -709,16 +710,14 @@ async fn e2e_a_policy_refusal_keeps_letters_until_the_setup_is_fixed() {
     // The fix: sign in. The waiting letters go out on their next try.
     let password_file = s.dir.path().join("smtp-password");
     std::fs::write(&password_file, SEC.1).unwrap();
-    let signed_in = to_submission.replace(
-        &format!("port = {}\n", s.lab.submission_port),
+    s.edit_config(
+        &submission,
         &format!(
-            "port = {}\nusername = \"{}\"\npassword_file = \"{}\"\n",
-            s.lab.submission_port,
+            "{submission}username = \"{}\"\npassword_file = \"{}\"\n",
             SEC.0,
             password_file.display()
         ),
     );
-    std::fs::write(&s.config, signed_in).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
     let out = s.command(&["run", "--once"]).output().unwrap();
     assert!(
