@@ -138,18 +138,133 @@ impl fmt::Debug for PasswordSource {
 impl PasswordSource {
     /// Reads the password now. `what` names the section for error messages.
     pub fn resolve(&self, what: &str) -> Result<Option<String>, String> {
-        if let Some(var) = &self.password_env {
-            return std::env::var(var)
-                .map(Some)
-                .map_err(|_| format!("{what}.password_env names {var}, which is not set"));
+        match read_secret(
+            self.password_env.as_deref(),
+            self.password_file.as_deref(),
+            &format!("{what}.password"),
+        )? {
+            Some(secret) => Ok(Some(secret)),
+            None => Ok(self.password.clone()),
         }
-        if let Some(path) = &self.password_file {
-            return std::fs::read_to_string(path)
-                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("{what}.password_file {}: {e}", path.display()));
-        }
-        Ok(self.password.clone())
     }
+}
+
+/// Reads a secret from the environment variable or the file named by the keys `{key}_env`
+/// and `{key}_file` (the variable first; a file's trailing line end dropped). Errors name
+/// the key and the variable or file, never the value.
+pub fn read_secret(
+    env: Option<&str>,
+    file: Option<&Path>,
+    key: &str,
+) -> Result<Option<String>, String> {
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map(Some)
+            .map_err(|_| format!("{key}_env names {var}, which is not set"));
+    }
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| format!("{key}_file {}: {e}", path.display()));
+    }
+    Ok(None)
+}
+
+/// `[intake.oauth2]` / `[outbound.oauth2]`: closeloop asks the identity provider's token
+/// endpoint for XOAUTH2 access tokens itself — the client credentials grant (Microsoft
+/// 365 with an app registration), or the refresh token grant when a refresh token is set
+/// (Gmail and other user-consented apps) — and renews them before they expire. Secrets
+/// come from variables or files only.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2 {
+    /// `https://…` (plain `http://` on loopback only), e.g.
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    pub token_url: String,
+    pub client_id: String,
+    /// Space-separated scopes asked for, e.g. `https://outlook.office365.com/.default`;
+    /// empty = none sent (a refresh token keeps the scopes it was granted).
+    pub scope: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// A refresh token switches to the refresh token grant. A provider that rotates it
+    /// hands out a new one with each access token: closeloop keeps the newest, and
+    /// writes it back to `refresh_token_file` so that a restart uses it.
+    pub refresh_token_env: Option<String>,
+    pub refresh_token_file: Option<PathBuf>,
+}
+
+impl OAuth2 {
+    pub fn client_secret(&self, section: &str) -> Result<Option<String>, String> {
+        read_secret(
+            self.client_secret_env.as_deref(),
+            self.client_secret_file.as_deref(),
+            &format!("{section}.oauth2.client_secret"),
+        )
+    }
+
+    pub fn refresh_token(&self, section: &str) -> Result<Option<String>, String> {
+        read_secret(
+            self.refresh_token_env.as_deref(),
+            self.refresh_token_file.as_deref(),
+            &format!("{section}.oauth2.refresh_token"),
+        )
+    }
+
+    /// Every inconsistency of `[{section}.oauth2]`.
+    fn problems(&self, section: &str, p: &mut Vec<String>) {
+        let key = format!("{section}.oauth2");
+        match self.token_url.split_once("://") {
+            Some(("https", rest)) if !rest.is_empty() => {}
+            Some(("http", rest)) if is_loopback(url_host(rest)) => {}
+            Some(("http", _)) => p.push(format!(
+                "{key}.token_url '{}': plain http is allowed on loopback only; use https",
+                self.token_url
+            )),
+            _ => p.push(format!(
+                "{key}.token_url '{}' must be an https:// address (the provider's token endpoint)",
+                self.token_url
+            )),
+        }
+        if self.client_id.trim().is_empty() {
+            p.push(format!("{key}.client_id is required"));
+        }
+        for (what, env, file) in [
+            (
+                "client_secret",
+                self.client_secret_env.is_some(),
+                self.client_secret_file.is_some(),
+            ),
+            (
+                "refresh_token",
+                self.refresh_token_env.is_some(),
+                self.refresh_token_file.is_some(),
+            ),
+        ] {
+            if env && file {
+                p.push(format!("{key}: set only one of {what}_env, {what}_file"));
+            }
+        }
+        if self.client_secret_env.is_none()
+            && self.client_secret_file.is_none()
+            && self.refresh_token_env.is_none()
+            && self.refresh_token_file.is_none()
+        {
+            p.push(format!(
+                "{key} needs client_secret_file (or client_secret_env) for the client credentials \
+                 grant, or refresh_token_file (or refresh_token_env) for the refresh token grant"
+            ));
+        }
+    }
+}
+
+/// The host of `host[:port][/path]` (an IPv6 literal keeps its brackets off).
+fn url_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -257,6 +372,8 @@ pub struct Intake {
     pub auth: ImapAuth,
     #[serde(flatten)]
     pub password: PasswordSource,
+    /// Tokens from the provider, for `auth = "xoauth2"` (instead of a password source).
+    pub oauth2: Option<OAuth2>,
     pub mailbox: String,
     pub processed_mailbox: String,
     pub poll_interval: Span,
@@ -279,6 +396,7 @@ impl Default for Intake {
             username: String::new(),
             auth: ImapAuth::Login,
             password: PasswordSource::default(),
+            oauth2: None,
             mailbox: "INBOX".into(),
             processed_mailbox: "Processed".into(),
             poll_interval: Span(Duration::from_secs(60)),
@@ -301,6 +419,8 @@ pub struct Outbound {
     pub auth: SmtpAuth,
     #[serde(flatten)]
     pub password: PasswordSource,
+    /// Tokens from the provider, for `auth = "xoauth2"` (instead of a password source).
+    pub oauth2: Option<OAuth2>,
     /// The address letters come from; also our own address (mail from it is never a report).
     pub from: String,
     /// Where `.eml` files go when `kind = "file"`.
@@ -325,6 +445,7 @@ impl Default for Outbound {
             tls: TlsMode::Starttls,
             username: String::new(),
             password: PasswordSource::default(),
+            oauth2: None,
             from: "security@example.org".into(),
             dir: PathBuf::from("var/outbox"),
             retry_after: Span(Duration::from_secs(60)),
@@ -518,8 +639,16 @@ impl Config {
             }
         }
         check_password(&i.password, "intake", &mut p);
-        if i.kind == IntakeKind::Imap && i.auth == ImapAuth::Xoauth2 {
-            check_token(&i.password, &i.username, "intake", &mut p);
+        if i.kind == IntakeKind::Imap {
+            let xoauth2 = i.auth == ImapAuth::Xoauth2;
+            check_token(
+                xoauth2,
+                &i.password,
+                &i.oauth2,
+                &i.username,
+                "intake",
+                &mut p,
+            );
         }
         if i.allowed_domains.is_empty() {
             p.push("intake.allowed_domains is empty: nobody could report; list your domains (or \"*\" for a lab)".into());
@@ -570,8 +699,16 @@ impl Config {
             p.push("outbound.retry_after must be more than 0s".into());
         }
         check_password(&o.password, "outbound", &mut p);
-        if o.kind == OutboundKind::Smtp && o.auth == SmtpAuth::Xoauth2 {
-            check_token(&o.password, &o.username, "outbound", &mut p);
+        if o.kind == OutboundKind::Smtp {
+            let xoauth2 = o.auth == SmtpAuth::Xoauth2;
+            check_token(
+                xoauth2,
+                &o.password,
+                &o.oauth2,
+                &o.username,
+                "outbound",
+                &mut p,
+            );
         }
         let r = &self.responders;
         for a in r.addresses.iter().chain(&r.notify) {
@@ -695,17 +832,36 @@ fn check_password(src: &PasswordSource, section: &str, p: &mut Vec<String>) {
     }
 }
 
-/// `auth = "xoauth2"` signs in with a token: it needs a username and a source to read the
-/// token from at each connection (not a literal, which could not be refreshed).
-fn check_token(src: &PasswordSource, username: &str, section: &str, p: &mut Vec<String>) {
-    if username.is_empty() {
+/// `auth = "xoauth2"` signs in with a token: it needs a username and either a source to
+/// read the token from at each connection (not a literal, which could not be refreshed)
+/// or `[section.oauth2]` to obtain tokens; `[section.oauth2]` is for `xoauth2` only.
+fn check_token(
+    xoauth2: bool,
+    src: &PasswordSource,
+    oauth2: &Option<OAuth2>,
+    username: &str,
+    section: &str,
+    p: &mut Vec<String>,
+) {
+    let from_source = src.password_env.is_some() || src.password_file.is_some();
+    match oauth2 {
+        Some(_) if !xoauth2 => p.push(format!(
+            "[{section}.oauth2] is set but {section}.auth is not \"xoauth2\""
+        )),
+        Some(_) if from_source || src.password.is_some() => p.push(format!(
+            "{section}: set either [{section}.oauth2] (closeloop obtains tokens) or \
+             password_file/password_env (a token another program writes), not both"
+        )),
+        Some(o) => o.problems(section, p),
+        None if xoauth2 && !from_source => p.push(format!(
+            "{section}.auth = \"xoauth2\" needs [{section}.oauth2] (closeloop obtains tokens) \
+             or {section}.password_file (or password_env) holding the access token"
+        )),
+        None => {}
+    }
+    if xoauth2 && username.is_empty() {
         p.push(format!(
             "{section}.auth = \"xoauth2\" needs {section}.username"
-        ));
-    }
-    if src.password_env.is_none() && src.password_file.is_none() {
-        p.push(format!(
-            "{section}.auth = \"xoauth2\" needs {section}.password_file (or password_env) holding the access token"
         ));
     }
 }
@@ -897,8 +1053,8 @@ mod tests {
             text,
             &[
                 "intake.auth = \"xoauth2\" needs intake.username",
-                "intake.auth = \"xoauth2\" needs intake.password_file",
-                "outbound.auth = \"xoauth2\" needs outbound.password_file",
+                "intake.auth = \"xoauth2\" needs [intake.oauth2] (closeloop obtains tokens) or intake.password_file",
+                "outbound.auth = \"xoauth2\" needs [outbound.oauth2] (closeloop obtains tokens) or outbound.password_file",
             ],
         );
         assert!(
@@ -916,6 +1072,95 @@ mod tests {
         assert_eq!(
             (c.intake.auth, c.outbound.auth),
             (ImapAuth::Xoauth2, SmtpAuth::Xoauth2)
+        );
+    }
+
+    #[test]
+    fn an_oauth2_table_names_its_endpoint_client_and_secret_sources() {
+        let base = "[intake]\nkind = \"imap\"\nhost = \"imap.example.org\"\nauth = \"xoauth2\"\n\
+                    username = \"sec@example.org\"\nallowed_domains = [\"example.org\"]\n\
+                    [responders]\nauth = \"none\"\n";
+        let with = |table: &str| format!("{base}[intake.oauth2]\n{table}");
+        let good = with(
+            "token_url = \"https://login.example.com/t/oauth2/v2.0/token\"\n\
+             client_id = \"c1\"\nscope = \"https://outlook.office365.com/.default\"\n\
+             client_secret_file = \"/run/secret\"\n",
+        );
+        let c = load(&good, &[]).unwrap();
+        let o = c.intake.oauth2.expect("oauth2 table");
+        assert_eq!(o.client_id, "c1");
+        assert_eq!(o.client_secret_file, Some(PathBuf::from("/run/secret")));
+        refused_naming(
+            &with("token_url = \"http://login.example.com/token\"\n"),
+            &[
+                "intake.oauth2.token_url 'http://login.example.com/token': plain http is allowed on loopback only",
+                "intake.oauth2.client_id is required",
+                "intake.oauth2 needs client_secret_file (or client_secret_env)",
+            ],
+        );
+        refused_naming(
+            &with(
+                "token_url = \"login.example.com\"\nclient_id = \"c\"\n\
+                 refresh_token_env = \"A\"\nrefresh_token_file = \"/b\"\n",
+            ),
+            &[
+                "intake.oauth2.token_url 'login.example.com' must be an https:// address",
+                "intake.oauth2: set only one of refresh_token_env, refresh_token_file",
+            ],
+        );
+        // Plain http to a loopback endpoint (a lab), with a refresh token only: accepted.
+        for host in ["127.0.0.1:8080", "localhost", "[::1]:9"] {
+            let lab = with(&format!(
+                "token_url = \"http://{host}/token\"\nclient_id = \"c\"\nrefresh_token_env = \"RT\"\n"
+            ));
+            assert!(load(&lab, &[]).is_ok(), "{host}");
+        }
+        // Not with a token file as well, and not under another mechanism.
+        let both = good.replacen(
+            "auth = \"xoauth2\"\n",
+            "auth = \"xoauth2\"\npassword_file = \"/run/token\"\n",
+            1,
+        );
+        refused_naming(&both, &["intake: set either [intake.oauth2]"]);
+        let login = good.replacen("auth = \"xoauth2\"", "auth = \"login\"", 1);
+        refused_naming(
+            &login,
+            &["[intake.oauth2] is set but intake.auth is not \"xoauth2\""],
+        );
+        // A literal secret is not a key.
+        let literal = with(
+            "token_url = \"https://x.example/t\"\nclient_id = \"c\"\nclient_secret = \"s3cr3t\"\n",
+        );
+        let err = load(&literal, &[]).unwrap_err().to_string();
+        assert!(err.contains("client_secret"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_read_from_the_variable_or_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s");
+        std::fs::write(&file, "from-file\r\n").unwrap();
+        assert_eq!(
+            read_secret(None, Some(&file), "outbound.oauth2.client_secret").unwrap(),
+            Some("from-file".to_string())
+        );
+        assert_eq!(read_secret(None, None, "k").unwrap(), None);
+        let err = read_secret(
+            Some("CLOSELOOP_TEST_UNSET_VAR_9"),
+            None,
+            "intake.oauth2.refresh_token",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "intake.oauth2.refresh_token_env names CLOSELOOP_TEST_UNSET_VAR_9, which is not set"
+        );
+        let err =
+            read_secret(None, Some(&dir.path().join("missing")), "intake.password").unwrap_err();
+        assert!(
+            err.starts_with("intake.password_file ") && err.contains("missing"),
+            "{err}"
         );
     }
 
@@ -1092,15 +1337,15 @@ mod tests {
                 assert!(found.1.iter().any(|f| f == k), "[{section}] {k} missing");
             }
         }
-        // Uncommented, the shown keys still deserialize (only validation may object:
-        // both password sources are shown, and IMAP is not built yet).
+        // Uncommented, the shown keys and sub-tables (`# [intake.oauth2]`) still
+        // deserialize (only validation may object: both password sources are shown).
         let uncommented: String = text
             .lines()
             .map(|l| match l.strip_prefix("# ") {
                 Some(rest)
                     if rest.split_once(" = ").is_some_and(|(k, _)| {
                         k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                    }) =>
+                    }) || (rest.starts_with('[') && rest.ends_with(".oauth2]")) =>
                 {
                     rest
                 }

@@ -27,6 +27,7 @@ pub mod letters;
 pub mod lifecycle;
 pub mod maildir;
 pub mod mailer;
+pub mod oauth2;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! The outbound network edge: hands a finished RFC 5322 message to SMTP
 //! (lettre, `tls | starttls | none`, AUTH PLAIN/LOGIN with a password or XOAUTH2
-//! with a token, read from `password_env`/`password_file` at each connection)
+//! with a token, read from `password_env`/`password_file` at each connection or
+//! obtained through `[outbound.oauth2]`)
 //! or writes it as an `.eml` file (`outbound.kind = "file"`, for `demo` and
 //! tests). Knows nothing about cases; says only whether a send may be retried.
 //!
@@ -25,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::{Config, OutboundKind, PasswordSource, SmtpAuth, TlsMode};
+use crate::config::{Config, OAuth2, OutboundKind, PasswordSource, SmtpAuth, TlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -67,6 +68,8 @@ struct Login {
     username: String,
     auth: SmtpAuth,
     source: PasswordSource,
+    /// Tokens from the provider instead of `source` (`[outbound.oauth2]`).
+    oauth2: Option<OAuth2>,
 }
 
 /// How long one connection attempt, TLS handshake or SMTP exchange may take.
@@ -97,15 +100,24 @@ impl Mailer {
                     })?),
                 };
                 // Read once now, so that a missing variable or file stops the start.
-                let login = o
-                    .password
-                    .resolve("outbound")
-                    .map_err(SetupError)?
-                    .map(|_| Login {
-                        username: o.username.clone(),
-                        auth: o.auth,
-                        source: o.password.clone(),
-                    });
+                let signs_in = match &o.oauth2 {
+                    Some(t) => {
+                        t.client_secret("outbound").map_err(SetupError)?;
+                        t.refresh_token("outbound").map_err(SetupError)?;
+                        true
+                    }
+                    None => o
+                        .password
+                        .resolve("outbound")
+                        .map_err(SetupError)?
+                        .is_some(),
+                };
+                let login = signs_in.then(|| Login {
+                    username: o.username.clone(),
+                    auth: o.auth,
+                    source: o.password.clone(),
+                    oauth2: o.oauth2.clone(),
+                });
                 Ok(Mailer::Smtp(Arc::new(Smtp {
                     host: o.host.clone(),
                     port: o.port,
@@ -310,11 +322,16 @@ impl Login {
                 self.auth.name()
             ))
         };
-        let secret = self
-            .source
-            .resolve("outbound")
-            .map_err(|e| refused(&e))?
-            .ok_or_else(|| refused(&"no password source configured"))?;
+        let secret = match &self.oauth2 {
+            Some(o) => crate::oauth2::access_token("outbound", o)
+                .await
+                .map_err(|e| refused(&e))?,
+            None => self
+                .source
+                .resolve("outbound")
+                .map_err(|e| refused(&e))?
+                .ok_or_else(|| refused(&"no password source configured"))?,
+        };
         let credentials = Credentials::new(self.username.clone(), secret);
         let exchange = async {
             match self.auth {
@@ -327,7 +344,12 @@ impl Login {
         };
         match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(refused(&e)),
+            Ok(Err(e)) => {
+                if let Some(o) = &self.oauth2 {
+                    crate::oauth2::forget(o).await;
+                }
+                Err(refused(&e))
+            }
             Err(_) => Err(SendError::Transient(format!(
                 "AUTH: no answer within {SMTP_TIMEOUT:?}"
             ))),

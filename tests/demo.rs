@@ -229,6 +229,61 @@ fn the_sample_config_runs_as_is() {
     assert!(tmp.path().join("var/closeloop.db").is_file());
 }
 
+/// The `[intake.oauth2]` examples — the README's TOML blocks and the sample config's
+/// commented table, uncommented — are configs closeloop accepts, key for key.
+#[test]
+fn the_oauth2_examples_are_valid_config() {
+    use closeloop::config::Config;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = |kind: &str| {
+        [
+            ("CLOSELOOP_INTAKE_KIND", kind),
+            ("CLOSELOOP_INTAKE_HOST", "imap.example.org"),
+            ("CLOSELOOP_INTAKE_USERNAME", "security@example.org"),
+            ("CLOSELOOP_INTAKE_AUTH", "xoauth2"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    };
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(!blocks.is_empty(), "no TOML block in the README");
+    for block in blocks {
+        let block: String = block.lines().map(|l| format!("{}\n", l.trim())).collect();
+        let text = format!("{block}\n[responders]\nauth = \"none\"\n").replacen(
+            "[intake]\n",
+            "[intake]\nallowed_domains = [\"example.org\"]\n",
+            1,
+        );
+        let cfg = Config::from_toml(Path::new("README.md"), &text, env("imap"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(cfg.intake.oauth2.is_some(), "{text}");
+    }
+
+    let sample = std::fs::read_to_string(root.join("config/closeloop.toml")).unwrap();
+    let start = sample
+        .find("# [intake.oauth2]")
+        .expect("the sample config shows [intake.oauth2]");
+    let mut text = sample[..start].to_string();
+    let mut rest = sample[start..].lines();
+    for line in rest.by_ref() {
+        match line.strip_prefix("# ") {
+            Some(l) => text.push_str(&format!("{l}\n")),
+            None => break,
+        }
+    }
+    for line in rest {
+        text.push_str(&format!("{line}\n"));
+    }
+    let cfg = Config::from_toml(Path::new("closeloop.toml"), &text, env("imap"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let o = cfg.intake.oauth2.expect("[intake.oauth2] uncommented");
+    assert!(o.client_secret_file.is_some() && o.refresh_token_file.is_some());
+}
+
 #[test]
 fn every_subcommand_help_shows_an_example() {
     fn walk(cmd: &clap::Command, path: &str) {

@@ -650,6 +650,126 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
     );
 }
 
+/// closeloop obtains its own tokens: `[intake.oauth2]` and `[outbound.oauth2]` point at the
+/// lab's token endpoint (HTTPS, its CA trusted through SSL_CERT_FILE). A wrong client
+/// secret: check-config names the endpoint's refusal. With the right one the daemon signs
+/// into Dovecot and the submission port with the tokens it obtained; the first token of each
+/// scope has been revoked, and when Dovecot or Postfix refuses it the daemon asks for a
+/// fresh one instead of trying the refused one again. No secret and no token reaches any output,
+/// the log at trace level included, or the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_the_daemon_obtains_its_own_oauth2_tokens() {
+    e2e_gate!();
+    const CLIENT_SECRET: &str = "cl-lab~Client.Secret_7f3e9a";
+    let s = Setup::on(MailLab::start_with_tls(USERS), Outbound::Smtp);
+    let ca = s.lab.tls.clone().unwrap().ca_file.display().to_string();
+    let endpoint = harness::TokenEndpoint::start(
+        &s.lab,
+        harness::OAuth2Client {
+            id: "closeloop-app",
+            secret: CLIENT_SECRET,
+            user: SEC.0,
+            revoked_first: 1,
+        },
+        true,
+    )
+    .await;
+    let secret_file = s.dir.path().join("client-secret");
+    std::fs::write(&secret_file, "not-the-secret\n").unwrap();
+    s.edit_config(
+        &format!("password_env = \"{PASSWORD_ENV}\""),
+        "auth = \"xoauth2\"",
+    );
+    s.edit_config(
+        &format!("port = {}\n", s.lab.smtp_port),
+        &format!(
+            "port = {}\nusername = \"{}\"\nauth = \"xoauth2\"\n",
+            s.lab.submission_port, SEC.0
+        ),
+    );
+    const IMAP_SCOPE: &str = "https://outlook.office365.com/IMAP.AccessAsUser.All";
+    const SMTP_SCOPE: &str = "https://outlook.office365.com/SMTP.Send";
+    let table = |section: &str, scope: &str| {
+        format!(
+            "\n[{section}.oauth2]\ntoken_url = \"{}\"\nclient_id = \"closeloop-app\"\n\
+             scope = \"{scope}\"\nclient_secret_file = \"{}\"\n",
+            endpoint.url,
+            secret_file.display()
+        )
+    };
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&table("intake", IMAP_SCOPE));
+    text.push_str(&table("outbound", SMTP_SCOPE));
+    std::fs::write(&s.config, text).unwrap();
+
+    let out = s
+        .command(&["check-config"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for part in [" imap ", " smtp "] {
+        assert!(
+            text.lines().any(|l| l.starts_with("FAIL")
+                && l.contains(part)
+                && l.contains(&format!("oauth2: token endpoint {}", endpoint.url))
+                && l.contains("invalid_client: AADSTS7000215")),
+            "no FAIL line for{part}naming the endpoint's refusal:\n{text}"
+        );
+    }
+    assert!(endpoint.issued().is_empty());
+
+    std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a wiki page",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+    let mut d = s.start_daemon_with(
+        "daemon",
+        &[("SSL_CERT_FILE", ca.as_str()), ("CLOSELOOP_LOG", "trace")],
+    );
+    d.wait_log("OAuth2 access token obtained").await;
+    d.wait_log("IMAP connected").await;
+    s.wait_count("SELECT COUNT(*) FROM reports", |n| n == 1, "reports")
+        .await;
+    let ack = s.wait_mail(ALICE, "INBOX", 1).await;
+    assert!(harness::header(&ack[0], "Subject").contains("[CL-1]"));
+    d.signal("TERM");
+    d.exit_within(Duration::from_secs(10)).await;
+
+    let log = d.log();
+    assert!(
+        log.contains("refused"),
+        "the revoked token was not refused: {log}"
+    );
+    // For each scope: the revoked token, refused, then one fresh token.
+    let issued = endpoint.issued();
+    for scope in [IMAP_SCOPE, SMTP_SCOPE] {
+        let n = issued.iter().filter(|(s, _)| s == scope).count();
+        assert_eq!(n, 2, "{scope}: {n} tokens issued\n{log}");
+    }
+    assert_eq!(issued.len(), 4, "{issued:?}");
+    let issued: Vec<&str> = issued.iter().map(|(_, t)| t.as_str()).collect();
+    let mut stored = Vec::new();
+    for name in ["closeloop.db", "closeloop.db-wal"] {
+        stored.extend(std::fs::read(s.dir.path().join(name)).unwrap_or_default());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    for secret in issued.into_iter().chain([CLIENT_SECRET]) {
+        for (what, text) in [
+            ("log", log.as_str()),
+            ("check-config", &text),
+            ("database", &stored),
+        ] {
+            assert!(!text.contains(secret), "a secret in the {what}: {secret}");
+        }
+    }
+}
+
 /// A relay that refuses letters by policy (here 554 5.7.1: closeloop did not sign in)
 /// refuses every letter alike: they wait with the reason instead of failing for good, and
 /// go out once the setup is fixed.

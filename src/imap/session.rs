@@ -1,7 +1,8 @@
 //! One IMAP connection: TCP, TLS (`tls`, `starttls`, or `none` on loopback;
 //! rustls with the ring provider and webpki roots), greeting, sign-in (LOGIN, or
-//! SASL PLAIN or XOAUTH2 as `intake.auth` says) and the capabilities asked for
-//! after it. Every server call is bounded by a
+//! SASL PLAIN or XOAUTH2 as `intake.auth` says; an XOAUTH2 token from the password
+//! source or from `oauth2`, which is told when the server refuses it) and the
+//! capabilities asked for after it. Every server call is bounded by a
 //! timeout, since async-imap has none of its own.
 //!
 //! Must not know about mailboxes' contents or the pipeline.
@@ -51,6 +52,8 @@ pub enum ImapError {
     },
     #[error("{0}")]
     Password(String),
+    #[error(transparent)]
+    Token(#[from] crate::oauth2::OAuth2Error),
     #[error("mailbox {mailbox}: {reason}")]
     Mailbox { mailbox: String, reason: String },
     #[error("the server closed the connection")]
@@ -146,16 +149,19 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
     if cfg.tls != TlsMode::Starttls {
         greeting(&mut client).await?;
     }
-    let password = cfg
-        .password
-        .resolve("intake")
-        .map_err(ImapError::Password)?
-        .ok_or_else(|| {
-            ImapError::Password(format!(
-                "no IMAP {} configured: set intake.password_env or intake.password_file",
-                secret_name(cfg.auth)
-            ))
-        })?;
+    let password = match &cfg.oauth2 {
+        Some(o) => crate::oauth2::access_token("intake", o).await?,
+        None => cfg
+            .password
+            .resolve("intake")
+            .map_err(ImapError::Password)?
+            .ok_or_else(|| {
+                ImapError::Password(format!(
+                    "no IMAP {} configured: set intake.password_env or intake.password_file",
+                    secret_name(cfg.auth)
+                ))
+            })?,
+    };
     let (command, signed_in) = match sasl(cfg.auth, &cfg.username, &password) {
         None => (
             "LOGIN",
@@ -174,11 +180,14 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
     let mut session = match signed_in {
         Ok(Ok(s)) => s,
         Ok(Err((e, _))) => {
+            if let Some(o) = &cfg.oauth2 {
+                crate::oauth2::forget(o).await;
+            }
             return Err(ImapError::Login {
                 user: cfg.username.clone(),
                 auth: cfg.auth.name(),
                 reason: e.to_string(),
-            })
+            });
         }
         Err(_) => return Err(ImapError::Timeout(command, COMMAND_TIMEOUT)),
     };

@@ -13,9 +13,12 @@
 
 mod client;
 mod config;
+mod token_endpoint;
 
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use token_endpoint::{Client as OAuth2Client, TokenEndpoint};
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;

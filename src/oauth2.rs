@@ -1,0 +1,353 @@
+//! OAuth2 access tokens for XOAUTH2 sign-in, obtained from the identity provider's
+//! token endpoint (`[intake.oauth2]`, `[outbound.oauth2]`): the client credentials
+//! grant (RFC 6749 §4.4; Microsoft 365 with an app registration) or, when a refresh
+//! token is configured, the refresh token grant (§6; Gmail and other user-consented
+//! apps). A token is kept in memory and used until shortly before it expires, or until
+//! the mail server refuses it (`forget`); IMAP and SMTP asking with the same client and
+//! scope share it. A provider that rotates refresh tokens is followed: the newest is
+//! kept and written back to `refresh_token_file`.
+//!
+//! Secrets (client secret, refresh token, access token) never appear in errors or logs;
+//! a provider's error text is shown with any of them blanked out, in case it echoes one.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+use crate::config::{is_loopback, OAuth2};
+
+/// Connecting, the TLS handshake and the whole exchange each get this long.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// A token endpoint's answer is a small JSON object; more is refused.
+const MAX_RESPONSE: usize = 64 * 1024;
+/// Renew this long before the provider's expiry (at most half the token's life).
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+/// A token is renewed after a day at the latest, whatever its stated life.
+const LONGEST_KEPT: Duration = Duration::from_secs(86_400);
+/// A token whose answer gives no `expires_in` is used for this long.
+const UNSTATED_LIFETIME: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{section}.oauth2: {reason}")]
+pub struct OAuth2Error {
+    section: String,
+    reason: String,
+}
+
+/// Tokens by (token_url, client_id, scope).
+type Key = (String, String, String);
+
+struct Held {
+    access_token: String,
+    renew_at: Instant,
+    /// The newest refresh token a rotating provider handed out.
+    refresh_token: Option<String>,
+}
+
+/// One lock for all: a second caller waits for the fetch in flight instead of fetching too.
+static TOKENS: LazyLock<Mutex<HashMap<Key, Held>>> = LazyLock::new(Default::default);
+
+fn key(cfg: &OAuth2) -> Key {
+    (
+        cfg.token_url.clone(),
+        cfg.client_id.clone(),
+        cfg.scope.clone(),
+    )
+}
+
+/// An access token for `cfg`: the one held while it is fresh, else a new one from the
+/// token endpoint. `section` ("intake", "outbound") names the config table in errors.
+pub async fn access_token(section: &str, cfg: &OAuth2) -> Result<String, OAuth2Error> {
+    let fail = |reason: String| OAuth2Error {
+        section: section.to_string(),
+        reason,
+    };
+    let mut tokens = TOKENS.lock().await;
+    let key = key(cfg);
+    let rotated = match tokens.get(&key) {
+        Some(held) if Instant::now() < held.renew_at => return Ok(held.access_token.clone()),
+        Some(held) => held.refresh_token.clone(),
+        None => None,
+    };
+    let client_secret = cfg.client_secret(section).map_err(fail)?;
+    let refresh_token = match rotated {
+        Some(t) => Some(t),
+        None => cfg.refresh_token(section).map_err(fail)?,
+    };
+    let form = request_form(cfg, client_secret.as_deref(), refresh_token.as_deref());
+    let secrets: Vec<&str> = [client_secret.as_deref(), refresh_token.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let at = |reason: String| fail(format!("token endpoint {}: {reason}", cfg.token_url));
+    let (status, body) = post_form(&cfg.token_url, form)
+        .await
+        .map_err(|e| at(blank(&e, &secrets)))?;
+    let granted = read_answer(status, &body).map_err(|e| at(blank(&e, &secrets)))?;
+
+    let lifetime = granted
+        .lifetime
+        .unwrap_or(UNSTATED_LIFETIME)
+        .min(LONGEST_KEPT);
+    let renew_at = Instant::now() + lifetime - RENEW_BEFORE.min(lifetime / 2);
+    let grant = if refresh_token.is_some() {
+        "refresh_token"
+    } else {
+        "client_credentials"
+    };
+    tracing::info!(
+        section,
+        token_url = %cfg.token_url,
+        grant,
+        expires_in_s = granted.lifetime.map(|d| d.as_secs()),
+        "OAuth2 access token obtained"
+    );
+    let newest = match granted.refresh_token {
+        Some(new) if Some(&new) != refresh_token.as_ref() => {
+            keep_rotated(section, cfg.refresh_token_file.as_deref(), &new);
+            Some(new)
+        }
+        _ => refresh_token,
+    };
+    tokens.insert(
+        key,
+        Held {
+            access_token: granted.access_token.clone(),
+            renew_at,
+            refresh_token: newest,
+        },
+    );
+    Ok(granted.access_token)
+}
+
+/// The token request's body: the refresh token grant when there is a refresh token, else
+/// client credentials; the client secret when there is one (a public client has none).
+fn request_form(cfg: &OAuth2, client_secret: Option<&str>, refresh_token: Option<&str>) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    match refresh_token {
+        Some(t) => form
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", t),
+        None => form.append_pair("grant_type", "client_credentials"),
+    };
+    form.append_pair("client_id", &cfg.client_id);
+    if let Some(s) = client_secret {
+        form.append_pair("client_secret", s);
+    }
+    if !cfg.scope.trim().is_empty() {
+        form.append_pair("scope", cfg.scope.trim());
+    }
+    form.finish()
+}
+
+/// The mail server refused the token held for `cfg`: the next sign-in asks for a new one
+/// (a rotated refresh token is kept).
+pub async fn forget(cfg: &OAuth2) {
+    if let Some(held) = TOKENS.lock().await.get_mut(&key(cfg)) {
+        held.renew_at = Instant::now();
+    }
+}
+
+/// Writes a rotated refresh token over `file` (a temporary file beside it, owner-only,
+/// then renamed, so a crash leaves the old or the new one whole). A failure is logged:
+/// the token is still used from memory until the next restart.
+fn keep_rotated(section: &str, file: Option<&Path>, token: &str) {
+    let Some(file) = file else {
+        tracing::info!(
+            section,
+            "the provider rotated the refresh token; the new one is kept in memory \
+             (refresh_token_env cannot be written back)"
+        );
+        return;
+    };
+    let tmp = file.with_extension("closeloop-new");
+    let written = (|| {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
+        f.write_all(token.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, file)
+    })();
+    match written {
+        Ok(()) => tracing::info!(
+            section,
+            file = %file.display(),
+            "the provider rotated the refresh token; the new one is written back"
+        ),
+        Err(e) => tracing::warn!(
+            section,
+            file = %file.display(),
+            error = %e,
+            "the provider rotated the refresh token and it cannot be written back; \
+             it is used from memory until closeloop restarts"
+        ),
+    }
+}
+
+/// What a successful answer gives.
+#[derive(Debug, PartialEq)]
+struct Granted {
+    access_token: String,
+    lifetime: Option<Duration>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    /// A number of seconds; some providers send it as a string.
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Reads the endpoint's answer (RFC 6749 §5.1, §5.2). An error names the HTTP status
+/// and the provider's `error` and `error_description`.
+fn read_answer(status: u16, body: &[u8]) -> Result<Granted, String> {
+    let answer: Option<Answer> = serde_json::from_slice(body).ok();
+    if !(200..300).contains(&status) {
+        let said = answer
+            .map(|a| {
+                [a.error, a.error_description]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| printable(&t, 400))
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "no OAuth2 error in the answer".into());
+        return Err(format!("refused (HTTP {status}): {said}"));
+    }
+    let answer = answer.ok_or("HTTP 200 without a JSON object")?;
+    let access_token = answer
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or("the answer has no access_token")?;
+    if let Some(kind) = &answer.token_type {
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(format!(
+                "token_type '{}' is not Bearer",
+                printable(kind, 40)
+            ));
+        }
+    }
+    let lifetime = match &answer.expires_in {
+        None => None,
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    }
+    .map(Duration::from_secs);
+    Ok(Granted {
+        access_token,
+        lifetime,
+        refresh_token: answer.refresh_token.filter(|t| !t.is_empty()),
+    })
+}
+
+/// `text` with every secret replaced by `<secret>`.
+fn blank(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_string(), |t, s| t.replace(s, "<secret>"))
+}
+
+/// At most `max` characters of `text`, control characters as spaces.
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// POSTs `form` to `url` (HTTP/1.1; TLS for https, which `tls::connect` verifies) and
+/// returns the status and at most `MAX_RESPONSE` bytes of the body.
+async fn post_form(url: &str, form: String) -> Result<(u16, Bytes), String> {
+    let uri: Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let host = uri.host().ok_or("no host in the URL")?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") if is_loopback(&host) => false,
+        _ => return Err("only https (or http on loopback) is allowed".into()),
+    };
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let exchange = async {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        tcp.set_nodelay(true).ok();
+        let io: Box<dyn Io> = if https {
+            Box::new(
+                crate::tls::connect(&host, tcp, TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            Box::new(tcp)
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        let driver = tokio::spawn(conn);
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let authority = uri.authority().map_or(host.as_str(), |a| a.as_str());
+        let request = Request::post(path)
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("closeloop/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|e| format!("HTTP request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer (at most {MAX_RESPONSE} bytes): {e}"))?
+            .to_bytes();
+        drop(sender);
+        driver.abort();
+        Ok((status, body))
+    };
+    tokio::time::timeout(TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,287 @@
+//! Against a real HTTP server on 127.0.0.1 that answers as a token endpoint would, each
+//! test with its own port (so its own cache entry): what is posted, what is kept and for
+//! how long, what a refusal says, and that no secret reaches an error.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex as StdMutex};
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use tokio::net::TcpListener;
+
+use super::*;
+
+const SECRET: &str = "cs-Zq8~verysecret.value+/=";
+
+/// Each request's form fields, in order; answers are taken from the front of the queue.
+#[derive(Clone, Default)]
+struct Endpoint {
+    seen: Arc<StdMutex<Vec<HashMap<String, String>>>>,
+    answers: Arc<StdMutex<VecDeque<(u16, String)>>>,
+}
+
+impl Endpoint {
+    /// Serves `answers` on a fresh port; returns the endpoint and its token URL.
+    async fn start(answers: &[(u16, &str)]) -> (Endpoint, String) {
+        let e = Endpoint::default();
+        e.answers
+            .lock()
+            .unwrap()
+            .extend(answers.iter().map(|(s, b)| (*s, b.to_string())));
+        let state = e.clone();
+        let app = axum::Router::new().route(
+            "/tenant/oauth2/v2.0/token",
+            post(move |headers: axum::http::HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-www-form-urlencoded");
+                    state.seen.lock().unwrap().push(
+                        form_urlencoded::parse(body.as_bytes())
+                            .into_owned()
+                            .collect(),
+                    );
+                    let (status, body) = state
+                        .answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((500, "no answer scripted".into()));
+                    Response::builder()
+                        .status(StatusCode::from_u16(status).unwrap())
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap()
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (e, format!("http://{addr}/tenant/oauth2/v2.0/token"))
+    }
+
+    fn requests(&self) -> Vec<HashMap<String, String>> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn client(token_url: &str, secret_file: &Path) -> OAuth2 {
+    OAuth2 {
+        token_url: token_url.to_string(),
+        client_id: "app-1".into(),
+        scope: "https://outlook.office365.com/.default".into(),
+        client_secret_file: Some(secret_file.to_path_buf()),
+        ..OAuth2::default()
+    }
+}
+
+fn secret_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let f = dir.path().join("client-secret");
+    std::fs::write(&f, format!("{SECRET}\n")).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn client_credentials_are_posted_and_the_token_is_kept_until_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, url) = Endpoint::start(&[
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"at-1"}"#,
+        ),
+        (
+            200,
+            r#"{"token_type":"bearer","expires_in":"3599","access_token":"at-2"}"#,
+        ),
+    ])
+    .await;
+    let cfg = client(&url, &secret_file(&dir));
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "at-1");
+    assert_eq!(access_token("outbound", &cfg).await.unwrap(), "at-1");
+    let asked = endpoint.requests();
+    assert_eq!(asked.len(), 1, "the second caller was served from memory");
+    let want: HashMap<String, String> = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "app-1"),
+        ("client_secret", SECRET),
+        ("scope", "https://outlook.office365.com/.default"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(asked[0], want);
+
+    forget(&cfg).await;
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "at-2");
+    assert_eq!(endpoint.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_is_renewed_before_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, url) = Endpoint::start(&[
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":1,"access_token":"short-1"}"#,
+        ),
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":1,"access_token":"short-2"}"#,
+        ),
+    ])
+    .await;
+    let cfg = client(&url, &secret_file(&dir));
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-1");
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-1");
+    // Renewed at half its one-second life, not after it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-2");
+    assert_eq!(endpoint.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refusal_names_the_endpoint_and_the_providers_reason_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    // A provider that echoes what it was sent.
+    let echo = format!(
+        r#"{{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided ({SECRET}).\r\nTrace ID: 1f0"}}"#
+    );
+    let (_, url) = Endpoint::start(&[(401, &echo), (503, "<html>busy</html>")]).await;
+    let cfg = client(&url, &secret_file(&dir));
+    let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "intake.oauth2: token endpoint {url}: refused (HTTP 401): invalid_client: \
+             AADSTS7000215: Invalid client secret provided (<secret>).  Trace ID"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET), "{err}");
+    let err = access_token("outbound", &cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("refused (HTTP 503): no OAuth2 error in the answer"),
+        "{err}"
+    );
+    assert!(err.starts_with("outbound.oauth2: "), "{err}");
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_used_next_and_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt_file = dir.path().join("refresh-token");
+    std::fs::write(&rt_file, "rt-first\n").unwrap();
+    let (endpoint, url) = Endpoint::start(&[
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":3600,"access_token":"ya29.a","refresh_token":"rt-second"}"#,
+        ),
+        (200, r#"{"token_type":"Bearer","expires_in":3600,"access_token":"ya29.b"}"#),
+    ])
+    .await;
+    let cfg = OAuth2 {
+        token_url: url,
+        client_id: "installed-app".into(),
+        refresh_token_file: Some(rt_file.clone()),
+        ..OAuth2::default()
+    };
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "ya29.a");
+    assert_eq!(std::fs::read_to_string(&rt_file).unwrap(), "rt-second\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&rt_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    forget(&cfg).await;
+    assert_eq!(access_token("intake", &cfg).await.unwrap(), "ya29.b");
+    let asked = endpoint.requests();
+    assert_eq!(asked[0]["grant_type"], "refresh_token");
+    assert_eq!(asked[0]["refresh_token"], "rt-first");
+    assert!(!asked[0].contains_key("client_secret"), "{:?}", asked[0]);
+    assert!(!asked[0].contains_key("scope"), "{:?}", asked[0]);
+    assert_eq!(asked[1]["refresh_token"], "rt-second");
+    // Not rotated the second time: the file keeps the newest.
+    assert_eq!(std::fs::read_to_string(&rt_file).unwrap(), "rt-second\n");
+}
+
+#[tokio::test]
+async fn unusable_answers_and_endpoints_are_errors_that_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = format!(r#"{{"access_token":"{}"}}"#, "x".repeat(100_000));
+    let (_, url) = Endpoint::start(&[
+        (200, "not json"),
+        (200, r#"{"token_type":"Bearer","expires_in":3600}"#),
+        (200, r#"{"token_type":"MAC","access_token":"m"}"#),
+        (200, &huge),
+    ])
+    .await;
+    let cfg = client(&url, &secret_file(&dir));
+    for want in [
+        "HTTP 200 without a JSON object",
+        "the answer has no access_token",
+        "token_type 'MAC' is not Bearer",
+        "at most 65536 bytes",
+    ] {
+        let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+        assert!(err.contains(want), "want {want:?}: {err}");
+    }
+
+    // Nobody listening; TLS asked of a server that speaks plain HTTP.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let cfg = client(&format!("http://127.0.0.1:{port}/t"), &secret_file(&dir));
+    let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{err}"
+    );
+    let plain = url.replacen("http://", "https://", 1);
+    let err = access_token("intake", &client(&plain, &secret_file(&dir)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TLS with 127.0.0.1"), "{err}");
+
+    // A secret source that cannot be read names its key.
+    let cfg = client(&url, &dir.path().join("no-such-file"));
+    let err = access_token("outbound", &cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("outbound.oauth2: outbound.oauth2.client_secret_file "),
+        "{err}"
+    );
+}
+
+#[test]
+fn answers_are_read_as_rfc_6749_says() {
+    let ok = read_answer(
+        200,
+        br#"{"access_token":"t","token_type":"Bearer","expires_in":"120","scope":"x"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ok,
+        Granted {
+            access_token: "t".into(),
+            lifetime: Some(Duration::from_secs(120)),
+            refresh_token: None,
+        }
+    );
+    let no_type = read_answer(200, br#"{"access_token":"t","refresh_token":""}"#).unwrap();
+    assert_eq!((no_type.lifetime, no_type.refresh_token), (None, None));
+    let err = read_answer(400, br#"{"error":"invalid_grant"}"#).unwrap_err();
+    assert_eq!(err, "refused (HTTP 400): invalid_grant");
+    let long = format!(
+        r#"{{"error":"e","error_description":"{}"}}"#,
+        "d".repeat(2000)
+    );
+    assert!(read_answer(400, long.as_bytes()).unwrap_err().len() < 450);
+}
