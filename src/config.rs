@@ -192,6 +192,10 @@ pub struct OAuth2 {
     /// writes it back to `refresh_token_file` so that a restart uses it.
     pub refresh_token_env: Option<String>,
     pub refresh_token_file: Option<PathBuf>,
+    /// A Google service account's JSON key file: the JWT bearer grant, acting as the
+    /// section's `username` (domain-wide delegation). No client secret or refresh token
+    /// then; `token_url` defaults to the file's `token_uri`.
+    pub service_account_file: Option<PathBuf>,
 }
 
 impl OAuth2 {
@@ -214,20 +218,41 @@ impl OAuth2 {
     /// Every inconsistency of `[{section}.oauth2]`.
     fn problems(&self, section: &str, p: &mut Vec<String>) {
         let key = format!("{section}.oauth2");
+        let authority = self.token_url.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        // Never repeat a URL that carries a password.
+        let url = if authority.contains('@') {
+            p.push(format!(
+                "{key}.token_url must not carry a user or password (it is logged); \
+                 use client_secret_file"
+            ));
+            "<with a user or password>"
+        } else {
+            self.token_url.as_str()
+        };
+        let service_account = self.service_account_file.is_some();
         match self.token_url.split_once("://") {
+            None if self.token_url.is_empty() && service_account => {}
             Some(("https", rest)) if !rest.is_empty() => {}
             Some(("http", rest)) if is_loopback(url_host(rest)) => {}
             Some(("http", _)) => p.push(format!(
-                "{key}.token_url '{}': plain http is allowed on loopback only; use https",
-                self.token_url
+                "{key}.token_url '{url}': plain http is allowed on loopback only; use https"
             )),
             _ => p.push(format!(
-                "{key}.token_url '{}' must be an https:// address (the provider's token endpoint)",
-                self.token_url
+                "{key}.token_url '{url}' must be an https:// address (the provider's token endpoint)"
             )),
         }
-        if self.client_id.trim().is_empty() {
+        if self.client_id.trim().is_empty() && !service_account {
             p.push(format!("{key}.client_id is required"));
+        }
+        let client_secret = self.client_secret_env.is_some() || self.client_secret_file.is_some();
+        let refresh_token = self.refresh_token_env.is_some() || self.refresh_token_file.is_some();
+        if service_account && (client_secret || refresh_token) {
+            p.push(format!(
+                "{key}: service_account_file signs its own requests; \
+                 set no client_secret_* or refresh_token_* with it"
+            ));
         }
         for (what, env, file) in [
             (
@@ -245,14 +270,11 @@ impl OAuth2 {
                 p.push(format!("{key}: set only one of {what}_env, {what}_file"));
             }
         }
-        if self.client_secret_env.is_none()
-            && self.client_secret_file.is_none()
-            && self.refresh_token_env.is_none()
-            && self.refresh_token_file.is_none()
-        {
+        if !(client_secret || refresh_token || service_account) {
             p.push(format!(
                 "{key} needs client_secret_file (or client_secret_env) for the client credentials \
-                 grant, or refresh_token_file (or refresh_token_env) for the refresh token grant"
+                 grant, refresh_token_file (or refresh_token_env) for the refresh token grant, \
+                 or service_account_file (a Google service account)"
             ));
         }
     }
@@ -1098,6 +1120,14 @@ mod tests {
                 "intake.oauth2 needs client_secret_file (or client_secret_env)",
             ],
         );
+        let userinfo = with(
+            "token_url = \"http://app:pw@login.example.com/t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n",
+        );
+        let err = refused_naming(
+            &userinfo,
+            &["intake.oauth2.token_url must not carry a user or password"],
+        );
+        assert!(!err.contains(":pw@"), "{err}");
         refused_naming(
             &with(
                 "token_url = \"login.example.com\"\nclient_id = \"c\"\n\
@@ -1126,6 +1156,14 @@ mod tests {
         refused_naming(
             &login,
             &["[intake.oauth2] is set but intake.auth is not \"xoauth2\""],
+        );
+        // A Google service account: no client id or token_url needed, no other secret.
+        let sa = with("service_account_file = \"/etc/closeloop/sa.json\"\nscope = \"https://mail.google.com/\"\n");
+        let c = load(&sa, &[]).unwrap();
+        assert!(c.intake.oauth2.unwrap().service_account_file.is_some());
+        refused_naming(
+            &sa.replace("scope =", "client_secret_env = \"S\"\nscope ="),
+            &["intake.oauth2: service_account_file signs its own requests"],
         );
         // A literal secret is not a key.
         let literal = with(

@@ -102,8 +102,7 @@ impl Mailer {
                 // Read once now, so that a missing variable or file stops the start.
                 let signs_in = match &o.oauth2 {
                     Some(t) => {
-                        t.client_secret("outbound").map_err(SetupError)?;
-                        t.refresh_token("outbound").map_err(SetupError)?;
+                        crate::oauth2::check_sources("outbound", t).map_err(SetupError)?;
                         true
                     }
                     None => o
@@ -323,7 +322,7 @@ impl Login {
             ))
         };
         let secret = match &self.oauth2 {
-            Some(o) => crate::oauth2::access_token("outbound", o)
+            Some(o) => crate::oauth2::access_token("outbound", o, &self.username)
                 .await
                 .map_err(|e| refused(&e))?,
             None => self
@@ -346,7 +345,7 @@ impl Login {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 if let Some(o) = &self.oauth2 {
-                    crate::oauth2::forget(o).await;
+                    crate::oauth2::forget(o, &self.username).await;
                 }
                 Err(refused(&e))
             }

@@ -1,8 +1,9 @@
 //! OAuth2 access tokens for XOAUTH2 sign-in, obtained from the identity provider's
 //! token endpoint (`[intake.oauth2]`, `[outbound.oauth2]`): the client credentials
-//! grant (RFC 6749 §4.4; Microsoft 365 with an app registration) or, when a refresh
+//! grant (RFC 6749 §4.4; Microsoft 365 with an app registration); when a refresh
 //! token is configured, the refresh token grant (§6; Gmail and other user-consented
-//! apps). A token is kept in memory and used until shortly before it expires, or until
+//! apps); with a Google service account's key file, the JWT bearer grant (RFC 7523;
+//! Google Workspace with domain-wide delegation, acting as the mailbox's user). A token is kept in memory and used until shortly before it expires, or until
 //! the mail server refuses it (`forget`); IMAP and SMTP asking with the same client and
 //! scope share it. A provider that rotates refresh tokens is followed: the newest is
 //! kept and written back to `refresh_token_file`.
@@ -11,7 +12,7 @@
 //! a provider's error text is shown with any of them blanked out, in case it echoes one.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use crate::config::{is_loopback, OAuth2};
+
+mod service_account;
+use service_account::ServiceAccount;
 
 /// Connecting, the TLS handshake and the whole exchange each get this long.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,8 +48,8 @@ pub struct OAuth2Error {
     reason: String,
 }
 
-/// Tokens by (token_url, client_id, scope).
-type Key = (String, String, String);
+/// Tokens by (token_url, client_id, scope, service_account_file, user).
+type Key = (String, String, String, Option<PathBuf>, String);
 
 struct Held {
     access_token: String,
@@ -57,40 +61,50 @@ struct Held {
 /// One lock for all: a second caller waits for the fetch in flight instead of fetching too.
 static TOKENS: LazyLock<Mutex<HashMap<Key, Held>>> = LazyLock::new(Default::default);
 
-fn key(cfg: &OAuth2) -> Key {
+fn key(cfg: &OAuth2, user: &str) -> Key {
     (
         cfg.token_url.clone(),
         cfg.client_id.clone(),
         cfg.scope.clone(),
+        cfg.service_account_file.clone(),
+        user.to_string(),
     )
 }
 
-/// An access token for `cfg`: the one held while it is fresh, else a new one from the
-/// token endpoint. `section` ("intake", "outbound") names the config table in errors.
-pub async fn access_token(section: &str, cfg: &OAuth2) -> Result<String, OAuth2Error> {
+/// One token request, ready to post.
+struct TokenRequest {
+    url: String,
+    form: String,
+    grant: &'static str,
+    /// What the request carries that must never be shown (blanked in errors).
+    secrets: Vec<String>,
+    /// The refresh token sent, under the refresh token grant.
+    refresh_token: Option<String>,
+}
+
+/// An access token for `cfg` and the mailbox `user`: the one held while it is fresh, else
+/// a new one from the token endpoint. `section` ("intake", "outbound") names the config
+/// table in errors.
+pub async fn access_token(section: &str, cfg: &OAuth2, user: &str) -> Result<String, OAuth2Error> {
     let fail = |reason: String| OAuth2Error {
         section: section.to_string(),
         reason,
     };
     let mut tokens = TOKENS.lock().await;
-    let key = key(cfg);
+    let key = key(cfg, user);
     let rotated = match tokens.get(&key) {
         Some(held) if Instant::now() < held.renew_at => return Ok(held.access_token.clone()),
         Some(held) => held.refresh_token.clone(),
         None => None,
     };
-    let client_secret = cfg.client_secret(section).map_err(fail)?;
-    let refresh_token = match rotated {
-        Some(t) => Some(t),
-        None => cfg.refresh_token(section).map_err(fail)?,
-    };
-    let form = request_form(cfg, client_secret.as_deref(), refresh_token.as_deref());
-    let secrets: Vec<&str> = [client_secret.as_deref(), refresh_token.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    let at = |reason: String| fail(format!("token endpoint {}: {reason}", cfg.token_url));
-    let (status, body) = post_form(&cfg.token_url, form)
+    let request = match &cfg.service_account_file {
+        Some(file) => service_account_request(cfg, file, user),
+        None => client_request(section, cfg, rotated),
+    }
+    .map_err(fail)?;
+    let secrets: Vec<&str> = request.secrets.iter().map(String::as_str).collect();
+    let at = |reason: String| fail(format!("token endpoint {}: {reason}", request.url));
+    let (status, body) = post_form(&request.url, request.form.clone())
         .await
         .map_err(|e| at(blank(&e, &secrets)))?;
     let granted = read_answer(status, &body).map_err(|e| at(blank(&e, &secrets)))?;
@@ -100,20 +114,18 @@ pub async fn access_token(section: &str, cfg: &OAuth2) -> Result<String, OAuth2E
         .unwrap_or(UNSTATED_LIFETIME)
         .min(LONGEST_KEPT);
     let renew_at = Instant::now() + lifetime - RENEW_BEFORE.min(lifetime / 2);
-    let grant = if refresh_token.is_some() {
-        "refresh_token"
-    } else {
-        "client_credentials"
-    };
     tracing::info!(
         section,
-        token_url = %cfg.token_url,
-        grant,
+        token_url = %request.url,
+        grant = request.grant,
         expires_in_s = granted.lifetime.map(|d| d.as_secs()),
         "OAuth2 access token obtained"
     );
+    // Followed only under the refresh token grant (a client credentials answer should
+    // carry none, RFC 6749 §4.4.3).
+    let refresh_token = request.refresh_token;
     let newest = match granted.refresh_token {
-        Some(new) if Some(&new) != refresh_token.as_ref() => {
+        Some(new) if refresh_token.is_some() && Some(&new) != refresh_token.as_ref() => {
             keep_rotated(section, cfg.refresh_token_file.as_deref(), &new);
             Some(new)
         }
@@ -128,6 +140,66 @@ pub async fn access_token(section: &str, cfg: &OAuth2) -> Result<String, OAuth2E
         },
     );
     Ok(granted.access_token)
+}
+
+/// The client credentials grant, or the refresh token grant when there is a refresh token
+/// (`rotated`, the newest a provider handed out, before the configured one).
+fn client_request(
+    section: &str,
+    cfg: &OAuth2,
+    rotated: Option<String>,
+) -> Result<TokenRequest, String> {
+    let client_secret = cfg.client_secret(section)?;
+    let refresh_token = match rotated {
+        Some(t) => Some(t),
+        None => cfg.refresh_token(section)?,
+    };
+    Ok(TokenRequest {
+        url: cfg.token_url.clone(),
+        form: request_form(cfg, client_secret.as_deref(), refresh_token.as_deref()),
+        grant: if refresh_token.is_some() {
+            "refresh_token"
+        } else {
+            "client_credentials"
+        },
+        secrets: client_secret
+            .into_iter()
+            .chain(refresh_token.clone())
+            .collect(),
+        refresh_token,
+    })
+}
+
+/// The JWT bearer grant (RFC 7523) with a Google service account's signed assertion,
+/// acting as `user` (domain-wide delegation).
+fn service_account_request(cfg: &OAuth2, file: &Path, user: &str) -> Result<TokenRequest, String> {
+    let sa = ServiceAccount::read(file)?;
+    let url = if cfg.token_url.is_empty() {
+        sa.token_uri.clone()
+    } else {
+        cfg.token_url.clone()
+    };
+    if url.is_empty() {
+        return Err(format!(
+            "service_account_file {} has no token_uri: set token_url",
+            file.display()
+        ));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let assertion = sa.assertion(&url, &cfg.scope, user, now)?;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+        .append_pair("assertion", &assertion)
+        .finish();
+    Ok(TokenRequest {
+        url,
+        form,
+        grant: "jwt-bearer",
+        secrets: vec![assertion],
+        refresh_token: None,
+    })
 }
 
 /// The token request's body: the refresh token grant when there is a refresh token, else
@@ -150,10 +222,21 @@ fn request_form(cfg: &OAuth2, client_secret: Option<&str>, refresh_token: Option
     form.finish()
 }
 
+/// Reads every secret source `cfg` names, so that a missing variable or file stops the
+/// start instead of the first sign-in.
+pub fn check_sources(section: &str, cfg: &OAuth2) -> Result<(), String> {
+    cfg.client_secret(section)?;
+    cfg.refresh_token(section)?;
+    if let Some(file) = &cfg.service_account_file {
+        ServiceAccount::read(file).map_err(|e| format!("{section}.oauth2: {e}"))?;
+    }
+    Ok(())
+}
+
 /// The mail server refused the token held for `cfg`: the next sign-in asks for a new one
 /// (a rotated refresh token is kept).
-pub async fn forget(cfg: &OAuth2) {
-    if let Some(held) = TOKENS.lock().await.get_mut(&key(cfg)) {
+pub async fn forget(cfg: &OAuth2, user: &str) {
+    if let Some(held) = TOKENS.lock().await.get_mut(&key(cfg, user)) {
         held.renew_at = Instant::now();
     }
 }

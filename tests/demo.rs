@@ -268,14 +268,17 @@ fn the_oauth2_examples_are_valid_config() {
         .find("# [intake.oauth2]")
         .expect("the sample config shows [intake.oauth2]");
     let mut text = sample[..start].to_string();
-    let mut rest = sample[start..].lines();
-    for line in rest.by_ref() {
-        match line.strip_prefix("# ") {
-            Some(l) => text.push_str(&format!("{l}\n")),
-            None => break,
-        }
+    // The table's header and keys, up to the first line that is neither.
+    let mut lines = sample[start..].lines().peekable();
+    while let Some(l) = lines
+        .peek()
+        .and_then(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+    {
+        text.push_str(&format!("{l}\n"));
+        lines.next();
     }
-    for line in rest {
+    for line in lines {
         text.push_str(&format!("{line}\n"));
     }
     let cfg = Config::from_toml(Path::new("closeloop.toml"), &text, env("imap"))

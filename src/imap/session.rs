@@ -150,7 +150,7 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         greeting(&mut client).await?;
     }
     let password = match &cfg.oauth2 {
-        Some(o) => crate::oauth2::access_token("intake", o).await?,
+        Some(o) => crate::oauth2::access_token("intake", o, &cfg.username).await?,
         None => cfg
             .password
             .resolve("intake")
@@ -181,7 +181,7 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         Ok(Ok(s)) => s,
         Ok(Err((e, _))) => {
             if let Some(o) = &cfg.oauth2 {
-                crate::oauth2::forget(o).await;
+                crate::oauth2::forget(o, &cfg.username).await;
             }
             return Err(ImapError::Login {
                 user: cfg.username.clone(),

@@ -12,8 +12,10 @@ use axum::routing::post;
 use tokio::net::TcpListener;
 
 use super::*;
+use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
 
 const SECRET: &str = "cs-Zq8~verysecret.value+/=";
+const USER: &str = "security@example.org";
 
 /// Each request's form fields, in order; answers are taken from the front of the queue.
 #[derive(Clone, Default)]
@@ -98,8 +100,8 @@ async fn client_credentials_are_posted_and_the_token_is_kept_until_refused() {
     ])
     .await;
     let cfg = client(&url, &secret_file(&dir));
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "at-1");
-    assert_eq!(access_token("outbound", &cfg).await.unwrap(), "at-1");
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "at-1");
+    assert_eq!(access_token("outbound", &cfg, USER).await.unwrap(), "at-1");
     let asked = endpoint.requests();
     assert_eq!(asked.len(), 1, "the second caller was served from memory");
     let want: HashMap<String, String> = [
@@ -113,8 +115,8 @@ async fn client_credentials_are_posted_and_the_token_is_kept_until_refused() {
     .collect();
     assert_eq!(asked[0], want);
 
-    forget(&cfg).await;
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "at-2");
+    forget(&cfg, USER).await;
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "at-2");
     assert_eq!(endpoint.requests().len(), 2);
 }
 
@@ -133,11 +135,11 @@ async fn a_token_is_renewed_before_it_expires() {
     ])
     .await;
     let cfg = client(&url, &secret_file(&dir));
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-1");
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-1");
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "short-1");
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "short-1");
     // Renewed at half its one-second life, not after it.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "short-2");
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "short-2");
     assert_eq!(endpoint.requests().len(), 2);
 }
 
@@ -150,7 +152,10 @@ async fn a_refusal_names_the_endpoint_and_the_providers_reason_without_secrets()
     );
     let (_, url) = Endpoint::start(&[(401, &echo), (503, "<html>busy</html>")]).await;
     let cfg = client(&url, &secret_file(&dir));
-    let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+    let err = access_token("intake", &cfg, USER)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!(
             "intake.oauth2: token endpoint {url}: refused (HTTP 401): invalid_client: \
@@ -159,7 +164,7 @@ async fn a_refusal_names_the_endpoint_and_the_providers_reason_without_secrets()
         "{err}"
     );
     assert!(!err.contains(SECRET), "{err}");
-    let err = access_token("outbound", &cfg)
+    let err = access_token("outbound", &cfg, USER)
         .await
         .unwrap_err()
         .to_string();
@@ -189,7 +194,7 @@ async fn a_rotated_refresh_token_is_used_next_and_written_back() {
         refresh_token_file: Some(rt_file.clone()),
         ..OAuth2::default()
     };
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "ya29.a");
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "ya29.a");
     assert_eq!(std::fs::read_to_string(&rt_file).unwrap(), "rt-second\n");
     #[cfg(unix)]
     {
@@ -197,8 +202,8 @@ async fn a_rotated_refresh_token_is_used_next_and_written_back() {
         let mode = std::fs::metadata(&rt_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    forget(&cfg).await;
-    assert_eq!(access_token("intake", &cfg).await.unwrap(), "ya29.b");
+    forget(&cfg, USER).await;
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "ya29.b");
     let asked = endpoint.requests();
     assert_eq!(asked[0]["grant_type"], "refresh_token");
     assert_eq!(asked[0]["refresh_token"], "rt-first");
@@ -227,7 +232,10 @@ async fn unusable_answers_and_endpoints_are_errors_that_say_why() {
         "token_type 'MAC' is not Bearer",
         "at most 65536 bytes",
     ] {
-        let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+        let err = access_token("intake", &cfg, USER)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "want {want:?}: {err}");
     }
 
@@ -236,13 +244,16 @@ async fn unusable_answers_and_endpoints_are_errors_that_say_why() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let cfg = client(&format!("http://127.0.0.1:{port}/t"), &secret_file(&dir));
-    let err = access_token("intake", &cfg).await.unwrap_err().to_string();
+    let err = access_token("intake", &cfg, USER)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(&format!("cannot connect to 127.0.0.1:{port}")),
         "{err}"
     );
     let plain = url.replacen("http://", "https://", 1);
-    let err = access_token("intake", &client(&plain, &secret_file(&dir)))
+    let err = access_token("intake", &client(&plain, &secret_file(&dir)), USER)
         .await
         .unwrap_err()
         .to_string();
@@ -250,7 +261,7 @@ async fn unusable_answers_and_endpoints_are_errors_that_say_why() {
 
     // A secret source that cannot be read names its key.
     let cfg = client(&url, &dir.path().join("no-such-file"));
-    let err = access_token("outbound", &cfg)
+    let err = access_token("outbound", &cfg, USER)
         .await
         .unwrap_err()
         .to_string();
@@ -284,4 +295,148 @@ fn answers_are_read_as_rfc_6749_says() {
         "d".repeat(2000)
     );
     assert!(read_answer(400, long.as_bytes()).unwrap_err().len() < 450);
+}
+
+/// A Google service account key file with a fresh RSA key (made by the `openssl` command).
+fn service_account_file(dir: &tempfile::TempDir, token_uri: &str) -> (std::path::PathBuf, String) {
+    let pem = dir.path().join("sa.pem");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&pem)
+        .output()
+        .expect("the `openssl` command makes the test's RSA key (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read_to_string(&pem).unwrap();
+    let json = serde_json::json!({
+        "type": "service_account",
+        "project_id": "closeloop-test",
+        "private_key_id": "k-123",
+        "private_key": key,
+        "client_email": "closeloop@closeloop-test.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+    });
+    let file = dir.path().join("sa.json");
+    std::fs::write(&file, json.to_string()).unwrap();
+    (file, key)
+}
+
+#[tokio::test]
+async fn a_service_account_signs_an_assertion_for_the_mailbox() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, url) = Endpoint::start(&[(
+        200,
+        r#"{"token_type":"Bearer","expires_in":3599,"access_token":"ya29.sa"}"#,
+    )])
+    .await;
+    let (file, pem) = service_account_file(&dir, &url);
+    let cfg = OAuth2 {
+        scope: "https://mail.google.com/".into(),
+        service_account_file: Some(file.clone()),
+        ..OAuth2::default()
+    };
+    check_sources("intake", &cfg).unwrap();
+    assert_eq!(access_token("intake", &cfg, USER).await.unwrap(), "ya29.sa");
+    let asked = endpoint.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]["grant_type"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
+    let assertion = &asked[0]["assertion"];
+    let parts: Vec<&str> = assertion.split('.').collect();
+    assert_eq!(parts.len(), 3, "{assertion}");
+    let json = |b64: &str| -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b64).unwrap()).unwrap()
+    };
+    let header = json(parts[0]);
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("RS256"), Some("k-123"))
+    );
+    let claims = json(parts[1]);
+    assert_eq!(
+        claims["iss"],
+        "closeloop@closeloop-test.iam.gserviceaccount.com"
+    );
+    assert_eq!(claims["aud"], url.as_str());
+    assert_eq!(claims["sub"], USER);
+    assert_eq!(claims["scope"], "https://mail.google.com/");
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 3600);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(iat.abs_diff(now) < 60, "iat {iat}, now {now}");
+    // Signed with the account's key: verified with its public half.
+    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
+    let public = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        pair.public().as_ref().to_vec(),
+    );
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    public.verify(signed.as_bytes(), &signature).unwrap();
+    let mut forged = signature.clone();
+    forged[10] ^= 1;
+    assert!(public.verify(signed.as_bytes(), &forged).is_err());
+}
+
+#[test]
+fn a_service_account_file_that_is_not_one_says_which_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, key) = service_account_file(&dir, "https://oauth2.googleapis.com/token");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let cfg = |file: &Path| OAuth2 {
+        service_account_file: Some(file.to_path_buf()),
+        ..OAuth2::default()
+    };
+    let bad = dir.path().join("bad.json");
+    let key_body = key.lines().nth(3).unwrap().to_string();
+    for (content, want) in [
+        (
+            text.replace("service_account", "authorized_user"),
+            "\"type\" is 'authorized_user'",
+        ),
+        (text.replace("MII", "XXX"), "\"private_key\" is not"),
+        (
+            "{\"type\":\"service_account\"}".to_string(),
+            "not a service account key file",
+        ),
+        ("not json".to_string(), "not a service account key file"),
+    ] {
+        std::fs::write(&bad, &content).unwrap();
+        let err = check_sources("outbound", &cfg(&bad)).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "outbound.oauth2: service_account_file {}: ",
+                bad.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains(want), "want {want:?}: {err}");
+        assert!(!err.contains(&key_body), "key material in: {err}");
+    }
+    let err = check_sources("intake", &cfg(&dir.path().join("missing.json"))).unwrap_err();
+    assert!(err.contains("missing.json"), "{err}");
 }
