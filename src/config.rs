@@ -309,6 +309,9 @@ pub enum ImapAuth {
     /// token, read again at each connection so that a refresher outside can replace it.
     /// Microsoft 365 takes only OAuth2 for IMAP; Gmail OAuth2 or an app password.
     Xoauth2,
+    /// SASL OAUTHBEARER (RFC 7628), the standard form of the same: a token as for
+    /// `xoauth2`, for servers that offer it (Dovecot, Stalwart, Yahoo …).
+    Oauthbearer,
 }
 
 impl ImapAuth {
@@ -318,7 +321,13 @@ impl ImapAuth {
             ImapAuth::Login => "login",
             ImapAuth::Plain => "plain",
             ImapAuth::Xoauth2 => "xoauth2",
+            ImapAuth::Oauthbearer => "oauthbearer",
         }
+    }
+
+    /// Signs in with an OAuth2 access token.
+    pub fn takes_token(self) -> bool {
+        matches!(self, ImapAuth::Xoauth2 | ImapAuth::Oauthbearer)
     }
 }
 
@@ -332,6 +341,8 @@ pub enum SmtpAuth {
     /// AUTH XOAUTH2: the password source holds an OAuth2 access token, read again at each
     /// connection (Exchange Online is ending passwords for SMTP AUTH).
     Xoauth2,
+    /// AUTH OAUTHBEARER (RFC 7628) with the token, for servers that offer it.
+    Oauthbearer,
 }
 
 impl SmtpAuth {
@@ -340,7 +351,13 @@ impl SmtpAuth {
         match self {
             SmtpAuth::Password => "password",
             SmtpAuth::Xoauth2 => "xoauth2",
+            SmtpAuth::Oauthbearer => "oauthbearer",
         }
+    }
+
+    /// Signs in with an OAuth2 access token.
+    pub fn takes_token(self) -> bool {
+        matches!(self, SmtpAuth::Xoauth2 | SmtpAuth::Oauthbearer)
     }
 }
 
@@ -662,9 +679,8 @@ impl Config {
         }
         check_password(&i.password, "intake", &mut p);
         if i.kind == IntakeKind::Imap {
-            let xoauth2 = i.auth == ImapAuth::Xoauth2;
             check_token(
-                xoauth2,
+                i.auth.takes_token().then_some(i.auth.name()),
                 &i.password,
                 &i.oauth2,
                 &i.username,
@@ -722,9 +738,8 @@ impl Config {
         }
         check_password(&o.password, "outbound", &mut p);
         if o.kind == OutboundKind::Smtp {
-            let xoauth2 = o.auth == SmtpAuth::Xoauth2;
             check_token(
-                xoauth2,
+                o.auth.takes_token().then_some(o.auth.name()),
                 &o.password,
                 &o.oauth2,
                 &o.username,
@@ -854,11 +869,12 @@ fn check_password(src: &PasswordSource, section: &str, p: &mut Vec<String>) {
     }
 }
 
-/// `auth = "xoauth2"` signs in with a token: it needs a username and either a source to
-/// read the token from at each connection (not a literal, which could not be refreshed)
-/// or `[section.oauth2]` to obtain tokens; `[section.oauth2]` is for `xoauth2` only.
+/// `auth = "xoauth2"` (or `"oauthbearer"`: `token_auth` names it) signs in with a token:
+/// it needs a username and either a source to read the token from at each connection (not
+/// a literal, which could not be refreshed) or `[section.oauth2]` to obtain tokens;
+/// `[section.oauth2]` is for those mechanisms only.
 fn check_token(
-    xoauth2: bool,
+    token_auth: Option<&str>,
     src: &PasswordSource,
     oauth2: &Option<OAuth2>,
     username: &str,
@@ -866,25 +882,27 @@ fn check_token(
     p: &mut Vec<String>,
 ) {
     let from_source = src.password_env.is_some() || src.password_file.is_some();
-    match oauth2 {
-        Some(_) if !xoauth2 => p.push(format!(
-            "[{section}.oauth2] is set but {section}.auth is not \"xoauth2\""
+    match (oauth2, token_auth) {
+        (Some(_), None) => p.push(format!(
+            "[{section}.oauth2] is set but {section}.auth is not \"xoauth2\" or \"oauthbearer\""
         )),
-        Some(_) if from_source || src.password.is_some() => p.push(format!(
+        (Some(_), Some(_)) if from_source || src.password.is_some() => p.push(format!(
             "{section}: set either [{section}.oauth2] (closeloop obtains tokens) or \
              password_file/password_env (a token another program writes), not both"
         )),
-        Some(o) => o.problems(section, p),
-        None if xoauth2 && !from_source => p.push(format!(
-            "{section}.auth = \"xoauth2\" needs [{section}.oauth2] (closeloop obtains tokens) \
+        (Some(o), Some(_)) => o.problems(section, p),
+        (None, Some(auth)) if !from_source => p.push(format!(
+            "{section}.auth = \"{auth}\" needs [{section}.oauth2] (closeloop obtains tokens) \
              or {section}.password_file (or password_env) holding the access token"
         )),
-        None => {}
+        (None, _) => {}
     }
-    if xoauth2 && username.is_empty() {
-        p.push(format!(
-            "{section}.auth = \"xoauth2\" needs {section}.username"
-        ));
+    if let Some(auth) = token_auth {
+        if username.is_empty() {
+            p.push(format!(
+                "{section}.auth = \"{auth}\" needs {section}.username"
+            ));
+        }
     }
 }
 
@@ -1057,6 +1075,8 @@ mod tests {
         assert_eq!(c.intake.auth, ImapAuth::Login);
         let c = load(MINIMAL, &[("CLOSELOOP_INTAKE_AUTH", "xoauth2")]).unwrap();
         assert_eq!(c.intake.auth, ImapAuth::Xoauth2);
+        let c = load(MINIMAL, &[("CLOSELOOP_INTAKE_AUTH", "oauthbearer")]).unwrap();
+        assert!(c.intake.auth.takes_token() && !ImapAuth::Plain.takes_token());
         let text = MINIMAL.replacen("[intake]\n", "[intake]\nauth = \"plain\"\n", 1);
         assert_eq!(load(&text, &[]).unwrap().intake.auth, ImapAuth::Plain);
         let text = MINIMAL.replacen("[intake]\n", "[intake]\nauth = \"oauth\"\n", 1);
@@ -1082,6 +1102,13 @@ mod tests {
         assert!(
             !err.contains("outbound.auth = \"xoauth2\" needs outbound.username"),
             "{err}"
+        );
+        refused_naming(
+            &text.replace("xoauth2", "oauthbearer"),
+            &[
+                "intake.auth = \"oauthbearer\" needs intake.username",
+                "outbound.auth = \"oauthbearer\" needs [outbound.oauth2]",
+            ],
         );
         let fixed = text
             .replace("password = \"literal\"", "password_file = \"/run/smtp-token\"")
@@ -1155,7 +1182,7 @@ mod tests {
         let login = good.replacen("auth = \"xoauth2\"", "auth = \"login\"", 1);
         refused_naming(
             &login,
-            &["[intake.oauth2] is set but intake.auth is not \"xoauth2\""],
+            &["[intake.oauth2] is set but intake.auth is not \"xoauth2\" or \"oauthbearer\""],
         );
         // A Google service account: no client id or token_url needed, no other secret.
         let sa = with("service_account_file = \"/etc/closeloop/sa.json\"\nscope = \"https://mail.google.com/\"\n");

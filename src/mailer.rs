@@ -19,14 +19,16 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
 };
-use lettre::transport::smtp::commands::Auth;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
+use base64::Engine;
+
 use crate::config::{Config, OAuth2, OutboundKind, PasswordSource, SmtpAuth, TlsMode};
+use crate::oauth2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -102,7 +104,7 @@ impl Mailer {
                 // Read once now, so that a missing variable or file stops the start.
                 let signs_in = match &o.oauth2 {
                     Some(t) => {
-                        crate::oauth2::check_sources("outbound", t).map_err(SetupError)?;
+                        oauth2::check_sources("outbound", t).map_err(SetupError)?;
                         true
                     }
                     None => o
@@ -172,7 +174,7 @@ impl Mailer {
                     Some(l) => {
                         let with = match l.auth {
                             SmtpAuth::Password => "a password",
-                            SmtpAuth::Xoauth2 => "an OAuth2 token",
+                            SmtpAuth::Xoauth2 | SmtpAuth::Oauthbearer => "an OAuth2 token",
                         };
                         format!(", AUTH as {} with {with}", l.username)
                     }
@@ -298,7 +300,7 @@ impl Smtp {
             )?;
         }
         if let Some(login) = &self.login {
-            login.sign_in(&mut conn).await?;
+            login.sign_in(&mut conn, &self.host, self.port).await?;
         }
         Ok(conn)
     }
@@ -313,7 +315,12 @@ impl Smtp {
 
 impl Login {
     /// AUTH on a fresh connection; a refusal names the user and the mechanism.
-    async fn sign_in(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SendError> {
+    async fn sign_in(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        host: &str,
+        port: u16,
+    ) -> Result<(), SendError> {
         let refused = |why: &dyn std::fmt::Display| {
             SendError::Transient(format!(
                 "AUTH as {} (outbound.auth = \"{}\") refused: {why}",
@@ -322,7 +329,7 @@ impl Login {
             ))
         };
         let secret = match &self.oauth2 {
-            Some(o) => crate::oauth2::access_token("outbound", o, &self.username)
+            Some(o) => oauth2::access_token("outbound", o, &self.username)
                 .await
                 .map_err(|e| refused(&e))?,
             None => self
@@ -331,21 +338,30 @@ impl Login {
                 .map_err(|e| refused(&e))?
                 .ok_or_else(|| refused(&"no password source configured"))?,
         };
-        let credentials = Credentials::new(self.username.clone(), secret);
+        let user = &self.username;
         let exchange = async {
             match self.auth {
                 SmtpAuth::Password => conn
-                    .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                    .auth(
+                        &[Mechanism::Plain, Mechanism::Login],
+                        &Credentials::new(user.clone(), secret),
+                    )
                     .await
                     .map(|_| ()),
-                SmtpAuth::Xoauth2 => xoauth2(conn, credentials).await,
+                SmtpAuth::Xoauth2 => {
+                    token_auth(conn, "XOAUTH2", oauth2::xoauth2(user, &secret), "").await
+                }
+                SmtpAuth::Oauthbearer => {
+                    let first = oauth2::oauthbearer(user, &secret, host, port);
+                    token_auth(conn, "OAUTHBEARER", first, "\x01").await
+                }
             }
         };
         match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 if let Some(o) = &self.oauth2 {
-                    crate::oauth2::forget(o, &self.username).await;
+                    oauth2::forget(o, &self.username).await;
                 }
                 Err(refused(&e))
             }
@@ -356,24 +372,28 @@ impl Login {
     }
 }
 
-/// AUTH XOAUTH2 with the initial response. A server refusing the token first sends an
-/// error challenge (334, a JSON object) and waits for an empty line before its final
-/// 5xx; lettre's own `auth` cannot answer that challenge, which would hide the server's
-/// reason and leave the exchange half done.
-async fn xoauth2(
+/// AUTH with a token mechanism and its initial response (RFC 4954). A server refusing the
+/// token first sends an error challenge (334, a JSON object) and waits for the client's
+/// answer (`on_error`: empty for XOAUTH2, `^A` for OAUTHBEARER) before its final 5xx;
+/// lettre's own `auth` knows neither that answer nor OAUTHBEARER, and would hide the
+/// server's reason and leave the exchange half done.
+async fn token_auth(
     conn: &mut AsyncSmtpConnection,
-    credentials: Credentials,
+    mechanism: &str,
+    first: String,
+    on_error: &str,
 ) -> Result<(), lettre::transport::smtp::Error> {
-    /// An empty line: the client's answer to an error challenge.
-    struct Empty;
-    impl std::fmt::Display for Empty {
+    /// One line the client sends: base64 of a SASL message, after `AUTH MECHANISM ` or not.
+    struct Line(String);
+    impl std::fmt::Display for Line {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("\r\n")
+            write!(f, "{}\r\n", self.0)
         }
     }
-    let first = Auth::new(Mechanism::Xoauth2, credentials, None)?;
+    let b64 = |m: &str| base64::engine::general_purpose::STANDARD.encode(m);
+    let first = Line(format!("AUTH {mechanism} {}", b64(&first)));
     if conn.command(first).await?.has_code(334) {
-        conn.command(Empty).await?;
+        conn.command(Line(b64(on_error))).await?;
     }
     Ok(())
 }

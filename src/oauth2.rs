@@ -222,6 +222,19 @@ fn request_form(cfg: &OAuth2, client_secret: Option<&str>, refresh_token: Option
     form.finish()
 }
 
+/// XOAUTH2's client message (Google's and Microsoft's format): `user=…^Aauth=Bearer …^A^A`.
+pub fn xoauth2(username: &str, token: &str) -> String {
+    format!("user={username}\x01auth=Bearer {token}\x01\x01")
+}
+
+/// OAUTHBEARER's initial client response (RFC 7628 §3.1): a GS2 header naming the user
+/// (`,` and `=` written `=2C` and `=3D`, RFC 5801), the host and port connected to, the
+/// bearer token.
+pub fn oauthbearer(username: &str, token: &str, host: &str, port: u16) -> String {
+    let user = username.replace('=', "=3D").replace(',', "=2C");
+    format!("n,a={user},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01")
+}
+
 /// Reads every secret source `cfg` names, so that a missing variable or file stops the
 /// start instead of the first sign-in.
 pub fn check_sources(section: &str, cfg: &OAuth2) -> Result<(), String> {

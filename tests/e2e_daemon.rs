@@ -430,8 +430,8 @@ async fn e2e_reports_arrive_by_idle_and_are_acknowledged() {
     eprintln!("stopped from IDLE in {took:?}");
 }
 
-/// `intake.auth`: SASL PLAIN with the password, XOAUTH2 with an access token the identity
-/// provider signed; a forged, expired or someone else's token, or the password where a token
+/// `intake.auth`: SASL PLAIN with the password, XOAUTH2 and OAUTHBEARER with an access
+/// token the identity provider signed; a forged, expired or someone else's token, or the password where a token
 /// belongs, is refused with an error naming the user and the mechanism, never the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_imap_signs_in_with_sasl_plain_or_an_oauth2_token() {
@@ -463,6 +463,11 @@ async fn e2e_imap_signs_in_with_sasl_plain_or_an_oauth2_token() {
     refused("xoauth2", &harness::oauth2_token(SEC.0, -120, provider));
     refused("xoauth2", &harness::oauth2_token(ALICE.0, 3600, provider));
     refused("xoauth2", SEC.1);
+    refused(
+        "oauthbearer",
+        &harness::oauth2_token(SEC.0, 3600, b"not the provider's key"),
+    );
+    refused("oauthbearer", &harness::oauth2_token(SEC.0, -120, provider));
     refused("plain", "not-the-password");
 
     s.append(&[report(
@@ -496,6 +501,22 @@ async fn e2e_imap_signs_in_with_sasl_plain_or_an_oauth2_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+
+    s.append(&[report(
+        ALICE.0,
+        3,
+        "Key in a chat",
+        &format!("Found {KEY} in a chat."),
+    )])
+    .await;
+    let out = run_once("oauthbearer", &token);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 3);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
 }
 
@@ -643,6 +664,25 @@ async fn e2e_letters_go_out_through_smtp_auth_with_a_token_or_a_password() {
     ]);
     assert!(!out.contains(SEC.1), "the password in the output: {out}");
     s.wait_mail(BOB, "INBOX", 1).await;
+
+    // AUTH OAUTHBEARER with the same token; a refused one waits like XOAUTH2's.
+    s.append(&[report(
+        ALICE.0,
+        3,
+        "A bot token",
+        "A bot token is in the wiki.",
+    )])
+    .await;
+    std::fs::write(&token_file, &expired).unwrap();
+    let out = run_once(&[("CLOSELOOP_OUTBOUND_AUTH", "oauthbearer")]);
+    let refused = "SELECT COUNT(*) FROM letters WHERE status = 'pending' AND last_error \
+                   LIKE '%(outbound.auth = \"oauthbearer\") refused%'";
+    assert!(s.count(refused).await >= 1, "{out}");
+    std::fs::write(&token_file, &fresh).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
+    let out = run_once(&[("CLOSELOOP_OUTBOUND_AUTH", "oauthbearer")]);
+    assert!(!out.contains(&fresh), "the token in the output: {out}");
+    s.wait_mail(ALICE, "INBOX", 2).await;
     assert_eq!(
         s.count("SELECT COUNT(*) FROM letters WHERE status = 'failed'")
             .await,

@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{ImapAuth, Intake, TlsMode};
+use crate::oauth2;
 use crate::store::StoreError;
 
 /// Bound on one ordinary command (LOGIN, SELECT, MOVE …).
@@ -150,7 +151,7 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         greeting(&mut client).await?;
     }
     let password = match &cfg.oauth2 {
-        Some(o) => crate::oauth2::access_token("intake", o, &cfg.username).await?,
+        Some(o) => oauth2::access_token("intake", o, &cfg.username).await?,
         None => cfg
             .password
             .resolve("intake")
@@ -162,16 +163,19 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
                 ))
             })?,
     };
-    let (command, signed_in) = match sasl(cfg.auth, &cfg.username, &password) {
+    let (command, signed_in) = match sasl(cfg.auth, &cfg.username, &password, &cfg.host, cfg.port) {
         None => (
             "LOGIN",
             tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, &password)).await,
         ),
-        Some((mechanism, first)) => (
+        Some(sasl) => (
             "AUTHENTICATE",
             tokio::time::timeout(
                 COMMAND_TIMEOUT,
-                client.authenticate(mechanism, InitialResponse(Some(first))),
+                client.authenticate(
+                    sasl.mechanism,
+                    InitialResponse(Some(sasl.first), sasl.on_error),
+                ),
             )
             .await,
         ),
@@ -181,7 +185,7 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
         Ok(Ok(s)) => s,
         Ok(Err((e, _))) => {
             if let Some(o) = &cfg.oauth2 {
-                crate::oauth2::forget(o, &cfg.username).await;
+                oauth2::forget(o, &cfg.username).await;
             }
             return Err(ImapError::Login {
                 user: cfg.username.clone(),
@@ -208,35 +212,50 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
 fn secret_name(auth: ImapAuth) -> &'static str {
     match auth {
         ImapAuth::Login | ImapAuth::Plain => "password",
-        ImapAuth::Xoauth2 => "OAuth2 access token",
+        ImapAuth::Xoauth2 | ImapAuth::Oauthbearer => "OAuth2 access token",
     }
 }
 
-/// The SASL mechanism for `auth` and the client's first and only message in it: PLAIN's
-/// (RFC 4616: no authorization identity, the username, the password) or XOAUTH2's
-/// (Google's and Microsoft's format: `user=…^Aauth=Bearer …^A^A`). None for LOGIN.
-/// async-imap sends the message base64-encoded.
-fn sasl(auth: ImapAuth, username: &str, secret: &str) -> Option<(&'static str, Vec<u8>)> {
-    match auth {
-        ImapAuth::Login => None,
-        ImapAuth::Plain => Some(("PLAIN", format!("\0{username}\0{secret}").into_bytes())),
-        ImapAuth::Xoauth2 => Some((
-            "XOAUTH2",
-            format!("user={username}\x01auth=Bearer {secret}\x01\x01").into_bytes(),
-        )),
-    }
+/// A SASL exchange of one client message: the mechanism, the initial response, and the
+/// answer to any further challenge (a token mechanism's error report, a JSON object,
+/// after which the server completes the command with NO).
+struct Sasl {
+    mechanism: &'static str,
+    first: Vec<u8>,
+    on_error: &'static [u8],
+}
+
+/// The SASL exchange for `auth`: PLAIN's message (RFC 4616: no authorization identity,
+/// the username, the password), XOAUTH2's (an empty answer to an error) or OAUTHBEARER's
+/// (`^A` answers an error; see `oauth2`). None for LOGIN. async-imap sends the messages
+/// base64-encoded.
+fn sasl(auth: ImapAuth, username: &str, secret: &str, host: &str, port: u16) -> Option<Sasl> {
+    let (mechanism, first, on_error): (_, _, &'static [u8]) = match auth {
+        ImapAuth::Login => return None,
+        ImapAuth::Plain => ("PLAIN", format!("\0{username}\0{secret}"), b""),
+        ImapAuth::Xoauth2 => ("XOAUTH2", oauth2::xoauth2(username, secret), b""),
+        ImapAuth::Oauthbearer => (
+            "OAUTHBEARER",
+            oauth2::oauthbearer(username, secret, host, port),
+            b"\x01",
+        ),
+    };
+    Some(Sasl {
+        mechanism,
+        first: first.into_bytes(),
+        on_error,
+    })
 }
 
 /// Answers the server's first challenge with the initial response, and any further one
-/// (XOAUTH2's error report, a JSON object, comes as a challenge) with an empty message,
-/// after which the server completes the command with NO.
-struct InitialResponse(Option<Vec<u8>>);
+/// with the mechanism's answer to an error.
+struct InitialResponse(Option<Vec<u8>>, &'static [u8]);
 
 impl async_imap::Authenticator for InitialResponse {
     type Response = Vec<u8>;
 
     fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
-        self.0.take().unwrap_or_default()
+        self.0.take().unwrap_or_else(|| self.1.to_vec())
     }
 }
 
@@ -295,19 +314,30 @@ mod tests {
     #[test]
     fn sasl_initial_responses_follow_their_formats() {
         use async_imap::Authenticator;
-        assert!(sasl(ImapAuth::Login, "sec@example.org", "pw").is_none());
-        let (mechanism, plain) = sasl(ImapAuth::Plain, "sec@example.org", "pw").unwrap();
+        let sasl = |auth| sasl(auth, "sec@example.org", "pw", "imap.example.org", 993);
+        assert!(sasl(ImapAuth::Login).is_none());
+        let plain = sasl(ImapAuth::Plain).unwrap();
         assert_eq!(
-            (mechanism, &plain[..]),
+            (plain.mechanism, &plain.first[..]),
             ("PLAIN", &b"\0sec@example.org\0pw"[..])
         );
-        let (mechanism, x) = sasl(ImapAuth::Xoauth2, "sec@example.org", "ya29.tok").unwrap();
-        assert_eq!(mechanism, "XOAUTH2");
-        assert_eq!(x, b"user=sec@example.org\x01auth=Bearer ya29.tok\x01\x01");
+        let x = sasl(ImapAuth::Xoauth2).unwrap();
+        assert_eq!(x.mechanism, "XOAUTH2");
+        assert_eq!(x.first, b"user=sec@example.org\x01auth=Bearer pw\x01\x01");
         // The first challenge gets the response; an error challenge after it gets nothing.
-        let mut a = InitialResponse(Some(x.clone()));
-        assert_eq!(a.process(b""), x);
+        let mut a = InitialResponse(Some(x.first.clone()), x.on_error);
+        assert_eq!(a.process(b""), x.first);
         assert!(a.process(br#"{"status":"401"}"#).is_empty());
+        // RFC 7628 §3.2.1's example, and ^A after an error.
+        let bearer = sasl(ImapAuth::Oauthbearer).unwrap();
+        assert_eq!(bearer.mechanism, "OAUTHBEARER");
+        assert_eq!(
+            bearer.first,
+            b"n,a=sec@example.org,\x01host=imap.example.org\x01port=993\x01auth=Bearer pw\x01\x01"
+        );
+        let mut a = InitialResponse(Some(bearer.first.clone()), bearer.on_error);
+        assert_eq!(a.process(b""), bearer.first);
+        assert_eq!(a.process(br#"{"status":"invalid_token"}"#), b"\x01");
     }
 
     #[test]

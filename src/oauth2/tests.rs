@@ -440,3 +440,17 @@ fn a_service_account_file_that_is_not_one_says_which_field() {
     let err = check_sources("intake", &cfg(&dir.path().join("missing.json"))).unwrap_err();
     assert!(err.contains("missing.json"), "{err}");
 }
+
+#[test]
+fn sasl_messages_follow_their_formats() {
+    assert_eq!(
+        xoauth2("sec@example.org", "ya29.t"),
+        "user=sec@example.org\x01auth=Bearer ya29.t\x01\x01"
+    );
+    // RFC 7628 §3.2.1's example, with RFC 5801's escapes in the user name.
+    assert_eq!(
+        oauthbearer("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com", 143),
+        "n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+    );
+    assert!(oauthbearer("a,b=c@x.org", "t", "h", 1).starts_with("n,a=a=2Cb=3Dc@x.org,\x01"));
+}

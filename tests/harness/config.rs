@@ -2,7 +2,8 @@
 
 /// Dovecot 2.3: IMAP + LMTP on loopback, passwd-file users, maildir under the lab dir; TLS
 /// (STARTTLS on the IMAP port, implicit TLS on the IMAPS port) only in a TLS lab. Besides
-/// LOGIN and PLAIN with the users' passwords, XOAUTH2 with a JWT access token the lab signs
+/// LOGIN and PLAIN with the users' passwords, XOAUTH2 and OAUTHBEARER with a JWT access
+/// token the lab signs
 /// (`MailLab::oauth2_token`), validated by Dovecot's oauth2 passdb locally (HS256 key in
 /// `dovecot/oauth2-keys/`, the user in the token's `sub`).
 /// One setting per line inside `{ }` blocks (Dovecot rejects `x { a = b }` on one line).
@@ -17,7 +18,7 @@ protocols = imap lmtp
 listen = 127.0.0.1
 {{DOVECOT_SSL}}
 disable_plaintext_auth = no
-auth_mechanisms = plain login xoauth2
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_uid = {{MAIL_UID}}
@@ -40,7 +41,7 @@ passdb {
 }
 passdb {
   driver = oauth2
-  mechanisms = xoauth2
+  mechanisms = xoauth2 oauthbearer
   args = {{DIR}}/dovecot/oauth2.conf.ext
 }
 userdb {
