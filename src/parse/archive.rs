@@ -1,17 +1,26 @@
-//! Text files inside `.zip` attachments (logs, configs, `.env` files bundled by the reporter),
-//! read with the `zip` crate: each becomes a [`TextAttachment`] named under the archive
-//! (`logs.zip / app/.env`), by the same rules as an attachment of its own (text by name
-//! or by content).
+//! Text files inside archive attachments (logs, configs, `.env` files bundled by the
+//! reporter): `.zip` (the `zip` crate), `.tar`, `.tar.gz`/`.tgz` (the `tar` crate over
+//! `flate2`) and a single gzipped file (`app.log.gz`). Each file becomes a
+//! [`TextAttachment`] named under the archive (`logs.zip / app/.env`), by the same rules as
+//! an attachment of its own (text by name or by content).
+//!
+//! Which attachments are archives: those whose first bytes are the format's signature and
+//! whose name or MIME type says so — or, for an attachment typed only
+//! `application/octet-stream` (or not typed), whose name is not that of a format built on
+//! zip (Office, OpenDocument, Java, Android …: their XML parts would fill the report).
 //!
 //! An archive is hostile input: one larger than the attachment size limit is not opened
 //! (its directory alone could take memory many times its size), at most [`MAX_ENTRIES`]
 //! entries are looked at, each file is read only up to the attachment size limit whatever
-//! its header claims, and all files of one archive together at most [`MAX_TOTAL`] bytes
-//! (a zip bomb stops there, with a problem). Encrypted files are named in a problem and skipped; archives inside the
-//! archive are not opened. Never panics (the crate's own panics are caught).
+//! its header claims, and all files of one archive together at most [`MAX_TOTAL`] bytes (a
+//! zip or gzip bomb stops there, with a problem). Encrypted files are named in a problem
+//! and skipped; archives inside the archive are named and not opened. Never panics (the
+//! crates' own panics are caught).
 
 use std::io::{Cursor, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use flate2::read::GzDecoder;
 
 use super::body::{binary_attachment_text, MAX_ATTACHMENT_BYTES};
 use super::TextAttachment;
@@ -21,58 +30,183 @@ pub(super) const MAX_ENTRIES: usize = 1_000;
 /// Bytes read out of one archive, all its files together.
 pub(super) const MAX_TOTAL: u64 = 16 << 20;
 
-/// The text files of an attachment that is a zip archive — by its name (`*.zip`) or its
-/// MIME type (`mime`, e.g. "application/zip"; empty when none) and its first bytes — else
-/// None. Office files and other formats built on zip keep their own names and types, so
-/// they are not opened here. `name` (the attachment's, as shown) prefixes the files'
-/// names; problems say what was skipped and why.
-pub(super) fn zip_texts(
+/// Formats built on zip that keep their own names: not opened as archives.
+const ZIP_BASED: &[&str] = &[
+    ".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".xltx", ".pptx", ".pptm", ".potx", ".vsdx",
+    ".odt", ".ods", ".odp", ".odg", ".epub", ".jar", ".war", ".ear", ".apk", ".aab", ".ipa",
+    ".xpi", ".vsix", ".nupkg", ".whl", ".msix", ".appx", ".kmz", ".3mf", ".xps", ".oxps",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Zip,
+    Tar,
+    /// gzip: a `.tar.gz` when a tar header comes out, else one compressed file.
+    Gzip,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Zip => "zip",
+            Kind::Tar => "tar",
+            Kind::Gzip => "gzip",
+        }
+    }
+
+    /// The archive format of an attachment, by signature and name or type (module doc).
+    fn of(bytes: &[u8], name: &str, mime: &str) -> Option<Kind> {
+        let mime = mime.to_ascii_lowercase();
+        let name = name.to_lowercase();
+        let untyped = matches!(mime.as_str(), "" | "application/octet-stream");
+        let zip_based = ZIP_BASED.iter().any(|e| name.ends_with(e));
+        if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+            let said = name.ends_with(".zip")
+                || matches!(
+                    mime.as_str(),
+                    "application/zip" | "application/x-zip-compressed" | "application/x-zip"
+                );
+            return (said || (untyped && !zip_based)).then_some(Kind::Zip);
+        }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let said = name.ends_with(".gz")
+                || name.ends_with(".tgz")
+                || matches!(
+                    mime.as_str(),
+                    "application/gzip"
+                        | "application/x-gzip"
+                        | "application/x-gtar"
+                        | "application/x-tgz"
+                        | "application/x-compressed-tar"
+                );
+            return (said || untyped).then_some(Kind::Gzip);
+        }
+        if is_tar(bytes) {
+            let said = name.ends_with(".tar") || mime == "application/x-tar";
+            return (said || untyped).then_some(Kind::Tar);
+        }
+        None
+    }
+}
+
+/// A POSIX or GNU tar header: `ustar` at offset 257.
+fn is_tar(bytes: &[u8]) -> bool {
+    bytes.get(257..262) == Some(b"ustar")
+}
+
+/// The text files of an attachment that is an archive (see the module doc), else None.
+/// `name` (the attachment's, as shown) prefixes the files' names; problems say what was
+/// skipped and why.
+pub(super) fn archive_texts(
     bytes: &[u8],
     name: &str,
     mime: &str,
     problems: &mut Vec<String>,
 ) -> Option<Vec<TextAttachment>> {
-    let zip_type = matches!(
-        mime.to_ascii_lowercase().as_str(),
-        "application/zip" | "application/x-zip-compressed" | "application/x-zip"
-    );
-    let signed = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
-    if !signed || !(zip_type || name.to_lowercase().ends_with(".zip")) {
-        return None;
-    }
+    let kind = Kind::of(bytes, name, mime)?;
+    let what = kind.name();
     if bytes.len() > MAX_ATTACHMENT_BYTES {
         problems.push(format!(
-            "zip {name:?} of {} bytes is larger than {MAX_ATTACHMENT_BYTES}; not opened",
+            "{what} {name:?} of {} bytes is larger than {MAX_ATTACHMENT_BYTES}; not opened",
             bytes.len()
         ));
         return Some(Vec::new());
     }
     let mut local = Vec::new();
-    let texts = catch_unwind(AssertUnwindSafe(|| read_zip(bytes, name, &mut local)))
-        .unwrap_or_else(|_| {
-            local.push("the zip reader crashed; the rest not read".into());
-            Vec::new()
-        });
-    problems.extend(local.into_iter().map(|p| format!("zip {name:?}: {p}")));
+    let texts = catch_unwind(AssertUnwindSafe(|| {
+        let mut files = Files {
+            name,
+            problems: &mut local,
+            out: Vec::new(),
+            budget: MAX_TOTAL,
+        };
+        match kind {
+            Kind::Zip => read_zip(bytes, &mut files),
+            Kind::Tar => read_tar(bytes, &mut files),
+            Kind::Gzip => read_gzip(bytes, &mut files),
+        }
+        files.out
+    }))
+    .unwrap_or_else(|_| {
+        local.push(format!("the {what} reader crashed; the rest not read"));
+        Vec::new()
+    });
+    problems.extend(local.into_iter().map(|p| format!("{what} {name:?}: {p}")));
     Some(texts)
 }
 
-fn read_zip(bytes: &[u8], name: &str, problems: &mut Vec<String>) -> Vec<TextAttachment> {
+/// What one archive gives, as its files are read.
+struct Files<'a> {
+    /// The archive's own name.
+    name: &'a str,
+    problems: &'a mut Vec<String>,
+    out: Vec<TextAttachment>,
+    /// Bytes left to read out of this archive.
+    budget: u64,
+}
+
+impl Files<'_> {
+    /// Reads the file `entry` from `reader`, up to the attachment limit and the budget, and
+    /// keeps its text. False when the budget is spent (read no more).
+    fn read(&mut self, entry: &str, reader: impl Read) -> bool {
+        if self.budget == 0 {
+            self.problems.push(format!(
+                "more than {MAX_TOTAL} bytes unpacked; {entry:?} and the rest not read"
+            ));
+            return false;
+        }
+        let mut data = Vec::new();
+        let limit = (MAX_ATTACHMENT_BYTES as u64 + 1).min(self.budget);
+        let read = reader.take(limit).read_to_end(&mut data);
+        self.budget -= data.len() as u64;
+        if let Err(e) = read {
+            self.problems
+                .push(format!("{entry:?} unreadable ({e}); skipped"));
+            return true;
+        }
+        if data.len() as u64 == limit && limit <= MAX_ATTACHMENT_BYTES as u64 {
+            // Cut by the archive's budget, not its own size: what was read is kept.
+            self.problems
+                .push(format!("{entry:?} cut at the archive's unpacked limit"));
+        }
+        self.keep(entry, &data);
+        true
+    }
+
+    /// Keeps the text of the file `entry`; an archive inside is named, not opened.
+    fn keep(&mut self, entry: &str, data: &[u8]) {
+        let lower = entry.to_lowercase();
+        if Kind::of(data, &lower, "").is_some() {
+            self.problems.push(format!(
+                "{entry:?} is an archive inside the archive; not opened"
+            ));
+            return;
+        }
+        if let Some(text) = binary_attachment_text(data, "", "", &lower, self.problems) {
+            self.out.push(TextAttachment {
+                name: format!("{} / {entry}", self.name),
+                text,
+            });
+        }
+    }
+}
+
+fn read_zip(bytes: &[u8], files: &mut Files<'_>) {
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(a) => a,
         Err(e) => {
-            problems.push(format!("unreadable archive ({e}); not opened"));
-            return Vec::new();
+            files
+                .problems
+                .push(format!("unreadable archive ({e}); not opened"));
+            return;
         }
     };
     if archive.len() > MAX_ENTRIES {
-        problems.push(format!(
+        files.problems.push(format!(
             "{} entries; only the first {MAX_ENTRIES} looked at",
             archive.len()
         ));
     }
-    let mut out = Vec::new();
-    let mut budget = MAX_TOTAL;
     for i in 0..archive.len().min(MAX_ENTRIES) {
         let (entry, encrypted, dir) = match archive.by_index_data(i) {
             Ok(e) => match e.name() {
@@ -84,45 +218,90 @@ fn read_zip(bytes: &[u8], name: &str, problems: &mut Vec<String>) -> Vec<TextAtt
         if dir || entry.ends_with('/') {
             continue;
         }
-        let lower = entry.to_lowercase();
         if encrypted {
-            problems.push(format!("{entry:?} is encrypted; not read"));
+            files
+                .problems
+                .push(format!("{entry:?} is encrypted; not read"));
             continue;
         }
-        if budget == 0 {
-            problems.push(format!(
-                "more than {MAX_TOTAL} bytes unpacked; {entry:?} and the rest not read"
+        let more = match archive.by_index(i) {
+            Ok(f) => files.read(&entry, f),
+            Err(e) => {
+                files
+                    .problems
+                    .push(format!("{entry:?} unreadable ({e}); skipped"));
+                true
+            }
+        };
+        if !more {
+            break;
+        }
+    }
+}
+
+/// The regular files of a tar stream (GNU and PAX long names included).
+fn read_tar(reader: impl Read, files: &mut Files<'_>) {
+    let mut archive = tar::Archive::new(reader);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            files
+                .problems
+                .push(format!("unreadable archive ({e}); not opened"));
+            return;
+        }
+    };
+    for (i, entry) in entries.enumerate() {
+        if i == MAX_ENTRIES {
+            files.problems.push(format!(
+                "more than {MAX_ENTRIES} entries; only the first {MAX_ENTRIES} looked at"
             ));
             break;
         }
-        let mut data = Vec::new();
-        let limit = (MAX_ATTACHMENT_BYTES as u64 + 1).min(budget);
-        let read = archive
-            .by_index(i)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                f.take(limit)
-                    .read_to_end(&mut data)
-                    .map_err(|e| e.to_string())
-            });
-        budget -= data.len() as u64;
-        if let Err(e) = read {
-            problems.push(format!("{entry:?} unreadable ({e}); skipped"));
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                files.problems.push(format!(
+                    "unreadable after {i} entries ({e}); the rest not read"
+                ));
+                break;
+            }
+        };
+        if !entry.header().entry_type().is_file() {
             continue;
         }
-        if data.len() as u64 == limit && limit <= MAX_ATTACHMENT_BYTES as u64 {
-            // Cut by the archive's budget, not its own size: what was read is kept.
-            problems.push(format!("{entry:?} cut at the archive's unpacked limit"));
-        }
-        if lower.ends_with(".zip") || data.starts_with(b"PK\x03\x04") {
-            continue; // an archive inside: not opened
-        }
-        if let Some(text) = binary_attachment_text(&data, "", "", &lower, problems) {
-            out.push(TextAttachment {
-                name: format!("{name} / {entry}"),
-                text,
-            });
+        let path = match entry.path() {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(_) => continue,
+        };
+        if !files.read(&path, entry) {
+            break;
         }
     }
-    out
+}
+
+/// A gzip stream: a tar inside (`.tar.gz`, `.tgz`), else one file, named as the archive
+/// without `.gz`. Inflating stops at twice the archive's budget (a gzip bomb): room for a
+/// tar's headers and the files it skips, while the budget itself ends what is read.
+fn read_gzip(bytes: &[u8], files: &mut Files<'_>) {
+    let mut inflated = GzDecoder::new(bytes).take(2 * MAX_TOTAL);
+    let mut head = Vec::new();
+    if let Err(e) = (&mut inflated).take(512).read_to_end(&mut head) {
+        files.problems.push(format!("unreadable ({e}); not opened"));
+        return;
+    }
+    let whole = Cursor::new(head.clone()).chain(inflated);
+    if is_tar(&head) {
+        read_tar(whole, files);
+        return;
+    }
+    let lower = files.name.to_lowercase();
+    let inner = match lower.strip_suffix(".gz") {
+        Some(stem) if !stem.is_empty() => files.name[..stem.len()].to_string(),
+        _ => match lower.strip_suffix(".tgz") {
+            Some(stem) => format!("{}.tar", &files.name[..stem.len()]),
+            None => "(the compressed file)".to_string(),
+        },
+    };
+    files.read(&inner, whole);
 }

@@ -16,7 +16,7 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use regex::Regex;
 
-use super::archive::zip_texts;
+use super::archive::archive_texts;
 use super::headers::{clean_id, cp1252, raw_values, single_line};
 use super::msg::attached_msg;
 use super::{ForwardStyle, Inbound, Original, TextAttachment};
@@ -74,7 +74,7 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
     }
 }
 
-/// The text an attachment part gives: its own, or its files' when it is a zip archive.
+/// The text an attachment part gives: its own, or its files' when it is an archive.
 fn part_texts(
     message: &Message<'_>,
     part: &MessagePart<'_>,
@@ -86,7 +86,7 @@ fn part_texts(
         let mime = part.content_type().map_or(String::new(), |ct| {
             format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
         });
-        if let Some(files) = zip_texts(bytes, &name, &mime, problems) {
+        if let Some(files) = archive_texts(bytes, &name, &mime, problems) {
             return files;
         }
     }

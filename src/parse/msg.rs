@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::archive::zip_texts;
+use super::archive::archive_texts;
 use super::body::{
     binary_attachment_text, decode_text_bytes, html_to_text, original_heads, Attached, Heads,
 };
@@ -448,7 +448,7 @@ impl<'a, 'p> Msg<'a, 'p> {
                 let Some(bytes) = self.read(&data, "attachment data (0x3701)") else {
                     continue;
                 };
-                if let Some(files) = zip_texts(&bytes, &name, &mime, self.problems) {
+                if let Some(files) = archive_texts(&bytes, &name, &mime, self.problems) {
                     out.extend(files);
                     continue;
                 }

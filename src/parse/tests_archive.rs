@@ -1,6 +1,6 @@
-//! Tests for `.zip` attachments: text files inside are read and named under the archive;
-//! binaries, nested archives and encrypted files are not; bombs and damage stop with a
-//! problem, never a panic.
+//! Tests for archive attachments (`.zip`, `.tar`, `.tar.gz`, `.gz`): text files inside are
+//! read and named under the archive; binaries, nested archives and encrypted files are not;
+//! bombs and damage stop with a problem, never a panic.
 
 use std::io::{Cursor, Write};
 
@@ -82,19 +82,29 @@ fn text_files_in_a_zip_are_read_under_its_name() {
             ("logs.zip / notes", "plain notes without an extension\n"),
         ]
     );
-    assert!(i.problems.is_empty(), "{:?}", i.problems);
+    assert_eq!(
+        i.problems,
+        ["zip \"logs.zip\": \"inner.zip\" is an archive inside the archive; not opened"]
+    );
     assert_eq!(i.text, "Logs from the build box attached.");
 }
 
 /// An Office file is a zip too, but keeps its own name and type: not opened as an archive
 /// (its XML parts would fill the report). A zip under another name is opened when its
-/// type says zip.
+/// type says zip, or when it is typed only octet-stream.
 #[test]
 fn only_attachments_named_or_typed_zip_are_opened() {
     let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
     let zip = zip_of(&[("word/document.xml", env.as_bytes())], false);
-    let i = forward_zip(&zip, "report.docx");
-    assert!(i.attachments.is_empty(), "{:?}", named(&i));
+    for office in ["report.docx", "Sheet.XLSX", "app.jar"] {
+        let i = forward_zip(&zip, office);
+        assert!(i.attachments.is_empty(), "{office}: {:?}", named(&i));
+    }
+    let i = forward_zip(&zip, "export.bin");
+    assert_eq!(
+        named(&i),
+        [("export.bin / word/document.xml", env.as_str())]
+    );
     let raw = String::from_utf8(eol(
         &format!(
             "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nx\n\
@@ -137,21 +147,26 @@ fn a_zip_bomb_stops_at_the_limits() {
         ["zip \"bomb.zip\": attachment \"huge.log\" too large to read as text"]
     );
     // ... and many files each under it, past the archive's total.
+    the_total_ends_many_files(|files| zip_of(files, false), "many.zip", "zip");
+}
+
+/// Eight 3 MB files in one archive (made by `make`): five read whole, the sixth cut where
+/// the archive's total ran out, the rest not read, each said in a problem.
+fn the_total_ends_many_files(make: impl Fn(&[(&str, &[u8])]) -> Vec<u8>, name: &str, kind: &str) {
     let part = vec![b'b'; 3 << 20];
-    let files: Vec<(String, &[u8])> = (0..8)
-        .map(|n| (format!("part{n}.log"), &part[..]))
-        .collect();
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), *b)).collect();
-    let i = forward_zip(&zip_of(&files, false), "many.zip");
+    let names: Vec<String> = (0..8).map(|n| format!("part{n}.log")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &part[..])).collect();
+    let i = forward_zip(&make(&files), name);
     let total: usize = i.attachments.iter().map(|a| a.text.len()).sum();
     assert_eq!(total as u64, MAX_TOTAL);
-    // Five whole files, the sixth cut where the total ran out, the rest not read.
     assert_eq!(i.attachments.len(), 6, "{:?}", i.problems);
     assert_eq!(
         i.problems,
         [
-            "zip \"many.zip\": \"part5.log\" cut at the archive's unpacked limit",
-            "zip \"many.zip\": more than 16777216 bytes unpacked; \"part6.log\" and the rest not read",
+            format!("{kind} {name:?}: \"part5.log\" cut at the archive's unpacked limit"),
+            format!(
+                "{kind} {name:?}: more than 16777216 bytes unpacked; \"part6.log\" and the rest not read"
+            ),
         ]
     );
 }
@@ -190,14 +205,122 @@ fn damaged_zips_never_panic() {
         // Keep the signature so that the zip path is taken.
         bytes[..4].copy_from_slice(b"PK\x03\x04");
         let mut problems = Vec::new();
-        let _ = super::archive::zip_texts(&bytes, "d.zip", "", &mut problems);
+        let _ = super::archive::archive_texts(&bytes, "d.zip", "", &mut problems);
         let cut = (seed as usize) % bytes.len();
-        let _ = super::archive::zip_texts(&bytes[..cut.max(4)], "d.zip", "", &mut problems);
+        let _ = super::archive::archive_texts(&bytes[..cut.max(4)], "d.zip", "", &mut problems);
     }
     // The whole message still comes through.
     let mut bytes = good.clone();
     garble(&mut bytes, &mut seed, 20);
     bytes[..4].copy_from_slice(b"PK\x03\x04");
     let i = forward_zip(&bytes, "d.zip");
+    assert_eq!(i.text, "Logs from the build box attached.");
+}
+
+/// A tar of `files` (name, bytes), GNU headers (long names too).
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *bytes).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn text_files_in_a_tar_gz_a_tar_and_a_gz_are_read_under_their_names() {
+    let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
+    let long = format!("deploy/{}/settings.env", "nested-directory".repeat(8));
+    let tar = tar_of(&[
+        ("etc/app.conf", b"db_host = db1\n"),
+        (&long, env.as_bytes()),
+        ("logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+        ("old.tar.gz", &gzip(b"inner")),
+    ]);
+    let want_files = [
+        ("etc/app.conf", "db_host = db1\n"),
+        (long.as_str(), env.as_str()),
+    ];
+    for (name, bytes) in [
+        ("configs.tar.gz", gzip(&tar)),
+        ("configs.tgz", gzip(&tar)),
+        ("configs.tar", tar.clone()),
+    ] {
+        let i = forward_zip(&bytes, name);
+        let want: Vec<(String, &str)> = want_files
+            .iter()
+            .map(|(f, t)| (format!("{name} / {f}"), *t))
+            .collect();
+        let got: Vec<(String, &str)> = named(&i)
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        assert_eq!(got, want, "{name}");
+        let kind = if name.ends_with(".tar") {
+            "tar"
+        } else {
+            "gzip"
+        };
+        assert_eq!(
+            i.problems,
+            [format!(
+                "{kind} {name:?}: \"old.tar.gz\" is an archive inside the archive; not opened"
+            )],
+            "{name}"
+        );
+    }
+    let i = forward_zip(&gzip(env.as_bytes()), "app.log.gz");
+    assert_eq!(named(&i), [("app.log.gz / app.log", env.as_str())]);
+    // A PNG that happens to be named .gz is no archive.
+    let i = forward_zip(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "image.gz");
+    assert!(
+        i.attachments.is_empty() && i.problems.is_empty(),
+        "{:?}",
+        i.problems
+    );
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_limits() {
+    // 8 MB of zeros inflate from ~8 KB: one file, read up to the attachment limit.
+    let i = forward_zip(&gzip(&vec![0u8; 8 << 20]), "zeros.log.gz");
+    assert!(i.attachments.is_empty());
+    assert_eq!(
+        i.problems,
+        ["gzip \"zeros.log.gz\": attachment \"zeros.log\" too large to read as text"]
+    );
+    // A tar of many 3 MB files: the archive's total ends it.
+    the_total_ends_many_files(|files| gzip(&tar_of(files)), "many.tar.gz", "gzip");
+}
+
+#[test]
+fn damaged_tars_and_gzips_never_panic() {
+    let env = format!("KEY={AWS}\n").repeat(40);
+    let tar = tar_of(&[("a.env", env.as_bytes()), ("b.txt", b"text")]);
+    let tgz = gzip(&tar);
+    let mut seed = 0x0fed_cba9_8765_4321u64;
+    for round in 0..1_000 {
+        for (good, name) in [(&tar, "d.tar"), (&tgz, "d.tar.gz")] {
+            let mut bytes = good.clone();
+            garble(&mut bytes, &mut seed, round % 6 + 1);
+            let mut problems = Vec::new();
+            let _ = super::archive::archive_texts(&bytes, name, "", &mut problems);
+            let cut = (seed as usize) % bytes.len();
+            let _ = super::archive::archive_texts(&bytes[..cut.max(2)], name, "", &mut problems);
+        }
+    }
+    // The whole message still comes through.
+    let mut bytes = tgz.clone();
+    garble(&mut bytes, &mut seed, 20);
+    let i = forward_zip(&bytes, "d.tar.gz");
     assert_eq!(i.text, "Logs from the build box attached.");
 }
