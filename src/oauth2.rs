@@ -1,12 +1,14 @@
-//! OAuth2 access tokens for XOAUTH2 sign-in, obtained from the identity provider's
-//! token endpoint (`[intake.oauth2]`, `[outbound.oauth2]`): the client credentials
-//! grant (RFC 6749 §4.4; Microsoft 365 with an app registration); when a refresh
-//! token is configured, the refresh token grant (§6; Gmail and other user-consented
-//! apps); with a Google service account's key file, the JWT bearer grant (RFC 7523;
-//! Google Workspace with domain-wide delegation, acting as the mailbox's user). A token is kept in memory and used until shortly before it expires, or until
-//! the mail server refuses it (`forget`); IMAP and SMTP asking with the same client and
-//! scope share it. A provider that rotates refresh tokens is followed: the newest is
-//! kept and written back to `refresh_token_file`.
+//! OAuth2 access tokens for XOAUTH2 and OAUTHBEARER sign-in, obtained from the identity
+//! provider's token endpoint (`[intake.oauth2]`, `[outbound.oauth2]`): the client
+//! credentials grant (RFC 6749 §4.4; Microsoft 365 with an app registration); when a
+//! refresh token is configured, the refresh token grant (§6; Gmail and other
+//! user-consented apps); with a Google service account's key file, the JWT bearer grant
+//! (RFC 7523; Google Workspace with domain-wide delegation, acting as the mailbox's user).
+//! A token is kept in memory and used until shortly before it expires, or until the mail
+//! server refuses it (`forget`); IMAP and SMTP asking with the same client, scope and user
+//! share it. A provider that rotates refresh tokens is followed: the newest is kept and
+//! written back to `refresh_token_file`. The SASL messages that carry a token are built
+//! here too (`xoauth2`, `oauthbearer`).
 //!
 //! Secrets (client secret, refresh token, access token) never appear in errors or logs;
 //! a provider's error text is shown with any of them blanked out, in case it echoes one.
@@ -102,9 +104,16 @@ pub async fn access_token(section: &str, cfg: &OAuth2, user: &str) -> Result<Str
         None => client_request(section, cfg, rotated),
     }
     .map_err(fail)?;
-    let secrets: Vec<&str> = request.secrets.iter().map(String::as_str).collect();
-    let at = |reason: String| fail(format!("token endpoint {}: {reason}", request.url));
-    let (status, body) = post_form(&request.url, request.form.clone())
+    let TokenRequest {
+        url,
+        form,
+        grant,
+        secrets,
+        refresh_token,
+    } = request;
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let at = |reason: String| fail(format!("token endpoint {url}: {reason}"));
+    let (status, body) = post_form(&url, form)
         .await
         .map_err(|e| at(blank(&e, &secrets)))?;
     let granted = read_answer(status, &body).map_err(|e| at(blank(&e, &secrets)))?;
@@ -116,14 +125,13 @@ pub async fn access_token(section: &str, cfg: &OAuth2, user: &str) -> Result<Str
     let renew_at = Instant::now() + lifetime - RENEW_BEFORE.min(lifetime / 2);
     tracing::info!(
         section,
-        token_url = %request.url,
-        grant = request.grant,
+        token_url = %url,
+        grant,
         expires_in_s = granted.lifetime.map(|d| d.as_secs()),
         "OAuth2 access token obtained"
     );
     // Followed only under the refresh token grant (a client credentials answer should
     // carry none, RFC 6749 §4.4.3).
-    let refresh_token = request.refresh_token;
     let newest = match granted.refresh_token {
         Some(new) if refresh_token.is_some() && Some(&new) != refresh_token.as_ref() => {
             keep_rotated(section, cfg.refresh_token_file.as_deref(), &new);

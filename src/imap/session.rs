@@ -1,6 +1,6 @@
 //! One IMAP connection: TCP, TLS (`tls`, `starttls`, or `none` on loopback;
 //! rustls with the ring provider and webpki roots), greeting, sign-in (LOGIN, or
-//! SASL PLAIN or XOAUTH2 as `intake.auth` says; an XOAUTH2 token from the password
+//! SASL PLAIN, XOAUTH2 or OAUTHBEARER as `intake.auth` says; a token from the password
 //! source or from `oauth2`, which is told when the server refuses it) and the
 //! capabilities asked for after it. Every server call is bounded by a
 //! timeout, since async-imap has none of its own.
@@ -54,7 +54,7 @@ pub enum ImapError {
     #[error("{0}")]
     Password(String),
     #[error(transparent)]
-    Token(#[from] crate::oauth2::OAuth2Error),
+    Token(#[from] oauth2::OAuth2Error),
     #[error("mailbox {mailbox}: {reason}")]
     Mailbox { mailbox: String, reason: String },
     #[error("the server closed the connection")]
