@@ -85,8 +85,8 @@ fn write_maildir(dir: &Path, gen: &mut synth::Generator, n: usize) -> (usize, us
             synth::Kind::DuplicateSecret | synth::Kind::DuplicateOriginal
         ));
         bytes += raw.len();
-        // Unique across calls, as Maildir names are: a reused name would make the
-        // move to cur/ replace an earlier message there (ext4 then writes the
+        // Unique across calls, as Maildir names are: a reused name would make the move
+        // to the processed folder replace an earlier message there (ext4 then writes the
         // file's data back and frees the old one inside the timed rename).
         let name = format!(
             "{:08}.bench",
@@ -141,6 +141,9 @@ async fn drain_rate(ctx: &closeloop::context::Context, dir: &Path, n: usize) -> 
 /// How many times each Maildir window (first, last, 4 KB plain) is measured.
 const REPEATS: usize = 3;
 
+/// The processed folder of the benchmark's Maildir (`intake.processed_mailbox`'s default).
+const PROCESSED: &str = "Processed";
+
 /// Ingests the first `n` messages of generator `seed` into a database of its own.
 async fn fresh_rate(seed: u64, size_mix: bool, n: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +161,8 @@ async fn open_bench(dir: &Path) -> (Config, closeloop::context::Context) {
 
 /// `count` new directories, each holding a copy of the benchmark's database
 /// (with its write-ahead log, between commits) and key file in `dir`, and
-/// its Maildir's `cur/`, where the ingested mail lies (listed by each drain).
+/// its Maildir's processed folder, where the ingested mail lies (each drain
+/// renames into it).
 fn copy_bench_dirs(dir: &Path, count: usize) -> Vec<tempfile::TempDir> {
     let copies: Vec<tempfile::TempDir> = (0..count)
         .map(|_| {
@@ -169,11 +173,13 @@ fn copy_bench_dirs(dir: &Path, count: usize) -> Vec<tempfile::TempDir> {
                     std::fs::copy(&from, to.path().join(name)).unwrap();
                 }
             }
-            maildir::ensure(&to.path().join("maildir")).unwrap();
+            let copy = to.path().join("maildir");
+            maildir::ensure(&copy).unwrap();
+            maildir::ensure(&maildir::folder(&copy, PROCESSED)).unwrap();
             to
         })
         .collect();
-    link_mail(&dir.join("maildir"), "cur", &copies);
+    link_mail(&dir.join("maildir"), &format!(".{PROCESSED}/cur"), &copies);
     copies
 }
 

@@ -675,6 +675,16 @@ impl Config {
                 if i.dir.as_os_str().is_empty() {
                     p.push("intake.dir is required when intake.kind = \"maildir\"".into());
                 }
+                let name = &i.processed_mailbox;
+                if name.starts_with('.')
+                    || name.contains(['\\', '.'])
+                    || name.split('/').any(|part| part.trim().is_empty())
+                {
+                    p.push(format!(
+                        "intake.processed_mailbox '{name}' is not a folder name for the Maildir \
+                         (names separated by /, without dots: e.g. \"Processed\")"
+                    ));
+                }
             }
         }
         check_password(&i.password, "intake", &mut p);
@@ -1421,6 +1431,24 @@ mod tests {
         match Config::from_toml(&path, &uncommented, std::iter::empty()) {
             Ok(_) | Err(ConfigError::Invalid { .. }) => {}
             Err(e) => panic!("a commented key is wrong: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_maildir_processed_folder_is_a_plain_folder_name() {
+        for good in ["Processed", "Archive/Processed", "Done 2026"] {
+            let env = [("CLOSELOOP_INTAKE_PROCESSED_MAILBOX", good)];
+            assert!(load(MINIMAL, &env).is_ok(), "{good}");
+        }
+        for bad in ["", ".Processed", "../x", "a//b", "a.b", "x\\y"] {
+            let env = [("CLOSELOOP_INTAKE_PROCESSED_MAILBOX", bad)];
+            let err = load(MINIMAL, &env).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "intake.processed_mailbox '{bad}' is not a folder name"
+                )),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -168,8 +168,8 @@ async fn run_once(ctx: &Context, mailer: &Mailer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ingests what is waiting in the configured intake (a Maildir's `cur/` as
-/// `cur` last saw it). Returns how many messages.
+/// Ingests what is waiting in the configured intake (a Maildir's `cur/` as `cur`
+/// last saw it). Returns how many messages.
 pub async fn drain_intake(ctx: &Context, cur: &mut maildir::CurState) -> anyhow::Result<usize> {
     match ctx.cfg.intake.kind {
         IntakeKind::Maildir => {

@@ -368,11 +368,13 @@ pub async fn run(dir: Option<&Path>, out: &mut (dyn Write + Send)) -> Result<Pat
 
     // The raw mail carries the (fake) plaintext keys: a real mailbox keeps it in
     // its processed folder; the demo folder should not.
-    let removed = remove_raw_mail(&maildir)?;
+    let processed = maildir::folder(&maildir, &ctx.cfg.intake.processed_mailbox);
+    let removed = remove_raw_mail(&processed)?;
     say!(out);
     say!(
         out,
-        "The {removed} raw messages were removed from maildir/cur: they carry the planted keys in plain text."
+        "The {removed} raw messages were removed from {}: they carry the planted keys in plain text.",
+        processed.join("cur").strip_prefix(&dir).unwrap_or(&processed).display()
     );
     say!(out, "(In production the raw mail stays in the mailbox's processed folder; protect that mailbox.)");
 
@@ -560,9 +562,10 @@ async fn full_letter(
     Ok(())
 }
 
-/// Deletes the ingested sample files (everything in `cur/`); returns how many.
-fn remove_raw_mail(maildir: &Path) -> Result<usize> {
-    let cur = maildir.join("cur");
+/// Deletes the ingested sample files (everything in the processed folder's `cur/`);
+/// returns how many.
+fn remove_raw_mail(processed: &Path) -> Result<usize> {
+    let cur = processed.join("cur");
     let mut n = 0;
     for e in std::fs::read_dir(&cur).map_err(io(&cur))?.flatten() {
         std::fs::remove_file(e.path()).map_err(io(&e.path()))?;

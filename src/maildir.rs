@@ -1,6 +1,9 @@
 //! Maildir intake (`intake.kind = "maildir"`): messages in `new/` (and unseen
-//! ones in `cur/`) are ingested in batches; a file moves to `cur/` with the
-//! `S` flag only after its batch committed (commit, then acknowledge).
+//! ones in `cur/`) are ingested in batches; a file moves, with the `S` flag, to
+//! the processed folder (`intake.processed_mailbox` as a Maildir++ folder:
+//! `.Processed/cur/`) only after its batch committed (commit, then acknowledge).
+//! Processed mail leaves `cur/`, so the listing that looks for unseen mail
+//! there costs the same whatever the history.
 //!
 //! Must not parse or judge messages: that is the pipeline's job.
 
@@ -34,6 +37,13 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MaildirError {
     move |source| MaildirError::Io { path, source }
 }
 
+/// The Maildir++ folder for mailbox `name` under the Maildir `dir`: `.Name`, the
+/// hierarchy written with dots (`Archive/Processed` is `.Archive.Processed`), as Dovecot
+/// lays out folders, so an IMAP client of the same mailbox sees it as a folder.
+pub fn folder(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{}", name.replace('/', ".")))
+}
+
 /// Creates `new/`, `cur/` and `tmp/` if missing.
 pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
     for sub in ["new", "cur", "tmp"] {
@@ -49,9 +59,10 @@ pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
 /// two on some file systems) would leave the time unchanged.
 const CUR_SETTLED: Duration = Duration::from_secs(3);
 
-/// What intake last saw of `cur/`, where processed mail piles up: every
-/// committed file stays there, so listing it costs more as the Maildir grows
-/// (~70 ms at 100,000 files), and the daemon looks every second. When a listing
+/// What intake last saw of `cur/`, where mail clients leave what they have
+/// looked at (and where closeloop before 0.1 left processed mail, so an old
+/// Maildir may hold a lot there: ~70 ms a listing at 100,000 files), and the
+/// daemon looks every second. When a listing
 /// found nothing waiting in `cur/` and `cur/` had not changed for a while, its
 /// modification time is kept; while `cur/` keeps that time, nothing can have
 /// arrived there, and only `new/` is listed.
@@ -101,7 +112,8 @@ pub fn waiting(dir: &Path, cur: &mut CurState) -> Result<Vec<PathBuf>, MaildirEr
     Ok(out)
 }
 
-fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
+/// Moves a committed file into the processed folder's `cur/`, flagged seen.
+fn mark_seen(path: &Path, processed: &Path) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -114,7 +126,7 @@ fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
     let mut flags: Vec<char> = flags.chars().filter(|c| *c != 'S').collect();
     flags.push('S');
     flags.sort();
-    let target = dir.join("cur").join(format!(
+    let target = processed.join("cur").join(format!(
         "{base}:2,{}",
         flags.into_iter().collect::<String>()
     ));
@@ -127,8 +139,8 @@ fn mark_seen(path: &Path, dir: &Path) -> std::io::Result<()> {
 ///
 /// Three things overlap: while a batch's transaction runs, the next batch is
 /// read from disk and parsed on a blocking thread, and the batch before it
-/// moves to `cur/` (it committed) on another. All have moved (or failed to,
-/// and said so) before this returns.
+/// moves to the processed folder (it committed) on another. All have moved (or
+/// failed to, and said so) before this returns.
 pub async fn drain(
     ctx: &Context,
     dir: &Path,
@@ -141,6 +153,8 @@ pub async fn drain(
     if files.is_empty() {
         return Ok(0);
     }
+    let processed = folder(dir, &ctx.cfg.intake.processed_mailbox);
+    ensure(&processed)?;
     let mut batches = ReadAheads::new(files.chunks(BATCH).map(|chunk| {
         let chunk = chunk.to_vec();
         ReadAhead::start(ctx, move || load(chunk))
@@ -167,11 +181,11 @@ pub async fn drain(
                 if let Some(m) = moving.take() {
                     moved(m).await;
                 }
-                let dir = dir.to_path_buf();
+                let processed = processed.clone();
                 moving = Some(tokio::task::spawn_blocking(move || {
                     for path in paths {
-                        if let Err(e) = mark_seen(&path, &dir) {
-                            tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to cur/; dedup will absorb a re-read");
+                        if let Err(e) = mark_seen(&path, &processed) {
+                            tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to the processed folder; dedup will absorb a re-read");
                         }
                     }
                 }));
@@ -190,7 +204,7 @@ pub async fn drain(
 
 async fn moved(m: tokio::task::JoinHandle<()>) {
     if let Err(e) = m.await {
-        tracing::warn!(error = %e, "moving committed files to cur/ stopped; dedup will absorb a re-read");
+        tracing::warn!(error = %e, "moving committed files to the processed folder stopped; dedup will absorb a re-read");
     }
 }
 
@@ -229,7 +243,8 @@ mod tests {
     use crate::testkit::{context, mail, T0};
 
     /// A backlog of several batches: every file's outcome is told once, in
-    /// the files' order, each committed file ends in `cur/` flagged seen, an
+    /// the files' order, each committed file ends in the processed folder's `cur/`
+    /// flagged seen (the inbox's `cur/` stays empty), an
     /// entry that cannot be read is left where it is, and a second drain
     /// finds nothing.
     #[tokio::test]
@@ -281,12 +296,13 @@ mod tests {
                 );
             }
         }
-        let cur: Vec<String> = std::fs::read_dir(dir.join("cur"))
+        let done: Vec<String> = std::fs::read_dir(dir.join(".Processed").join("cur"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(cur.len(), n);
-        assert!(cur.iter().all(|c| c.ends_with(":2,S")), "{cur:?}");
+        assert_eq!(done.len(), n);
+        assert!(done.iter().all(|c| c.ends_with(":2,S")), "{done:?}");
+        assert_eq!(std::fs::read_dir(dir.join("cur")).unwrap().count(), 0);
         let left: Vec<PathBuf> = waiting(&dir, &mut CurState::default()).unwrap();
         assert_eq!(left, vec![dir.join("new").join("00000x.test")]);
 
@@ -294,6 +310,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again, 0);
+    }
+
+    #[test]
+    fn folders_are_named_as_maildir_plus_plus_names_them() {
+        let d = Path::new("/m");
+        assert_eq!(folder(d, "Processed"), Path::new("/m/.Processed"));
+        assert_eq!(
+            folder(d, "Archive/Processed"),
+            Path::new("/m/.Archive.Processed")
+        );
     }
 
     fn set_mtime(dir: &Path, at: SystemTime) {
