@@ -218,11 +218,8 @@ impl OAuth2 {
     /// Every inconsistency of `[{section}.oauth2]`.
     fn problems(&self, section: &str, p: &mut Vec<String>) {
         let key = format!("{section}.oauth2");
-        let authority = self.token_url.split_once("://").map_or("", |(_, rest)| {
-            rest.split(['/', '?', '#']).next().unwrap_or("")
-        });
         // Never repeat a URL that carries a password.
-        let url = if authority.contains('@') {
+        let url = if url_authority(&self.token_url).contains('@') {
             p.push(format!(
                 "{key}.token_url must not carry a user or password (it is logged); \
                  use client_secret_file"
@@ -235,7 +232,7 @@ impl OAuth2 {
         match self.token_url.split_once("://") {
             None if self.token_url.is_empty() && service_account => {}
             Some(("https", rest)) if !rest.is_empty() => {}
-            Some(("http", rest)) if is_loopback(url_host(rest)) => {}
+            Some(("http", _)) if is_loopback(url_host(&self.token_url)) => {}
             Some(("http", _)) => p.push(format!(
                 "{key}.token_url '{url}': plain http is allowed on loopback only; use https"
             )),
@@ -280,9 +277,17 @@ impl OAuth2 {
     }
 }
 
-/// The host of `host[:port][/path]` (an IPv6 literal keeps its brackets off).
-fn url_host(rest: &str) -> &str {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+/// The authority of `scheme://authority/path?query` (`user@host:port`); empty without a
+/// scheme.
+fn url_authority(url: &str) -> &str {
+    url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    })
+}
+
+/// The host of a URL (an IPv6 literal without its brackets).
+fn url_host(url: &str) -> &str {
+    let authority = url_authority(url);
     if let Some(v6) = authority.strip_prefix('[') {
         return v6.split(']').next().unwrap_or("");
     }

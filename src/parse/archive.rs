@@ -290,18 +290,24 @@ fn read_gzip(bytes: &[u8], files: &mut Files<'_>) {
         files.problems.push(format!("unreadable ({e}); not opened"));
         return;
     }
-    let whole = Cursor::new(head.clone()).chain(inflated);
-    if is_tar(&head) {
+    let tar = is_tar(&head);
+    let whole = Cursor::new(head).chain(inflated);
+    if tar {
         read_tar(whole, files);
         return;
     }
-    let lower = files.name.to_lowercase();
-    let inner = match lower.strip_suffix(".gz") {
-        Some(stem) if !stem.is_empty() => files.name[..stem.len()].to_string(),
-        _ => match lower.strip_suffix(".tgz") {
-            Some(stem) => format!("{}.tar", &files.name[..stem.len()]),
-            None => "(the compressed file)".to_string(),
-        },
+    let name = files.name;
+    let inner = match (strip_suffix_ci(name, ".gz"), strip_suffix_ci(name, ".tgz")) {
+        (Some(stem), _) if !stem.is_empty() => stem.to_string(),
+        (_, Some(stem)) => format!("{stem}.tar"),
+        _ => "(the compressed file)".to_string(),
     };
     files.read(&inner, whole);
+}
+
+/// `name` without the ASCII `suffix`, matched whatever its case.
+fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
+    let at = name.len().checked_sub(suffix.len())?;
+    let tail = name.get(at..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &name[..at])
 }

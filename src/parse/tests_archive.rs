@@ -280,6 +280,9 @@ fn text_files_in_a_tar_gz_a_tar_and_a_gz_are_read_under_their_names() {
     }
     let i = forward_zip(&gzip(env.as_bytes()), "app.log.gz");
     assert_eq!(named(&i), [("app.log.gz / app.log", env.as_str())]);
+    // The name's case is kept, whatever the letters (İ is longer in lower case).
+    let i = forward_zip(&gzip(env.as_bytes()), "İNFO.LOG.GZ");
+    assert_eq!(named(&i), [("İNFO.LOG.GZ / İNFO.LOG", env.as_str())]);
     // A PNG that happens to be named .gz is no archive.
     let i = forward_zip(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "image.gz");
     assert!(
