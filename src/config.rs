@@ -192,6 +192,10 @@ pub struct OAuth2 {
     /// writes it back to `refresh_token_file` so that a restart uses it.
     pub refresh_token_env: Option<String>,
     pub refresh_token_file: Option<PathBuf>,
+    /// A certificate registered for the client (PEM) and its private key (PEM PKCS#8,
+    /// RSA): the client signs an assertion instead of sending a client secret.
+    pub client_certificate_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
     /// A Google service account's JSON key file: the JWT bearer grant, acting as the
     /// section's `username` (domain-wide delegation). No client secret or refresh token
     /// then; `token_url` defaults to the file's `token_uri`.
@@ -243,12 +247,24 @@ impl OAuth2 {
         if self.client_id.trim().is_empty() && !service_account {
             p.push(format!("{key}.client_id is required"));
         }
+        let certificate = self.client_certificate_file.is_some() || self.client_key_file.is_some();
+        if certificate && (self.client_certificate_file.is_none() || self.client_key_file.is_none())
+        {
+            p.push(format!(
+                "{key}: client_certificate_file and client_key_file go together"
+            ));
+        }
         let client_secret = self.client_secret_env.is_some() || self.client_secret_file.is_some();
+        if certificate && client_secret {
+            p.push(format!(
+                "{key}: set a client certificate or a client secret, not both"
+            ));
+        }
         let refresh_token = self.refresh_token_env.is_some() || self.refresh_token_file.is_some();
-        if service_account && (client_secret || refresh_token) {
+        if service_account && (client_secret || refresh_token || certificate) {
             p.push(format!(
                 "{key}: service_account_file signs its own requests; \
-                 set no client_secret_* or refresh_token_* with it"
+                 set no client_secret_*, client_certificate_file or refresh_token_* with it"
             ));
         }
         for (what, env, file) in [
@@ -267,11 +283,12 @@ impl OAuth2 {
                 p.push(format!("{key}: set only one of {what}_env, {what}_file"));
             }
         }
-        if !(client_secret || refresh_token || service_account) {
+        if !(client_secret || certificate || refresh_token || service_account) {
             p.push(format!(
-                "{key} needs client_secret_file (or client_secret_env) for the client credentials \
-                 grant, refresh_token_file (or refresh_token_env) for the refresh token grant, \
-                 or service_account_file (a Google service account)"
+                "{key} needs client_secret_file (or client_secret_env, or client_certificate_file \
+                 with client_key_file) for the client credentials grant, refresh_token_file (or \
+                 refresh_token_env) for the refresh token grant, or service_account_file (a \
+                 Google service account)"
             ));
         }
     }
@@ -1159,7 +1176,7 @@ mod tests {
             &[
                 "intake.oauth2.token_url 'http://login.example.com/token': plain http is allowed on loopback only",
                 "intake.oauth2.client_id is required",
-                "intake.oauth2 needs client_secret_file (or client_secret_env)",
+                "intake.oauth2 needs client_secret_file (or client_secret_env, or client_certificate_file",
             ],
         );
         let userinfo = with(
@@ -1206,6 +1223,26 @@ mod tests {
         refused_naming(
             &sa.replace("scope =", "client_secret_env = \"S\"\nscope ="),
             &["intake.oauth2: service_account_file signs its own requests"],
+        );
+        // A certificate credential: both files, and no secret beside them.
+        let cert = with(
+            "token_url = \"https://login.example.com/t\"\nclient_id = \"c\"\n\
+             client_certificate_file = \"/etc/closeloop/app.pem\"\n\
+             client_key_file = \"/etc/closeloop/app.key\"\n",
+        );
+        assert!(load(&cert, &[])
+            .unwrap()
+            .intake
+            .oauth2
+            .unwrap()
+            .client_key_file
+            .is_some());
+        refused_naming(
+            &cert.replace("client_key_file", "client_secret_file"),
+            &[
+                "intake.oauth2: client_certificate_file and client_key_file go together",
+                "intake.oauth2: set a client certificate or a client secret, not both",
+            ],
         );
         // A literal secret is not a key.
         let literal = with(

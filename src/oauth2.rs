@@ -1,6 +1,7 @@
 //! OAuth2 access tokens for XOAUTH2 and OAUTHBEARER sign-in, obtained from the identity
 //! provider's token endpoint (`[intake.oauth2]`, `[outbound.oauth2]`): the client
-//! credentials grant (RFC 6749 §4.4; Microsoft 365 with an app registration); when a
+//! credentials grant (RFC 6749 §4.4; Microsoft 365 with an app registration, which proves
+//! who it is by a client secret or a certificate, RFC 7523 §2.2); when a
 //! refresh token is configured, the refresh token grant (§6; Gmail and other
 //! user-consented apps); with a Google service account's key file, the JWT bearer grant
 //! (RFC 7523; Google Workspace with domain-wide delegation, acting as the mailbox's user).
@@ -29,7 +30,10 @@ use tokio::sync::Mutex;
 
 use crate::config::{is_loopback, OAuth2};
 
+mod client_certificate;
+mod jwt;
 mod service_account;
+use client_certificate::ClientCertificate;
 use service_account::ServiceAccount;
 
 /// Connecting, the TLS handshake and the whole exchange each get this long.
@@ -150,30 +154,53 @@ pub async fn access_token(section: &str, cfg: &OAuth2, user: &str) -> Result<Str
     Ok(granted.access_token)
 }
 
+/// How the client proves who it is to the token endpoint.
+enum ClientAuth {
+    /// A public client (a refresh token alone).
+    None,
+    Secret(String),
+    /// A signed client assertion (`client_certificate_file`, `client_key_file`).
+    Assertion(String),
+}
+
 /// The client credentials grant, or the refresh token grant when there is a refresh token
-/// (`rotated`, the newest a provider handed out, before the configured one).
+/// (`rotated`, the newest a provider handed out, before the configured one); the client
+/// authenticated by its certificate or its secret.
 fn client_request(
     section: &str,
     cfg: &OAuth2,
     rotated: Option<String>,
 ) -> Result<TokenRequest, String> {
-    let client_secret = cfg.client_secret(section)?;
+    let auth = match (&cfg.client_certificate_file, &cfg.client_key_file) {
+        (Some(cert), Some(key)) => {
+            ClientAuth::Assertion(ClientCertificate::read(cert, key)?.assertion(
+                &cfg.client_id,
+                &cfg.token_url,
+                jwt::now(),
+            )?)
+        }
+        _ => cfg
+            .client_secret(section)?
+            .map_or(ClientAuth::None, ClientAuth::Secret),
+    };
     let refresh_token = match rotated {
         Some(t) => Some(t),
         None => cfg.refresh_token(section)?,
     };
+    let form = request_form(cfg, &auth, refresh_token.as_deref());
+    let shown = match auth {
+        ClientAuth::None => None,
+        ClientAuth::Secret(s) | ClientAuth::Assertion(s) => Some(s),
+    };
     Ok(TokenRequest {
         url: cfg.token_url.clone(),
-        form: request_form(cfg, client_secret.as_deref(), refresh_token.as_deref()),
+        form,
         grant: if refresh_token.is_some() {
             "refresh_token"
         } else {
             "client_credentials"
         },
-        secrets: client_secret
-            .into_iter()
-            .chain(refresh_token.clone())
-            .collect(),
+        secrets: shown.into_iter().chain(refresh_token.clone()).collect(),
         refresh_token,
     })
 }
@@ -193,10 +220,7 @@ fn service_account_request(cfg: &OAuth2, file: &Path, user: &str) -> Result<Toke
             file.display()
         ));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let assertion = sa.assertion(&url, &cfg.scope, user, now)?;
+    let assertion = sa.assertion(&url, &cfg.scope, user, jwt::now())?;
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
         .append_pair("assertion", &assertion)
@@ -211,8 +235,9 @@ fn service_account_request(cfg: &OAuth2, file: &Path, user: &str) -> Result<Toke
 }
 
 /// The token request's body: the refresh token grant when there is a refresh token, else
-/// client credentials; the client secret when there is one (a public client has none).
-fn request_form(cfg: &OAuth2, client_secret: Option<&str>, refresh_token: Option<&str>) -> String {
+/// client credentials; the client's secret or signed assertion when it has one (a public
+/// client has neither).
+fn request_form(cfg: &OAuth2, auth: &ClientAuth, refresh_token: Option<&str>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     match refresh_token {
         Some(t) => form
@@ -221,8 +246,18 @@ fn request_form(cfg: &OAuth2, client_secret: Option<&str>, refresh_token: Option
         None => form.append_pair("grant_type", "client_credentials"),
     };
     form.append_pair("client_id", &cfg.client_id);
-    if let Some(s) = client_secret {
-        form.append_pair("client_secret", s);
+    match auth {
+        ClientAuth::None => {}
+        ClientAuth::Secret(s) => {
+            form.append_pair("client_secret", s);
+        }
+        ClientAuth::Assertion(jwt) => {
+            form.append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .append_pair("client_assertion", jwt);
+        }
     }
     if !cfg.scope.trim().is_empty() {
         form.append_pair("scope", cfg.scope.trim());
@@ -248,8 +283,12 @@ pub fn oauthbearer(username: &str, token: &str, host: &str, port: u16) -> String
 pub fn check_sources(section: &str, cfg: &OAuth2) -> Result<(), String> {
     cfg.client_secret(section)?;
     cfg.refresh_token(section)?;
+    let at = |e: String| format!("{section}.oauth2: {e}");
     if let Some(file) = &cfg.service_account_file {
-        ServiceAccount::read(file).map_err(|e| format!("{section}.oauth2: {e}"))?;
+        ServiceAccount::read(file).map_err(at)?;
+    }
+    if let (Some(cert), Some(key)) = (&cfg.client_certificate_file, &cfg.client_key_file) {
+        ClientCertificate::read(cert, key).map_err(at)?;
     }
     Ok(())
 }

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use ring::signature::RsaKeyPair;
 use serde::Deserialize;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
+
+use super::jwt;
 
 /// How long an assertion is valid (Google accepts at most an hour).
 const ASSERTION_LIFETIME_S: u64 = 3600;
@@ -51,10 +49,7 @@ impl ServiceAccount {
     }
 
     fn key_pair(&self) -> Result<RsaKeyPair, String> {
-        let der = PrivatePkcs8KeyDer::from_pem_slice(self.private_key.as_bytes())
-            .map_err(|_| "\"private_key\" is not a PEM PKCS#8 private key".to_string())?;
-        RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
-            .map_err(|e| format!("\"private_key\" is not an RSA key ring can use: {e}"))
+        jwt::rsa_key(self.private_key.as_bytes()).map_err(|e| format!("\"private_key\" is {e}"))
     }
 
     /// The signed JWT (RS256) asking `audience` for `scope` as `subject`, issued at `now`
@@ -82,20 +77,6 @@ impl ServiceAccount {
         if !subject.is_empty() {
             claims["sub"] = subject.into();
         }
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let key = self.key_pair()?;
-        let mut signature = vec![0; key.public().modulus_len()];
-        key.sign(
-            &RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            signed.as_bytes(),
-            &mut signature,
-        )
-        .map_err(|_| "signing the assertion failed".to_string())?;
-        Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        jwt::sign(&self.key_pair()?, &header, &claims)
     }
 }

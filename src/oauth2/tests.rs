@@ -454,3 +454,132 @@ fn sasl_messages_follow_their_formats() {
     );
     assert!(oauthbearer("a,b=c@x.org", "t", "h", 1).starts_with("n,a=a=2Cb=3Dc@x.org,\x01"));
 }
+
+/// A self-signed RSA certificate and its key (PEM files, made by the `openssl` command),
+/// and the certificate's SHA-1 fingerprint as openssl prints it, in bytes.
+fn certificate_files(dir: &tempfile::TempDir) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let (cert, key) = (dir.path().join("app.pem"), dir.path().join("app.key"));
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the `openssl` command makes the test's certificate (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    openssl(&[
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-days"),
+        os("2"),
+        os("-subj"),
+        os("/CN=closeloop-test"),
+        os("-keyout"),
+        key.as_os_str(),
+        os("-out"),
+        cert.as_os_str(),
+    ]);
+    let printed = openssl(&[
+        os("x509"),
+        os("-in"),
+        cert.as_os_str(),
+        os("-noout"),
+        os("-fingerprint"),
+        os("-sha1"),
+    ]);
+    let hexed: String = printed.split('=').nth(1).unwrap().trim().replace(':', "");
+    (cert, key, hex::decode(hexed).unwrap())
+}
+
+#[tokio::test]
+async fn a_client_certificate_signs_an_assertion_instead_of_a_secret() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ok = r#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ.cert"}"#;
+    let (endpoint, url) = Endpoint::start(&[(200, ok), (200, ok)]).await;
+    let (cert, key, sha1) = certificate_files(&dir);
+    let cfg = OAuth2 {
+        token_url: url.clone(),
+        client_id: "app-2".into(),
+        scope: "https://outlook.office365.com/.default".into(),
+        client_certificate_file: Some(cert),
+        client_key_file: Some(key.clone()),
+        ..OAuth2::default()
+    };
+    check_sources("intake", &cfg).unwrap();
+    assert_eq!(
+        access_token("intake", &cfg, USER).await.unwrap(),
+        "eyJ.cert"
+    );
+    forget(&cfg, USER).await;
+    access_token("intake", &cfg, USER).await.unwrap();
+    let asked = endpoint.requests();
+    assert_eq!(asked[0]["grant_type"], "client_credentials");
+    assert_eq!(asked[0]["client_id"], "app-2");
+    assert_eq!(
+        asked[0]["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    assert!(!asked[0].contains_key("client_secret"), "{:?}", asked[0]);
+    let parts: Vec<&str> = asked[0]["client_assertion"].split('.').collect();
+    let json = |b64: &str| -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b64).unwrap()).unwrap()
+    };
+    let header = json(parts[0]);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode(&sha1).as_str());
+    let claims = json(parts[1]);
+    assert_eq!(
+        (claims["iss"].as_str(), claims["sub"].as_str()),
+        (Some("app-2"), Some("app-2"))
+    );
+    assert_eq!(claims["aud"], url.as_str());
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["nbf"].as_u64().unwrap(),
+        600
+    );
+    let again = json(asked[1]["client_assertion"].split('.').nth(1).unwrap());
+    assert_ne!(
+        claims["jti"], again["jti"],
+        "an assertion is never sent twice"
+    );
+    // Signed with the certificate's key.
+    let pair = jwt::rsa_key(&std::fs::read(&key).unwrap()).unwrap();
+    let public = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        pair.public().as_ref().to_vec(),
+    );
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    public
+        .verify(
+            signed.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        )
+        .unwrap();
+
+    // A key file that is not a key: named, without its contents.
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = check_sources("outbound", &cfg).unwrap_err();
+    assert!(
+        err.starts_with(&format!(
+            "outbound.oauth2: client_key_file {}: ",
+            key.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("bm90IGEga2V5"), "{err}");
+}
