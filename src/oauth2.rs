@@ -37,7 +37,10 @@ use client_certificate::ClientCertificate;
 use service_account::ServiceAccount;
 
 /// Connecting, the TLS handshake and the whole exchange each get this long.
+#[cfg(not(test))]
 const TIMEOUT: Duration = Duration::from_secs(30);
+#[cfg(test)]
+const TIMEOUT: Duration = Duration::from_secs(2);
 /// A token endpoint's answer is a small JSON object; more is refused.
 const MAX_RESPONSE: usize = 64 * 1024;
 /// Renew this long before the provider's expiry (at most half the token's life).
@@ -457,6 +460,9 @@ async fn post_form(url: &str, form: String) -> Result<(u16, Bytes), String> {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| format!("HTTP: {e}"))?;
+        // The connection runs beside the request. It ends with the exchange: hyper closes
+        // it when the request is dropped unanswered (the timeout below), and it is
+        // aborted once the answer is read.
         let driver = tokio::spawn(conn);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let authority = uri.authority().map_or(host.as_str(), |a| a.as_str());
@@ -483,7 +489,6 @@ async fn post_form(url: &str, form: String) -> Result<(u16, Bytes), String> {
             .await
             .map_err(|e| format!("reading the answer (at most {MAX_RESPONSE} bytes): {e}"))?
             .to_bytes();
-        drop(sender);
         driver.abort();
         Ok((status, body))
     };

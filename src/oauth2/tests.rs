@@ -583,3 +583,38 @@ async fn a_client_certificate_signs_an_assertion_instead_of_a_secret() {
     );
     assert!(!err.contains("bm90IGEga2V5"), "{err}");
 }
+
+/// An endpoint that takes the request and never answers: the request ends at the timeout,
+/// and so does the connection (nothing is left running against a hung server).
+#[tokio::test]
+async fn a_silent_endpoint_times_out_and_its_connection_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        // Read the request, answer nothing, and wait for the client to hang up.
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return std::time::Instant::now(),
+                Ok(_) => {}
+            }
+        }
+    });
+    let began = std::time::Instant::now();
+    let err = access_token("intake", &client(&url, &secret_file(&dir)), USER)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with(&format!("no answer within {TIMEOUT:?}")),
+        "{err}"
+    );
+    let closed = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the connection was left open after the timeout")
+        .unwrap();
+    assert!(closed.duration_since(began) >= TIMEOUT);
+}
