@@ -44,6 +44,40 @@ pub fn folder(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{}", name.replace('/', ".")))
 }
 
+/// Messages flagged seen in `cur/`: processed mail that versions before 2026-11-30 left
+/// there instead of in the processed folder, or mail a reader opened before closeloop ran.
+/// Each look at `cur/` lists them; `move_hint` says how to move them along.
+pub fn seen_in_cur(dir: &Path) -> Result<usize, MaildirError> {
+    let cur = dir.join("cur");
+    let entries = match std::fs::read_dir(&cur) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_error(&cur)(e)),
+    };
+    Ok(entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .rsplit_once(":2,")
+                .is_some_and(|(_, flags)| flags.contains('S'))
+        })
+        .count())
+}
+
+/// What to tell a user whose `cur/` holds `n` messages flagged seen: the shell command
+/// that moves them to the processed folder `processed` (the Maildir++ folder's path).
+pub fn move_hint(dir: &Path, processed: &Path, n: usize) -> String {
+    format!(
+        "{n} message(s) flagged seen lie in {}/cur (processed by closeloop before 2026-11-30, \
+         or read before it ran); every look lists them: move them to the processed folder \
+         with: mv {}/cur/*:2,*S* {}/cur/",
+        dir.display(),
+        dir.display(),
+        processed.display()
+    )
+}
+
 /// Creates `new/`, `cur/` and `tmp/` if missing.
 pub fn ensure(dir: &Path) -> Result<(), MaildirError> {
     for sub in ["new", "cur", "tmp"] {
@@ -310,6 +344,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again, 0);
+    }
+
+    #[test]
+    fn seen_mail_left_in_cur_is_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("maildir");
+        assert_eq!(seen_in_cur(&dir).unwrap(), 0, "no Maildir yet");
+        ensure(&dir).unwrap();
+        for name in ["1.a:2,S", "2.b:2,RS", "3.c:2,", "4.d", "5.e:2,F"] {
+            std::fs::write(dir.join("cur").join(name), "x").unwrap();
+        }
+        assert_eq!(seen_in_cur(&dir).unwrap(), 2);
+        let hint = move_hint(&dir, &folder(&dir, "Processed"), 2);
+        assert!(
+            hint.ends_with(&format!(
+                "mv {0}/cur/*:2,*S* {0}/.Processed/cur/",
+                dir.display()
+            )),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -201,3 +201,29 @@ fn ingest_args(dir: &std::path::Path, files: &[Vec<u8>]) -> Vec<String> {
     }
     args
 }
+
+/// A Maildir holding processed mail where earlier versions left it (in `cur/`, flagged
+/// seen): check-config says so, with the command that moves it to the processed folder.
+#[test]
+fn check_config_tells_how_to_move_processed_mail_out_of_cur() {
+    let d = Deployment::new("none");
+    let quiet = d.run(&["check-config"], None);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("flagged seen"));
+    let cur = d.dir.path().join("maildir").join("cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    for i in 0..3 {
+        std::fs::write(cur.join(format!("{i}.old:2,S")), "x").unwrap();
+    }
+    let out = d.run(&["check-config"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let maildir = d.dir.path().join("maildir");
+    let want = format!(
+        "warn  3 message(s) flagged seen lie in {0}/cur (processed by closeloop before \
+         2026-11-30, or read before it ran); every look lists them: move them to the \
+         processed folder with: mv {0}/cur/*:2,*S* {0}/.Processed/cur/",
+        maildir.display()
+    );
+    assert!(text.lines().any(|l| l == want), "{text}");
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::{load_config, Failure, Outcome};
 use crate::config::{Config, IntakeKind, OutboundKind};
 use crate::keyfile::Key;
+use crate::maildir;
 use crate::store::{redact_url, Store};
 
 pub async fn run(path: &Path) -> Outcome {
@@ -37,10 +38,17 @@ pub async fn run(path: &Path) -> Outcome {
             .map_err(|e| e.to_string()),
     );
     match cfg.intake.kind {
-        IntakeKind::Maildir => report(
-            format!("maildir {}", cfg.intake.dir.display()),
-            check_dir(&cfg.intake.dir.join("new")),
-        ),
+        IntakeKind::Maildir => {
+            let dir = &cfg.intake.dir;
+            report(
+                format!("maildir {}", dir.display()),
+                check_dir(&dir.join("new")),
+            );
+            if let Ok(n @ 1..) = maildir::seen_in_cur(dir) {
+                let processed = maildir::folder(dir, &cfg.intake.processed_mailbox);
+                println!("warn  {}", maildir::move_hint(dir, &processed, n));
+            }
+        }
         IntakeKind::Imap => report(
             format!("imap {}:{}", cfg.intake.host, cfg.intake.port),
             crate::imap::check(&cfg).await,
