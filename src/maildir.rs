@@ -7,6 +7,8 @@
 //!
 //! Must not parse or judge messages: that is the pipeline's job.
 
+#[cfg(unix)]
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -42,6 +44,33 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MaildirError {
 /// lays out folders, so an IMAP client of the same mailbox sees it as a folder.
 pub fn folder(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{}", name.replace('/', ".")))
+}
+
+/// Creates the Maildir++ folder `folder` of the Maildir `dir` if missing, owned and
+/// permitted like `dir` itself, so that a mail server serving the same Maildir (Dovecot
+/// as its mail user) can keep its index files there. A new owner is set only where
+/// closeloop may (as root); elsewhere the folder is closeloop's, as the Maildir is.
+pub fn ensure_folder(folder: &Path, dir: &Path) -> Result<(), MaildirError> {
+    if folder.join("cur").is_dir() {
+        return Ok(());
+    }
+    ensure(folder)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let like = std::fs::metadata(dir).map_err(io_error(dir))?;
+        for d in ["", "new", "cur", "tmp"] {
+            let p = folder.join(d);
+            let mode = std::fs::Permissions::from_mode(like.mode() & 0o7777);
+            std::fs::set_permissions(&p, mode).map_err(io_error(&p))?;
+            if let Err(e) = std::os::unix::fs::chown(&p, Some(like.uid()), Some(like.gid())) {
+                if e.kind() != std::io::ErrorKind::PermissionDenied {
+                    return Err(io_error(&p)(e));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Messages flagged seen in `cur/`: processed mail that versions before 2026-11-30 left
@@ -188,7 +217,7 @@ pub async fn drain(
         return Ok(0);
     }
     let processed = folder(dir, &ctx.cfg.intake.processed_mailbox);
-    ensure(&processed)?;
+    ensure_folder(&processed, dir)?;
     let mut batches = ReadAheads::new(files.chunks(BATCH).map(|chunk| {
         let chunk = chunk.to_vec();
         ReadAhead::start(ctx, move || load(chunk))
@@ -364,6 +393,27 @@ mod tests {
             )),
             "{hint}"
         );
+    }
+
+    /// The processed folder is made like the Maildir: same mode (and owner, which a test
+    /// not run as root cannot change, so only the mode is checked here; the e2e test with
+    /// Dovecot checks the owner).
+    #[cfg(unix)]
+    #[test]
+    fn the_processed_folder_is_made_like_the_maildir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("maildir");
+        ensure(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let processed = folder(&dir, "Processed");
+        ensure_folder(&processed, &dir).unwrap();
+        for d in ["", "new", "cur", "tmp"] {
+            let mode = std::fs::metadata(processed.join(d))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7777, 0o750, "{d}");
+        }
     }
 
     #[test]

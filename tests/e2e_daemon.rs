@@ -1212,6 +1212,45 @@ async fn e2e_check_config_reports_each_part() {
     );
 }
 
+/// The Maildir intake on a mailbox Dovecot serves: reports delivered by Postfix into the
+/// security mailbox's Maildir are ingested from it, and their files move to the Maildir++
+/// folder `.Processed`, which an IMAP client of the same mailbox sees as "Processed";
+/// INBOX is left empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_maildir_intake_files_processed_mail_where_imap_clients_see_it() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    for n in 1..=2 {
+        s.send(
+            ALICE.0,
+            &report(
+                ALICE.0,
+                n,
+                &format!("Key {n}"),
+                &format!("Found {KEY} ({n})."),
+            ),
+        )
+        .await;
+    }
+    s.wait_mail(SEC, "INBOX", 2).await;
+    let maildir = s.lab.maildir(SEC.0).display().to_string();
+    let out = s
+        .command(&["run", "--once"])
+        .env("CLOSELOOP_INTAKE_KIND", "maildir")
+        .env("CLOSELOOP_INTAKE_DIR", &maildir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    let processed = s.mailbox(SEC, "Processed").await;
+    assert_eq!(ids(&processed).len(), 2, "{:?}", subjects(&processed));
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     e2e_gate!();
