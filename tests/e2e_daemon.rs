@@ -114,6 +114,20 @@ listen = ""
         std::fs::write(&self.config, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// `closeloop run --once` with these environment overrides; it must succeed.
+    fn run_once(&self, env: &[(&str, &str)]) {
+        let out = self
+            .command(&["run", "--once"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn db_url(&self) -> String {
         format!(
             "sqlite://{}",
@@ -826,12 +840,7 @@ async fn e2e_a_policy_refusal_keeps_letters_until_the_setup_is_fixed() {
         &format!("Found {KEY} there."),
     )])
     .await;
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.run_once(&[]);
     assert_eq!(
         s.count("SELECT COUNT(*) FROM letters WHERE status = 'failed'")
             .await,
@@ -879,12 +888,7 @@ async fn e2e_a_policy_refusal_keeps_letters_until_the_setup_is_fixed() {
         ),
     );
     tokio::time::sleep(Duration::from_millis(1500)).await; // outbound.retry_after = 1s
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.run_once(&[]);
     let ack = s.wait_mail(ALICE, "INBOX", 1).await;
     assert!(harness::header(&ack[0], "Subject").contains("[CL-1]"));
     s.wait_mail(LEAD, "INBOX", 1).await;
@@ -1234,17 +1238,10 @@ async fn e2e_maildir_intake_files_processed_mail_where_imap_clients_see_it() {
     }
     s.wait_mail(SEC, "INBOX", 2).await;
     let maildir = s.lab.maildir(SEC.0).display().to_string();
-    let out = s
-        .command(&["run", "--once"])
-        .env("CLOSELOOP_INTAKE_KIND", "maildir")
-        .env("CLOSELOOP_INTAKE_DIR", &maildir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.run_once(&[
+        ("CLOSELOOP_INTAKE_KIND", "maildir"),
+        ("CLOSELOOP_INTAKE_DIR", &maildir),
+    ]);
     assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
     let processed = s.mailbox(SEC, "Processed").await;
     assert_eq!(ids(&processed).len(), 2, "{:?}", subjects(&processed));
@@ -1267,16 +1264,7 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
         ),
     ])
     .await;
-    let out = s
-        .command(&["run", "--once"])
-        .env("CLOSELOOP_INTAKE_MAX_MESSAGE_BYTES", "8192")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.run_once(&[("CLOSELOOP_INTAKE_MAX_MESSAGE_BYTES", "8192")]);
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
     assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
     assert_eq!(
@@ -1291,8 +1279,7 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     assert_eq!(s.mailbox(SEC, "Processed").await.len(), 3);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
     // A second drain finds nothing new and changes nothing.
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(out.status.success());
+    s.run_once(&[]);
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
     assert_eq!(s.count("SELECT MAX(last_uid) FROM mailbox_state").await, 3);
 
@@ -1301,8 +1288,7 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     s.append(&[report(ALICE.0, 4, "Committed before a crash", "x")])
         .await;
     s.execute("UPDATE mailbox_state SET last_uid = 4").await;
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(out.status.success());
+    s.run_once(&[]);
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
     assert_eq!(s.mailbox(SEC, "Processed").await.len(), 4);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
@@ -1312,8 +1298,7 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
         .await;
     s.execute("UPDATE mailbox_state SET uidvalidity = 1, last_uid = 99")
         .await;
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(out.status.success());
+    s.run_once(&[]);
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 4);
     assert_eq!(s.mailbox(SEC, "Processed").await.len(), 5);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
@@ -1339,12 +1324,7 @@ async fn e2e_run_once_moves_while_ingesting_a_large_backlog() {
         })
         .collect();
     s.append(&raws).await;
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.run_once(&[]);
     s.assert_each_stored_once(N).await;
     assert_eq!(
         s.count("SELECT MAX(last_uid) FROM mailbox_state").await,
@@ -1352,8 +1332,7 @@ async fn e2e_run_once_moves_while_ingesting_a_large_backlog() {
     );
     assert_eq!(s.mailbox(SEC, "Processed").await.len(), N);
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
-    let out = s.command(&["run", "--once"]).output().unwrap();
-    assert!(out.status.success());
+    s.run_once(&[]);
     assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, N as i64);
 }
 
