@@ -82,16 +82,36 @@ fn part_texts(
     name: String,
     problems: &mut Vec<String>,
 ) -> Vec<TextAttachment> {
-    if let PartType::Binary(bytes) | PartType::InlineBinary(bytes) = &part.body {
-        let mime = part.content_type().map_or(String::new(), |ct| {
-            format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
-        });
-        if let Some(files) = archive_texts(bytes, &name, &mime, problems) {
-            return files;
+    let text = match &part.body {
+        PartType::Text(_) => part_text(message, part, id, problems),
+        PartType::Html(_) => part_text(message, part, id, problems).map(|h| html_to_text(&h)),
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            let mime = part.content_type().map_or(String::new(), |ct| {
+                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
+            });
+            return file_texts(bytes, name, &mime, problems);
         }
+        _ => None,
+    };
+    text.map(|text| TextAttachment { name, text })
+        .into_iter()
+        .collect()
+}
+
+/// The text an attached file gives (`mime` its type, `type/subtype`, empty when none): its
+/// files' when it is an archive, else its own when it is text (`binary_attachment_text`).
+/// For MIME parts and `.msg` attachments alike.
+pub(super) fn file_texts(
+    bytes: &[u8],
+    name: String,
+    mime: &str,
+    problems: &mut Vec<String>,
+) -> Vec<TextAttachment> {
+    if let Some(files) = archive_texts(bytes, &name, mime, problems) {
+        return files;
     }
-    let lower = name.to_lowercase();
-    attachment_text(message, part, id, &lower, problems)
+    let (ctype, subtype) = mime.split_once('/').unwrap_or((mime, ""));
+    binary_attachment_text(bytes, ctype, subtype, &name.to_lowercase(), problems)
         .map(|text| TextAttachment { name, text })
         .into_iter()
         .collect()
@@ -388,27 +408,6 @@ pub(super) fn original_heads(
             .map(|s| single_line(s, &format!("{label} Subject"), problems)),
         date: raw_values(message, "Date").into_iter().next(),
         message_id: message.message_id().and_then(clean_id),
-    }
-}
-
-/// Text of a text-like attachment, or None for binaries.
-fn attachment_text(
-    message: &Message<'_>,
-    part: &MessagePart<'_>,
-    id: usize,
-    lower_name: &str,
-    problems: &mut Vec<String>,
-) -> Option<String> {
-    match &part.body {
-        PartType::Text(_) => part_text(message, part, id, problems),
-        PartType::Html(_) => part_text(message, part, id, problems).map(|h| html_to_text(&h)),
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-            let (ctype, subtype) = part
-                .content_type()
-                .map_or(("", ""), |ct| (ct.ctype(), ct.subtype().unwrap_or("")));
-            binary_attachment_text(bytes, ctype, subtype, lower_name, problems)
-        }
-        _ => None,
     }
 }
 

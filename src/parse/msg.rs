@@ -20,10 +20,7 @@ use std::path::PathBuf;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::archive::archive_texts;
-use super::body::{
-    binary_attachment_text, decode_text_bytes, html_to_text, original_heads, Attached, Heads,
-};
+use super::body::{decode_text_bytes, file_texts, html_to_text, original_heads, Attached, Heads};
 use super::headers::{clean_id, cp1252, single_line};
 use super::rtf::{self, RtfText};
 use super::{ForwardStyle, Original, TextAttachment};
@@ -441,22 +438,14 @@ impl<'a, 'p> Msg<'a, 'p> {
                 .or_else(|| string(self, PR_ATTACH_FILENAME))
                 .or_else(|| string(self, PR_DISPLAY_NAME))
                 .unwrap_or_else(|| format!("attachment-{n}"));
-            let text = if let Some((data, _)) = find_in(&streams, PR_ATTACH_DATA, &[PT_BINARY]) {
+            if let Some((data, _)) = find_in(&streams, PR_ATTACH_DATA, &[PT_BINARY]) {
                 let mime = string(self, PR_ATTACH_MIME_TAG).unwrap_or_default();
-                let (ctype, subtype) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
-                let lower = name.to_lowercase();
-                let Some(bytes) = self.read(&data, "attachment data (0x3701)") else {
-                    continue;
-                };
-                if let Some(files) = archive_texts(&bytes, &name, &mime, self.problems) {
-                    out.extend(files);
-                    continue;
+                if let Some(bytes) = self.read(&data, "attachment data (0x3701)") {
+                    out.extend(file_texts(&bytes, name, &mime, self.problems));
                 }
-                binary_attachment_text(&bytes, ctype, subtype, &lower, self.problems)
-            } else {
-                self.embedded_body(dir)
-            };
-            out.extend(text.map(|text| TextAttachment { name, text }));
+            } else if let Some(text) = self.embedded_body(dir) {
+                out.push(TextAttachment { name, text });
+            }
         }
         out
     }
