@@ -328,16 +328,15 @@ impl Login {
                 self.auth.name()
             ))
         };
-        let secret = match &self.oauth2 {
-            Some(o) => oauth2::access_token("outbound", o, &self.username)
-                .await
-                .map_err(|e| refused(&e))?,
-            None => self
-                .source
-                .resolve("outbound")
-                .map_err(|e| refused(&e))?
-                .ok_or_else(|| refused(&"no password source configured"))?,
-        };
+        let secret = oauth2::sign_in_secret(
+            "outbound",
+            &self.source,
+            self.oauth2.as_ref(),
+            &self.username,
+        )
+        .await
+        .map_err(|e| refused(&e))?
+        .ok_or_else(|| refused(&"no password source configured"))?;
         let user = &self.username;
         let exchange = async {
             match self.auth {
@@ -360,9 +359,7 @@ impl Login {
         match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
-                if let Some(o) = &self.oauth2 {
-                    oauth2::forget(o, &self.username).await;
-                }
+                oauth2::refused(self.oauth2.as_ref(), &self.username).await;
                 Err(refused(&e))
             }
             Err(_) => Err(SendError::Transient(format!(

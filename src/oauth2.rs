@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::{is_loopback, OAuth2};
+use crate::config::{is_loopback, OAuth2, PasswordSource};
 
 mod client_certificate;
 mod jwt;
@@ -296,9 +296,34 @@ pub fn check_sources(section: &str, cfg: &OAuth2) -> Result<(), String> {
     Ok(())
 }
 
+/// The secret a sign-in sends for `user`: a token from the provider when `oauth2` is set,
+/// else what the password source holds (None when it names none). Errors name the key at
+/// fault, never a secret.
+pub async fn sign_in_secret(
+    section: &str,
+    password: &PasswordSource,
+    oauth2: Option<&OAuth2>,
+    user: &str,
+) -> Result<Option<String>, String> {
+    match oauth2 {
+        Some(o) => access_token(section, o, user)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => password.resolve(section),
+    }
+}
+
+/// The server refused what `sign_in_secret` gave: a provider's token is not sent again.
+pub async fn refused(oauth2: Option<&OAuth2>, user: &str) {
+    if let Some(o) = oauth2 {
+        forget(o, user).await;
+    }
+}
+
 /// The mail server refused the token held for `cfg`: the next sign-in asks for a new one
 /// (a rotated refresh token is kept).
-pub async fn forget(cfg: &OAuth2, user: &str) {
+async fn forget(cfg: &OAuth2, user: &str) {
     if let Some(held) = TOKENS.lock().await.get_mut(&key(cfg, user)) {
         held.renew_at = Instant::now();
     }

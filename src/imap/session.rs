@@ -53,8 +53,6 @@ pub enum ImapError {
     },
     #[error("{0}")]
     Password(String),
-    #[error(transparent)]
-    Token(#[from] oauth2::OAuth2Error),
     #[error("mailbox {mailbox}: {reason}")]
     Mailbox { mailbox: String, reason: String },
     #[error("the server closed the connection")]
@@ -150,19 +148,16 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
     if cfg.tls != TlsMode::Starttls {
         greeting(&mut client).await?;
     }
-    let password = match &cfg.oauth2 {
-        Some(o) => oauth2::access_token("intake", o, &cfg.username).await?,
-        None => cfg
-            .password
-            .resolve("intake")
+    let password =
+        oauth2::sign_in_secret("intake", &cfg.password, cfg.oauth2.as_ref(), &cfg.username)
+            .await
             .map_err(ImapError::Password)?
             .ok_or_else(|| {
                 ImapError::Password(format!(
                     "no IMAP {} configured: set intake.password_env or intake.password_file",
                     secret_name(cfg.auth)
                 ))
-            })?,
-    };
+            })?;
     let (command, signed_in) = match sasl(cfg.auth, &cfg.username, &password, &cfg.host, cfg.port) {
         None => (
             "LOGIN",
@@ -184,9 +179,7 @@ pub async fn connect(cfg: &Intake) -> Result<(Session, Caps), ImapError> {
     let mut session = match signed_in {
         Ok(Ok(s)) => s,
         Ok(Err((e, _))) => {
-            if let Some(o) = &cfg.oauth2 {
-                oauth2::forget(o, &cfg.username).await;
-            }
+            oauth2::refused(cfg.oauth2.as_ref(), &cfg.username).await;
             return Err(ImapError::Login {
                 user: cfg.username.clone(),
                 auth: cfg.auth.name(),
