@@ -189,9 +189,8 @@ async fn intake_loop(ctx: Context, shutdown: CancellationToken) {
         IntakeKind::Maildir => {
             let dir = &ctx.cfg.intake.dir;
             tracing::info!(dir = %dir.display(), "watching maildir");
-            if let Ok(n @ 1..) = maildir::seen_in_cur(dir) {
-                let processed = maildir::folder(dir, &ctx.cfg.intake.processed_mailbox);
-                tracing::warn!("{}", maildir::move_hint(dir, &processed, n));
+            if let Some(hint) = maildir::left_in_cur(dir, &ctx.cfg.intake.processed_mailbox) {
+                tracing::warn!("{hint}");
             }
             // Reading new/ is one cheap directory listing: look every second (or poll_interval if shorter).
             let every = ctx.cfg.intake.poll_interval.0.min(Duration::from_secs(1));

@@ -75,8 +75,8 @@ pub fn ensure_folder(folder: &Path, dir: &Path) -> Result<(), MaildirError> {
 
 /// Messages flagged seen in `cur/`: processed mail that versions before 2026-11-30 left
 /// there instead of in the processed folder, or mail a reader opened before closeloop ran.
-/// Each look at `cur/` lists them; `move_hint` says how to move them along.
-pub fn seen_in_cur(dir: &Path) -> Result<usize, MaildirError> {
+/// Each look at `cur/` lists them.
+fn seen_in_cur(dir: &Path) -> Result<usize, MaildirError> {
     let cur = dir.join("cur");
     let entries = match std::fs::read_dir(&cur) {
         Ok(e) => e,
@@ -94,17 +94,18 @@ pub fn seen_in_cur(dir: &Path) -> Result<usize, MaildirError> {
         .count())
 }
 
-/// What to tell a user whose `cur/` holds `n` messages flagged seen: the shell command
-/// that moves them to the processed folder `processed` (the Maildir++ folder's path).
-pub fn move_hint(dir: &Path, processed: &Path, n: usize) -> String {
-    format!(
-        "{n} message(s) flagged seen lie in {}/cur (processed by closeloop before 2026-11-30, \
+/// When `cur/` holds messages flagged seen (see `seen_in_cur`): what to tell the user,
+/// with the shell command that moves them to the processed folder `processed_mailbox`.
+/// For `check-config` and the daemon's start.
+pub fn left_in_cur(dir: &Path, processed_mailbox: &str) -> Option<String> {
+    let n = seen_in_cur(dir).ok().filter(|n| *n > 0)?;
+    Some(format!(
+        "{n} message(s) flagged seen lie in {0}/cur (processed by closeloop before 2026-11-30, \
          or read before it ran); every look lists them: move them to the processed folder \
-         with: mv {}/cur/*:2,*S* {}/cur/",
+         with: mv {0}/cur/*:2,*S* {1}/cur/",
         dir.display(),
-        dir.display(),
-        processed.display()
-    )
+        folder(dir, processed_mailbox).display()
+    ))
 }
 
 /// Creates `new/`, `cur/` and `tmp/` if missing.
@@ -380,12 +381,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("maildir");
         assert_eq!(seen_in_cur(&dir).unwrap(), 0, "no Maildir yet");
+        assert_eq!(left_in_cur(&dir, "Processed"), None);
         ensure(&dir).unwrap();
         for name in ["1.a:2,S", "2.b:2,RS", "3.c:2,", "4.d", "5.e:2,F"] {
             std::fs::write(dir.join("cur").join(name), "x").unwrap();
         }
         assert_eq!(seen_in_cur(&dir).unwrap(), 2);
-        let hint = move_hint(&dir, &folder(&dir, "Processed"), 2);
+        let hint = left_in_cur(&dir, "Processed").unwrap();
+        assert!(hint.starts_with("2 message(s) flagged seen"), "{hint}");
         assert!(
             hint.ends_with(&format!(
                 "mv {0}/cur/*:2,*S* {0}/.Processed/cur/",

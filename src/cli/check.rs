@@ -44,9 +44,8 @@ pub async fn run(path: &Path) -> Outcome {
                 format!("maildir {}", dir.display()),
                 check_dir(&dir.join("new")),
             );
-            if let Ok(n @ 1..) = maildir::seen_in_cur(dir) {
-                let processed = maildir::folder(dir, &cfg.intake.processed_mailbox);
-                println!("warn  {}", maildir::move_hint(dir, &processed, n));
+            if let Some(hint) = maildir::left_in_cur(dir, &cfg.intake.processed_mailbox) {
+                println!("warn  {hint}");
             }
         }
         IntakeKind::Imap => report(
