@@ -7,7 +7,8 @@
 //! Which attachments are archives: those whose first bytes are the format's signature and
 //! whose name or MIME type says so — or, for an attachment typed only
 //! `application/octet-stream` (or not typed), whose name is not that of a format built on
-//! zip (Office, OpenDocument, Java, Android …: their XML parts would fill the report).
+//! zip (Office, OpenDocument, Java, Android …: their XML parts would fill the report; an
+//! Office document's text is read by `office`, here too for one inside an archive).
 //!
 //! An archive is hostile input: one larger than the attachment size limit is not opened
 //! (its directory alone could take memory many times its size), at most [`MAX_ENTRIES`]
@@ -23,6 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use flate2::read::GzDecoder;
 
 use super::body::{binary_attachment_text, MAX_ATTACHMENT_BYTES};
+use super::office::office_texts;
 use super::TextAttachment;
 
 /// Entries looked at in one archive.
@@ -104,19 +106,10 @@ pub(super) fn archive_texts(
     problems: &mut Vec<String>,
 ) -> Option<Vec<TextAttachment>> {
     let kind = Kind::of(bytes, name, mime)?;
-    let what = kind.name();
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
-        problems.push(format!(
-            "{what} {name:?} of {} bytes is larger than {MAX_ATTACHMENT_BYTES}; not opened",
-            bytes.len()
-        ));
-        return Some(Vec::new());
-    }
-    let mut local = Vec::new();
-    let texts = catch_unwind(AssertUnwindSafe(|| {
+    let texts = open_guarded(kind.name(), name, bytes, problems, |problems| {
         let mut files = Files {
             name,
-            problems: &mut local,
+            problems,
             out: Vec::new(),
             budget: MAX_TOTAL,
         };
@@ -126,13 +119,35 @@ pub(super) fn archive_texts(
             Kind::Gzip => read_gzip(bytes, &mut files),
         }
         files.out
-    }))
-    .unwrap_or_else(|_| {
-        local.push(format!("the {what} reader crashed; the rest not read"));
-        Vec::new()
     });
+    Some(texts.unwrap_or_default())
+}
+
+/// Reads the container `name` (an archive or a document; `what` says which) with `read`,
+/// guarded: one larger than the attachment limit is not opened, and a panic of the
+/// crates ends the reading. Problems (`read`'s too) are named under the container.
+/// None when not opened or when the reader crashed.
+pub(super) fn open_guarded<T>(
+    what: &str,
+    name: &str,
+    bytes: &[u8],
+    problems: &mut Vec<String>,
+    read: impl FnOnce(&mut Vec<String>) -> T,
+) -> Option<T> {
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        problems.push(format!(
+            "{what} {name:?} of {} bytes is larger than {MAX_ATTACHMENT_BYTES}; not opened",
+            bytes.len()
+        ));
+        return None;
+    }
+    let mut local = Vec::new();
+    let read = catch_unwind(AssertUnwindSafe(|| read(&mut local)));
+    if read.is_err() {
+        local.push(format!("the {what} reader crashed; the rest not read"));
+    }
     problems.extend(local.into_iter().map(|p| format!("{what} {name:?}: {p}")));
-    Some(texts)
+    read.ok()
 }
 
 /// What one archive gives, as its files are read.
@@ -173,8 +188,14 @@ impl Files<'_> {
         true
     }
 
-    /// Keeps the text of the file `entry`; an archive inside is named, not opened.
+    /// Keeps the text of the file `entry` (an Office document's text too); an archive
+    /// inside is named, not opened.
     fn keep(&mut self, entry: &str, data: &[u8]) {
+        let name = format!("{} / {entry}", self.name);
+        if let Some(texts) = office_texts(data, &name, "", self.problems) {
+            self.out.extend(texts);
+            return;
+        }
         let lower = entry.to_lowercase();
         if Kind::of(data, &lower, "").is_some() {
             self.problems.push(format!(
@@ -183,10 +204,7 @@ impl Files<'_> {
             return;
         }
         if let Some(text) = binary_attachment_text(data, "", "", &lower, self.problems) {
-            self.out.push(TextAttachment {
-                name: format!("{} / {entry}", self.name),
-                text,
-            });
+            self.out.push(TextAttachment { name, text });
         }
     }
 }

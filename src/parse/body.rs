@@ -19,6 +19,7 @@ use regex::Regex;
 use super::archive::archive_texts;
 use super::headers::{clean_id, cp1252, raw_values, single_line};
 use super::msg::attached_msg;
+use super::office::office_texts;
 use super::{ForwardStyle, Inbound, Original, TextAttachment};
 
 /// Attachments larger than this are not decoded as text (a log excerpt is enough).
@@ -98,8 +99,9 @@ fn part_texts(
         .collect()
 }
 
-/// The text an attached file gives (`mime` its type, `type/subtype`, empty when none): its
-/// files' when it is an archive, else its own when it is text (`binary_attachment_text`).
+/// The text an attached file gives (`mime` its type, `type/subtype`, empty when none): a
+/// document's when it is an Office document, its files' when it is an archive, else its
+/// own when it is text (`binary_attachment_text`).
 /// For MIME parts and `.msg` attachments alike.
 pub(super) fn file_texts(
     bytes: &[u8],
@@ -107,6 +109,9 @@ pub(super) fn file_texts(
     mime: &str,
     problems: &mut Vec<String>,
 ) -> Vec<TextAttachment> {
+    if let Some(texts) = office_texts(bytes, &name, mime, problems) {
+        return texts;
+    }
     if let Some(files) = archive_texts(bytes, &name, mime, problems) {
         return files;
     }

@@ -5,7 +5,8 @@
 //! bad charsets, header injection ...) is written to `Inbound::problems` and the message
 //! still comes through. This module is pure: no IO, no clock, no logging, and it uses
 //! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, `cfb` and
-//! `compressed-rtf` for Outlook `.msg` files, and `zip` for archives).
+//! `compressed-rtf` for Outlook `.msg` files, `zip`, `tar` and `flate2` for archives, and
+//! `quick-xml` for Office documents).
 //! Deciding what an `Inbound` *means* (bounce? allowed sender? which case?) is the
 //! caller's job, not ours.
 
@@ -14,6 +15,7 @@ mod body;
 mod forward;
 mod headers;
 mod msg;
+mod office;
 mod rtf;
 
 #[cfg(test)]
@@ -26,6 +28,8 @@ mod tests_bad;
 mod tests_forward;
 #[cfg(test)]
 mod tests_msg;
+#[cfg(test)]
+mod tests_office;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -44,11 +44,16 @@ fn b64(bytes: &[u8]) -> String {
 
 /// A forward carrying `zip` as `name` (application/octet-stream, base64).
 fn forward_zip(zip: &[u8], name: &str) -> Inbound {
+    forward_file(zip, name, "application/octet-stream")
+}
+
+/// A forward carrying `bytes` as the attachment `name` of type `mime` (base64).
+pub(super) fn forward_file(bytes: &[u8], name: &str, mime: &str) -> Inbound {
     let raw = format!(
         "{OUTER}Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
-         Logs from the build box attached.\n--b\nContent-Type: application/octet-stream; name=\"{name}\"\n\
+         Logs from the build box attached.\n--b\nContent-Type: {mime}; name=\"{name}\"\n\
          Content-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}\n--b--\n",
-        b64(zip)
+        b64(bytes)
     );
     parse(&eol(&raw, true))
 }
