@@ -200,6 +200,9 @@ pub struct OAuth2 {
     /// section's `username` (domain-wide delegation). No client secret or refresh token
     /// then; `token_url` defaults to the file's `token_uri`.
     pub service_account_file: Option<PathBuf>,
+    /// The provider's device authorization endpoint, for `closeloop oauth2-login` (RFC
+    /// 8628); Microsoft's is found from `token_url` (`…/oauth2/v2.0/devicecode`).
+    pub device_authorization_url: Option<String>,
 }
 
 impl OAuth2 {
@@ -217,6 +220,12 @@ impl OAuth2 {
             self.refresh_token_file.as_deref(),
             &format!("{section}.oauth2.refresh_token"),
         )
+        .map_err(|e| match &self.refresh_token_file {
+            Some(file) if !file.exists() => format!(
+                "{e} (sign in once with `closeloop oauth2-login --section {section}` to obtain it)"
+            ),
+            _ => e,
+        })
     }
 
     /// Every inconsistency of `[{section}.oauth2]`.
@@ -243,6 +252,22 @@ impl OAuth2 {
             _ => p.push(format!(
                 "{key}.token_url '{url}' must be an https:// address (the provider's token endpoint)"
             )),
+        }
+        if let Some(device) = &self.device_authorization_url {
+            let shown = if url_authority(device).contains('@') {
+                "<with a user or password>"
+            } else {
+                device.as_str()
+            };
+            match device.split_once("://") {
+                Some(("https", rest))
+                    if !rest.is_empty() && !url_authority(device).contains('@') => {}
+                Some(("http", _)) if is_loopback(url_host(device)) => {}
+                _ => p.push(format!(
+                    "{key}.device_authorization_url '{shown}' must be an https:// address \
+                     (plain http on loopback only), without a user or password"
+                )),
+            }
         }
         if self.client_id.trim().is_empty() && !service_account {
             p.push(format!("{key}.client_id is required"));
@@ -1197,6 +1222,24 @@ mod tests {
                 "intake.oauth2: set only one of refresh_token_env, refresh_token_file",
             ],
         );
+        // The device authorization endpoint (oauth2-login) follows the token URL's rules.
+        for bad in [
+            "http://login.example.com/devicecode",
+            "https://app:pw@login.example.com/devicecode",
+            "login.example.com",
+        ] {
+            let table = good.replace(
+                "client_id = \"c1\"",
+                &format!("client_id = \"c1\"\ndevice_authorization_url = \"{bad}\""),
+            );
+            let err = refused_naming(&table, &["intake.oauth2.device_authorization_url '"]);
+            assert!(!err.contains(":pw@"), "{err}");
+        }
+        let device = good.replace(
+            "client_id = \"c1\"",
+            "client_id = \"c1\"\ndevice_authorization_url = \"https://oauth2.googleapis.com/device/code\"",
+        );
+        assert!(load(&device, &[]).is_ok());
         // Plain http to a loopback endpoint (a lab), with a refresh token only: accepted.
         for host in ["127.0.0.1:8080", "localhost", "[::1]:9"] {
             let lab = with(&format!(

@@ -5,6 +5,8 @@
 //! refresh token is configured, the refresh token grant (§6; Gmail and other
 //! user-consented apps); with a Google service account's key file, the JWT bearer grant
 //! (RFC 7523; Google Workspace with domain-wide delegation, acting as the mailbox's user).
+//! A refresh token is obtained once by signing in as the mailbox's user (`device_login`,
+//! the device authorization grant, for `closeloop oauth2-login`).
 //! A token is kept in memory and used until shortly before it expires, or until the mail
 //! server refuses it (`forget`); IMAP and SMTP asking with the same client, scope and user
 //! share it. A provider that rotates refresh tokens is followed: the newest is kept and
@@ -31,9 +33,11 @@ use tokio::sync::Mutex;
 use crate::config::{is_loopback, OAuth2, PasswordSource};
 
 mod client_certificate;
+mod device;
 mod jwt;
 mod service_account;
 use client_certificate::ClientCertificate;
+pub use device::{device_authorization_url, device_login, Prompt};
 use service_account::ServiceAccount;
 
 /// Connecting, the TLS handshake and the whole exchange each get this long.
@@ -166,15 +170,38 @@ enum ClientAuth {
     Assertion(String),
 }
 
-/// The client credentials grant, or the refresh token grant when there is a refresh token
-/// (`rotated`, the newest a provider handed out, before the configured one); the client
-/// authenticated by its certificate or its secret.
-fn client_request(
-    section: &str,
-    cfg: &OAuth2,
-    rotated: Option<String>,
-) -> Result<TokenRequest, String> {
-    let auth = match (&cfg.client_certificate_file, &cfg.client_key_file) {
+impl ClientAuth {
+    /// What proves the client, to be blanked wherever it could be shown.
+    fn secret(self) -> Option<String> {
+        match self {
+            ClientAuth::None => None,
+            ClientAuth::Secret(s) | ClientAuth::Assertion(s) => Some(s),
+        }
+    }
+
+    /// Adds the client's id and proof to a request's form.
+    fn append(&self, cfg: &OAuth2, form: &mut form_urlencoded::Serializer<'_, String>) {
+        form.append_pair("client_id", &cfg.client_id);
+        match self {
+            ClientAuth::None => {}
+            ClientAuth::Secret(s) => {
+                form.append_pair("client_secret", s);
+            }
+            ClientAuth::Assertion(jwt) => {
+                form.append_pair(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                )
+                .append_pair("client_assertion", jwt);
+            }
+        }
+    }
+}
+
+/// How the client of `cfg` proves who it is: a signed assertion when it has a
+/// certificate, its secret when it has one, else nothing (a public client).
+fn client_auth(section: &str, cfg: &OAuth2) -> Result<ClientAuth, String> {
+    Ok(match (&cfg.client_certificate_file, &cfg.client_key_file) {
         (Some(cert), Some(key)) => {
             ClientAuth::Assertion(ClientCertificate::read(cert, key)?.assertion(
                 &cfg.client_id,
@@ -185,16 +212,23 @@ fn client_request(
         _ => cfg
             .client_secret(section)?
             .map_or(ClientAuth::None, ClientAuth::Secret),
-    };
+    })
+}
+
+/// The client credentials grant, or the refresh token grant when there is a refresh token
+/// (`rotated`, the newest a provider handed out, before the configured one); the client
+/// authenticated by its certificate or its secret.
+fn client_request(
+    section: &str,
+    cfg: &OAuth2,
+    rotated: Option<String>,
+) -> Result<TokenRequest, String> {
+    let auth = client_auth(section, cfg)?;
     let refresh_token = match rotated {
         Some(t) => Some(t),
         None => cfg.refresh_token(section)?,
     };
     let form = request_form(cfg, &auth, refresh_token.as_deref());
-    let shown = match auth {
-        ClientAuth::None => None,
-        ClientAuth::Secret(s) | ClientAuth::Assertion(s) => Some(s),
-    };
     Ok(TokenRequest {
         url: cfg.token_url.clone(),
         form,
@@ -203,7 +237,11 @@ fn client_request(
         } else {
             "client_credentials"
         },
-        secrets: shown.into_iter().chain(refresh_token.clone()).collect(),
+        secrets: auth
+            .secret()
+            .into_iter()
+            .chain(refresh_token.clone())
+            .collect(),
         refresh_token,
     })
 }
@@ -248,20 +286,7 @@ fn request_form(cfg: &OAuth2, auth: &ClientAuth, refresh_token: Option<&str>) ->
             .append_pair("refresh_token", t),
         None => form.append_pair("grant_type", "client_credentials"),
     };
-    form.append_pair("client_id", &cfg.client_id);
-    match auth {
-        ClientAuth::None => {}
-        ClientAuth::Secret(s) => {
-            form.append_pair("client_secret", s);
-        }
-        ClientAuth::Assertion(jwt) => {
-            form.append_pair(
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            )
-            .append_pair("client_assertion", jwt);
-        }
-    }
+    auth.append(cfg, &mut form);
     if !cfg.scope.trim().is_empty() {
         form.append_pair("scope", cfg.scope.trim());
     }
@@ -329,9 +354,8 @@ async fn forget(cfg: &OAuth2, user: &str) {
     }
 }
 
-/// Writes a rotated refresh token over `file` (a temporary file beside it, owner-only,
-/// then renamed, so a crash leaves the old or the new one whole). A failure is logged:
-/// the token is still used from memory until the next restart.
+/// Writes a rotated refresh token over `file` (`write_secret_file`). A failure is
+/// logged: the token is still used from memory until the next restart.
 fn keep_rotated(section: &str, file: Option<&Path>, token: &str) {
     let Some(file) = file else {
         tracing::info!(
@@ -341,20 +365,7 @@ fn keep_rotated(section: &str, file: Option<&Path>, token: &str) {
         );
         return;
     };
-    let tmp = file.with_extension("closeloop-new");
-    let written = (|| {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(token.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, file)
-    })();
-    match written {
+    match write_secret_file(file, token) {
         Ok(()) => tracing::info!(
             section,
             file = %file.display(),
@@ -368,6 +379,22 @@ fn keep_rotated(section: &str, file: Option<&Path>, token: &str) {
              it is used from memory until closeloop restarts"
         ),
     }
+}
+
+/// Writes `secret` over `file`: a temporary file beside it, owner-only, then renamed, so
+/// a crash leaves the old or the new one whole.
+fn write_secret_file(file: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = file.with_extension("closeloop-new");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    f.write_all(secret.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, file)
 }
 
 /// What a successful answer gives.
@@ -385,29 +412,14 @@ struct Answer {
     /// A number of seconds; some providers send it as a string.
     expires_in: Option<serde_json::Value>,
     refresh_token: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// Reads the endpoint's answer (RFC 6749 §5.1, §5.2). An error names the HTTP status
 /// and the provider's `error` and `error_description`.
 fn read_answer(status: u16, body: &[u8]) -> Result<Granted, String> {
-    let answer: Option<Answer> = serde_json::from_slice(body).ok();
-    if !(200..300).contains(&status) {
-        let said = answer
-            .map(|a| {
-                [a.error, a.error_description]
-                    .into_iter()
-                    .flatten()
-                    .map(|t| printable(&t, 400))
-                    .collect::<Vec<_>>()
-                    .join(": ")
-            })
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "no OAuth2 error in the answer".into());
-        return Err(format!("refused (HTTP {status}): {said}"));
-    }
-    let answer = answer.ok_or("HTTP 200 without a JSON object")?;
+    refusal(status, body)?;
+    let answer: Answer =
+        serde_json::from_slice(body).map_err(|_| "HTTP 200 without a JSON object")?;
     let access_token = answer
         .access_token
         .filter(|t| !t.is_empty())
@@ -420,18 +432,48 @@ fn read_answer(status: u16, body: &[u8]) -> Result<Granted, String> {
             ));
         }
     }
-    let lifetime = match &answer.expires_in {
-        None => None,
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
-    }
-    .map(Duration::from_secs);
+    let lifetime = seconds(answer.expires_in.as_ref());
     Ok(Granted {
         access_token,
         lifetime,
         refresh_token: answer.refresh_token.filter(|t| !t.is_empty()),
     })
+}
+
+/// An endpoint's refusal (a status other than 2xx; RFC 6749 §5.2): the status and the
+/// provider's `error` and `error_description`.
+fn refusal(status: u16, body: &[u8]) -> Result<(), String> {
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct Refused {
+        error: Option<String>,
+        error_description: Option<String>,
+    }
+    let said = serde_json::from_slice::<Refused>(body)
+        .ok()
+        .map(|a| {
+            [a.error, a.error_description]
+                .into_iter()
+                .flatten()
+                .map(|t| printable(&t, 400))
+                .collect::<Vec<_>>()
+                .join(": ")
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "no OAuth2 error in the answer".into());
+    Err(format!("refused (HTTP {status}): {said}"))
+}
+
+/// A number of seconds, as a JSON number or (some providers) a string.
+fn seconds(value: Option<&serde_json::Value>) -> Option<Duration> {
+    match value? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .map(Duration::from_secs)
 }
 
 /// `text` with every secret replaced by `<secret>`.

@@ -227,3 +227,142 @@ fn check_config_tells_how_to_move_processed_mail_out_of_cur() {
     );
     assert!(text.lines().any(|l| l == want), "{text}");
 }
+
+/// `oauth2-login` against a scripted identity provider on 127.0.0.1 (Microsoft's layout:
+/// the device endpoint beside the token endpoint): it prints where to sign in and the
+/// code, waits while the sign-in is pending, writes the refresh token owner-only, and
+/// prints no token or device code.
+#[test]
+fn oauth2_login_prints_where_to_sign_in_and_keeps_the_refresh_token() {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    const DEVICE_CODE: &str = "dc-cli-Secret-Device-Code-4242";
+    const REFRESH: &str = "rt-cli-from-the-sign-in-5151";
+    const ACCESS: &str = "at-cli-access-6161";
+    let answers: Arc<Mutex<VecDeque<(u16, String)>>> = Arc::new(Mutex::new(
+        [
+            (
+                200,
+                format!(
+                    r#"{{"device_code":"{DEVICE_CODE}","user_code":"WXYZ-1234","verification_uri":"https://microsoft.com/devicelogin","expires_in":600,"interval":0}}"#
+                ),
+            ),
+            (400, r#"{"error":"authorization_pending"}"#.to_string()),
+            (
+                200,
+                format!(
+                    r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{ACCESS}","refresh_token":"{REFRESH}"}}"#
+                ),
+            ),
+        ]
+        .into(),
+    ));
+    let paths = Arc::new(Mutex::new(Vec::<String>::new()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (script, seen) = (answers.clone(), paths.clone());
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (script, seen) = (script.clone(), seen.clone());
+        async move {
+            seen.lock().unwrap().push(uri.path().to_string());
+            let (status, body) = script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or((500, "{}".into()));
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                body,
+            )
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let config = dir.path().join("closeloop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{d}/closeloop.db"
+[intake]
+kind = "imap"
+host = "imap.example.org"
+username = "security@example.org"
+auth = "xoauth2"
+allowed_domains = ["example.org"]
+[intake.oauth2]
+token_url = "http://127.0.0.1:{port}/tenant/oauth2/v2.0/token"
+client_id = "app-cli"
+scope = "https://outlook.office365.com/IMAP.AccessAsUser.All offline_access"
+refresh_token_file = "{d}/refresh-token"
+[outbound]
+kind = "file"
+dir = "{d}/letters"
+from = "security@example.org"
+[responders]
+addresses = ["lead@example.org"]
+auth = "none"
+[secrets]
+key_file = "{d}/closeloop.key"
+"#
+        ),
+    )
+    .unwrap();
+    let out = run_bin(
+        &config,
+        &["oauth2-login", "--section", "intake"],
+        None,
+        &[("CLOSELOOP_LOG", "debug")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("  https://microsoft.com/devicelogin\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  WXYZ-1234\n"), "{stdout}");
+    assert!(stdout.contains("the code is valid for 10 min"), "{stdout}");
+    let file = dir.path().join("refresh-token");
+    assert!(
+        stdout.contains(&format!("The refresh token is in {}", file.display())),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        format!("{REFRESH}\n")
+    );
+    assert_eq!(
+        *paths.lock().unwrap(),
+        [
+            "/tenant/oauth2/v2.0/devicecode",
+            "/tenant/oauth2/v2.0/token",
+            "/tenant/oauth2/v2.0/token"
+        ]
+    );
+    for secret in [DEVICE_CODE, REFRESH, ACCESS] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret}"
+        );
+    }
+    // Without the table: a usage error that says what is missing.
+    let out = run_bin(
+        &config,
+        &["oauth2-login", "--section", "outbound"],
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[outbound.oauth2] is not in the config"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

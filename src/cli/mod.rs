@@ -8,6 +8,7 @@ mod check;
 mod copy_db;
 mod ingest;
 mod logging;
+mod oauth2_login;
 mod quarantine;
 mod respond;
 mod scan;
@@ -160,6 +161,16 @@ pub enum Command {
         after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml migrate\n\nMigrations are append-only and also run at every start, so an upgrade is:\nreplace the binary, restart the service."
     )]
     Migrate,
+    /// Sign in once as the mailbox's user, for the refresh token an OAuth2 sign-in renews tokens with.
+    #[command(
+        name = "oauth2-login",
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml oauth2-login --section intake\n\nFor [intake.oauth2] or [outbound.oauth2] with refresh_token_file set. Asks the\nprovider for a code (the device authorization grant, RFC 8628), prints the page to\nopen and the code to enter there (in any browser, on any machine), waits while you\nsign in as the mailbox's user and consent, then writes the refresh token to\nrefresh_token_file (owner-only). From then on closeloop renews its access tokens\nby itself. Microsoft 365: a public client (\"Allow public client flows\") and\noffline_access in scope, e.g.\n  scope = \"https://outlook.office365.com/IMAP.AccessAsUser.All offline_access\"\nOther providers: set device_authorization_url. Run it as the user closeloop runs as."
+    )]
+    Oauth2Login {
+        /// Which table's client signs in.
+        #[arg(long, value_enum, default_value_t = Section::Intake)]
+        section: Section,
+    },
     /// Copy a whole deployment to another, empty database (SQLite <-> PostgreSQL).
     #[command(
         name = "copy-db",
@@ -185,6 +196,15 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A config section with its own mail server sign-in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// `[intake.oauth2]`: reading the security mailbox.
+    Intake,
+    /// `[outbound.oauth2]`: sending letters.
+    Outbound,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,6 +267,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                     Ok(())
                 }
                 Command::Ingest { files } => ingest::run(&cfg, &files).await,
+                Command::Oauth2Login { section } => oauth2_login::run(&cfg, section).await,
                 Command::Cases { status, json } => {
                     cases::list(&open(&cfg).await?, status, json).await
                 }

@@ -21,6 +21,8 @@ const USER: &str = "security@example.org";
 #[derive(Clone, Default)]
 struct Endpoint {
     seen: Arc<StdMutex<Vec<HashMap<String, String>>>>,
+    /// The path of each request, in order.
+    paths: Arc<StdMutex<Vec<String>>>,
     answers: Arc<StdMutex<VecDeque<(u16, String)>>>,
 }
 
@@ -33,12 +35,12 @@ impl Endpoint {
             .unwrap()
             .extend(answers.iter().map(|(s, b)| (*s, b.to_string())));
         let state = e.clone();
-        let app = axum::Router::new().route(
-            "/tenant/oauth2/v2.0/token",
-            post(move |headers: axum::http::HeaderMap, body: String| {
+        let answer = post(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
                 let state = state.clone();
                 async move {
                     assert_eq!(headers["content-type"], "application/x-www-form-urlencoded");
+                    state.paths.lock().unwrap().push(uri.path().to_string());
                     state.seen.lock().unwrap().push(
                         form_urlencoded::parse(body.as_bytes())
                             .into_owned()
@@ -56,8 +58,12 @@ impl Endpoint {
                         .body(Body::from(body))
                         .unwrap()
                 }
-            }),
+            },
         );
+        // The token endpoint and (oauth2-login) Microsoft's device endpoint beside it.
+        let app = axum::Router::new()
+            .route("/tenant/oauth2/v2.0/token", answer.clone())
+            .route("/tenant/oauth2/v2.0/devicecode", answer);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -66,6 +72,10 @@ impl Endpoint {
 
     fn requests(&self) -> Vec<HashMap<String, String>> {
         self.seen.lock().unwrap().clone()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
     }
 }
 
@@ -617,4 +627,243 @@ async fn a_silent_endpoint_times_out_and_its_connection_is_closed() {
         .expect("the connection was left open after the timeout")
         .unwrap();
     assert!(closed.duration_since(began) >= TIMEOUT);
+}
+
+/// A public client (no secret) asking for a refresh token by the device grant.
+fn device_client(token_url: &str, dir: &tempfile::TempDir) -> OAuth2 {
+    OAuth2 {
+        token_url: token_url.to_string(),
+        client_id: "app-1".into(),
+        scope: "https://outlook.office365.com/IMAP.AccessAsUser.All offline_access".into(),
+        refresh_token_file: Some(dir.path().join("refresh-token")),
+        ..OAuth2::default()
+    }
+}
+
+const DEVICE_CODE: &str = "dc-Very-Secret-Device-Code-7788";
+
+/// The device endpoint's answer for `expires_in` seconds, polled at once.
+fn device_answer(expires_in: u64) -> String {
+    format!(
+        r#"{{"device_code":"{DEVICE_CODE}","user_code":"ABCD-EFGH",
+            "verification_uri":"https://microsoft.com/devicelogin",
+            "verification_uri_complete":"https://microsoft.com/devicelogin?otc=ABCD-EFGH",
+            "expires_in":{expires_in},"interval":0,"message":"To sign in, use a web browser"}}"#
+    )
+}
+
+#[tokio::test]
+async fn device_login_shows_the_code_waits_for_the_sign_in_and_writes_the_refresh_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_answer(900);
+    let (endpoint, url) = Endpoint::start(&[
+        (200, device.as_str()),
+        (400, r#"{"error":"authorization_pending"}"#),
+        (400, r#"{"error":"slow_down"}"#),
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"at-device","refresh_token":"rt-from-the-sign-in-1234"}"#,
+        ),
+    ])
+    .await;
+    let cfg = device_client(&url, &dir);
+    // Before the sign-in, the start names the missing file and how to fill it.
+    let before = check_sources("intake", &cfg).unwrap_err();
+    assert!(
+        before.contains("refresh-token: ")
+            && before.ends_with(
+                "(sign in once with `closeloop oauth2-login --section intake` to obtain it)"
+            ),
+        "{before}"
+    );
+    assert_eq!(
+        device_authorization_url(&cfg).unwrap(),
+        url.replace("/token", "/devicecode")
+    );
+    let mut shown = None;
+    let file = device_login("intake", &cfg, |p| {
+        shown = Some(Prompt {
+            verification_uri: p.verification_uri.clone(),
+            verification_uri_complete: p.verification_uri_complete.clone(),
+            user_code: p.user_code.clone(),
+            expires_in: p.expires_in,
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        shown.unwrap(),
+        Prompt {
+            verification_uri: "https://microsoft.com/devicelogin".into(),
+            verification_uri_complete: Some(
+                "https://microsoft.com/devicelogin?otc=ABCD-EFGH".into()
+            ),
+            user_code: "ABCD-EFGH".into(),
+            expires_in: Duration::from_secs(900),
+        }
+    );
+    assert_eq!(file, dir.path().join("refresh-token"));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "rt-from-the-sign-in-1234\n"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let token_path = "/tenant/oauth2/v2.0/token";
+    assert_eq!(
+        endpoint.paths(),
+        [
+            "/tenant/oauth2/v2.0/devicecode",
+            token_path,
+            token_path,
+            token_path
+        ]
+    );
+    let asked = endpoint.requests();
+    let form = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        asked[0],
+        form(&[
+            ("client_id", "app-1"),
+            (
+                "scope",
+                "https://outlook.office365.com/IMAP.AccessAsUser.All offline_access"
+            ),
+        ])
+    );
+    let poll = form(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", DEVICE_CODE),
+        ("client_id", "app-1"),
+    ]);
+    assert_eq!(asked[1..], [poll.clone(), poll.clone(), poll]);
+    check_sources("intake", &cfg).unwrap();
+    // The refresh token written is the one the daemon then uses.
+    let (endpoint, url2) = Endpoint::start(&[(
+        200,
+        r#"{"token_type":"Bearer","expires_in":3599,"access_token":"at-next"}"#,
+    )])
+    .await;
+    let mut next = device_client(&url2, &dir);
+    next.scope = String::new();
+    assert_eq!(
+        access_token("intake", &next, USER).await.unwrap(),
+        "at-next"
+    );
+    assert_eq!(
+        endpoint.requests()[0]["refresh_token"],
+        "rt-from-the-sign-in-1234"
+    );
+}
+
+#[tokio::test]
+async fn device_login_failures_say_why_and_write_nothing() {
+    async fn login_error(answers: &[(u16, &str)], change: impl FnOnce(&mut OAuth2)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (_endpoint, url) = Endpoint::start(answers).await;
+        let mut cfg = device_client(&url, &dir);
+        change(&mut cfg);
+        let err = device_login("intake", &cfg, |_| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !dir.path().join("refresh-token").exists(),
+            "written after: {err}"
+        );
+        for secret in [SECRET, DEVICE_CODE, "at-denied", "rt-"] {
+            assert!(!err.contains(secret), "{secret} in {err}");
+        }
+        err
+    }
+    let device = device_answer(900);
+    let device = device.as_str();
+    let cases: Vec<(Vec<(u16, &str)>, &str)> = vec![
+        (
+            vec![
+                (200, device),
+                (
+                    400,
+                    r#"{"error":"access_denied","error_description":"the user declined"}"#,
+                ),
+            ],
+            "refused (HTTP 400): access_denied: the user declined",
+        ),
+        (
+            vec![(200, device), (400, r#"{"error":"expired_token"}"#)],
+            "refused (HTTP 400): expired_token",
+        ),
+        (
+            vec![
+                (200, device),
+                (200, r#"{"token_type":"Bearer","access_token":"at-denied"}"#),
+            ],
+            "the answer has no refresh_token; ask for one in scope (Microsoft: add offline_access)",
+        ),
+        (
+            vec![(
+                200,
+                r#"{"device_code":"dc-Very-Secret-Device-Code-7788","verification_uri":"https://x"}"#,
+            )],
+            "the answer has no user_code",
+        ),
+        (
+            vec![(
+                400,
+                r#"{"error":"invalid_client","error_description":"AADSTS7000218: the request body must contain client_assertion or client_secret"}"#,
+            )],
+            "/devicecode: refused (HTTP 400): invalid_client: AADSTS7000218",
+        ),
+    ];
+    for (answers, want) in cases {
+        let err = login_error(&answers, |_| {}).await;
+        assert!(err.starts_with("intake.oauth2: "), "{err}");
+        assert!(err.contains(want), "want {want:?} in {err}");
+    }
+    // The code runs out while the user has not signed in.
+    let short = device_answer(0);
+    let err = login_error(
+        &[
+            (200, short.as_str()),
+            (400, r#"{"error":"authorization_pending"}"#),
+        ],
+        |_| {},
+    )
+    .await;
+    assert!(
+        err.contains("the code ABCD-EFGH expired before the sign-in was done"),
+        "{err}"
+    );
+    // A confidential client's secret echoed by the provider is blanked.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(&dir);
+    let echo = format!(r#"{{"error":"invalid_client","error_description":"bad secret {SECRET}"}}"#);
+    let err = login_error(&[(401, echo.as_str())], |c| {
+        c.client_secret_file = Some(secret)
+    })
+    .await;
+    assert!(err.contains("bad secret <secret>"), "{err}");
+    // Nowhere to keep the token, or no device endpoint: said before asking anything.
+    let err = login_error(&[], |c| c.refresh_token_file = None).await;
+    assert!(err.contains("set refresh_token_file"), "{err}");
+    let err = login_error(&[], |c| {
+        c.refresh_token_file = None;
+        c.refresh_token_env = Some("RT".into());
+    })
+    .await;
+    assert!(err.contains("refresh_token_env cannot be written"), "{err}");
+    let err = login_error(&[], |c| {
+        c.token_url = "https://oauth2.googleapis.com/token".into()
+    })
+    .await;
+    assert!(err.contains("set device_authorization_url"), "{err}");
 }

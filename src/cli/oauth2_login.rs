@@ -1,0 +1,44 @@
+//! `closeloop oauth2-login`: sign in once as the mailbox's user, so that closeloop holds
+//! a refresh token and renews its access tokens by itself from then on.
+
+use std::io::Write;
+
+use anyhow::anyhow;
+
+use super::{Failure, Outcome, Section};
+use crate::config::Config;
+use crate::oauth2::{device_login, Prompt};
+
+pub async fn run(cfg: &Config, section: Section) -> Outcome {
+    let (name, table) = match section {
+        Section::Intake => ("intake", cfg.intake.oauth2.as_ref()),
+        Section::Outbound => ("outbound", cfg.outbound.oauth2.as_ref()),
+    };
+    let oauth2 = table.ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "[{name}.oauth2] is not in the config: the sign-in needs its token_url, client_id, \
+             scope and refresh_token_file"
+        ))
+    })?;
+    let file = device_login(name, oauth2, show).await?;
+    println!(
+        "Signed in. The refresh token is in {} (owner-only); closeloop renews its access \
+         tokens with it from now on.",
+        file.display()
+    );
+    Ok(())
+}
+
+/// Tells the user where to sign in, then that closeloop is waiting.
+fn show(prompt: &Prompt) {
+    let minutes = prompt.expires_in.as_secs().div_ceil(60);
+    println!("To sign in as the mailbox's user, open");
+    println!("  {}", prompt.verification_uri);
+    println!("in any browser and enter the code");
+    println!("  {}", prompt.user_code);
+    if let Some(complete) = &prompt.verification_uri_complete {
+        println!("(or open {complete}, which holds the code)");
+    }
+    println!("Waiting for the sign-in; the code is valid for {minutes} min …");
+    std::io::stdout().flush().ok();
+}
