@@ -203,6 +203,9 @@ pub struct OAuth2 {
     /// The provider's device authorization endpoint, for `closeloop oauth2-login` (RFC
     /// 8628); Microsoft's is found from `token_url` (`…/oauth2/v2.0/devicecode`).
     pub device_authorization_url: Option<String>,
+    /// The provider's authorization endpoint, for `closeloop oauth2-login --browser`;
+    /// Google's and Microsoft's are found from `token_url`.
+    pub authorization_url: Option<String>,
 }
 
 impl OAuth2 {
@@ -253,18 +256,22 @@ impl OAuth2 {
                 "{key}.token_url '{url}' must be an https:// address (the provider's token endpoint)"
             )),
         }
-        if let Some(device) = &self.device_authorization_url {
-            let shown = if url_authority(device).contains('@') {
+        for (name, url) in [
+            ("device_authorization_url", &self.device_authorization_url),
+            ("authorization_url", &self.authorization_url),
+        ] {
+            let Some(url) = url else { continue };
+            let userinfo = url_authority(url).contains('@');
+            let shown = if userinfo {
                 "<with a user or password>"
             } else {
-                device.as_str()
+                url.as_str()
             };
-            match device.split_once("://") {
-                Some(("https", rest))
-                    if !rest.is_empty() && !url_authority(device).contains('@') => {}
-                Some(("http", _)) if is_loopback(url_host(device)) => {}
+            match url.split_once("://") {
+                Some(("https", rest)) if !rest.is_empty() && !userinfo => {}
+                Some(("http", _)) if is_loopback(url_host(url)) && !userinfo => {}
                 _ => p.push(format!(
-                    "{key}.device_authorization_url '{shown}' must be an https:// address \
+                    "{key}.{name} '{shown}' must be an https:// address \
                      (plain http on loopback only), without a user or password"
                 )),
             }
@@ -1226,14 +1233,17 @@ mod tests {
         for bad in [
             "http://login.example.com/devicecode",
             "https://app:pw@login.example.com/devicecode",
+            "http://app:pw@127.0.0.1/devicecode",
             "login.example.com",
         ] {
-            let table = good.replace(
-                "client_id = \"c1\"",
-                &format!("client_id = \"c1\"\ndevice_authorization_url = \"{bad}\""),
-            );
-            let err = refused_naming(&table, &["intake.oauth2.device_authorization_url '"]);
-            assert!(!err.contains(":pw@"), "{err}");
+            for key in ["device_authorization_url", "authorization_url"] {
+                let table = good.replace(
+                    "client_id = \"c1\"",
+                    &format!("client_id = \"c1\"\n{key} = \"{bad}\""),
+                );
+                let err = refused_naming(&table, &[&format!("intake.oauth2.{key} '")]);
+                assert!(!err.contains(":pw@"), "{err}");
+            }
         }
         let device = good.replace(
             "client_id = \"c1\"",

@@ -5,8 +5,8 @@
 //! refresh token is configured, the refresh token grant (§6; Gmail and other
 //! user-consented apps); with a Google service account's key file, the JWT bearer grant
 //! (RFC 7523; Google Workspace with domain-wide delegation, acting as the mailbox's user).
-//! A refresh token is obtained once by signing in as the mailbox's user (`device_login`,
-//! the device authorization grant, for `closeloop oauth2-login`).
+//! A refresh token is obtained once by signing in as the mailbox's user (`login`, for
+//! `closeloop oauth2-login`: the device authorization or the authorization code grant).
 //! A token is kept in memory and used until shortly before it expires, or until the mail
 //! server refuses it (`forget`); IMAP and SMTP asking with the same client, scope and user
 //! share it. A provider that rotates refresh tokens is followed: the newest is kept and
@@ -32,12 +32,16 @@ use tokio::sync::Mutex;
 
 use crate::config::{is_loopback, OAuth2, PasswordSource};
 
+mod browser;
 mod client_certificate;
 mod device;
 mod jwt;
+mod login;
 mod service_account;
+pub use browser::authorization_url;
 use client_certificate::ClientCertificate;
-pub use device::{device_authorization_url, device_login, Prompt};
+pub use device::{device_authorization_url, Prompt};
+pub use login::{login, Shown, Way};
 use service_account::ServiceAccount;
 
 /// Connecting, the TLS handshake and the whole exchange each get this long.

@@ -228,67 +228,60 @@ fn check_config_tells_how_to_move_processed_mail_out_of_cur() {
     assert!(text.lines().any(|l| l == want), "{text}");
 }
 
-/// `oauth2-login` against a scripted identity provider on 127.0.0.1 (Microsoft's layout:
-/// the device endpoint beside the token endpoint): it prints where to sign in and the
-/// code, waits while the sign-in is pending, writes the refresh token owner-only, and
-/// prints no token or device code.
-#[test]
-fn oauth2_login_prints_where_to_sign_in_and_keeps_the_refresh_token() {
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-    const DEVICE_CODE: &str = "dc-cli-Secret-Device-Code-4242";
-    const REFRESH: &str = "rt-cli-from-the-sign-in-5151";
-    const ACCESS: &str = "at-cli-access-6161";
-    let answers: Arc<Mutex<VecDeque<(u16, String)>>> = Arc::new(Mutex::new(
-        [
-            (
-                200,
-                format!(
-                    r#"{{"device_code":"{DEVICE_CODE}","user_code":"WXYZ-1234","verification_uri":"https://microsoft.com/devicelogin","expires_in":600,"interval":0}}"#
-                ),
-            ),
-            (400, r#"{"error":"authorization_pending"}"#.to_string()),
-            (
-                200,
-                format!(
-                    r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{ACCESS}","refresh_token":"{REFRESH}"}}"#
-                ),
-            ),
-        ]
-        .into(),
-    ));
-    let paths = Arc::new(Mutex::new(Vec::<String>::new()));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (script, seen) = (answers.clone(), paths.clone());
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let (script, seen) = (script.clone(), seen.clone());
-        async move {
-            seen.lock().unwrap().push(uri.path().to_string());
-            let (status, body) = script
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or((500, "{}".into()));
-            (
-                axum::http::StatusCode::from_u16(status).unwrap(),
-                [("content-type", "application/json")],
-                body,
-            )
-        }
-    });
-    rt.spawn(async move { axum::serve(listener, app).await });
+/// An identity provider on 127.0.0.1 answering each request with the next of
+/// `answers` (status, JSON); also the paths asked, in order. Runs while the runtime lives.
+struct Provider {
+    _rt: tokio::runtime::Runtime,
+    port: u16,
+    paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let config = dir.path().join("closeloop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[database]
+impl Provider {
+    fn start(answers: Vec<(u16, String)>) -> Provider {
+        use std::collections::VecDeque;
+        use std::sync::{Arc, Mutex};
+        let script: Arc<Mutex<VecDeque<(u16, String)>>> = Arc::new(Mutex::new(answers.into()));
+        let paths = Arc::new(Mutex::new(Vec::<String>::new()));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = paths.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (script, seen) = (script.clone(), seen.clone());
+            async move {
+                seen.lock().unwrap().push(uri.path().to_string());
+                let (status, body) = script
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or((500, "{}".into()));
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Provider {
+            _rt: rt,
+            port,
+            paths,
+        }
+    }
+
+    /// A config whose `[intake.oauth2]` uses this provider (Microsoft's layout) and keeps
+    /// the refresh token in `dir`/refresh-token.
+    fn config(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let d = dir.display();
+        let port = self.port;
+        let config = dir.join("closeloop.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[database]
 url = "sqlite://{d}/closeloop.db"
 [intake]
 kind = "imap"
@@ -311,9 +304,47 @@ auth = "none"
 [secrets]
 key_file = "{d}/closeloop.key"
 "#
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
+    }
+}
+
+const REFRESH: &str = "rt-cli-from-the-sign-in-5151";
+const ACCESS: &str = "at-cli-access-6161";
+
+fn token_answer() -> (u16, String) {
+    (
+        200,
+        format!(
+            r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{ACCESS}","refresh_token":"{REFRESH}"}}"#
         ),
     )
-    .unwrap();
+}
+
+/// `oauth2-login` against a scripted identity provider: it prints where to sign in and
+/// the code, waits while the sign-in is pending, writes the refresh token owner-only,
+/// and prints no token or device code.
+#[test]
+fn oauth2_login_prints_where_to_sign_in_and_keeps_the_refresh_token() {
+    const DEVICE_CODE: &str = "dc-cli-Secret-Device-Code-4242";
+    let provider = Provider::start(vec![
+        (
+            200,
+            format!(
+                r#"{{"device_code":"{DEVICE_CODE}","user_code":"WXYZ-1234","verification_uri":"https://microsoft.com/devicelogin","expires_in":600,"interval":0}}"#
+            ),
+        ),
+        (400, r#"{"error":"authorization_pending"}"#.to_string()),
+        token_answer(),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = provider.config(dir.path());
     let out = run_bin(
         &config,
         &["oauth2-login", "--section", "intake"],
@@ -339,7 +370,7 @@ key_file = "{d}/closeloop.key"
         format!("{REFRESH}\n")
     );
     assert_eq!(
-        *paths.lock().unwrap(),
+        provider.paths(),
         [
             "/tenant/oauth2/v2.0/devicecode",
             "/tenant/oauth2/v2.0/token",
@@ -365,4 +396,80 @@ key_file = "{d}/closeloop.key"
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `oauth2-login --browser`: the binary prints the provider's sign-in page; a browser
+/// (this test) that comes back to the loopback address in it with the code ends the
+/// sign-in, and the refresh token is kept.
+#[test]
+fn oauth2_login_with_a_browser_takes_the_code_on_a_loopback_port() {
+    use std::io::{BufRead, BufReader, Write};
+    let provider = Provider::start(vec![token_answer()]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = provider.config(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_closeloop"))
+        .arg("--config")
+        .arg(&config)
+        .args(["oauth2-login", "--browser"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    let page = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no page in: {shown}"
+        );
+        shown.push_str(&line);
+        if let Some(page) = line.trim().strip_prefix("http://127.0.0.1:") {
+            break format!("http://127.0.0.1:{page}");
+        }
+    };
+    let authorize = format!(
+        "http://127.0.0.1:{}/tenant/oauth2/v2.0/authorize?",
+        provider.port
+    );
+    assert!(page.starts_with(&authorize), "{page}");
+    let query: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(page.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    let redirect = query["redirect_uri"]
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    // The browser comes back with the code.
+    let mut tcp = std::net::TcpStream::connect(redirect).unwrap();
+    write!(
+        tcp,
+        "GET /?code=cli-auth-code-77&state={} HTTP/1.1\r\nHost: {redirect}\r\nConnection: close\r\n\r\n",
+        query["state"]
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("You can close this tab"), "{answer}");
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{shown}{rest}\n{stderr}");
+    assert!(rest.contains("The refresh token is in"), "{rest}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("refresh-token")).unwrap(),
+        format!("{REFRESH}\n")
+    );
+    assert_eq!(provider.paths(), ["/tenant/oauth2/v2.0/token"]);
+    for secret in [REFRESH, ACCESS, "cli-auth-code-77"] {
+        let all = format!("{shown}{rest}{stderr}");
+        assert!(!all.contains(secret), "{secret}");
+    }
 }

@@ -164,12 +164,16 @@ pub enum Command {
     /// Sign in once as the mailbox's user, for the refresh token an OAuth2 sign-in renews tokens with.
     #[command(
         name = "oauth2-login",
-        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml oauth2-login --section intake\n\nFor [intake.oauth2] or [outbound.oauth2] with refresh_token_file set. Asks the\nprovider for a code (the device authorization grant, RFC 8628), prints the page to\nopen and the code to enter there (in any browser, on any machine), waits while you\nsign in as the mailbox's user and consent, then writes the refresh token to\nrefresh_token_file (owner-only). From then on closeloop renews its access tokens\nby itself. Microsoft 365: a public client (\"Allow public client flows\") and\noffline_access in scope, e.g.\n  scope = \"https://outlook.office365.com/IMAP.AccessAsUser.All offline_access\"\nOther providers: set device_authorization_url. Run it as the user closeloop runs as."
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml oauth2-login --section intake\n\nFor [intake.oauth2] or [outbound.oauth2] with refresh_token_file set. Asks the\nprovider for a code (the device authorization grant, RFC 8628), prints the page to\nopen and the code to enter there (in any browser, on any machine), waits while you\nsign in as the mailbox's user and consent, then writes the refresh token to\nrefresh_token_file (owner-only). From then on closeloop renews its access tokens\nby itself. Microsoft 365: a public client (\"Allow public client flows\") and\noffline_access in scope, e.g.\n  scope = \"https://outlook.office365.com/IMAP.AccessAsUser.All offline_access\"\nOther providers: set device_authorization_url. Run it as the user closeloop runs as.\n\nWith --browser (Gmail, whose mail scope the code flow does not serve): prints a\nsign-in page for a browser on this machine (or a forwarded port) and takes the\nanswer on a loopback port, e.g. with a Google \"Desktop app\" client:\n  closeloop oauth2-login --section intake --browser"
     )]
     Oauth2Login {
         /// Which table's client signs in.
         #[arg(long, value_enum, default_value_t = Section::Intake)]
         section: Section,
+        /// Sign in with a browser on this machine instead of a code (the authorization
+        /// code grant with PKCE; Gmail needs it).
+        #[arg(long)]
+        browser: bool,
     },
     /// Copy a whole deployment to another, empty database (SQLite <-> PostgreSQL).
     #[command(
@@ -267,7 +271,9 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                     Ok(())
                 }
                 Command::Ingest { files } => ingest::run(&cfg, &files).await,
-                Command::Oauth2Login { section } => oauth2_login::run(&cfg, section).await,
+                Command::Oauth2Login { section, browser } => {
+                    oauth2_login::run(&cfg, section, browser).await
+                }
                 Command::Cases { status, json } => {
                     cases::list(&open(&cfg).await?, status, json).await
                 }

@@ -7,9 +7,9 @@ use anyhow::anyhow;
 
 use super::{Failure, Outcome, Section};
 use crate::config::Config;
-use crate::oauth2::{device_login, Prompt};
+use crate::oauth2::{login, Prompt, Shown, Way};
 
-pub async fn run(cfg: &Config, section: Section) -> Outcome {
+pub async fn run(cfg: &Config, section: Section, browser: bool) -> Outcome {
     let (name, table) = match section {
         Section::Intake => ("intake", cfg.intake.oauth2.as_ref()),
         Section::Outbound => ("outbound", cfg.outbound.oauth2.as_ref()),
@@ -20,7 +20,12 @@ pub async fn run(cfg: &Config, section: Section) -> Outcome {
              scope and refresh_token_file"
         ))
     })?;
-    let file = device_login(name, oauth2, show).await?;
+    let way = if browser { Way::Browser } else { Way::Device };
+    let file = login(name, oauth2, way, |shown| match shown {
+        Shown::Code(prompt) => show_code(prompt),
+        Shown::Page(page) => show_page(page),
+    })
+    .await?;
     println!(
         "Signed in. The refresh token is in {} (owner-only); closeloop renews its access \
          tokens with it from now on.",
@@ -29,8 +34,8 @@ pub async fn run(cfg: &Config, section: Section) -> Outcome {
     Ok(())
 }
 
-/// Tells the user where to sign in, then that closeloop is waiting.
-fn show(prompt: &Prompt) {
+/// Tells the user where to enter the code, then that closeloop is waiting.
+fn show_code(prompt: &Prompt) {
     let minutes = prompt.expires_in.as_secs().div_ceil(60);
     println!("To sign in as the mailbox's user, open");
     println!("  {}", prompt.verification_uri);
@@ -40,5 +45,14 @@ fn show(prompt: &Prompt) {
         println!("(or open {complete}, which holds the code)");
     }
     println!("Waiting for the sign-in; the code is valid for {minutes} min …");
+    std::io::stdout().flush().ok();
+}
+
+/// Tells the user which page to open, then that closeloop is waiting for the browser.
+fn show_page(page: &str) {
+    println!("To sign in as the mailbox's user, open this page in a browser on this machine");
+    println!("(or one whose connections to the port in it are forwarded here, e.g. ssh -L):");
+    println!("  {page}");
+    println!("Waiting for the browser to come back …");
     std::io::stdout().flush().ok();
 }

@@ -1,22 +1,16 @@
-//! Signing in once as the mailbox's user, for the refresh token closeloop renews its
-//! access tokens with afterwards: the device authorization grant (RFC 8628). closeloop
-//! asks the provider for a code, the user opens the provider's page in any browser, on
-//! any machine, enters the code and consents; closeloop polls the token endpoint until
-//! then and writes the refresh token it is given to `refresh_token_file` (owner-only).
+//! The device authorization grant (RFC 8628), one way of `login`: closeloop asks the
+//! provider for a code, the user opens the provider's page in any browser, on any
+//! machine, enters the code and consents; closeloop polls the token endpoint until then.
 //! Microsoft 365 offers it for public clients ("Allow public client flows").
 //!
 //! Neither the device code (it would finish someone else's sign-in) nor any token is
 //! shown; the user code is, since entering it is the point.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{
-    blank, client_auth, post_form, printable, read_answer, refusal, seconds, write_secret_file,
-    OAuth2Error,
-};
+use super::{blank, client_auth, post_form, printable, read_answer, refusal, seconds, OAuth2Error};
 use crate::config::OAuth2;
 
 /// RFC 8628 §3.2: poll every 5 s unless the provider says otherwise.
@@ -32,7 +26,7 @@ const SLOW_DOWN: Duration = Duration::from_millis(100);
 const UNSTATED_LIFETIME: Duration = Duration::from_secs(900);
 
 /// What the user is asked to do.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
     /// The page where the code is entered.
     pub verification_uri: String,
@@ -66,38 +60,17 @@ pub fn device_authorization_url(cfg: &OAuth2) -> Option<String> {
         .map(|base| format!("{base}/oauth2/v2.0/devicecode"))
 }
 
-/// Signs in by the device authorization grant for `[{section}.oauth2]`: `show` is given
-/// what the user must do, then this waits for the sign-in and writes the refresh token
-/// to `refresh_token_file`, which it returns.
-pub async fn device_login(
+/// The device authorization grant for `[{section}.oauth2]`: `show` is given what the
+/// user must do, then this waits for the sign-in; the refresh token granted, if any.
+pub(super) async fn device_grant(
     section: &str,
     cfg: &OAuth2,
     show: impl FnOnce(&Prompt),
-) -> Result<PathBuf, OAuth2Error> {
+) -> Result<Option<String>, OAuth2Error> {
     let fail = |reason: String| OAuth2Error {
         section: section.to_string(),
         reason,
     };
-    let file = match (&cfg.refresh_token_file, &cfg.refresh_token_env) {
-        (Some(f), _) => f.clone(),
-        (None, Some(_)) => {
-            return Err(fail(
-                "refresh_token_env cannot be written: set refresh_token_file, where the \
-                 refresh token is to be kept"
-                    .into(),
-            ))
-        }
-        (None, None) => {
-            return Err(fail(
-                "set refresh_token_file: where the refresh token is to be kept".into(),
-            ))
-        }
-    };
-    if cfg.service_account_file.is_some() {
-        return Err(fail(
-            "a service account needs no sign-in: it signs its own requests".into(),
-        ));
-    }
     let device_url = device_authorization_url(cfg).ok_or_else(|| {
         fail(
             "set device_authorization_url (the provider's device authorization endpoint; \
@@ -179,24 +152,7 @@ pub async fn device_login(
             None => {}
         }
         let granted = read_answer(status, &body).map_err(|e| at(token_url, &e, &shown))?;
-        let refresh_token = granted.refresh_token.ok_or_else(|| {
-            fail(format!(
-                "{token_url}: the sign-in worked but the answer has no refresh_token; ask for \
-                 one in scope (Microsoft: add offline_access)"
-            ))
-        })?;
-        write_secret_file(&file, &refresh_token).map_err(|e| {
-            fail(format!(
-                "refresh_token_file {}: cannot write it: {e}",
-                file.display()
-            ))
-        })?;
-        tracing::info!(
-            section,
-            file = %file.display(),
-            "refresh token obtained by the device authorization grant and written"
-        );
-        return Ok(file);
+        return Ok(granted.refresh_token);
     }
 }
 

@@ -681,13 +681,9 @@ async fn device_login_shows_the_code_waits_for_the_sign_in_and_writes_the_refres
         url.replace("/token", "/devicecode")
     );
     let mut shown = None;
-    let file = device_login("intake", &cfg, |p| {
-        shown = Some(Prompt {
-            verification_uri: p.verification_uri.clone(),
-            verification_uri_complete: p.verification_uri_complete.clone(),
-            user_code: p.user_code.clone(),
-            expires_in: p.expires_in,
-        })
+    let file = login("intake", &cfg, Way::Device, |s| match s {
+        Shown::Code(p) => shown = Some(p.clone()),
+        Shown::Page(page) => panic!("{page}"),
     })
     .await
     .unwrap();
@@ -772,7 +768,7 @@ async fn device_login_failures_say_why_and_write_nothing() {
         let (_endpoint, url) = Endpoint::start(answers).await;
         let mut cfg = device_client(&url, &dir);
         change(&mut cfg);
-        let err = device_login("intake", &cfg, |_| {})
+        let err = login("intake", &cfg, Way::Device, |_| {})
             .await
             .unwrap_err()
             .to_string();
@@ -866,4 +862,168 @@ async fn device_login_failures_say_why_and_write_nothing() {
     })
     .await;
     assert!(err.contains("set device_authorization_url"), "{err}");
+}
+
+/// The browser of a sign-in: GETs `path_and_query` on the loopback port of `page`'s
+/// redirect_uri and returns the status line and body.
+async fn browse(page_redirect: &str, path_and_query: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = page_redirect
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut s = tokio::net::TcpStream::connect(authority).await.unwrap();
+    s.write_all(
+        format!("GET {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The query of the sign-in page closeloop printed.
+fn page_query(page: &str) -> HashMap<String, String> {
+    let (_, query) = page.split_once('?').unwrap();
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Signs in with the browser flow: `browser` plays the user's browser with the sign-in
+/// page's query (it runs once closeloop waits).
+async fn browser_login<F, Fut>(cfg: &OAuth2, browser: F) -> Result<PathBuf, OAuth2Error>
+where
+    F: FnOnce(String, HashMap<String, String>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    login("intake", cfg, Way::Browser, move |s| match s {
+        Shown::Page(page) => {
+            let query = page_query(page);
+            tokio::spawn(browser(page.to_string(), query));
+        }
+        Shown::Code(p) => panic!("{p:?}"),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn browser_login_takes_the_code_on_loopback_and_proves_it_with_pkce() {
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, url) = Endpoint::start(&[(
+        200,
+        r#"{"token_type":"Bearer","expires_in":3599,"access_token":"at-browser","refresh_token":"rt-browser-sign-in-4321"}"#,
+    )])
+    .await;
+    let mut cfg = device_client(&url, &dir);
+    cfg.scope = "https://mail.google.com/".into();
+    cfg.client_secret_file = Some(secret_file(&dir));
+    let seen = Arc::new(StdMutex::new(Vec::new()));
+    let pages = seen.clone();
+    let file = browser_login(&cfg, move |page, q| async move {
+        let redirect = q["redirect_uri"].clone();
+        // A probe without a state, then a stale tab's answer: neither ends the wait.
+        let probe = browse(&redirect, "/favicon.ico").await;
+        let stale = browse(&redirect, "/?code=old-code&state=stale").await;
+        let done = format!("/?code=auth-code-Secret-55&state={}&scope=x", q["state"]);
+        let answer = browse(&redirect, &done).await;
+        pages.lock().unwrap().extend([page, probe, stale, answer]);
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "rt-browser-sign-in-4321\n"
+    );
+    let pages = seen.lock().unwrap().clone();
+    let q = page_query(&pages[0]);
+    assert!(
+        pages[0].starts_with(&url.replace("/token", "/authorize?")),
+        "{}",
+        pages[0]
+    );
+    assert!(pages[1].starts_with("HTTP/1.1 404"), "{}", pages[1]);
+    assert!(pages[2].starts_with("HTTP/1.1 404"), "{}", pages[2]);
+    assert!(pages[2].contains("not the sign-in"), "{}", pages[2]);
+    assert!(pages[3].starts_with("HTTP/1.1 200"), "{}", pages[3]);
+    assert!(pages[3].contains("You can close this tab"), "{}", pages[3]);
+    for (k, v) in [
+        ("response_type", "code"),
+        ("client_id", "app-1"),
+        ("scope", "https://mail.google.com/"),
+        ("code_challenge_method", "S256"),
+        ("access_type", "offline"),
+        ("prompt", "consent"),
+    ] {
+        assert_eq!(q[k], v, "{k}");
+    }
+    assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
+    assert!(q["state"].len() >= 40 && !q.contains_key("client_secret"));
+    // The exchange: the code, the same redirect_uri, the verifier behind the challenge.
+    let asked = endpoint.requests();
+    assert_eq!(asked.len(), 1);
+    let t = &asked[0];
+    assert_eq!(t["grant_type"], "authorization_code");
+    assert_eq!(t["code"], "auth-code-Secret-55");
+    assert_eq!(t["redirect_uri"], q["redirect_uri"]);
+    assert_eq!(t["client_id"], "app-1");
+    assert_eq!(t["client_secret"], SECRET);
+    let verifier = &t["code_verifier"];
+    assert!(verifier.len() >= 43, "RFC 7636 §4.1: {verifier}");
+    use base64::Engine;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    assert_eq!(q["code_challenge"], challenge);
+    assert_ne!(verifier, &q["state"]);
+}
+
+#[tokio::test]
+async fn browser_login_failures_say_why_and_write_nothing() {
+    let refused = r#"{"error":"invalid_grant","error_description":"code auth-code-Secret-55 was already used"}"#;
+    // The user declines; the code is refused; nobody comes back.
+    for (answers, back, want) in [
+        (
+            vec![],
+            Some("/?error=access_denied&error_description=The+user+declined"),
+            "the provider refused the sign-in: access_denied: The user declined",
+        ),
+        (
+            vec![(400, refused)],
+            Some("/?code=auth-code-Secret-55"),
+            "refused (HTTP 400): invalid_grant: code <secret> was already used",
+        ),
+        (vec![], None, "no sign-in within"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_endpoint, url) = Endpoint::start(&answers).await;
+        let cfg = device_client(&url, &dir);
+        let err = browser_login(&cfg, move |_, q| async move {
+            if let Some(back) = back {
+                let with_state = format!("{back}&state={}", q["state"]).replacen("/&", "/?", 1);
+                browse(&q["redirect_uri"], &with_state).await;
+            }
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(want), "want {want:?} in {err}");
+        assert!(!err.contains("auth-code-Secret-55"), "{err}");
+        assert!(!dir.path().join("refresh-token").exists(), "{err}");
+    }
+    // No authorization endpoint known.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = device_client("https://idp.example.org/token", &dir);
+    let err = login("intake", &cfg, Way::Browser, |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("set authorization_url"), "{err}");
+    cfg.token_url = "https://oauth2.googleapis.com/token".into();
+    assert_eq!(
+        authorization_url(&cfg).as_deref(),
+        Some("https://accounts.google.com/o/oauth2/v2/auth")
+    );
 }
