@@ -1,6 +1,8 @@
 //! Text files inside archive attachments (logs, configs, `.env` files bundled by the
-//! reporter): `.zip` (the `zip` crate), `.tar`, `.tar.gz`/`.tgz` (the `tar` crate over
-//! `flate2`) and a single gzipped file (`app.log.gz`). Each file becomes a
+//! reporter): `.zip` (the `zip` crate, entries deflated, bzip2- or xz-compressed), `.tar`,
+//! `.tar.gz`/`.tgz`, `.tar.bz2`/`.tbz2`, `.tar.xz`/`.txz` (the `tar` crate over
+//! `flate2`, `bzip2`, `lzma-rust2`: all Rust) and a single compressed file
+//! (`app.log.gz`, `.bz2`, `.xz`). Each file becomes a
 //! [`TextAttachment`] named under the archive (`logs.zip / app/.env`), by the same rules as
 //! an attachment of its own (text by name or by content).
 //!
@@ -21,7 +23,9 @@
 use std::io::{Cursor, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use bzip2::read::MultiBzDecoder;
 use flate2::read::GzDecoder;
+use lzma_rust2::XzReader;
 
 use super::body::{binary_attachment_text, MAX_ATTACHMENT_BYTES};
 use super::office::office_texts;
@@ -39,20 +43,83 @@ const ZIP_BASED: &[&str] = &[
     ".xpi", ".vsix", ".nupkg", ".whl", ".msix", ".appx", ".kmz", ".3mf", ".xps", ".oxps",
 ];
 
+/// Memory an xz stream's decoder may take (KiB): `xz -9`'s 64 MiB dictionary and a
+/// little; a stream that asks for more is refused before anything is allocated.
+const XZ_MEMORY_KIB: u32 = 66 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Zip,
     Tar,
-    /// gzip: a `.tar.gz` when a tar header comes out, else one compressed file.
-    Gzip,
+    /// A compressed stream (gzip, bzip2, xz): a tar when a tar header comes out
+    /// (`.tar.gz`, `.tar.bz2`, `.tar.xz` …), else one compressed file.
+    Compressed(&'static Compressed),
 }
+
+/// One compression format: its decoder, signature, names and types.
+#[derive(Debug, PartialEq, Eq)]
+struct Compressed {
+    codec: Codec,
+    name: &'static str,
+    magic: &'static [u8],
+    /// `app.log.gz`: one file, `app.log`.
+    suffix: &'static str,
+    /// `logs.tgz`: a tar, `logs.tar`.
+    tar_suffixes: &'static [&'static str],
+    types: &'static [&'static str],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Codec {
+    Gzip,
+    Bzip2,
+    Xz,
+}
+
+const COMPRESSED: &[Compressed] = &[
+    Compressed {
+        codec: Codec::Gzip,
+        name: "gzip",
+        magic: &[0x1f, 0x8b],
+        suffix: ".gz",
+        tar_suffixes: &[".tgz"],
+        types: &[
+            "application/gzip",
+            "application/x-gzip",
+            "application/x-gtar",
+            "application/x-tgz",
+            "application/x-compressed-tar",
+        ],
+    },
+    Compressed {
+        codec: Codec::Bzip2,
+        name: "bzip2",
+        magic: b"BZh",
+        suffix: ".bz2",
+        tar_suffixes: &[".tbz2", ".tbz"],
+        types: &[
+            "application/x-bzip2",
+            "application/x-bzip",
+            "application/x-bzip-compressed-tar",
+            "application/x-bzip2-compressed-tar",
+        ],
+    },
+    Compressed {
+        codec: Codec::Xz,
+        name: "xz",
+        magic: &[0xfd, b'7', b'z', b'X', b'Z', 0],
+        suffix: ".xz",
+        tar_suffixes: &[".txz"],
+        types: &["application/x-xz", "application/x-xz-compressed-tar"],
+    },
+];
 
 impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Zip => "zip",
             Kind::Tar => "tar",
-            Kind::Gzip => "gzip",
+            Kind::Compressed(c) => c.name,
         }
     }
 
@@ -70,18 +137,11 @@ impl Kind {
                 );
             return (said || (untyped && !zip_based)).then_some(Kind::Zip);
         }
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            let said = name.ends_with(".gz")
-                || name.ends_with(".tgz")
-                || matches!(
-                    mime.as_str(),
-                    "application/gzip"
-                        | "application/x-gzip"
-                        | "application/x-gtar"
-                        | "application/x-tgz"
-                        | "application/x-compressed-tar"
-                );
-            return (said || untyped).then_some(Kind::Gzip);
+        if let Some(c) = COMPRESSED.iter().find(|c| bytes.starts_with(c.magic)) {
+            let said = name.ends_with(c.suffix)
+                || c.tar_suffixes.iter().any(|s| name.ends_with(s))
+                || c.types.contains(&mime.as_str());
+            return (said || untyped).then_some(Kind::Compressed(c));
         }
         if is_tar(bytes) {
             let said = name.ends_with(".tar") || mime == "application/x-tar";
@@ -116,7 +176,15 @@ pub(super) fn archive_texts(
         match kind {
             Kind::Zip => read_zip(bytes, &mut files),
             Kind::Tar => read_tar(bytes, &mut files),
-            Kind::Gzip => read_gzip(bytes, &mut files),
+            Kind::Compressed(c) => match c.codec {
+                Codec::Gzip => read_compressed(c, GzDecoder::new(bytes), &mut files),
+                Codec::Bzip2 => read_compressed(c, MultiBzDecoder::new(bytes), &mut files),
+                Codec::Xz => read_compressed(
+                    c,
+                    XzReader::new_mem_limit(bytes, true, XZ_MEMORY_KIB),
+                    &mut files,
+                ),
+            },
         }
         files.out
     });
@@ -298,24 +366,29 @@ fn read_tar(reader: impl Read, files: &mut Files<'_>) {
     }
 }
 
-/// A gzip stream: a tar inside (`.tar.gz`, `.tgz`), else one file, named as the archive
-/// without `.gz`. Inflating stops at twice the archive's budget (a gzip bomb): room for a
-/// tar's headers and the files it skips, while the budget itself ends what is read.
-fn read_gzip(bytes: &[u8], files: &mut Files<'_>) {
-    let mut inflated = GzDecoder::new(bytes).take(2 * MAX_TOTAL);
+/// A compressed stream: a tar inside (`.tar.gz`, `.tgz`, `.tar.xz` …), else one file,
+/// named as the archive without its suffix (`app.log.gz`: `app.log`). Unpacking stops
+/// at twice the archive's budget (a bomb): room for a tar's headers and the files it
+/// skips, while the budget itself ends what is read.
+fn read_compressed(format: &Compressed, unpacked: impl Read, files: &mut Files<'_>) {
+    let mut unpacked = unpacked.take(2 * MAX_TOTAL);
     let mut head = Vec::new();
-    if let Err(e) = (&mut inflated).take(512).read_to_end(&mut head) {
+    if let Err(e) = (&mut unpacked).take(512).read_to_end(&mut head) {
         files.problems.push(format!("unreadable ({e}); not opened"));
         return;
     }
     let tar = is_tar(&head);
-    let whole = Cursor::new(head).chain(inflated);
+    let whole = Cursor::new(head).chain(unpacked);
     if tar {
         read_tar(whole, files);
         return;
     }
     let name = files.name;
-    let inner = match (strip_suffix_ci(name, ".gz"), strip_suffix_ci(name, ".tgz")) {
+    let tar_stem = format
+        .tar_suffixes
+        .iter()
+        .find_map(|s| strip_suffix_ci(name, s));
+    let inner = match (strip_suffix_ci(name, format.suffix), tar_stem) {
         (Some(stem), _) if !stem.is_empty() => stem.to_string(),
         (_, Some(stem)) => format!("{stem}.tar"),
         _ => "(the compressed file)".to_string(),

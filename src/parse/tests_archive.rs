@@ -1,4 +1,5 @@
-//! Tests for archive attachments (`.zip`, `.tar`, `.tar.gz`, `.gz`): text files inside are
+//! Tests for archive attachments (`.zip`, `.tar`, compressed tars, `.gz`, `.bz2`, `.xz`):
+//! text files inside are
 //! read and named under the archive; binaries, nested archives and encrypted files are not;
 //! bombs and damage stop with a problem, never a panic.
 
@@ -241,26 +242,54 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+fn bzip2(bytes: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn xz(bytes: &[u8]) -> Vec<u8> {
+    let options = lzma_rust2::XzOptions::with_preset(1);
+    let mut e = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Each compression format: its name in problems, compressor, one file's suffix, a
+/// tar's short suffix.
+type Codec = (
+    &'static str,
+    fn(&[u8]) -> Vec<u8>,
+    &'static str,
+    &'static str,
+);
+const CODECS: [Codec; 3] = [
+    ("gzip", gzip, ".gz", ".tgz"),
+    ("bzip2", bzip2, ".bz2", ".tbz2"),
+    ("xz", xz, ".xz", ".txz"),
+];
+
 #[test]
-fn text_files_in_a_tar_gz_a_tar_and_a_gz_are_read_under_their_names() {
+fn text_files_in_compressed_tars_a_tar_and_compressed_files_are_read_under_their_names() {
     let env = format!("AWS_ACCESS_KEY_ID={AWS}\n");
     let long = format!("deploy/{}/settings.env", "nested-directory".repeat(8));
     let tar = tar_of(&[
         ("etc/app.conf", b"db_host = db1\n"),
         (&long, env.as_bytes()),
         ("logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
-        ("old.tar.gz", &gzip(b"inner")),
+        ("old.tar.xz", &xz(b"inner")),
     ]);
     let want_files = [
         ("etc/app.conf", "db_host = db1\n"),
         (long.as_str(), env.as_str()),
     ];
-    for (name, bytes) in [
-        ("configs.tar.gz", gzip(&tar)),
-        ("configs.tgz", gzip(&tar)),
-        ("configs.tar", tar.clone()),
-    ] {
-        let i = forward_zip(&bytes, name);
+    let mut archives = vec![("configs.tar".to_string(), "tar", tar.clone())];
+    for (kind, compress, suffix, short) in CODECS {
+        archives.push((format!("configs.tar{suffix}"), kind, compress(&tar)));
+        archives.push((format!("configs{short}"), kind, compress(&tar)));
+    }
+    for (name, kind, bytes) in archives {
+        let i = forward_zip(&bytes, &name);
         let want: Vec<(String, &str)> = want_files
             .iter()
             .map(|(f, t)| (format!("{name} / {f}"), *t))
@@ -270,54 +299,118 @@ fn text_files_in_a_tar_gz_a_tar_and_a_gz_are_read_under_their_names() {
             .map(|(n, t)| (n.to_string(), t))
             .collect();
         assert_eq!(got, want, "{name}");
-        let kind = if name.ends_with(".tar") {
-            "tar"
-        } else {
-            "gzip"
-        };
         assert_eq!(
             i.problems,
             [format!(
-                "{kind} {name:?}: \"old.tar.gz\" is an archive inside the archive; not opened"
+                "{kind} {name:?}: \"old.tar.xz\" is an archive inside the archive; not opened"
             )],
             "{name}"
         );
     }
-    let i = forward_zip(&gzip(env.as_bytes()), "app.log.gz");
-    assert_eq!(named(&i), [("app.log.gz / app.log", env.as_str())]);
-    // The name's case is kept, whatever the letters (İ is longer in lower case).
-    let i = forward_zip(&gzip(env.as_bytes()), "İNFO.LOG.GZ");
-    assert_eq!(named(&i), [("İNFO.LOG.GZ / İNFO.LOG", env.as_str())]);
-    // A PNG that happens to be named .gz is no archive.
-    let i = forward_zip(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "image.gz");
+    for (_, compress, suffix, _) in CODECS {
+        let name = format!("app.log{suffix}");
+        let i = forward_zip(&compress(env.as_bytes()), &name);
+        assert_eq!(
+            named(&i),
+            [(format!("{name} / app.log").as_str(), env.as_str())]
+        );
+        // The name's case is kept, whatever the letters (İ is longer in lower case).
+        let name = format!("İNFO.LOG{}", suffix.to_uppercase());
+        let i = forward_zip(&compress(env.as_bytes()), &name);
+        assert_eq!(
+            named(&i),
+            [(format!("{name} / İNFO.LOG").as_str(), env.as_str())]
+        );
+        // A PNG that happens to be named so is no archive.
+        let i = forward_zip(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", &format!("image{suffix}"));
+        assert!(
+            i.attachments.is_empty() && i.problems.is_empty(),
+            "{:?}",
+            i.problems
+        );
+    }
+    // Zip entries compressed with bzip2 or xz instead of deflate.
+    for method in [CompressionMethod::Bzip2, CompressionMethod::Xz] {
+        let options = SimpleFileOptions::default().compression_method(method);
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("app/.env", options).unwrap();
+        w.write_all(env.as_bytes()).unwrap();
+        let zip = w.finish().unwrap().into_inner();
+        let i = forward_zip(&zip, "logs.zip");
+        assert_eq!(
+            named(&i),
+            [("logs.zip / app/.env", env.as_str())],
+            "{method:?}"
+        );
+    }
+}
+
+#[test]
+fn compression_bombs_stop_at_the_limits() {
+    for (kind, compress, suffix, _) in CODECS {
+        // 8 MB of zeros unpack from a few KB: one file, read up to the attachment limit.
+        let name = format!("zeros.log{suffix}");
+        let i = forward_zip(&compress(&vec![0u8; 8 << 20]), &name);
+        assert!(i.attachments.is_empty());
+        assert_eq!(
+            i.problems,
+            [format!(
+                "{kind} {name:?}: attachment \"zeros.log\" too large to read as text"
+            )]
+        );
+        // A tar of many 3 MB files: the archive's total ends it.
+        the_total_ends_many_files(
+            |files| compress(&tar_of(files)),
+            &format!("many.tar{suffix}"),
+            kind,
+        );
+    }
+}
+
+/// An xz stream whose dictionary would take 128 MiB is refused before anything is
+/// allocated (a small attachment must not cost the daemon its memory).
+#[test]
+fn an_xz_stream_asking_for_a_huge_dictionary_is_refused() {
+    let mut bytes = xz(b"KEY=value\n");
+    // The block header follows the 12-byte stream header: its size, flags, then the
+    // LZMA2 filter (id 0x21, 1 byte of properties: the dictionary size), then CRC32.
+    let size = (bytes[12] as usize + 1) * 4;
+    let header = &mut bytes[12..12 + size];
+    let at = header
+        .windows(2)
+        .position(|w| w == [0x21, 0x01])
+        .expect("LZMA2 filter flags")
+        + 2;
+    header[at] = 30; // 2 << (30 / 2 + 11) = 128 MiB
+    let mut crc = flate2::Crc::new();
+    crc.update(&header[..size - 4]);
+    header[size - 4..].copy_from_slice(&crc.sum().to_le_bytes());
+    let i = forward_zip(&bytes, "app.env.xz");
+    assert!(i.attachments.is_empty());
+    assert_eq!(i.problems.len(), 1, "{:?}", i.problems);
     assert!(
-        i.attachments.is_empty() && i.problems.is_empty(),
+        i.problems[0].starts_with("xz \"app.env.xz\": unreadable (")
+            && i.problems[0].contains("memory")
+            && i.problems[0].ends_with("); not opened"),
         "{:?}",
         i.problems
     );
 }
 
 #[test]
-fn a_gzip_bomb_stops_at_the_limits() {
-    // 8 MB of zeros inflate from ~8 KB: one file, read up to the attachment limit.
-    let i = forward_zip(&gzip(&vec![0u8; 8 << 20]), "zeros.log.gz");
-    assert!(i.attachments.is_empty());
-    assert_eq!(
-        i.problems,
-        ["gzip \"zeros.log.gz\": attachment \"zeros.log\" too large to read as text"]
-    );
-    // A tar of many 3 MB files: the archive's total ends it.
-    the_total_ends_many_files(|files| gzip(&tar_of(files)), "many.tar.gz", "gzip");
-}
-
-#[test]
-fn damaged_tars_and_gzips_never_panic() {
+fn damaged_tars_and_compressed_tars_never_panic() {
     let env = format!("KEY={AWS}\n").repeat(40);
     let tar = tar_of(&[("a.env", env.as_bytes()), ("b.txt", b"text")]);
     let tgz = gzip(&tar);
+    let (tbz, txz) = (bzip2(&tar), xz(&tar));
     let mut seed = 0x0fed_cba9_8765_4321u64;
-    for round in 0..1_000 {
-        for (good, name) in [(&tar, "d.tar"), (&tgz, "d.tar.gz")] {
+    for round in 0..500 {
+        for (good, name) in [
+            (&tar, "d.tar"),
+            (&tgz, "d.tar.gz"),
+            (&tbz, "d.tar.bz2"),
+            (&txz, "d.tar.xz"),
+        ] {
             let mut bytes = good.clone();
             garble(&mut bytes, &mut seed, round % 6 + 1);
             let mut problems = Vec::new();
