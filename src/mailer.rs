@@ -435,13 +435,32 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 }
 
 /// A server reply whose enhanced status is 5.7.x (RFC 3463: security or policy) —
-/// relaying denied, sender not signed in, SPF or DMARC failed. Such a refusal is about how
-/// closeloop sends (AUTH, relay rights, the domain's records), not about the letter, and it
-/// refuses every letter alike, the notices that would report the failures included: retried,
-/// so that letters wait for the fix instead of all failing for good and unseen. A letter
-/// still refused fails after the usual day of retries.
+/// relaying denied, sender not signed in, SPF or DMARC failed — or, from a server that
+/// gives no enhanced status (Exim's "550 relay not permitted"), whose text says relaying
+/// or authentication. Such a refusal is about how closeloop sends (AUTH, relay rights, the
+/// domain's records), not about the letter, and it refuses every letter alike, the notices
+/// that would report the failures included: retried, so that letters wait for the fix
+/// instead of all failing for good and unseen. A letter still refused fails after the
+/// usual day of retries.
 fn policy_refusal(reply: &str) -> bool {
-    reply.starts_with("5.7.")
+    if reply.starts_with("5.7.") {
+        return true;
+    }
+    if has_enhanced_status(reply) {
+        return false;
+    }
+    let text = reply.to_ascii_lowercase();
+    ["relay", "authenticat"].iter().any(|w| text.contains(w))
+}
+
+/// Whether `reply` starts with an enhanced status code (`5.1.1 …`, RFC 3463).
+fn has_enhanced_status(reply: &str) -> bool {
+    let code = reply.split_whitespace().next().unwrap_or("");
+    let parts: Vec<&str> = code.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Implicit TLS under lettre: its stream trait over our own TLS stream, so
@@ -515,13 +534,21 @@ mod tests {
             "5.7.1 <alice@example.org>: Relay access denied",
             "5.7.26 Unauthenticated email is not accepted (DMARC)",
             "5.7.0 Authentication required",
+            // Servers without enhanced status codes (Exim, older Sendmail, appliances).
+            "relay not permitted",
+            "Relaying denied. Proper authentication required.",
+            "Authentication required",
+            "sender must authenticate first",
         ] {
             assert!(policy_refusal(text), "{text}");
         }
         for text in [
             "5.1.1 <nobody@example.org>: Recipient address rejected",
             "5.3.4 Message size exceeds fixed limit",
+            // An enhanced status that is not 5.7 decides, whatever the text.
+            "5.1.0 unknown user; relay host said so",
             "no enhanced code, 5.7.1 later in the text",
+            "No such user here",
             "",
         ] {
             assert!(!policy_refusal(text), "{text}");

@@ -138,21 +138,9 @@ async fn a_permanent_failure_is_marked_and_the_responders_are_told(backend: Back
     assert!(events.iter().any(|e| e.kind == "letter-failed"));
 }
 
-/// A server that refuses service at its greeting (554) is a server problem, not a letter
-/// problem: the letters wait for a retry and none fails. The peer is a bare TCP listener
-/// speaking that one SMTP line, since no lab server can be told to refuse everyone.
-#[tokio::test]
-async fn a_server_refusing_service_leaves_letters_waiting() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let _ = sock
-                .write_all(b"554 5.3.2 mx.example.org no service today\r\n")
-                .await;
-        }
-    });
+/// A deployment that sends by plain SMTP to 127.0.0.1:`port`, with one report's letters
+/// (case CL-1) waiting.
+async fn letters_for_smtp_on(port: u16) -> (Deployment, closeloop::config::Config, Context) {
     let d = Deployment::on(Backend::Sqlite, "dmarc", "");
     let mut cfg = d.cfg.clone();
     cfg.outbound.kind = closeloop::config::OutboundKind::Smtp;
@@ -168,6 +156,25 @@ async fn a_server_refusing_service_leaves_letters_waiting() {
     )
     .await
     .unwrap();
+    (d, cfg, ctx)
+}
+
+/// A server that refuses service at its greeting (554) is a server problem, not a letter
+/// problem: the letters wait for a retry and none fails. The peer is a bare TCP listener
+/// speaking that one SMTP line, since no lab server can be told to refuse everyone.
+#[tokio::test]
+async fn a_server_refusing_service_leaves_letters_waiting() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock
+                .write_all(b"554 5.3.2 mx.example.org no service today\r\n")
+                .await;
+        }
+    });
+    let (_d, cfg, ctx) = letters_for_smtp_on(port).await;
     let waiting = count(&ctx, "pending").await;
     assert!(waiting > 0);
     let mailer = Mailer::from_config(&cfg).unwrap();
@@ -187,6 +194,80 @@ async fn a_server_refusing_service_leaves_letters_waiting() {
         letters.iter().map(|l| &l.last_error).collect::<Vec<_>>()
     );
     server.abort();
+}
+
+/// An SMTP server without enhanced status codes (as Exim is by default) that answers
+/// every RCPT with `rcpt_reply`; it speaks just enough SMTP for lettre.
+async fn server_refusing_rcpt(rcpt_reply: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = sock.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write
+                    .write_all(b"220 mx.example.org ESMTP Exim 4.96\r\n")
+                    .await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" => "250-mx.example.org Hello\r\n250 HELP\r\n".to_string(),
+                        "RCPT" => format!("{rcpt_reply}\r\n"),
+                        "QUIT" => "221 mx.example.org closing connection\r\n".to_string(),
+                        _ => "250 OK\r\n".to_string(),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() || verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, server)
+}
+
+/// A relay refusal from a server without enhanced status codes ("550 relay not
+/// permitted", Exim's default) is about how closeloop sends, like a 5.7.x refusal: the
+/// letters wait for the fix. A refused recipient ("550 No such user") fails its letter.
+#[tokio::test]
+async fn a_relay_refusal_without_enhanced_codes_leaves_letters_waiting() {
+    for (reply, waits) in [
+        ("550 relay not permitted", true),
+        ("550 No such user here", false),
+    ] {
+        let (port, server) = server_refusing_rcpt(reply).await;
+        let (_d, cfg, ctx) = letters_for_smtp_on(port).await;
+        let waiting = count(&ctx, "pending").await as usize;
+        assert!(waiting > 0);
+        let mailer = Mailer::from_config(&cfg).unwrap();
+        let pass = outbox::send_due(&ctx, &mailer, T0 + 1).await.unwrap();
+        let mut c = ctx.store.conn().await.unwrap();
+        let letters = rows::of_case(&mut c, CaseId(1)).await.unwrap();
+        let errors: Vec<&str> = letters
+            .iter()
+            .filter_map(|l| l.last_error.as_deref())
+            .collect();
+        if waits {
+            assert_eq!(
+                (pass.sent, pass.failed, pass.retried),
+                (0, 0, waiting),
+                "{pass:?}"
+            );
+            assert!(letters.iter().all(|l| l.status == "pending"), "{errors:?}");
+        } else {
+            // Every letter fails, and so do the failure notices it queues.
+            assert_eq!(pass.sent + pass.retried, 0, "{reply}: {pass:?}");
+            assert!(pass.failed > waiting, "{reply}: {pass:?}");
+            assert!(letters.iter().all(|l| l.status == "failed"), "{errors:?}");
+        }
+        assert!(
+            errors.len() >= waiting && errors.iter().all(|e| e.contains(&reply[4..])),
+            "{reply}: {errors:?}"
+        );
+        server.abort();
+    }
 }
 
 /// A copy of one of our letters coming back into the intake (`outbound.journal`).
