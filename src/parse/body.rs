@@ -42,37 +42,62 @@ pub(super) fn read_body(message: &Message<'_>, inbound: &mut Inbound, problems: 
             continue;
         };
         let name = attachment_name(part, id as usize, problems);
-        let attached = attached_original(part, &name, problems)
-            .or_else(|| attached_msg(part, &name, problems));
-        if let Some(Attached {
-            original,
-            attachments,
-        }) = attached
-        {
-            if inbound.original.is_none() {
+        match attached_message(part, &name, 1, problems) {
+            Some(Attached {
+                original,
+                attachments,
+            }) if inbound.original.is_none() => {
                 inbound.original = Some(original);
-            } else {
-                // Only one original is recorded; the others' text is still read.
+                // The original's own attachments are part of what was reported.
+                inbound.attachments.extend(under(&name, attachments));
+            }
+            Some(attached) => {
+                // Only one original is recorded; the others are read as attachments.
                 problems.push(format!(
                     "several attached messages; {name:?} read as an attachment"
                 ));
-                inbound.attachments.push(TextAttachment {
-                    name: name.clone(),
-                    text: original.text,
-                });
+                inbound.attachments.extend(as_attachments(&name, attached));
             }
-            // The original's own attachments are part of what was reported.
-            inbound
-                .attachments
-                .extend(attachments.into_iter().map(|a| TextAttachment {
-                    name: format!("{name} / {}", a.name),
-                    text: a.text,
-                }));
-            continue;
+            None => {
+                let texts = part_texts(message, part, id as usize, name, problems);
+                inbound.attachments.extend(texts);
+            }
         }
-        let texts = part_texts(message, part, id as usize, name, problems);
-        inbound.attachments.extend(texts);
     }
+}
+
+/// The message an attachment part carries (message/rfc822, `.eml`, Outlook `.msg`), read
+/// as an original `depth` levels down; None when the part is no message.
+fn attached_message(
+    part: &MessagePart<'_>,
+    name: &str,
+    depth: usize,
+    problems: &mut Vec<String>,
+) -> Option<Attached> {
+    attached_original(part, name, depth, problems).or_else(|| attached_msg(part, name, problems))
+}
+
+/// An attached message read as attachments: its text under its own name, then what it
+/// carries under it (`Build failed.eml / creds.env`).
+fn as_attachments(name: &str, attached: Attached) -> Vec<TextAttachment> {
+    let text = (!attached.original.text.is_empty()).then(|| TextAttachment {
+        name: name.to_string(),
+        text: attached.original.text,
+    });
+    text.into_iter()
+        .chain(under(name, attached.attachments))
+        .collect()
+}
+
+/// Attachments renamed under `name`.
+fn under(
+    name: &str,
+    attachments: Vec<TextAttachment>,
+) -> impl Iterator<Item = TextAttachment> + '_ {
+    attachments.into_iter().map(move |a| TextAttachment {
+        name: format!("{name} / {}", a.name),
+        text: a.text,
+    })
 }
 
 /// The text an attachment part gives: its own, or its files' when it is an archive.
@@ -335,10 +360,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
-/// The original, when this attachment is a message/rfc822 part or an `.eml` file.
+/// The original, when this attachment is a message/rfc822 part or an `.eml` file, read
+/// `depth` levels down (1: attached to the forward).
 fn attached_original(
     part: &MessagePart<'_>,
     name: &str,
+    depth: usize,
     problems: &mut Vec<String>,
 ) -> Option<Attached> {
     let parsed;
@@ -359,7 +386,8 @@ fn attached_original(
     let heads = original_heads(message, "attached original's", problems);
     let mut local = Vec::new();
     let (text, _) = body_text(message, &mut local);
-    // Its text-like attachments; messages attached to it are not opened further.
+    // Its text-like attachments, and messages attached to it in turn (their text and
+    // attachments), down to MAX_DEPTH.
     let mut attachments = Vec::new();
     for &id in &message.attachments {
         let id = id as usize;
@@ -367,9 +395,26 @@ fn attached_original(
             continue;
         };
         let name = attachment_name(part, id, &mut local);
+        if depth < MAX_DEPTH {
+            if let Some(attached) = attached_message(part, &name, depth + 1, &mut local) {
+                attachments.extend(as_attachments(&name, attached));
+                continue;
+            }
+        } else if matches!(part.body, PartType::Message(_)) {
+            local.push(format!(
+                "{name:?} is a message {} levels down; not opened",
+                depth + 1
+            ));
+            continue;
+        }
         attachments.extend(part_texts(message, part, id, name, &mut local));
     }
-    problems.extend(local.into_iter().map(|p| format!("attached original: {p}")));
+    let label = if depth == 1 {
+        "attached original".to_string()
+    } else {
+        format!("attached message {name:?}")
+    };
+    problems.extend(local.into_iter().map(|p| format!("{label}: {p}")));
     Some(Attached {
         original: Original {
             from: heads.from,

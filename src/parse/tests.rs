@@ -192,6 +192,57 @@ From: vendor@partner.example\nSubject: Token\n\nAnd the CI token: {token}\n\
     );
 }
 
+/// A message attached to the original (a mail the vendor forwarded in turn) is read too:
+/// its text and its attachments, named under it, three levels of messages deep; a fourth
+/// level is named in a problem and not opened.
+#[test]
+fn messages_attached_to_the_original_are_read_three_levels_deep() {
+    let token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+    let raw = format!(
+        "{OUTER}Content-Type: multipart/mixed; boundary=\"l0\"\n\n\
+--l0\nContent-Type: text/plain\n\nThe vendor's mail, with the mails it forwarded.\n\
+--l0\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"vendor.eml\"\n\n\
+From: vendor@partner.example\nSubject: Fwd: keys\n\
+Content-Type: multipart/mixed; boundary=\"l1\"\n\n\
+--l1\nContent-Type: text/plain\n\nSee below.\n\
+--l1\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"ops.eml\"\n\n\
+From: ops@partner.example\nSubject: keys\n\
+Content-Type: multipart/mixed; boundary=\"l2\"\n\n\
+--l2\nContent-Type: text/plain\n\nKey: {KEY}\n\
+--l2\nContent-Type: text/plain; name=\"ci.env\"\nContent-Disposition: attachment; filename=\"ci.env\"\n\nGITHUB_TOKEN={token}\n\
+--l2\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"bot.eml\"\n\n\
+From: bot@partner.example\nSubject: rotation\n\
+Content-Type: multipart/mixed; boundary=\"l3\"\n\n\
+--l3\nContent-Type: text/plain\n\nrotated at 03:00\n\
+--l3\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"deeper.eml\"\n\n\
+From: x@partner.example\nSubject: deeper\n\nfour levels down\n\
+--l3--\n\n\
+--l2--\n\n\
+--l1--\n\n\
+--l0--\n"
+    );
+    let i = parse(&eol(&raw, true));
+    assert_eq!(i.original.as_ref().unwrap().text, "See below.");
+    let got: Vec<(&str, &str)> = i
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.trim()))
+        .collect();
+    let env = format!("GITHUB_TOKEN={token}");
+    assert_eq!(
+        got,
+        [
+            ("vendor.eml / ops.eml", format!("Key: {KEY}").as_str()),
+            ("vendor.eml / ops.eml / ci.env", env.as_str()),
+            ("vendor.eml / ops.eml / bot.eml", "rotated at 03:00"),
+        ]
+    );
+    assert_eq!(
+        i.problems,
+        ["attached original: attached message \"ops.eml\": attached message \"bot.eml\": \"deeper.eml\" is a message 4 levels down; not opened"]
+    );
+}
+
 #[test]
 fn eml_file_attachment_is_the_original() {
     let raw = format!(
