@@ -824,6 +824,115 @@ async fn e2e_the_daemon_obtains_its_own_oauth2_tokens() {
     }
 }
 
+/// `oauth2-login` signs in once by the device code grant against the lab's identity
+/// provider (a public client, over HTTPS with the lab's CA) and writes the refresh token;
+/// `run --once` then reads the security mailbox on the real Dovecot with access tokens it
+/// renews from that refresh token. No token or device code reaches any output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_oauth2_login_gives_the_daemon_a_refresh_token_it_signs_in_with() {
+    e2e_gate!();
+    let s = Setup::on(MailLab::start_with_tls(USERS), Outbound::File);
+    let ca = s.lab.tls.clone().unwrap().ca_file.display().to_string();
+    let endpoint = harness::TokenEndpoint::start(
+        &s.lab,
+        harness::OAuth2Client {
+            id: "closeloop-public",
+            secret: "",
+            user: SEC.0,
+            revoked_first: 0,
+        },
+        true,
+    )
+    .await;
+    let refresh_file = s.dir.path().join("refresh-token");
+    s.edit_config(
+        &format!("password_env = \"{PASSWORD_ENV}\""),
+        "auth = \"xoauth2\"",
+    );
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str(&format!(
+        "\n[intake.oauth2]\ntoken_url = \"{}\"\nclient_id = \"closeloop-public\"\n\
+         scope = \"https://outlook.office365.com/IMAP.AccessAsUser.All offline_access\"\n\
+         refresh_token_file = \"{}\"\n",
+        endpoint.url,
+        refresh_file.display()
+    ));
+    std::fs::write(&s.config, text).unwrap();
+
+    // Before the sign-in the start says what to do.
+    let out = s
+        .command(&["run", "--once"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let before = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{before}");
+    assert!(
+        before.contains("closeloop oauth2-login --section intake"),
+        "{before}"
+    );
+
+    let login = s
+        .command(&["oauth2-login", "--section", "intake"])
+        .env("SSL_CERT_FILE", &ca)
+        .env("CLOSELOOP_LOG", "trace")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&login.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&login.stderr).to_string();
+    assert!(login.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("  LAB-C0DE\n"), "{stdout}");
+    let refresh = endpoint.refresh_tokens.lock().unwrap().clone();
+    assert_eq!(refresh.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&refresh_file).unwrap(),
+        format!("{}\n", refresh[0])
+    );
+
+    s.append(&[report(
+        ALICE.0,
+        1,
+        "Key in a runbook",
+        &format!("Found {KEY} there."),
+    )])
+    .await;
+    let once = s
+        .command(&["run", "--once"])
+        .env("SSL_CERT_FILE", &ca)
+        .env("CLOSELOOP_LOG", "trace")
+        .output()
+        .unwrap();
+    let once_log = String::from_utf8_lossy(&once.stderr).to_string();
+    assert!(once.status.success(), "{once_log}");
+    s.wait_count("SELECT COUNT(*) FROM reports", |n| n == 1, "reports")
+        .await;
+    // The device grant's token, then one from the refresh token for the mailbox.
+    let issued = endpoint.issued();
+    assert_eq!(issued.len(), 2, "{issued:?}");
+
+    let mut stored = Vec::new();
+    for name in ["closeloop.db", "closeloop.db-wal"] {
+        stored.extend(std::fs::read(s.dir.path().join(name)).unwrap_or_default());
+    }
+    let stored = String::from_utf8_lossy(&stored).to_string();
+    let secrets: Vec<&str> = issued
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .chain(refresh.iter().map(String::as_str))
+        .chain([harness::DEVICE_CODE])
+        .collect();
+    for secret in secrets {
+        for (what, text) in [
+            ("oauth2-login output", &stdout),
+            ("oauth2-login log", &stderr),
+            ("run --once log", &once_log),
+            ("database", &stored),
+        ] {
+            assert!(!text.contains(secret), "a secret in the {what}: {secret}");
+        }
+    }
+}
+
 /// A relay that refuses letters by policy (here 554 5.7.1: closeloop did not sign in)
 /// refuses every letter alike: they wait with the reason instead of failing for good, and
 /// go out once the setup is fixed.

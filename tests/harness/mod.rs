@@ -18,7 +18,7 @@ mod token_endpoint;
 #[allow(unused_imports)]
 pub use client::*;
 #[allow(unused_imports)]
-pub use token_endpoint::{Client as OAuth2Client, TokenEndpoint};
+pub use token_endpoint::{Client as OAuth2Client, TokenEndpoint, DEVICE_CODE};
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
