@@ -386,18 +386,30 @@ fn keep_rotated(section: &str, file: Option<&Path>, token: &str) {
 }
 
 /// Writes `secret` over `file`: a temporary file beside it, owner-only, then renamed, so
-/// a crash leaves the old or the new one whole.
+/// a crash leaves the old or the new one whole. A file it replaces keeps its owner where
+/// closeloop may set it (as root: `sudo closeloop oauth2-login` must not leave the token
+/// unreadable to the user the daemon runs as).
 fn write_secret_file(file: &Path, secret: &str) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = file.with_extension("closeloop-new");
+    // A leftover of a crash may carry other permissions: start afresh.
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(&tmp)?;
     f.write_all(secret.as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
+    #[cfg(unix)]
+    if let Ok(old) = std::fs::metadata(file) {
+        use std::os::unix::fs::MetadataExt;
+        match std::os::unix::fs::chown(&tmp, Some(old.uid()), Some(old.gid())) {
+            Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => return Err(e),
+            _ => {}
+        }
+    }
     std::fs::rename(&tmp, file)
 }
 

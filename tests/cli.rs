@@ -369,6 +369,16 @@ fn oauth2_login_prints_where_to_sign_in_and_keeps_the_refresh_token() {
         std::fs::read_to_string(&file).unwrap(),
         format!("{REFRESH}\n")
     );
+    // Written by root (as a sudo sign-in is): the output says whose the file should be.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let by_root = std::fs::metadata(&file).unwrap().uid() == 0;
+        assert_eq!(
+            stdout.contains("The file belongs to root"),
+            by_root,
+            "{stdout}"
+        );
+    }
     assert_eq!(
         provider.paths(),
         [

@@ -31,6 +31,17 @@ pub async fn run(cfg: &Config, section: Section, browser: bool) -> Outcome {
          tokens with it from now on.",
         file.display()
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(&file).is_ok_and(|m| m.uid() == 0) {
+            println!(
+                "The file belongs to root: if closeloop runs as another user, give it that \
+                 user's: chown <user> {}",
+                file.display()
+            );
+        }
+    }
     Ok(())
 }
 

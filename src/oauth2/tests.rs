@@ -1027,3 +1027,34 @@ async fn browser_login_failures_say_why_and_write_nothing() {
         Some("https://accounts.google.com/o/oauth2/v2/auth")
     );
 }
+
+/// A refresh token written over an existing file keeps that file's owner (so a sign-in
+/// run as root leaves the daemon's user able to read it) and is owner-only; a leftover
+/// temporary file from a crash does not lend it its permissions.
+#[cfg(unix)]
+#[test]
+fn a_secret_file_written_over_keeps_its_owner_and_is_owner_only() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refresh-token");
+    std::fs::write(&file, "old\n").unwrap();
+    let me = std::fs::metadata(&file).unwrap().uid();
+    // As root the old file can be given to nobody (65534); otherwise it stays ours.
+    let owner = match std::os::unix::fs::chown(&file, Some(65534), Some(65534)) {
+        Ok(()) => 65534,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => me,
+        Err(e) => panic!("{e}"),
+    };
+    let leftover = file.with_extension("closeloop-new");
+    std::fs::write(&leftover, "half").unwrap();
+    std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+    write_secret_file(&file, "new-token").unwrap();
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "new-token\n");
+    assert_eq!(m.uid(), owner);
+    if owner != me {
+        assert_eq!(m.gid(), owner);
+    }
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    assert!(!leftover.exists());
+}
