@@ -10,8 +10,8 @@
 //! `problems` and whatever could be read is kept. Reads are bounded by the attachment's own
 //! size (itself bounded by the message size limit): the streams read together never exceed
 //! it, whatever their directory entries claim. Text-like attachments inside the `.msg` are
-//! read as a MIME message's are, and an embedded message gives its body text; what those
-//! carry in turn is not opened.
+//! read as a MIME message's are, and an embedded message gives its body text and its own
+//! attachments, down to three levels of messages.
 
 use std::io::{Cursor, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,6 +39,9 @@ const MAX_ENTRIES: usize = 10_000;
 const ATTACH: &str = "__ATTACH_VERSION1.0_#";
 /// Attachments read from one `.msg`; more are noted and skipped.
 const MAX_ATTACHMENTS: usize = 64;
+/// Levels of messages embedded in one another whose attachments are read (the .msg's own
+/// attachments are level 1).
+const MAX_EMBEDDED: usize = 3;
 
 /// MAPI property types.
 pub(super) const PT_LONG: u16 = 0x0003;
@@ -160,7 +163,8 @@ pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Attac
             .push("no message properties found; not decoded".into());
         return None;
     }
-    let attachments = msg.attachments();
+    let dirs = std::mem::take(&mut msg.attach_dirs);
+    let attachments = msg.attachments(dirs, 1);
     Some(Attached {
         original: Original {
             from,
@@ -415,10 +419,11 @@ impl<'a, 'p> Msg<'a, 'p> {
         }
     }
 
-    /// The text-like attachments: files whose name, MIME type or bytes say text, and the
-    /// body of an embedded message. Others are skipped, as in a MIME message.
-    fn attachments(&mut self) -> Vec<TextAttachment> {
-        let dirs = std::mem::take(&mut self.attach_dirs);
+    /// The text-like attachments in the attachment storages `dirs`, `depth` levels of
+    /// messages down (1: the .msg's own): files whose name, MIME type or bytes say text,
+    /// and an embedded message's body and, down to MAX_EMBEDDED levels, its own
+    /// attachments (named under it). Others are skipped, as in a MIME message.
+    fn attachments(&mut self, dirs: Vec<PathBuf>, depth: usize) -> Vec<TextAttachment> {
         if dirs.len() > MAX_ATTACHMENTS {
             self.problems.push(format!(
                 "{} attachments; only the first {MAX_ATTACHMENTS} read",
@@ -443,23 +448,50 @@ impl<'a, 'p> Msg<'a, 'p> {
                 if let Some(bytes) = self.read(&data, "attachment data (0x3701)") {
                     out.extend(file_texts(&bytes, name, &mime, self.problems));
                 }
-            } else if let Some(text) = self.embedded_body(dir) {
-                out.push(TextAttachment { name, text });
+                continue;
             }
+            let inner = dir.join(format!("__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}"));
+            if !self.file.is_storage(&inner) {
+                continue;
+            }
+            // An embedded message: its body, then what it carries.
+            let streams = self.streams_in(&inner);
+            if let Some(text) = self.body(&streams, self.codepage) {
+                out.push(TextAttachment {
+                    name: name.clone(),
+                    text,
+                });
+            }
+            let carried = self.attach_dirs_in(&inner);
+            if carried.is_empty() {
+                continue;
+            }
+            if depth >= MAX_EMBEDDED {
+                self.problems.push(format!(
+                    "embedded message {name:?}: its attachments are more than \
+                     {MAX_EMBEDDED} messages down; not opened"
+                ));
+                continue;
+            }
+            let inner_attachments = self.attachments(carried, depth + 1);
+            out.extend(inner_attachments.into_iter().map(|a| TextAttachment {
+                name: format!("{name} / {}", a.name),
+                text: a.text,
+            }));
         }
         out
     }
 
-    /// The body of a message embedded as an attachment (a PT_OBJECT storage holding the
-    /// message's properties), read as the top-level body is. Its own attachments are not
-    /// opened.
-    fn embedded_body(&mut self, dir: &std::path::Path) -> Option<String> {
-        let inner = dir.join(format!("__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}"));
-        if !self.file.is_storage(&inner) {
-            return None;
-        }
-        let streams = self.streams_in(&inner);
-        self.body(&streams, self.codepage)
+    /// The attachment storages directly in storage `dir`, at most MAX_ENTRIES looked at.
+    fn attach_dirs_in(&self, dir: &std::path::Path) -> Vec<PathBuf> {
+        let Ok(entries) = self.file.read_storage(dir) else {
+            return Vec::new();
+        };
+        entries
+            .take(MAX_ENTRIES)
+            .filter(|e| e.is_storage() && e.name().to_uppercase().starts_with(ATTACH))
+            .map(|e| e.path().to_path_buf())
+            .collect()
     }
 
     /// The top-level fixed-size properties; damage noted, complete entries kept.

@@ -872,14 +872,11 @@ fn a_stream_longer_than_the_file_is_not_read() {
 
 /// Writes attachment `n` of a fixture: its properties in `__attach_version1.0_#n`.
 fn write_attachment(file: &mut File, n: u32, props: &[Prop]) -> String {
-    let dir = format!("/__attach_version1.0_#{n:08X}");
-    file.create_storage(&dir).unwrap();
-    write_props(file, &dir, props, 8);
-    dir
+    write_attachment_in(file, "", n, props)
 }
 
 /// An embedded message (an attached .msg inside the .msg) gives its body as an attachment
-/// named under the outer file; what it carries in turn is not opened.
+/// named under the outer file.
 #[test]
 fn an_embedded_message_gives_its_body_as_an_attachment() {
     let mut file = new_file(cfb::Version::V3);
@@ -932,6 +929,91 @@ fn an_embedded_message_gives_its_body_as_an_attachment() {
             ("outer.msg / rtf.msg", rtf_text.as_str()),
             ("outer.msg / html.msg", html_text.as_str()),
         ]
+    );
+}
+
+/// Attachment `n` of storage `parent` (a message's), with `props`; its storage's path.
+fn write_attachment_in(file: &mut File, parent: &str, n: u32, props: &[Prop]) -> String {
+    let dir = format!("{parent}/__attach_version1.0_#{n:08X}");
+    file.create_storage(&dir).unwrap();
+    write_props(file, &dir, props, 8);
+    dir
+}
+
+/// An embedded message in attachment storage `attach`: its properties; its storage's path.
+fn write_embedded(file: &mut File, attach: &str, props: &[Prop]) -> String {
+    let inner = format!("{attach}/__substg1.0_3701000D");
+    file.create_storage(&inner).unwrap();
+    write_props(file, &inner, props, 24);
+    inner
+}
+
+/// What an embedded message carries is read too (its files, and messages embedded in it
+/// in turn, named under it), three levels of messages down; deeper is named in a problem.
+#[test]
+fn an_embedded_messages_own_attachments_are_read_three_levels_down() {
+    let mut file = new_file(cfb::Version::V4);
+    write_props(&mut file, "", &alice_props("the thread, attached"), 32);
+    let mut parent = String::new();
+    for (level, name) in [(1, "first.msg"), (2, "second.msg"), (3, "third.msg")] {
+        let attach = write_attachment_in(
+            &mut file,
+            &parent,
+            0,
+            &[Prop::Utf16(0x3707, name), Prop::Long(0x3705, 5)],
+        );
+        let body = format!("level {level} body");
+        let inner = write_embedded(
+            &mut file,
+            &attach,
+            &[
+                Prop::Utf16(PR_SUBJECT, "Inner"),
+                Prop::Utf16(PR_BODY, &body),
+            ],
+        );
+        let env = format!("KEY_{level}={AWS}\n");
+        write_attachment_in(
+            &mut file,
+            &inner,
+            1,
+            &[
+                Prop::Utf16(0x3707, &format!("level{level}.env")),
+                Prop::Binary(0x3701, env.as_bytes()),
+            ],
+        );
+        parent = inner;
+    }
+    let i = parse(&forward(
+        &finish(file),
+        "application/vnd.ms-outlook",
+        "outer.msg",
+        true,
+    ));
+    let got: Vec<_> = i
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.trim().to_string()))
+        .collect();
+    let env = |level: usize| format!("KEY_{level}={AWS}");
+    assert_eq!(
+        got,
+        [
+            ("outer.msg / first.msg", "level 1 body".to_string()),
+            (
+                "outer.msg / first.msg / second.msg",
+                "level 2 body".to_string()
+            ),
+            (
+                "outer.msg / first.msg / second.msg / third.msg",
+                "level 3 body".to_string()
+            ),
+            ("outer.msg / first.msg / second.msg / level2.env", env(2)),
+            ("outer.msg / first.msg / level1.env", env(1)),
+        ]
+    );
+    assert_eq!(
+        i.problems,
+        ["Outlook .msg attachment \"outer.msg\": embedded message \"third.msg\": its attachments are more than 3 messages down; not opened"]
     );
 }
 
