@@ -24,6 +24,10 @@ const SLOW_DOWN: Duration = Duration::from_secs(5);
 const SLOW_DOWN: Duration = Duration::from_millis(100);
 /// A code whose answer gives no lifetime is waited for this long.
 const UNSTATED_LIFETIME: Duration = Duration::from_secs(900);
+/// However long a provider says its code lives, or asks to wait between polls: a sign-in
+/// is waited for an hour at most, polled at least every minute.
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+const LONGEST_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the user is asked to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,12 +117,14 @@ pub(super) async fn device_grant(
             .user_code
             .map(|c| printable(&c, 100))
             .ok_or_else(|| missing("user_code"))?,
-        expires_in: seconds(answer.expires_in.as_ref()).unwrap_or(UNSTATED_LIFETIME),
+        expires_in: seconds(answer.expires_in.as_ref())
+            .unwrap_or(UNSTATED_LIFETIME)
+            .min(LONGEST_WAIT),
     };
     secrets.push(device_code.clone());
     let mut interval = seconds(answer.interval.as_ref())
         .unwrap_or(DEFAULT_INTERVAL)
-        .max(MIN_INTERVAL);
+        .clamp(MIN_INTERVAL, LONGEST_INTERVAL);
     let deadline = Instant::now() + prompt.expires_in;
     show(&prompt);
 
@@ -146,7 +152,7 @@ pub(super) async fn device_grant(
         match pending(status, &body) {
             Some(Pending::Wait) => continue,
             Some(Pending::SlowDown) => {
-                interval += SLOW_DOWN;
+                interval = (interval + SLOW_DOWN).min(LONGEST_INTERVAL);
                 continue;
             }
             None => {}

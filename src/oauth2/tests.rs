@@ -655,7 +655,8 @@ fn device_answer(expires_in: u64) -> String {
 #[tokio::test]
 async fn device_login_shows_the_code_waits_for_the_sign_in_and_writes_the_refresh_token() {
     let dir = tempfile::tempdir().unwrap();
-    let device = device_answer(900);
+    // A code said to live for ever is waited for an hour at most (no overflow).
+    let device = device_answer(u64::MAX);
     let (endpoint, url) = Endpoint::start(&[
         (200, device.as_str()),
         (400, r#"{"error":"authorization_pending"}"#),
@@ -695,7 +696,7 @@ async fn device_login_shows_the_code_waits_for_the_sign_in_and_writes_the_refres
                 "https://microsoft.com/devicelogin?otc=ABCD-EFGH".into()
             ),
             user_code: "ABCD-EFGH".into(),
-            expires_in: Duration::from_secs(900),
+            expires_in: Duration::from_secs(3600),
         }
     );
     assert_eq!(file, dir.path().join("refresh-token"));
