@@ -320,28 +320,14 @@ const TEXT_ELEMENTS: &[&[u8]] = &[b"t", b"delText", b"v"];
 /// The text of one XML part, paragraphs as lines and table or sheet rows as lines of
 /// tab-separated cells. Damaged XML ends the part with a problem naming it.
 fn part_text(xml: &[u8], dialect: Dialect<'_>, part: &str, problems: &mut Vec<String>) -> String {
-    let mut reader = Reader::from_reader(xml);
-    let config = reader.config_mut();
-    config.check_end_names = false;
-    config.allow_unmatched_ends = true;
+    let mut events = Events::new(xml, part);
     let mut out = String::new();
     // Open elements whose text is kept.
     let mut inside = 0usize;
     let mut skipped = 0usize;
     // Whether the open sheet cell's value is an index into the shared strings.
     let mut shared_cell = false;
-    loop {
-        let event = match reader.read_event() {
-            Ok(Event::Eof) => break,
-            Ok(e) => e,
-            Err(e) => {
-                problems.push(format!(
-                    "{part:?} damaged at byte {} ({e}); the rest of it not read",
-                    reader.error_position()
-                ));
-                break;
-            }
-        };
+    while let Some(event) = events.next(problems) {
         match event {
             Event::Start(e) => {
                 let local = e.local_name();
@@ -406,6 +392,39 @@ fn part_text(xml: &[u8], dialect: Dialect<'_>, part: &str, problems: &mut Vec<St
     out
 }
 
+/// The events of one XML part, read leniently (end tags need not match: Office files in
+/// the wild break that rule); damage ends them with a problem naming the part.
+struct Events<'a> {
+    reader: Reader<&'a [u8]>,
+    part: &'a str,
+}
+
+impl<'a> Events<'a> {
+    fn new(xml: &'a [u8], part: &'a str) -> Self {
+        let mut reader = Reader::from_reader(xml);
+        let config = reader.config_mut();
+        config.check_end_names = false;
+        config.allow_unmatched_ends = true;
+        Events { reader, part }
+    }
+
+    /// The next event, or None at the end or at damage (said in `problems`).
+    fn next(&mut self, problems: &mut Vec<String>) -> Option<Event<'a>> {
+        match self.reader.read_event() {
+            Ok(Event::Eof) => None,
+            Ok(e) => Some(e),
+            Err(e) => {
+                problems.push(format!(
+                    "{:?} damaged at byte {} ({e}); the rest of it not read",
+                    self.part,
+                    self.reader.error_position()
+                ));
+                None
+            }
+        }
+    }
+}
+
 /// Whether `local` opens an element whose text is the document's.
 fn opens_text(local: &[u8], dialect: Dialect<'_>) -> bool {
     match dialect {
@@ -463,30 +482,19 @@ fn attribute(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
 /// Excel's shared strings, in order: each `si` item's text (rich text runs joined,
 /// phonetic guides left out).
 fn shared_strings(xml: &[u8], problems: &mut Vec<String>) -> Vec<String> {
-    let mut reader = Reader::from_reader(xml);
-    let config = reader.config_mut();
-    config.check_end_names = false;
-    config.allow_unmatched_ends = true;
+    let mut events = Events::new(xml, "xl/sharedStrings.xml");
     let mut strings = Vec::new();
     let mut current = String::new();
     let (mut in_text, mut phonetic) = (0usize, 0usize);
     let mut total = 0usize;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Eof) => break,
-            Err(e) => {
-                problems.push(format!(
-                    "\"xl/sharedStrings.xml\" damaged at byte {} ({e}); the rest of it not read",
-                    reader.error_position()
-                ));
-                break;
-            }
-            Ok(Event::Start(e)) => match e.local_name().as_ref() {
+    while let Some(event) = events.next(problems) {
+        match event {
+            Event::Start(e) => match e.local_name().as_ref() {
                 b"t" => in_text += 1,
                 b"rPh" => phonetic += 1,
                 _ => {}
             },
-            Ok(Event::End(e)) => match e.local_name().as_ref() {
+            Event::End(e) => match e.local_name().as_ref() {
                 b"t" => in_text = in_text.saturating_sub(1),
                 b"rPh" => phonetic = phonetic.saturating_sub(1),
                 b"si" => {
@@ -495,11 +503,11 @@ fn shared_strings(xml: &[u8], problems: &mut Vec<String>) -> Vec<String> {
                 }
                 _ => {}
             },
-            Ok(Event::Empty(e)) if e.local_name().as_ref() == b"si" => strings.push(String::new()),
-            Ok(Event::Text(t)) if in_text > 0 && phonetic == 0 => {
+            Event::Empty(e) if e.local_name().as_ref() == b"si" => strings.push(String::new()),
+            Event::Text(t) if in_text > 0 && phonetic == 0 => {
                 current.push_str(&t.decode().unwrap_or(Cow::Borrowed("")));
             }
-            Ok(Event::GeneralRef(r)) if in_text > 0 && phonetic == 0 => {
+            Event::GeneralRef(r) if in_text > 0 && phonetic == 0 => {
                 push_reference(&r, &mut current)
             }
             _ => {}
