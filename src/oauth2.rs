@@ -65,6 +65,16 @@ pub struct OAuth2Error {
     reason: String,
 }
 
+impl OAuth2Error {
+    /// Makes errors of `[{section}.oauth2]` from their reasons.
+    fn in_section(section: &str) -> impl Fn(String) -> OAuth2Error + Copy + '_ {
+        move |reason| OAuth2Error {
+            section: section.to_string(),
+            reason,
+        }
+    }
+}
+
 /// Tokens by (token_url, client_id, scope, service_account_file, user).
 type Key = (String, String, String, Option<PathBuf>, String);
 
@@ -103,10 +113,7 @@ struct TokenRequest {
 /// a new one from the token endpoint. `section` ("intake", "outbound") names the config
 /// table in errors.
 pub async fn access_token(section: &str, cfg: &OAuth2, user: &str) -> Result<String, OAuth2Error> {
-    let fail = |reason: String| OAuth2Error {
-        section: section.to_string(),
-        reason,
-    };
+    let fail = OAuth2Error::in_section(section);
     let mut tokens = TOKENS.lock().await;
     let key = key(cfg, user);
     let rotated = match tokens.get(&key) {

@@ -55,10 +55,7 @@ pub(super) async fn code_grant(
     cfg: &OAuth2,
     show: impl FnOnce(&str),
 ) -> Result<Option<String>, OAuth2Error> {
-    let fail = |reason: String| OAuth2Error {
-        section: section.to_string(),
-        reason,
-    };
+    let fail = OAuth2Error::in_section(section);
     let authorize = authorization_url(cfg).ok_or_else(|| {
         fail(
             "set authorization_url (the provider's authorization endpoint; found by itself \

@@ -71,10 +71,7 @@ pub(super) async fn device_grant(
     cfg: &OAuth2,
     show: impl FnOnce(&Prompt),
 ) -> Result<Option<String>, OAuth2Error> {
-    let fail = |reason: String| OAuth2Error {
-        section: section.to_string(),
-        reason,
-    };
+    let fail = OAuth2Error::in_section(section);
     let device_url = device_authorization_url(cfg).ok_or_else(|| {
         fail(
             "set device_authorization_url (the provider's device authorization endpoint; \

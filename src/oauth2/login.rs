@@ -37,10 +37,7 @@ pub async fn login(
     way: Way,
     show: impl FnOnce(Shown<'_>),
 ) -> Result<PathBuf, OAuth2Error> {
-    let fail = |reason: String| OAuth2Error {
-        section: section.to_string(),
-        reason,
-    };
+    let fail = OAuth2Error::in_section(section);
     let file = match (&cfg.refresh_token_file, &cfg.refresh_token_env) {
         (Some(f), _) => f.clone(),
         (None, Some(_)) => {
