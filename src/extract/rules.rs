@@ -5,7 +5,7 @@
 //! It only produces raw `Candidate`s; overlap resolution, masking and the public API
 //! live in `mod.rs`. It must not log or print values, must not panic on any input, and
 //! every offset it emits must be a char boundary of the scanned text (all offsets come
-//! from regex matches or are adjusted with `floor_boundary`/`ceil_boundary`).
+//! from regex matches or are adjusted with `str::floor_char_boundary`/`ceil_char_boundary`).
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Captures, Regex};
@@ -238,7 +238,7 @@ impl Rules {
             }
         }
         for (ws, we) in windows {
-            let (ws, we) = (floor_boundary(text, ws), ceil_boundary(text, we));
+            let (ws, we) = (text.floor_char_boundary(ws), text.ceil_char_boundary(we));
             self.aws_secret_window(text, ws, we, out);
         }
     }
@@ -282,7 +282,7 @@ fn b64_runs(bytes: &[u8], from: usize) -> impl Iterator<Item = (usize, usize)> +
 /// Complete a PEM private key block starting with the header at `hs..he`.
 fn private_key(text: &str, hs: usize, he: usize, label: &str, rule: &Rule) -> Option<Candidate> {
     let rest = &text[he..];
-    let limit = ceil_boundary(rest, 20_000);
+    let limit = rest.ceil_char_boundary(20_000);
     // the next dash marker decides: END closes this block, BEGIN means it was truncated.
     // Stopping at the next BEGIN keeps the total work linear in the text length.
     let mut end_marker = None;
@@ -301,7 +301,7 @@ fn private_key(text: &str, hs: usize, he: usize, label: &str, rule: &Rule) -> Op
     let end = match end_marker {
         Some(p) => {
             let after = &rest[p + 8..];
-            let window = &after[..ceil_boundary(after, 80)];
+            let window = &after[..after.ceil_char_boundary(80)];
             match window.find("-----") {
                 Some(c) => he + p + 8 + c + 5,
                 None => he + p,
@@ -348,7 +348,7 @@ fn private_key(text: &str, hs: usize, he: usize, label: &str, rule: &Rule) -> Op
         class: rule.class,
         prio: rule.prio,
         start: hs,
-        end: ceil_boundary(text, end),
+        end: text.ceil_char_boundary(end),
         value: body,
         masked: Some(masked),
     })
@@ -391,26 +391,6 @@ fn edges_ok(text: &str, s: usize, e: usize, edge: Edge) -> bool {
 fn trim_span(text: &str, s: usize, e: usize, f: impl Fn(char) -> bool) -> (usize, usize) {
     let t = text[s..e].trim_end_matches(f);
     (s, s + t.len())
-}
-
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    while !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 /// Drop trailing sentence punctuation and unbalanced closing brackets from a URL.

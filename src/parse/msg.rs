@@ -606,7 +606,7 @@ fn prop_name(id: u16) -> &'static str {
 /// UTF-16LE without its terminating NULs; an odd last byte is dropped and unpaired
 /// surrogates are replaced, each with a problem.
 fn utf16(bytes: &[u8], what: &str, problems: &mut Vec<String>) -> String {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         problems.push(format!(
             "{what}: odd-length UTF-16 ({} bytes); last byte dropped",
             bytes.len()

@@ -278,11 +278,7 @@ impl Reading<'_> {
             self.text.push_str(text);
             return true;
         }
-        let mut cut = room;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.text.push_str(&text[..cut]);
+        self.text.push_str(&text[..text.floor_char_boundary(room)]);
         self.problems.push(format!(
             "text cut at {MAX_ATTACHMENT_BYTES} bytes; the rest not read"
         ));

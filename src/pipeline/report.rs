@@ -61,11 +61,7 @@ impl Prepared {
             body.push_str(&scan_redact(&a.text));
         }
         if body.len() > MAX_STORED_BODY {
-            let mut cut = MAX_STORED_BODY;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
+            body.truncate(body.floor_char_boundary(MAX_STORED_BODY));
             body.push_str("\n[… truncated; the full message stays in the mailbox]");
         }
         let original_message_id = m
