@@ -1,8 +1,8 @@
 //! Text files inside archive attachments (logs, configs, `.env` files bundled by the
 //! reporter): `.zip` (the `zip` crate, entries deflated, bzip2- or xz-compressed), `.tar`,
 //! `.tar.gz`/`.tgz`, `.tar.bz2`/`.tbz2`, `.tar.xz`/`.txz` (the `tar` crate over
-//! `flate2`, `bzip2`, `lzma-rust2`: all Rust) and a single compressed file
-//! (`app.log.gz`, `.bz2`, `.xz`). Each file becomes a
+//! `flate2`, `bzip2`, `lzma-rust2`: all Rust), `.7z` (`seven_z`) and a single
+//! compressed file (`app.log.gz`, `.bz2`, `.xz`). Each file becomes a
 //! [`TextAttachment`] named under the archive (`logs.zip / app/.env`), by the same rules as
 //! an attachment of its own (text by name or by content).
 //!
@@ -16,7 +16,9 @@
 //! (its directory alone could take memory many times its size), at most [`MAX_ENTRIES`]
 //! entries are looked at, each file is read only up to the attachment size limit whatever
 //! its header claims, and all files of one archive together at most [`MAX_TOTAL`] bytes (a
-//! zip or gzip bomb stops there, with a problem). Encrypted files are named in a problem
+//! zip or gzip bomb stops there, with a problem; a 7z file is decoded in full to reach
+//! the next one, so it stops when the files passed would unpack to more than twice that).
+//! Encrypted files are named in a problem
 //! and skipped; archives inside the archive are named and not opened. Never panics (the
 //! crates' own panics are caught).
 
@@ -29,6 +31,7 @@ use lzma_rust2::XzReader;
 
 use super::body::{binary_attachment_text, MAX_ATTACHMENT_BYTES};
 use super::office::office_texts;
+use super::seven_z::read_7z;
 use super::TextAttachment;
 
 /// Entries looked at in one archive.
@@ -45,12 +48,16 @@ const ZIP_BASED: &[&str] = &[
 
 /// Memory an xz stream's decoder may take (KiB): `xz -9`'s 64 MiB dictionary and a
 /// little; a stream that asks for more is refused before anything is allocated.
-const XZ_MEMORY_KIB: u32 = 66 * 1024;
+pub(super) const XZ_MEMORY_KIB: u32 = 66 * 1024;
+
+/// The 7z signature.
+const SEVEN_Z_MAGIC: &[u8] = b"7z\xbc\xaf\x27\x1c";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Zip,
     Tar,
+    SevenZ,
     /// A compressed stream (gzip, bzip2, xz): a tar when a tar header comes out
     /// (`.tar.gz`, `.tar.bz2`, `.tar.xz` …), else one compressed file.
     Compressed(&'static Compressed),
@@ -119,6 +126,7 @@ impl Kind {
         match self {
             Kind::Zip => "zip",
             Kind::Tar => "tar",
+            Kind::SevenZ => "7z",
             Kind::Compressed(c) => c.name,
         }
     }
@@ -142,6 +150,10 @@ impl Kind {
                 || c.tar_suffixes.iter().any(|s| name.ends_with(s))
                 || c.types.contains(&mime.as_str());
             return (said || untyped).then_some(Kind::Compressed(c));
+        }
+        if bytes.starts_with(SEVEN_Z_MAGIC) {
+            let said = name.ends_with(".7z") || mime == "application/x-7z-compressed";
+            return (said || untyped).then_some(Kind::SevenZ);
         }
         if is_tar(bytes) {
             let said = name.ends_with(".tar") || mime == "application/x-tar";
@@ -176,6 +188,7 @@ pub(super) fn archive_texts(
         match kind {
             Kind::Zip => read_zip(bytes, &mut files),
             Kind::Tar => read_tar(bytes, &mut files),
+            Kind::SevenZ => read_7z(bytes, &mut files),
             Kind::Compressed(c) => match c.codec {
                 Codec::Gzip => read_compressed(c, GzDecoder::new(bytes), &mut files),
                 Codec::Bzip2 => read_compressed(c, MultiBzDecoder::new(bytes), &mut files),
@@ -219,10 +232,10 @@ pub(super) fn open_guarded<T>(
 }
 
 /// What one archive gives, as its files are read.
-struct Files<'a> {
+pub(super) struct Files<'a> {
     /// The archive's own name.
     name: &'a str,
-    problems: &'a mut Vec<String>,
+    pub(super) problems: &'a mut Vec<String>,
     out: Vec<TextAttachment>,
     /// Bytes left to read out of this archive.
     budget: u64,
@@ -231,7 +244,7 @@ struct Files<'a> {
 impl Files<'_> {
     /// Reads the file `entry` from `reader`, up to the attachment limit and the budget, and
     /// keeps its text. False when the budget is spent (read no more).
-    fn read(&mut self, entry: &str, reader: impl Read) -> bool {
+    pub(super) fn read(&mut self, entry: &str, reader: impl Read) -> bool {
         if self.budget == 0 {
             self.problems.push(format!(
                 "more than {MAX_TOTAL} bytes unpacked; {entry:?} and the rest not read"

@@ -17,6 +17,7 @@ mod headers;
 mod msg;
 mod office;
 mod rtf;
+mod seven_z;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,8 @@ mod tests_forward;
 mod tests_msg;
 #[cfg(test)]
 mod tests_office;
+#[cfg(test)]
+mod tests_seven_z;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -59,7 +59,7 @@ pub(super) fn forward_file(bytes: &[u8], name: &str, mime: &str) -> Inbound {
     parse(&eol(&raw, true))
 }
 
-fn named(i: &Inbound) -> Vec<(&str, &str)> {
+pub(super) fn named(i: &Inbound) -> Vec<(&str, &str)> {
     i.attachments
         .iter()
         .map(|a| (a.name.as_str(), a.text.as_str()))
@@ -158,7 +158,11 @@ fn a_zip_bomb_stops_at_the_limits() {
 
 /// Eight 3 MB files in one archive (made by `make`): five read whole, the sixth cut where
 /// the archive's total ran out, the rest not read, each said in a problem.
-fn the_total_ends_many_files(make: impl Fn(&[(&str, &[u8])]) -> Vec<u8>, name: &str, kind: &str) {
+pub(super) fn the_total_ends_many_files(
+    make: impl Fn(&[(&str, &[u8])]) -> Vec<u8>,
+    name: &str,
+    kind: &str,
+) {
     let part = vec![b'b'; 3 << 20];
     let names: Vec<String> = (0..8).map(|n| format!("part{n}.log")).collect();
     let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &part[..])).collect();
