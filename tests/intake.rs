@@ -13,7 +13,7 @@ use common::*;
 on_both_backends!(
     a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
-    keys_in_an_attached_spreadsheet_are_found_and_stored_redacted,
+    keys_in_attached_files_are_found_and_stored_redacted,
     reingest_is_idempotent_by_bytes_and_by_message_id,
     the_same_secret_joins_the_open_case_and_hosts_never_do,
     the_same_forwarded_original_and_the_same_identity_join,
@@ -99,54 +99,81 @@ async fn a_report_opens_a_case_with_masked_artifacts_and_letters(backend: Backen
     assert!(letters.iter().all(|l| !l.body.contains(&secret)));
 }
 
-/// A spreadsheet of service accounts (made by openpyxl: tests/fixtures/office) attached
-/// to a report: its cells' keys become the case's artifacts, its text is stored redacted.
-async fn keys_in_an_attached_spreadsheet_are_found_and_stored_redacted(backend: Backend) {
+/// Files attached to a report whose keys only they carry: a spreadsheet of service
+/// accounts (made by openpyxl: tests/fixtures/office) and a 7z archive of configs (made
+/// by 7-Zip: tests/fixtures/7z). Their keys become the case's artifacts, their text is
+/// stored redacted under their names.
+async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) {
     use base64::Engine;
-    const XLSX: &[u8] = include_bytes!("fixtures/office/accounts.xlsx");
-    // The sheet's key and the one in a cell comment.
-    let keys = ["AKIAZ6X8C3V1B9N2M7LS", "AKIAM4K7J2H9G5F1D8SA"];
-    let d = Deployment::on(backend, "dmarc", "");
-    let ctx = d.ctx().await;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(XLSX);
-    let raw = format!(
-        "From: Alice <alice@example.org>\r\nSubject: Found this on the share\r\n\
-         Message-ID: <xlsx@example.org>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
-         Spreadsheet of service accounts, world-readable.\r\n--b\r\n\
-         Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; name=accounts.xlsx\r\n\
-         Content-Disposition: attachment; filename=accounts.xlsx\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-         {b64}\r\n--b--\r\n"
-    );
-    let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            r,
-            Ingested::Report {
-                case: CaseId(1),
-                ..
-            }
-        ),
-        "{r:?}"
-    );
-    let mut c = ctx.store.conn().await.unwrap();
-    let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
-    let aws = arts
-        .iter()
-        .filter(|a| a.kind == "aws-access-key-id")
-        .count();
-    assert_eq!(aws, 2, "{arts:?}");
-    let body = &intake::reports_of(&mut c, CaseId(1)).await.unwrap()[0].body;
-    assert!(body.contains("--- attachment accounts.xlsx ---"), "{body}");
-    assert!(
-        body.contains("svc-backup\t[REDACTED aws-access-key-id"),
-        "{body}"
-    );
-    for key in keys {
-        assert!(!body.contains(key), "{body}");
-        assert!(arts.iter().all(|a| !a.masked.contains(&key[4..])));
+    struct File {
+        bytes: &'static [u8],
+        name: &'static str,
+        mime: &'static str,
+        keys: &'static [&'static str],
+        heading: &'static str,
+        redacted: &'static str,
+    }
+    let files = [
+        File {
+            bytes: include_bytes!("fixtures/office/accounts.xlsx"),
+            name: "accounts.xlsx",
+            mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            // The sheet's key and the one in a cell comment.
+            keys: &["AKIAZ6X8C3V1B9N2M7LS", "AKIAM4K7J2H9G5F1D8SA"],
+            heading: "--- attachment accounts.xlsx ---",
+            redacted: "svc-backup\t[REDACTED aws-access-key-id",
+        },
+        File {
+            bytes: include_bytes!("fixtures/7z/configs.7z"),
+            name: "configs.7z",
+            mime: "application/x-7z-compressed",
+            keys: &["AKIAQ7R4Z2M9X3LPW6KA"],
+            heading: "--- attachment configs.7z / deploy/settings.env ---",
+            redacted: "AWS_ACCESS_KEY_ID=[REDACTED aws-access-key-id",
+        },
+    ];
+    for f in files {
+        let d = Deployment::on(backend, "dmarc", "");
+        let ctx = d.ctx().await;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(f.bytes);
+        let raw = format!(
+            "From: Alice <alice@example.org>\r\nSubject: Found this on the share\r\n\
+             Message-ID: <file@example.org>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+             World-readable, see attached.\r\n--b\r\n\
+             Content-Type: {}; name={}\r\n\
+             Content-Disposition: attachment; filename={}\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             {b64}\r\n--b--\r\n",
+            f.mime, f.name, f.name
+        );
+        let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r,
+                Ingested::Report {
+                    case: CaseId(1),
+                    ..
+                }
+            ),
+            "{}: {r:?}",
+            f.name
+        );
+        let mut c = ctx.store.conn().await.unwrap();
+        let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
+        let aws = arts
+            .iter()
+            .filter(|a| a.kind == "aws-access-key-id")
+            .count();
+        assert_eq!(aws, f.keys.len(), "{}: {arts:?}", f.name);
+        let body = &intake::reports_of(&mut c, CaseId(1)).await.unwrap()[0].body;
+        assert!(body.contains(f.heading), "{body}");
+        assert!(body.contains(f.redacted), "{body}");
+        for key in f.keys {
+            assert!(!body.contains(key), "{body}");
+            assert!(arts.iter().all(|a| !a.masked.contains(&key[4..])));
+        }
     }
 }
 
