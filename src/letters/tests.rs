@@ -364,7 +364,7 @@ fn notify_gives_responders_everything_to_act() {
         "  - an AWS access key: AKIA…WXYZ",
         "  - li.wei@example.org",
         "> im Build-Log steht AWS_ACCESS_KEY_ID=[REDACTED aws-access-key-id AKIA…WXYZ].",
-        "unknown charset x-mac-roman",
+        "Notes on reading the report:\n  - unknown charset x-mac-roman",
         "resolve <outcome> [until <YYYY-MM-DD>] [: text]",
         "duplicate <CL-n>",
         "Example reply",

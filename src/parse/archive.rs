@@ -29,7 +29,7 @@ use bzip2::read::MultiBzDecoder;
 use flate2::read::GzDecoder;
 use lzma_rust2::XzReader;
 
-use super::body::{binary_attachment_text, MAX_ATTACHMENT_BYTES};
+use super::body::{binary_attachment_text, unread_note, MAX_ATTACHMENT_BYTES};
 use super::office::office_texts;
 use super::seven_z::read_7z;
 use super::TextAttachment;
@@ -284,8 +284,11 @@ impl Files<'_> {
             ));
             return;
         }
-        if let Some(text) = binary_attachment_text(data, "", "", &lower, self.problems) {
-            self.out.push(TextAttachment { name, text });
+        match binary_attachment_text(data, "", "", &lower, self.problems) {
+            Some(text) => self.out.push(TextAttachment { name, text }),
+            None => self
+                .problems
+                .extend(unread_note(data).map(|n| format!("{entry:?} {n}"))),
         }
     }
 }

@@ -141,10 +141,44 @@ pub(super) fn file_texts(
         return files;
     }
     let (ctype, subtype) = mime.split_once('/').unwrap_or((mime, ""));
-    binary_attachment_text(bytes, ctype, subtype, &name.to_lowercase(), problems)
-        .map(|text| TextAttachment { name, text })
-        .into_iter()
-        .collect()
+    let lower = name.to_lowercase();
+    let Some(text) = binary_attachment_text(bytes, ctype, subtype, &lower, problems) else {
+        problems.extend(unread_note(bytes).map(|n| format!("attachment {lower:?} {n}")));
+        return Vec::new();
+    };
+    vec![TextAttachment { name, text }]
+}
+
+/// Images smaller than this are taken for logos and icons (a signature's), not noted.
+const NOTED_IMAGE_BYTES: usize = 16 << 10;
+
+/// For a file not read as text that a responder should look at, because keys in it are
+/// not found: a PDF, or an image large enough to be a screenshot or a photo (by their
+/// signatures), what to tell them ("is a PDF, …"). None for other files.
+pub(super) fn unread_note(bytes: &[u8]) -> Option<&'static str> {
+    const IMAGES: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"II*\0",
+        b"MM\0*",
+        b"BM",
+    ];
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Some("is a PDF, which closeloop does not read for keys: look at it yourself");
+    }
+    let image = IMAGES.iter().any(|m| bytes.starts_with(m))
+        || (bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"))
+        || matches!(
+            bytes.get(4..12),
+            Some(b"ftypheic" | b"ftypheix" | b"ftypavif" | b"ftypmif1")
+        );
+    (image && bytes.len() >= NOTED_IMAGE_BYTES).then_some(
+        "is an image, which closeloop does not read for keys (a key shown in a screenshot \
+         is not found): look at it yourself",
+    )
 }
 
 /// An attached original and the text-like attachments it carries.

@@ -429,3 +429,62 @@ fn damaged_tars_and_compressed_tars_never_panic() {
     let i = forward_zip(&bytes, "d.tar.gz");
     assert_eq!(i.text, "Logs from the build box attached.");
 }
+
+/// A PDF or a screenshot-sized image cannot be read for keys: each is named in a problem
+/// (the responders' notice lists them) so that someone looks at it; logos and icons are
+/// not, and a text file that happens to start like an image is read as text.
+#[test]
+fn pdfs_and_screenshots_are_named_for_a_person_to_look_at() {
+    let mut seed = 3u64;
+    let mut noise = vec![0u8; 20 << 10];
+    garble(&mut noise, &mut seed, 20 << 10);
+    // A page's packed content stream is binary, as in any real PDF.
+    let mut pdf =
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n4 0 obj\n<< /Length 600 /Filter /FlateDecode >>\nstream\n"
+            .to_vec();
+    pdf.extend(&noise[..600]);
+    pdf.extend(b"\nendstream\nendobj\n");
+    let pdf = pdf.as_slice();
+    let mut screenshot = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    screenshot.extend(&noise);
+    let logo = &screenshot[..2_000];
+    let pdf_note = "is a PDF, which closeloop does not read for keys: look at it yourself";
+    let image_note = "is an image, which closeloop does not read for keys (a key shown in a \
+                      screenshot is not found): look at it yourself";
+    for (bytes, name, mime, want) in [
+        (pdf, "scan.pdf", "application/pdf", Some(pdf_note)),
+        (pdf, "scan", "application/octet-stream", Some(pdf_note)),
+        (
+            &screenshot[..],
+            "Screenshot.PNG",
+            "image/png",
+            Some(image_note),
+        ),
+        (logo, "image001.png", "image/png", None),
+    ] {
+        let i = forward_file(bytes, name, mime);
+        assert!(i.attachments.is_empty(), "{name}");
+        let want: Vec<String> = want
+            .map(|n| format!("attachment {:?} {n}", name.to_lowercase()))
+            .into_iter()
+            .collect();
+        assert_eq!(i.problems, want, "{name}");
+    }
+    let bmw = format!("BMW fleet API key {AWS}\n");
+    let i = forward_file(bmw.as_bytes(), "fleet.txt", "text/plain");
+    assert_eq!(named(&i), [("fleet.txt", bmw.as_str())]);
+    // Inside an archive too, named under it.
+    let zip = zip_of(
+        &[("docs/report.pdf", pdf), ("shot.png", &screenshot)],
+        false,
+    );
+    let i = forward_zip(&zip, "docs.zip");
+    assert!(i.attachments.is_empty());
+    assert_eq!(
+        i.problems,
+        [
+            format!("zip \"docs.zip\": \"docs/report.pdf\" {pdf_note}"),
+            format!("zip \"docs.zip\": \"shot.png\" {image_note}"),
+        ]
+    );
+}
