@@ -20,6 +20,7 @@ on_both_backends!(
     duplicates_merge_and_every_reporter_gets_the_target_outcome,
     reopen_records_why_and_accepted_risk_expires_by_itself,
     respond_on_the_command_line_follows_the_same_rules,
+    random_command_blocks_never_close_a_case_without_its_record,
 );
 
 async fn ingest(ctx: &Context, raw: &[u8], at: i64) -> Ingested {
@@ -652,4 +653,154 @@ async fn respond_on_the_command_line_follows_the_same_rules(backend: Backend) {
     assert_eq!(v[0]["status"], "resolved");
     assert_eq!(v[0]["outcome"], "remediated");
     assert_eq!(v[0]["reporters"][0], "alice@example.org");
+}
+
+/// Lines a responder might write, good and bad, for random blocks.
+const LINES: &[&str] = &[
+    "classify secret-leak",
+    "classify token-misuse",
+    "classify bogus",
+    "severity high",
+    "severity extreme",
+    "owasp NHI2",
+    "owasp NHI11",
+    "assign oncall@example.org",
+    "action rotated the key",
+    "action",
+    "note checked the audit log",
+    "ask Where did you see it?",
+    "resolve remediated",
+    "resolve remediated: the old key no longer works",
+    "resolve benign",
+    "resolve benign: the backup job, as the change ticket says",
+    "resolve false-positive: a test key from the docs",
+    "resolve no-action",
+    "resolve no-action: the account was already gone",
+    "resolve accepted-risk: exception EX-12",
+    "resolve accepted-risk until 2027-01-31: exception EX-12 approved by the CISO",
+    "resolve accepted-risk until 2026-01-01: too late",
+    "resolve duplicate",
+    "duplicate CL-1",
+    "duplicate CL-2",
+    "duplicate CL-99",
+    "reopen",
+    "reopen: the key is back in the log",
+];
+
+/// Blocks of random lines, good and bad, sent to two cases by email: after each, every
+/// resolved case has a classification, an outcome and the record it needs (an action for
+/// remediated, a reason for benign / false-positive / no-action, a date and a reason for
+/// accepted-risk), and each reporter of it (and of cases merged into it) has an outcome
+/// letter from its last resolution; every block is answered to the responder.
+async fn random_command_blocks_never_close_a_case_without_its_record(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    two_reports(&ctx).await;
+    let carol = email(
+        "carol@example.org",
+        "token in a gist",
+        "c1@example.org",
+        &[],
+        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 in a public gist",
+    );
+    assert!(matches!(
+        ingest(&ctx, &carol, T0).await,
+        Ingested::Report {
+            case: CaseId(2),
+            ..
+        }
+    ));
+    let own_reporters = [
+        vec!["alice@example.org", "bob@example.org"],
+        vec!["carol@example.org"],
+    ];
+    let mut seed = 0x5eed_c105_e100_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    let (mut answered, mut resolutions) = (0, 0);
+    for round in 0..150 {
+        let target = 1 + next() % 2;
+        let lines: Vec<&str> = (0..1 + next() % 4)
+            .map(|_| LINES[next() % LINES.len()])
+            .collect();
+        // Two hours apart: no answer is held back by the hourly letter limit.
+        let at = T0 + (round + 1) * 7_200_000;
+        let r = ingest(
+            &ctx,
+            &reply(
+                "lead@example.org",
+                &format!("CL-{target}"),
+                &format!("r{round}@example.org"),
+                &lines.join("\n"),
+            ),
+            at,
+        )
+        .await;
+        assert!(matches!(r, Ingested::Command { .. }), "{r:?}");
+        answered += 1;
+        let mut c = ctx.store.conn().await.unwrap();
+        let mut to_lead = 0;
+        for id in [1, 2] {
+            to_lead += outbox::of_case(&mut c, CaseId(id))
+                .await
+                .unwrap()
+                .iter()
+                .filter(|l| {
+                    l.recipient == "lead@example.org"
+                        && matches!(l.kind.as_str(), "confirm" | "reject")
+                })
+                .count();
+        }
+        assert_eq!(to_lead, answered, "round {round}: {lines:?}");
+        for id in [1i64, 2] {
+            let row = case(&ctx, id).await;
+            let what = format!("round {round}, CL-{id} after {lines:?}: {row:?}");
+            if row.status == "merged" {
+                let into = row.merged_into.expect(&what);
+                assert!(into != CaseId(id), "{what}");
+                continue;
+            }
+            if row.status != "resolved" {
+                continue;
+            }
+            resolutions += 1;
+            assert!(
+                row.category.is_some() && row.resolved_at.is_some(),
+                "{what}"
+            );
+            let said = row
+                .resolution
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty());
+            match row.outcome.as_deref().expect(&what) {
+                "remediated" => assert!(
+                    events(&ctx, id).await.iter().any(|e| e.kind == "action"),
+                    "{what}"
+                ),
+                "benign" | "false-positive" | "no-action" => assert!(said, "{what}"),
+                "accepted-risk" => assert!(said && row.until_date.is_some(), "{what}"),
+                other => panic!("{what}: outcome {other}"),
+            }
+            let mut reporters: Vec<&str> = own_reporters[id as usize - 1].clone();
+            let other = 3 - id;
+            if case(&ctx, other).await.merged_into == Some(CaseId(id)) {
+                reporters.extend(&own_reporters[other as usize - 1]);
+            }
+            let outcomes = letters(&ctx, id).await;
+            for r in reporters {
+                assert!(
+                    outcomes.iter().any(|l| l.kind == "outcome"
+                        && l.recipient == r
+                        && l.created_at >= row.resolved_at.unwrap()),
+                    "{what}: no outcome letter to {r}"
+                );
+            }
+        }
+    }
+    // The blocks did close cases, so the checks above were exercised.
+    assert!(resolutions > 10, "{resolutions}");
 }
