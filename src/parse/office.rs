@@ -11,6 +11,9 @@
 //! up, rows as lines of tab-separated cells; formulas not) and cell comments;
 //! PowerPoint's slides, speaker notes and comments; an OpenDocument file's paragraphs. Word's
 //! fallback copies of text boxes and field codes are skipped, so text is not doubled.
+//! Office documents embedded in one (an Excel sheet inserted into a Word report is kept
+//! as `word/embeddings/….xlsx`) are read as documents of their own, named under it;
+//! embedded OLE objects (`….bin`) and embeddings of an embedded document are named.
 //!
 //! A document is hostile input like any archive: one larger than the attachment size
 //! limit is not opened, at most [`MAX_ENTRIES`] parts are listed, its XML parts together
@@ -50,6 +53,9 @@ const MIME_PREFIXES: &[&str] = &[
     "application/vnd.ms-powerpoint.template.macroenabled",
     "application/vnd.oasis.opendocument.",
 ];
+
+/// Embedded documents read out of one document; more are named in a problem.
+const MAX_EMBEDDED: usize = 10;
 
 /// Which family a document is, by the parts its zip holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +146,17 @@ pub(super) fn office_texts(
     mime: &str,
     problems: &mut Vec<String>,
 ) -> Option<Vec<TextAttachment>> {
+    document_texts(bytes, name, mime, problems, true)
+}
+
+/// [`office_texts`], reading the documents embedded in this one when `embeddings`.
+fn document_texts(
+    bytes: &[u8],
+    name: &str,
+    mime: &str,
+    problems: &mut Vec<String>,
+    embeddings: bool,
+) -> Option<Vec<TextAttachment>> {
     let lower = name.to_lowercase();
     let mime = mime.to_ascii_lowercase();
     let named = EXTENSIONS.iter().any(|e| lower.ends_with(e))
@@ -157,28 +174,37 @@ pub(super) fn office_texts(
     if !named {
         return None;
     }
-    let text = open_guarded("document", name, bytes, problems, |problems| {
-        read_document(bytes, problems)
+    let (text, embedded) = open_guarded("document", name, bytes, problems, |problems| {
+        read_document(bytes, problems, embeddings)
     })
     .unwrap_or_default();
     let text = text.trim();
-    Some(if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![TextAttachment {
+    let mut out = Vec::new();
+    if !text.is_empty() {
+        out.push(TextAttachment {
             name: name.to_string(),
             text: text.to_string(),
-        }]
-    })
+        });
+    }
+    for (part, bytes) in embedded {
+        let inner = format!("{name} / {}", embedding(&part).unwrap_or(&part));
+        out.extend(document_texts(&bytes, &inner, "", problems, false).unwrap_or_default());
+    }
+    Some(out)
 }
 
-/// The document's text, parts separated by a blank line.
-fn read_document(bytes: &[u8], problems: &mut Vec<String>) -> String {
+/// The document's text, parts separated by a blank line, and the Office documents
+/// embedded in it (part name, bytes) when `embeddings` (else they are named).
+fn read_document(
+    bytes: &[u8],
+    problems: &mut Vec<String>,
+    embeddings: bool,
+) -> (String, Vec<(String, Vec<u8>)>) {
     let archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(a) => a,
         Err(e) => {
             problems.push(format!("unreadable ({e}); not opened"));
-            return String::new();
+            return Default::default();
         }
     };
     if archive.len() > MAX_ENTRIES {
@@ -195,7 +221,7 @@ fn read_document(bytes: &[u8], problems: &mut Vec<String>) -> String {
         .collect();
     let Some(family) = Family::of(&parts) else {
         problems.push("not a Word, Excel, PowerPoint or OpenDocument file; not read".into());
-        return String::new();
+        return Default::default();
     };
     let mut reading = Reading {
         archive,
@@ -224,7 +250,42 @@ fn read_document(bytes: &[u8], problems: &mut Vec<String>) -> String {
             break;
         }
     }
-    reading.text
+    let mut embedded = Vec::new();
+    for part in parts.iter().filter(|p| embedding(p).is_some()) {
+        let lower = part.to_lowercase();
+        if lower.ends_with(".bin") {
+            reading
+                .problems
+                .push(format!("embedded object {part:?} (OLE) not read"));
+        } else if !embeddings {
+            reading.problems.push(format!(
+                "{part:?} is embedded in an embedded document; not opened"
+            ));
+        } else if embedded.len() == MAX_EMBEDDED {
+            reading.problems.push(format!(
+                "more than {MAX_EMBEDDED} embedded documents; {part:?} and the rest not read"
+            ));
+            break;
+        } else if let Some(bytes) = reading.part(part) {
+            embedded.push((part.clone(), bytes));
+        } else {
+            break;
+        }
+    }
+    (reading.text, embedded)
+}
+
+/// The file name of an embedded object's part (`word/embeddings/Sheet.xlsx`): an Office
+/// document or an OLE object (`.bin`). None for any other part.
+fn embedding(part: &str) -> Option<&str> {
+    let (folder, file) = part.rsplit_once('/')?;
+    let lower = file.to_lowercase();
+    let known = lower.ends_with(".bin") || EXTENSIONS.iter().any(|e| lower.ends_with(e));
+    (matches!(
+        folder,
+        "word/embeddings" | "xl/embeddings" | "ppt/embeddings"
+    ) && known)
+        .then_some(file)
 }
 
 /// One document as its parts are read.

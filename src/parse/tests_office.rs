@@ -322,3 +322,67 @@ fn garbled_documents_never_panic() {
         }
     }
 }
+
+/// `doc` with `extra` parts added (name, bytes), stored.
+fn with_parts(doc: &[u8], extra: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut source = zip::ZipArchive::new(std::io::Cursor::new(doc)).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..source.len() {
+        w.raw_copy_file(source.by_index(i).unwrap()).unwrap();
+    }
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in extra {
+        w.start_file(*name, stored).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// An Excel sheet inserted into a Word report is a document of its own inside it: its
+/// keys are read under the report's name. An OLE object is named; a document embedded
+/// in the embedded one is named, not opened.
+#[test]
+fn documents_embedded_in_a_document_are_read_under_its_name() {
+    let sheet = with_parts(XLSX, &[("xl/embeddings/Inner.docx", DOCX)]);
+    let report = with_parts(
+        DOCX,
+        &[
+            ("word/embeddings/Microsoft_Excel_Worksheet.xlsx", &sheet),
+            (
+                "word/embeddings/oleObject1.bin",
+                b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+            ),
+        ],
+    );
+    let i = forward(&report, "runbook.docx", WORD_TYPE);
+    let alone = forward(XLSX, "s.xlsx", "application/octet-stream");
+    let names: Vec<&str> = i.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "runbook.docx",
+            "runbook.docx / Microsoft_Excel_Worksheet.xlsx"
+        ],
+        "{:?}",
+        i.problems
+    );
+    assert_eq!(
+        i.attachments[0].text,
+        only(&forward(DOCX, "r.docx", WORD_TYPE)).1
+    );
+    assert_eq!(i.attachments[1].text, only(&alone).1);
+    assert!(i.attachments[1]
+        .text
+        .contains("svc-backup\tAKIAZ6X8C3V1B9N2M7LS"));
+    assert_eq!(
+        i.problems,
+        [
+            "document \"runbook.docx\": embedded object \"word/embeddings/oleObject1.bin\" (OLE) \
+             not read",
+            "document \"runbook.docx / Microsoft_Excel_Worksheet.xlsx\": \
+             \"xl/embeddings/Inner.docx\" is embedded in an embedded document; not opened",
+        ]
+    );
+}
