@@ -67,7 +67,18 @@ enum Family {
 }
 
 impl Family {
-    fn of(parts: &[String]) -> Option<Family> {
+    /// The family of a document whose main part is `main` (named by the package's
+    /// relationships), else by the parts it holds.
+    fn of(parts: &[String], main: Option<&str>) -> Option<Family> {
+        match main
+            .and_then(|m| m.split_once('/'))
+            .map(|(folder, _)| folder)
+        {
+            Some("word") => return Some(Family::Word),
+            Some("xl") => return Some(Family::Excel),
+            Some("ppt") => return Some(Family::PowerPoint),
+            _ => {}
+        }
         let has = |p: &str| parts.iter().any(|n| n == p);
         if has("word/document.xml") {
             Some(Family::Word)
@@ -82,8 +93,9 @@ impl Family {
         }
     }
 
-    /// The parts whose text is read, in reading order (Excel's shared strings apart).
-    fn text_parts(self, parts: &[String]) -> Vec<&str> {
+    /// The parts whose text is read, in reading order (Excel's shared strings apart);
+    /// `main` is Word's main part when not `word/document.xml`.
+    fn text_parts<'a>(self, parts: &'a [String], main: Option<&'a str>) -> Vec<&'a str> {
         let numbered = |prefix: &str| -> Vec<&str> {
             let mut found: Vec<&str> = parts
                 .iter()
@@ -99,7 +111,7 @@ impl Family {
         };
         match self {
             Family::Word => {
-                let mut out = vec!["word/document.xml"];
+                let mut out = vec![main.unwrap_or("word/document.xml")];
                 for prefix in ["word/header", "word/footer"] {
                     out.extend(numbered(prefix));
                 }
@@ -219,15 +231,18 @@ fn read_document(
             entry.name().ok().map(|n| n.into_owned())
         })
         .collect();
-    let Some(family) = Family::of(&parts) else {
-        problems.push("not a Word, Excel, PowerPoint or OpenDocument file; not read".into());
-        return Default::default();
-    };
     let mut reading = Reading {
         archive,
         problems,
         budget: MAX_TOTAL,
         text: String::new(),
+    };
+    let main = main_part(&mut reading, &parts);
+    let Some(family) = Family::of(&parts, main.as_deref()) else {
+        reading
+            .problems
+            .push("not a Word, Excel, PowerPoint or OpenDocument file; not read".into());
+        return Default::default();
     };
     let shared = match family {
         Family::Excel if parts.iter().any(|n| n == "xl/sharedStrings.xml") => reading
@@ -241,7 +256,7 @@ fn read_document(
     } else {
         Dialect::OfficeOpenXml { shared: &shared }
     };
-    for part in family.text_parts(&parts) {
+    for part in family.text_parts(&parts, main.as_deref()) {
         let Some(xml) = reading.part(part) else {
             break;
         };
@@ -273,6 +288,32 @@ fn read_document(
         }
     }
     (reading.text, embedded)
+}
+
+/// The document's main part as its package's relationships (`_rels/.rels`) name it,
+/// when it is one of its parts: Word Online saves `word/document2.xml`, not
+/// `word/document.xml`. None without relationships (OpenDocument) or without one.
+fn main_part(reading: &mut Reading<'_>, parts: &[String]) -> Option<String> {
+    const RELS: &str = "_rels/.rels";
+    if !parts.iter().any(|p| p == RELS) {
+        return None;
+    }
+    let xml = reading.part(RELS)?;
+    let mut events = Events::new(&xml, RELS);
+    while let Some(event) = events.next(reading.problems) {
+        let (Event::Start(e) | Event::Empty(e)) = event else {
+            continue;
+        };
+        // Transitional (…/2006/relationships/officeDocument) and Strict
+        // (…/ooxml/officeDocument/relationships/officeDocument) alike.
+        let main = e.local_name().as_ref() == b"Relationship"
+            && attribute(&e, b"Type").is_some_and(|t| t.ends_with("/officeDocument"));
+        if let Some(target) = attribute(&e, b"Target").filter(|_| main) {
+            let target = target.trim_start_matches('/');
+            return parts.iter().find(|p| *p == target).cloned();
+        }
+    }
+    None
 }
 
 /// The file name of an embedded object's part (`word/embeddings/Sheet.xlsx`): an Office

@@ -386,3 +386,37 @@ fn documents_embedded_in_a_document_are_read_under_its_name() {
         ]
     );
 }
+
+/// Word Online saves its main part as `word/document2.xml`: the package's relationships
+/// say which part is the document, and it is read like any.
+#[test]
+fn the_main_part_is_found_by_the_packages_relationships() {
+    use std::io::{Read, Write};
+    let mut source = zip::ZipArchive::new(std::io::Cursor::new(DOCX)).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for i in 0..source.len() {
+        let mut file = source.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        let name = file.name().unwrap().into_owned();
+        let name = match name.as_str() {
+            "word/document.xml" => "word/document2.xml".to_string(),
+            "_rels/.rels" => {
+                let rels = String::from_utf8(bytes).unwrap();
+                assert!(rels.contains("word/document.xml"), "{rels}");
+                bytes = rels
+                    .replace("word/document.xml", "word/document2.xml")
+                    .into();
+                "_rels/.rels".to_string()
+            }
+            other => other.to_string(),
+        };
+        w.start_file(name, options).unwrap();
+        w.write_all(&bytes).unwrap();
+    }
+    let online = w.finish().unwrap().into_inner();
+    let i = forward(&online, "runbook.docx", WORD_TYPE);
+    assert_eq!(only(&i), only(&forward(DOCX, "runbook.docx", WORD_TYPE)));
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
+}
