@@ -64,7 +64,13 @@ pub(super) fn read_7z(bytes: &[u8], files: &mut Files<'_>) {
                 .push(format!("{:?} is encrypted; not read", entry.name()));
         }
     }
-    let Some(last) = looked_at.last() else {
+    // The last file looked at that a block gives: reading stops after it.
+    let last = looked_at
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(i, e)| e.has_stream() && !archive.is_file_encrypted(*i));
+    let Some((_, last)) = last else {
         return;
     };
     let (mut unpacked, mut done) = (0u64, false);

@@ -334,3 +334,29 @@ fn archives_made_by_7_zip_are_read() {
         ]
     );
 }
+
+/// The entry limit holds when the last file looked at is encrypted: a file after it, in a
+/// block of its own, is not read.
+#[test]
+fn the_entry_limit_holds_past_an_encrypted_file() {
+    let copy = || vec![EncoderConfiguration::new(EncoderMethod::COPY)];
+    let mut w = ArchiveWriter::new(Cursor::new(Vec::new())).unwrap();
+    w.set_encrypt_header(false);
+    for n in 0..=MAX_ENTRIES {
+        w.set_content_methods(if n == MAX_ENTRIES - 1 { aes() } else { copy() });
+        let name = format!("f{n}.txt");
+        w.push_archive_entry(ArchiveEntry::new_file(&name), Some(&b"x\n"[..]))
+            .unwrap();
+    }
+    let bytes = w.finish().unwrap().into_inner();
+    let i = forward_file(&bytes, "many.7z", OCTET);
+    assert_eq!(i.attachments.len(), MAX_ENTRIES - 1, "{:?}", i.problems);
+    assert_eq!(i.attachments[MAX_ENTRIES - 2].name, "many.7z / f998.txt");
+    assert_eq!(
+        i.problems,
+        [
+            "7z \"many.7z\": 1001 entries; only the first 1000 looked at",
+            "7z \"many.7z\": \"f999.txt\" is encrypted; not read",
+        ]
+    );
+}
