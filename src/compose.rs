@@ -377,10 +377,7 @@ pub async fn after_report(
                 Some((cut, _)) => report.body[..cut].to_string(),
                 None => report.body.clone(),
             },
-            warnings: report
-                .problems
-                .split("; ")
-                .filter(|p| !p.is_empty())
+            warnings: rows::split_problems(&report.problems)
                 .map(str::to_string)
                 .collect(),
             answered_from: matches!(how, Joined::Recent(_)).then_some(case),

@@ -14,6 +14,7 @@ on_both_backends!(
     a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
     keys_in_attached_files_are_found_and_stored_redacted,
+    the_responders_notice_lists_each_problem_whole,
     reingest_is_idempotent_by_bytes_and_by_message_id,
     the_same_secret_joins_the_open_case_and_hosts_never_do,
     the_same_forwarded_original_and_the_same_identity_join,
@@ -175,6 +176,42 @@ async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) 
             assert!(arts.iter().all(|a| !a.masked.contains(&key[4..])));
         }
     }
+}
+
+/// What closeloop could not read is listed in the responders' notice a problem a line,
+/// each whole though its text holds "; " (7-Zip's encrypted.7z: two encrypted files).
+async fn the_responders_notice_lists_each_problem_whole(backend: Backend) {
+    use base64::Engine;
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(include_bytes!("fixtures/7z/encrypted.7z"));
+    let raw = format!(
+        "From: Alice <alice@example.org>\r\nSubject: Locked archive from the vendor\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
+         Message-ID: <enc@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         The vendor sent this, password by phone.\r\n--b\r\n\
+         Content-Type: application/x-7z-compressed; name=enc.7z\r\n\
+         Content-Disposition: attachment; filename=enc.7z\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {b64}\r\n--b--\r\n"
+    );
+    let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
+        .await
+        .unwrap();
+    assert!(matches!(r, Ingested::Report { .. }), "{r:?}");
+    let mut c = ctx.store.conn().await.unwrap();
+    let letters = outbox::of_case(&mut c, CaseId(1)).await.unwrap();
+    let notice = letters.iter().find(|l| l.kind == "notify").expect("notice");
+    assert!(
+        notice.body.contains(
+            "Notes on reading the report:\n\
+             \x20 - 7z \"enc.7z\": \"etc/app.conf\" is encrypted; not read\n\
+             \x20 - 7z \"enc.7z\": \"secret.env\" is encrypted; not read\n"
+        ),
+        "{}",
+        notice.body
+    );
 }
 
 async fn reingest_is_idempotent_by_bytes_and_by_message_id(backend: Backend) {

@@ -346,7 +346,7 @@ async fn ingest_in(
         reason: None,
         case_id: None,
         size,
-        problems: parsed.problems.join("; "),
+        problems: rows::join_problems(&parsed.problems),
         received_at: now,
     };
 

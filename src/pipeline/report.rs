@@ -117,7 +117,7 @@ impl Prepared {
                 ForwardStyle::Attached => "attached".to_string(),
                 ForwardStyle::Inline(client) => format!("inline:{client}"),
             }),
-            problems: m.problems.join("; "),
+            problems: rows::join_problems(&m.problems),
             recent_case: match how {
                 Joined::Recent(_) => Some(case),
                 _ => None,

@@ -108,8 +108,19 @@ pub struct NewMessage {
     pub reason: Option<String>,
     pub case_id: Option<CaseId>,
     pub size: usize,
+    /// What went wrong reading it, one problem a line ([`join_problems`]).
     pub problems: String,
     pub received_at: Millis,
+}
+
+/// A message's problems as stored: one a line (a problem's own text may hold "; ").
+pub fn join_problems(problems: &[String]) -> String {
+    problems.join("\n")
+}
+
+/// The problems stored by [`join_problems`].
+pub fn split_problems(stored: &str) -> impl Iterator<Item = &str> {
+    stored.lines().filter(|p| !p.is_empty())
 }
 
 /// Inserts messages under the ids the caller took (`Ids`), a few statements for all.
@@ -156,6 +167,7 @@ pub struct NewReport {
     pub orig_date: Option<String>,
     pub orig_message_id: Option<String>,
     pub forward_style: Option<String>,
+    /// What went wrong reading it, one problem a line ([`join_problems`]).
     pub problems: String,
     pub recent_case: Option<CaseId>,
 }
