@@ -1,0 +1,276 @@
+//! Mutated mail across every format closeloop reads: the demo's messages and forwards
+//! carrying Office documents, 7-Zip archives, zips, tars and compressed files (the
+//! fixtures, and archives built here), each garbled a few ways (bit flips, cut, spliced
+//! tokens such as boundaries and encodings, repeated runs, pieces of the others). Every
+//! input goes through what ingest does to it before the database: parse, scan, redact,
+//! and the responder command grammar. None may panic, and parse never returns nothing
+//! without a problem saying why.
+//!
+//! 1,000 inputs by default, fixed seed; `CLOSELOOP_FUZZ_SECONDS=N` runs for N seconds
+//! from a seed taken from the clock, to look further (a failure prints the seed and
+//! round to replay it with `CLOSELOOP_FUZZ_SEED`).
+
+use std::io::{Cursor, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+const DEMO: &[&[u8]] = &[
+    include_bytes!("../src/demo/01-gmail-build-log.eml"),
+    include_bytes!("../src/demo/02-outlook-jira.eml"),
+    include_bytes!("../src/demo/03-typed-slack.eml"),
+    include_bytes!("../src/demo/04-typed-github.eml"),
+    include_bytes!("../src/demo/05-typed-gcp-sa.eml"),
+    include_bytes!("../src/demo/07-out-of-office.eml"),
+    include_bytes!("../src/demo/reply.eml"),
+];
+
+const FILES: &[(&str, &[u8])] = &[
+    (
+        "runbook.docx",
+        include_bytes!("fixtures/office/runbook.docx"),
+    ),
+    (
+        "accounts.xlsx",
+        include_bytes!("fixtures/office/accounts.xlsx"),
+    ),
+    ("review.pptx", include_bytes!("fixtures/office/review.pptx")),
+    ("notes.odt", include_bytes!("fixtures/office/notes.odt")),
+    ("configs.7z", include_bytes!("fixtures/7z/configs.7z")),
+    ("encrypted.7z", include_bytes!("fixtures/7z/encrypted.7z")),
+    ("ppmd.7z", include_bytes!("fixtures/7z/ppmd.7z")),
+];
+
+const TOKENS: &[&[u8]] = &[
+    b"\r\n",
+    b"\n\n",
+    b"--",
+    b"--b\r\n",
+    b"=?utf-8?b?",
+    b"=?iso-8859-1?q?",
+    b"?=",
+    b"Content-Type: multipart/mixed; boundary=\"b\"\r\n",
+    b"Content-Type: message/rfc822\r\n\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n",
+    b"charset=\"utf-7\"",
+    b"\0",
+    b"PK\x03\x04",
+    b"7z\xbc\xaf\x27\x1c",
+    b"---------- Forwarded message ---------\r\nFrom: ",
+    b"-----Original Message-----\r\n",
+    b"=E9=\r\n",
+    b"<html><body><p>",
+    b"&#x10FFFF;",
+    b"\xff\xfe",
+    b"\xc3",
+    b"\xe2\x80\xae",
+    b"AKIA",
+    b"-----BEGIN RSA PRIVATE KEY-----\n",
+    b"classify secret-leak\nresolve remediated\n",
+];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 as usize
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.next() % n.max(1)
+    }
+}
+
+/// A forward carrying `bytes` as the attachment `name`; inside the forwarded original
+/// when `nested`.
+fn forward(name: &str, bytes: &[u8], nested: bool) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let part = format!(
+        "--b\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    );
+    let inner = format!(
+        "From: dev@example.com\r\nSubject: creds\r\nMessage-ID: <o1@example.com>\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n{part}"
+    );
+    let mail = if nested {
+        format!(
+            "From: a@corp.example\r\nTo: security@corp.example\r\nSubject: Fwd: creds\r\n\
+             Message-ID: <x@corp.example>\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n\
+             --o\r\nContent-Type: text/plain\r\n\r\nfound this\r\n\
+             --o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"
+        )
+    } else {
+        format!("To: security@corp.example\r\n{inner}")
+    };
+    mail.into_bytes()
+}
+
+/// Archives built here: a zip, a tar.gz, a .bz2 and an .xz of a `.env` with a key.
+fn archives() -> Vec<(&'static str, Vec<u8>)> {
+    let env =
+        b"AWS_ACCESS_KEY_ID=AKIAQ7R4Z2M9X3LPW6KA\nTOKEN=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n";
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file("app/.env", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(env).unwrap();
+    let zip = zip.finish().unwrap().into_inner();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(env.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "ci/.env", &env[..]).unwrap();
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(env).unwrap();
+    let mut xz =
+        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+    xz.write_all(env).unwrap();
+    vec![
+        ("logs.zip", zip),
+        ("ci.tar.gz", gz.finish().unwrap()),
+        ("app.env.bz2", bz.finish().unwrap()),
+        ("app.env.xz", xz.finish().unwrap()),
+    ]
+}
+
+/// A few mutations of `b`, some with pieces of `others`.
+fn garble(b: &mut Vec<u8>, rng: &mut Rng, others: &[Vec<u8>]) {
+    for _ in 0..1 + rng.below(8) {
+        let at = rng.below(b.len() + 1);
+        match rng.below(8) {
+            0 | 1 if !b.is_empty() => {
+                let at = at.min(b.len() - 1);
+                b[at] ^= 1 << rng.below(8);
+            }
+            2 => b
+                .splice(at..at, TOKENS[rng.below(TOKENS.len())].iter().copied())
+                .for_each(drop),
+            3 => {
+                let end = (at + rng.below(64)).min(b.len());
+                b.drain(at..end);
+            }
+            4 => b.truncate(at),
+            5 => {
+                let end = (at + rng.below(256)).min(b.len());
+                let piece = b[at..end].repeat(1 + rng.below(4));
+                let to = rng.below(b.len() + 1);
+                b.splice(to..to, piece).for_each(drop);
+            }
+            6 => {
+                let o = &others[rng.below(others.len())];
+                let from = rng.below(o.len());
+                let end = (from + rng.below(512)).min(o.len());
+                b.splice(at..at, o[from..end].iter().copied())
+                    .for_each(drop);
+            }
+            _ if rng.below(10) == 0 => {
+                let run = TOKENS[rng.below(TOKENS.len())].repeat(1 + rng.below(3_000));
+                b.splice(at..at, run).for_each(drop);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What ingest does to a message before the database; panics on a broken promise.
+fn read(raw: &[u8]) {
+    let i = closeloop::parse::parse(raw);
+    let empty = i.text.is_empty()
+        && i.subject.is_empty()
+        && i.original.is_none()
+        && i.attachments.is_empty();
+    assert!(
+        !empty || !i.problems.is_empty(),
+        "an empty result without a problem"
+    );
+    let scanner = closeloop::extract::scanner();
+    let mut texts = vec![i.text.as_str(), i.subject.as_str()];
+    texts.extend(i.attachments.iter().map(|a| a.text.as_str()));
+    texts.extend(i.original.as_ref().map(|o| o.text.as_str()));
+    for text in texts {
+        let _ = closeloop::extract::redact(text, &scanner.scan(text));
+    }
+    let _ = closeloop::command::parse_block(&closeloop::command::extract_block(&i.text));
+}
+
+#[test]
+fn garbled_mail_in_every_format_never_panics() {
+    let seconds: Option<u64> = std::env::var("CLOSELOOP_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let seed = std::env::var("CLOSELOOP_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| match seconds {
+            Some(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
+            None => 0x9e37_79b9_7f4a_7c15,
+        });
+    let mut rng = Rng(seed | 1);
+    let mut files: Vec<(String, Vec<u8>)> = FILES
+        .iter()
+        .map(|(n, b)| (n.to_string(), b.to_vec()))
+        .collect();
+    files.extend(archives().into_iter().map(|(n, b)| (n.to_string(), b)));
+    let others: Vec<Vec<u8>> = DEMO
+        .iter()
+        .map(|m| m.to_vec())
+        .chain(files.iter().map(|f| f.1.clone()))
+        .collect();
+    std::panic::set_hook(Box::new(|_| {}));
+    let (start, mut round) = (Instant::now(), 0u64);
+    loop {
+        let done = match seconds {
+            Some(s) => start.elapsed() >= Duration::from_secs(s),
+            None => round == 1_000,
+        };
+        if done {
+            break;
+        }
+        let raw = if rng.below(2) == 0 {
+            let mut m = DEMO[rng.below(DEMO.len())].to_vec();
+            garble(&mut m, &mut rng, &others);
+            m
+        } else {
+            let (name, bytes) = &files[rng.below(files.len())];
+            let mut bytes = bytes.clone();
+            garble(&mut bytes, &mut rng, &others);
+            forward(name, &bytes, rng.below(2) == 0)
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| read(&raw)));
+        if let Err(e) = outcome {
+            let _ = std::panic::take_hook();
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let kept = std::env::temp_dir().join(format!("closeloop-garbled-{seed}-{round}.eml"));
+            let _ = std::fs::write(&kept, &raw);
+            panic!(
+                "round {round} (CLOSELOOP_FUZZ_SEED={seed}): {why}; the input is in {}",
+                kept.display()
+            );
+        }
+        round += 1;
+    }
+    let _ = std::panic::take_hook();
+    eprintln!("garbled input: {round} messages, seed {seed}");
+}
