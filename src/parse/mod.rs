@@ -124,6 +124,17 @@ pub struct Inbound {
     pub problems: Vec<String>,
 }
 
+impl Inbound {
+    /// Nothing was read: no subject, text, original or attachment. [`parse`] never
+    /// returns such a result without a problem saying why.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+            && self.subject.is_empty()
+            && self.original.is_none()
+            && self.attachments.is_empty()
+    }
+}
+
 /// Parses one raw message. Never panics and never returns an empty result without a problem
 /// saying why.
 pub fn parse(raw: &[u8]) -> Inbound {
