@@ -100,12 +100,28 @@ async fn a_report_opens_a_case_with_masked_artifacts_and_letters(backend: Backen
     assert!(letters.iter().all(|l| !l.body.contains(&secret)));
 }
 
+/// Alice's report with `bytes` attached as `name` of type `mime` (base64).
+fn with_file(name: &str, mime: &str, bytes: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    format!(
+        "From: Alice <alice@example.org>\r\nSubject: Found this on the share\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
+         Message-ID: <file@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         World-readable, see attached.\r\n--b\r\n\
+         Content-Type: {mime}; name={name}\r\n\
+         Content-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {b64}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
 /// Files attached to a report whose keys only they carry: a spreadsheet of service
 /// accounts (made by openpyxl: tests/fixtures/office) and a 7z archive of configs (made
 /// by 7-Zip: tests/fixtures/7z). Their keys become the case's artifacts, their text is
 /// stored redacted under their names.
 async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) {
-    use base64::Engine;
     struct File {
         bytes: &'static [u8],
         name: &'static str,
@@ -136,20 +152,8 @@ async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) 
     for f in files {
         let d = Deployment::on(backend, "dmarc", "");
         let ctx = d.ctx().await;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(f.bytes);
-        let raw = format!(
-            "From: Alice <alice@example.org>\r\nSubject: Found this on the share\r\n\
-             Message-ID: <file@example.org>\r\nMIME-Version: 1.0\r\n\
-             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
-             World-readable, see attached.\r\n--b\r\n\
-             Content-Type: {}; name={}\r\n\
-             Content-Disposition: attachment; filename={}\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-             {b64}\r\n--b--\r\n",
-            f.mime, f.name, f.name
-        );
-        let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
-            .await
-            .unwrap();
+        let raw = with_file(f.name, f.mime, f.bytes);
+        let r = pipeline::ingest(&ctx, &raw, "test", T0).await.unwrap();
         assert!(
             matches!(
                 r,
@@ -181,24 +185,11 @@ async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) 
 /// What closeloop could not read is listed in the responders' notice a problem a line,
 /// each whole though its text holds "; " (7-Zip's encrypted.7z: two encrypted files).
 async fn the_responders_notice_lists_each_problem_whole(backend: Backend) {
-    use base64::Engine;
     let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
-    let b64 = base64::engine::general_purpose::STANDARD
-        .encode(include_bytes!("fixtures/7z/encrypted.7z"));
-    let raw = format!(
-        "From: Alice <alice@example.org>\r\nSubject: Locked archive from the vendor\r\n\
-         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\
-         Message-ID: <enc@example.org>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
-         The vendor sent this, password by phone.\r\n--b\r\n\
-         Content-Type: application/x-7z-compressed; name=enc.7z\r\n\
-         Content-Disposition: attachment; filename=enc.7z\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-         {b64}\r\n--b--\r\n"
-    );
-    let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
-        .await
-        .unwrap();
+    let archive = include_bytes!("fixtures/7z/encrypted.7z");
+    let raw = with_file("enc.7z", "application/x-7z-compressed", archive);
+    let r = pipeline::ingest(&ctx, &raw, "test", T0).await.unwrap();
     assert!(matches!(r, Ingested::Report { .. }), "{r:?}");
     let mut c = ctx.store.conn().await.unwrap();
     let letters = outbox::of_case(&mut c, CaseId(1)).await.unwrap();

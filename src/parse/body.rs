@@ -165,8 +165,7 @@ pub(super) fn unread_note(bytes: &[u8]) -> Option<&'static str> {
         b"MM\0*",
         b"BM",
     ];
-    let head = &bytes[..bytes.len().min(1024)];
-    if head.windows(5).any(|w| w == b"%PDF-") {
+    if contains(&bytes[..bytes.len().min(1024)], b"%PDF-") {
         return Some("is a PDF, which closeloop does not read for keys: look at it yourself");
     }
     let image = IMAGES.iter().any(|m| bytes.starts_with(m))
