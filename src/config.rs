@@ -21,6 +21,7 @@ const ENV_NOT_KEYS: &[&str] = &[
     "CLOSELOOP_E2E",
     "CLOSELOOP_TEST_POSTGRES",
     crate::outbox::FAULT_KILL_AFTER_SEND_ENV,
+    crate::pipeline::marks::FAULT_ABORT_READING_ENV,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -874,6 +875,18 @@ impl Config {
         (!rest.is_empty() && rest != ":memory:").then(|| PathBuf::from(rest))
     }
 
+    /// Where readers keep their marks (`pipeline::marks`): beside the SQLite database
+    /// (`var/closeloop.reading/`), or beside the key file with PostgreSQL; None for an
+    /// in-memory database (nothing outlives the process).
+    pub fn reading_marks_dir(&self) -> Option<PathBuf> {
+        let beside = match self.sqlite_path() {
+            Some(db) => db,
+            None if self.database.url.starts_with("postgres") => self.key_file(),
+            None => return None,
+        };
+        Some(beside.with_extension("reading"))
+    }
+
     /// The fingerprint key file: configured, or beside the SQLite database.
     pub fn key_file(&self) -> PathBuf {
         if let Some(k) = &self.secrets.key_file {
@@ -1095,6 +1108,23 @@ mod tests {
         assert_eq!(c.letters.case_prefix, "CL");
         assert_eq!(c.key_file(), PathBuf::from("var/closeloop.key"));
         assert_eq!(c.dedup.reopen_window.0.as_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn reading_marks_live_beside_the_database_or_the_shared_key() {
+        let mut c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(
+            c.reading_marks_dir(),
+            Some(PathBuf::from("var/closeloop.reading"))
+        );
+        c.database.url = "sqlite::memory:".into();
+        assert_eq!(c.reading_marks_dir(), None);
+        c.database.url = "postgres://db.example.org/closeloop".into();
+        c.secrets.key_file = Some(PathBuf::from("/var/lib/closeloop/fp.key"));
+        assert_eq!(
+            c.reading_marks_dir(),
+            Some(PathBuf::from("/var/lib/closeloop/fp.reading"))
+        );
     }
 
     #[test]

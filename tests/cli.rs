@@ -190,6 +190,94 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
     assert!(named[0].contains("2.eml"), "{log}");
 }
 
+/// A message that kills closeloop while it is read (by the fault injection here, aborting
+/// as a stack overflow in a reader would) is read again once, then quarantined unread,
+/// named by its file; the reports before and after it get through.
+#[test]
+fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = Deployment::new("none");
+    let dir = d.dir.path().join("in");
+    let files = [
+        email(
+            "bob@example.org",
+            "odd bot",
+            "r1@example.org",
+            &[],
+            "bot account",
+        ),
+        email(
+            "carol@example.org",
+            "deadly",
+            "k1@example.org",
+            &[],
+            "DEADLY-7f3a",
+        ),
+        email(
+            "dave@example.org",
+            "old token",
+            "r2@example.org",
+            &[],
+            "a token",
+        ),
+    ];
+    let args = ingest_args(&dir, &files);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let fault = [(
+        closeloop::pipeline::marks::FAULT_ABORT_READING_ENV,
+        "DEADLY-7f3a",
+    )];
+    let marks = d.dir.path().join("closeloop.reading");
+    for death in 1..=2 {
+        let out = run_bin(&d.config_path, &args, None, &fault);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "death {death}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<String> = std::fs::read_dir(&marks)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(left.len(), 1, "death {death}: {left:?}");
+        assert!(left[0].starts_with(&format!("{} ", death - 1)), "{left:?}");
+        assert!(left[0].contains("1.eml"), "{left:?}");
+    }
+    let out = run_bin(&d.config_path, &args, None, &fault);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("stopped closeloop each time it was read"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_dir(&marks).unwrap().count(), 0);
+
+    let out = d.run(&["quarantine", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 1, "{v}");
+    assert!(arr[0]["source"].as_str().unwrap().ends_with("1.eml"), "{v}");
+    assert!(
+        arr[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("stopped 2 times while reading this message"),
+        "{v}"
+    );
+    let out = d.run(&["cases", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut reporters: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["reporters"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    reporters.sort();
+    assert_eq!(reporters, ["bob@example.org", "dave@example.org"], "{v}");
+}
+
 /// `ingest` and the messages written as `N.eml` files into `dir`.
 fn ingest_args(dir: &std::path::Path, files: &[Vec<u8>]) -> Vec<String> {
     std::fs::create_dir_all(dir).unwrap();

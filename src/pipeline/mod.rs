@@ -20,6 +20,7 @@ use crate::store::{self, case_keys, cases, outbox, Conn, StoreError};
 use crate::{compose, lifecycle};
 
 mod batch;
+pub mod marks;
 mod pending;
 mod read;
 mod report;
@@ -311,11 +312,10 @@ async fn ingest_in(
         sha,
         parsed,
         size,
-        oversize,
+        unread,
         ..
     } = read;
-    let (size, oversize) = (*size, *oversize);
-    let max = ctx.cfg.intake.max_message_bytes;
+    let size = *size;
     let message_id = read.message_id();
 
     if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
@@ -350,11 +350,8 @@ async fn ingest_in(
         received_at: now,
     };
 
-    if oversize {
-        let reason = format!(
-            "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
-        );
-        return Ok(quarantine(batch, msg, reason));
+    if let Some(reason) = unread {
+        return Ok(quarantine(batch, msg, reason.clone()));
     }
     if let Some(reason) = route::letter_copy(ctx, conn, parsed, now).await? {
         msg.disposition = Disposition::LetterCopy.slug();

@@ -3,6 +3,7 @@
 //! thread (`ReadAhead`) while the current batch's transaction runs: the two
 //! halves of the work then share the machine's cores instead of taking turns.
 
+use super::marks::{self, Marks};
 use super::*;
 
 /// One message to ingest and where it came from (`file:…`, `imap:INBOX/42`, `stdin`).
@@ -21,7 +22,9 @@ pub struct Read {
     pub(super) sha: String,
     pub(super) parsed: Inbound,
     pub(super) size: usize,
-    pub(super) oversize: bool,
+    /// Why the message is quarantined without being read (oversized, or it killed its
+    /// readers); an oversized one's headers are read.
+    pub(super) unread: Option<String>,
     /// Extraction, should it be a report (pure, so done up front for the
     /// batch's dedup lookup).
     pub(super) prepared: Prepared,
@@ -33,23 +36,48 @@ impl Read {
     }
 }
 
-/// Reads a batch, in order.
+/// Reads a batch, in order, keeping reading marks (`marks`) as it goes.
 pub(super) fn read_all(ctx: &Context, items: Vec<Item>) -> Vec<Read> {
-    items.into_iter().map(|item| read(ctx, item)).collect()
+    let mut marks = Marks::begin(ctx.cfg.reading_marks_dir().as_deref());
+    items
+        .into_iter()
+        .map(|item| read(ctx, item, &mut marks))
+        .collect()
 }
 
-/// Reads one message (never fails: damage becomes a recorded problem).
-fn read(ctx: &Context, item: Item) -> Read {
+/// Reads one message (never fails: damage becomes a recorded problem). One that
+/// killed its readers before is not read (`marks`).
+fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
     let raw = &item.raw;
+    let sha = hex::encode(Sha256::digest(raw));
     let max = ctx.cfg.intake.max_message_bytes;
     let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
-    let oversize = size > max || item.truncated_from.is_some();
-    let mut parsed = if oversize {
-        parse::parse(head_of(raw))
+    let deaths = marks.deaths(&sha);
+    let killer = deaths >= marks::DEATHS_TO_QUARANTINE;
+    let unread = if killer {
+        tracing::error!(
+            source = item.source,
+            deaths,
+            "this message stopped closeloop each time it was read; quarantined unread"
+        );
+        marks.skip(&sha);
+        Some(marks::reason(deaths))
+    } else if size > max || item.truncated_from.is_some() {
+        Some(format!(
+            "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
+        ))
     } else {
-        parse::parse(raw)
+        None
     };
-    let prepared = Prepared::new(ctx, &parsed);
+    let (mut parsed, prepared) = if killer {
+        (Inbound::default(), Prepared::default())
+    } else {
+        marks.reading(&sha, &item.source, raw);
+        // An oversized message is read for its headers only.
+        let parsed = parse::parse(if unread.is_some() { head_of(raw) } else { raw });
+        let prepared = Prepared::new(ctx, &parsed);
+        (parsed, prepared)
+    };
     // Extraction has the attachments and the attached original's text (the
     // stored body carries them, redacted): the read batch need not.
     parsed.attachments = Vec::new();
@@ -57,11 +85,11 @@ fn read(ctx: &Context, item: Item) -> Read {
         o.text = String::new();
     }
     Read {
-        sha: hex::encode(Sha256::digest(raw)),
+        sha,
         prepared,
         parsed,
         size,
-        oversize,
+        unread,
         source: item.source,
     }
 }

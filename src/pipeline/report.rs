@@ -11,6 +11,7 @@ pub fn redact_all(text: &str) -> String {
 }
 
 /// A report after extraction: redacted texts and artifacts, no plaintext left.
+#[derive(Default)]
 pub(super) struct Prepared {
     pub(super) body: String,
     pub(super) artifacts: Vec<ArtifactRow>,
