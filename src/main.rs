@@ -30,8 +30,13 @@ fn main() {
         closeloop::cli::log_subscriber(spec.as_deref(), default_level, std::io::stderr, ansi);
     tracing_subscriber::util::SubscriberInitExt::init(subscriber);
 
+    // Messages are read on the runtime's threads; give them the main thread's 8 MiB of
+    // stack instead of the 2 MiB default, so a deep path in a crate reading hostile input
+    // has room (address space only: pages are taken as used). A reader that still dies
+    // is handled by `pipeline::marks`.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(rt) => rt,
