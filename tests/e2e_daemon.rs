@@ -1413,6 +1413,50 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
 }
 
+/// A message that kills the daemon while it is read (the fault injection aborts as a
+/// stack overflow in a reader would) does not lock the mailbox up: the restarted daemon
+/// reads it once more, and after its second death quarantines it unread. The reports
+/// around it are stored and every message ends in the processed folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_message_that_kills_the_daemon_is_quarantined_after_two_restarts() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    s.append(&[
+        report(ALICE.0, 1, "Before it", "A token was seen in a log."),
+        report(ALICE.0, 2, "The deadly one", "DEADLY-91c4"),
+        report(BOB.0, 3, "After it", "The deploy bot did odd things."),
+    ])
+    .await;
+    let fault = [(
+        closeloop::pipeline::marks::FAULT_ABORT_READING_ENV,
+        "DEADLY-91c4",
+    )];
+    use std::os::unix::process::ExitStatusExt;
+    for death in 1..=2 {
+        let mut d = s.start_daemon_with(&format!("death{death}"), &fault);
+        let (status, _) = d.exit_within(WAIT).await;
+        assert_eq!(status.signal(), Some(libc::SIGABRT), "{}", d.log());
+        assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 0);
+    }
+    let mut d = s.start_daemon_with("after", &fault);
+    d.wait_log("quarantined unread").await;
+    s.wait_mail(SEC, "Processed", 3).await;
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    assert_eq!(
+        s.count(
+            "SELECT COUNT(*) FROM messages WHERE disposition = 'quarantined' \
+             AND reason LIKE '%stopped 2 times while reading this message%' \
+             AND source LIKE '%/2'"
+        )
+        .await,
+        1
+    );
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+    d.signal("TERM");
+    let (status, _) = d.exit_within(WAIT).await;
+    assert!(status.success(), "{}", d.log());
+}
+
 /// More mail than one MOVE takes (1,000): the server moves committed messages
 /// while the batches fetched ahead are ingested. Every message is committed
 /// once, every one is moved, and the frontier stands at the last UID.
