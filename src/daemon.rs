@@ -30,6 +30,9 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     let mailer = Mailer::from_config(&ctx.cfg)?;
     tracing::info!(database = %crate::store::redact_url(&ctx.cfg.database.url), "database ready");
     tracing::info!(outbound = %mailer.describe(&ctx.cfg), "letters go out via");
+    if let Some(dir) = ctx.cfg.reading_marks_dir() {
+        tracing::info!(dir = %dir.display(), "reading marks kept in (a message that kills its reader twice is quarantined)");
+    }
     if once {
         return run_once(&ctx, &mailer).await;
     }
