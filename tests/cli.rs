@@ -192,7 +192,7 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
 
 /// A message that kills closeloop while it is read (by the fault injection here, aborting
 /// as a stack overflow in a reader would) is read again once, then quarantined unread,
-/// named by its file; the reports before and after it get through.
+/// named by its file, sender and subject; the reports before and after it get through.
 #[test]
 fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     use std::os::unix::process::ExitStatusExt;
@@ -258,6 +258,9 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 1, "{v}");
     assert!(arr[0]["source"].as_str().unwrap().ends_with("1.eml"), "{v}");
+    // Not parsed, but its sender and subject are shown, read from the bytes.
+    assert_eq!(arr[0]["from"], "carol@example.org", "{v}");
+    assert_eq!(arr[0]["subject"], "deadly", "{v}");
     assert!(
         arr[0]["reason"]
             .as_str()

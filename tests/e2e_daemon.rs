@@ -1446,7 +1446,7 @@ async fn e2e_a_message_that_kills_the_daemon_is_quarantined_after_two_restarts()
         s.count(
             "SELECT COUNT(*) FROM messages WHERE disposition = 'quarantined' \
              AND reason LIKE '%stopped 2 times while reading this message%' \
-             AND source LIKE '%/2'"
+             AND source LIKE '%/2' AND subject = 'The deadly one' AND sender = 'alice@example.org'"
         )
         .await,
         1

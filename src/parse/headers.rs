@@ -20,6 +20,51 @@ const MAX_LINE: usize = 998;
 /// Longer subjects are cut; nobody reads past this and it bounds what we store.
 const MAX_SUBJECT_CHARS: usize = 1000;
 
+/// The sender's address and the Subject of a message that must not be parsed (it killed
+/// its readers, `pipeline::marks`), read line by line without mail-parser: unfolded,
+/// undecoded (encoded words stay as written), control characters dropped, each cut at
+/// 200 characters; only the first 64 KiB are looked at. Enough for a responder to find
+/// the message in the mailbox.
+pub fn glance(raw: &[u8]) -> (Option<String>, String) {
+    let head = String::from_utf8_lossy(&raw[..raw.len().min(64 << 10)]);
+    let mut fields: Vec<String> = Vec::new();
+    for line in head.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            break;
+        }
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => fields.push(line.to_string()),
+        }
+    }
+    let field = |want: &str| {
+        fields.iter().find_map(|f| {
+            let (name, value) = f.split_once(':')?;
+            name.trim().eq_ignore_ascii_case(want).then(|| {
+                value
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>()
+            })
+        })
+    };
+    let from = field("from").and_then(|v| {
+        let inner = match (v.rfind('<'), v.rfind('>')) {
+            (Some(open), Some(close)) if open < close => v[open + 1..close].to_string(),
+            _ => v,
+        };
+        let address = inner.split_whitespace().find(|w| w.contains('@'))?;
+        Some(address.trim_matches(['<', '>', '"', ',']).to_lowercase())
+    });
+    (from, field("subject").unwrap_or_default())
+}
+
 /// Records over-long header lines (before mail-parser sees them).
 pub(super) fn check_header_section(raw: &[u8], problems: &mut Vec<String>) {
     let mut longest = 0;

@@ -40,6 +40,7 @@ use mail_parser::MessageParser;
 
 pub use body::html_to_text;
 pub use forward::find_inline_forward;
+pub use headers::glance;
 
 /// One address of a header such as From or Reply-To.
 #[derive(Clone, Debug, Default, PartialEq)]

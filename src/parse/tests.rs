@@ -292,3 +292,22 @@ fn html_to_text_breaks_blocks() {
     );
     assert_eq!(html_to_text(";<b> <i>&  \t</p><p>x"), "; &\nx");
 }
+
+#[test]
+fn a_glance_finds_sender_and_subject_without_parsing() {
+    let raw = b"Received: from x\r\n\tby y\r\nFROM: \"Dev, Ops\" <Dev.Ops@Example.org>\r\n\
+        Subject: =?utf-8?q?leaked?= key\r\n  in\x07 the build log\r\n\r\n\
+        From: body@example.org\r\nSubject: not a header\r\n";
+    let (from, subject) = glance(raw);
+    assert_eq!(from.as_deref(), Some("dev.ops@example.org"));
+    assert_eq!(subject, "=?utf-8?q?leaked?= key in the build log");
+    // A bare address, no subject; the body is never looked at.
+    let (from, subject) = glance(b"from: ci-bot@corp.example\n\nSubject: x\n");
+    assert_eq!(from.as_deref(), Some("ci-bot@corp.example"));
+    assert_eq!(subject, "");
+    // Garbage gives nothing, and no more than 200 characters of anything.
+    assert_eq!(glance(b"\xff\xfe\x00PK\x03\x04"), (None, String::new()));
+    assert_eq!(glance(b"From: nobody\n"), (None, String::new()));
+    let long = format!("Subject: {}\n", "x".repeat(5_000));
+    assert_eq!(glance(long.as_bytes()).1.len(), 200);
+}

@@ -70,7 +70,18 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         None
     };
     let (mut parsed, prepared) = if killer {
-        (Inbound::default(), Prepared::default())
+        // Its sender and subject by a glance at the bytes, for the quarantine list.
+        let (from, subject) = parse::glance(raw);
+        let from = from.map(|address| parse::Mailbox {
+            name: None,
+            address,
+        });
+        let parsed = Inbound {
+            from,
+            subject,
+            ..Inbound::default()
+        };
+        (parsed, Prepared::default())
     } else {
         marks.reading(&sha, &item.source, raw);
         // An oversized message is read for its headers only.
