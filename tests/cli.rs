@@ -319,6 +319,30 @@ fn check_config_tells_how_to_move_processed_mail_out_of_cur() {
     assert!(text.lines().any(|l| l == want), "{text}");
 }
 
+/// check-config names the reading-marks directory, and warns (without failing) when it
+/// cannot be written.
+#[test]
+fn check_config_names_the_reading_marks_directory() {
+    let d = Deployment::new("none");
+    let marks = d.dir.path().join("closeloop.reading");
+    let out = d.run(&["check-config"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let want = format!(
+        "ok    reading marks {}: exists and is writable",
+        marks.display()
+    );
+    assert!(text.lines().any(|l| l == want), "{text}");
+    assert!(marks.is_dir());
+    std::fs::remove_dir(&marks).unwrap();
+    std::fs::write(&marks, "in the way").unwrap();
+    let out = d.run(&["check-config"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let warned = format!("warn  reading marks {}: cannot create", marks.display());
+    assert!(text.lines().any(|l| l.starts_with(&warned)), "{text}");
+}
+
 /// An identity provider on 127.0.0.1 answering each request with the next of
 /// `answers` (status, JSON); also the paths asked, in order. Runs while the runtime lives.
 struct Provider {

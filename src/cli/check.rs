@@ -31,6 +31,17 @@ pub async fn run(path: &Path) -> Outcome {
         format!("key file {}", cfg.key_file().display()),
         check_key(&cfg),
     );
+    if let Some(dir) = cfg.reading_marks_dir() {
+        // Not a failure: reading goes on unguarded without them.
+        match check_dir(&dir) {
+            Ok(detail) => println!("ok    reading marks {}: {detail}", dir.display()),
+            Err(why) => println!(
+                "warn  reading marks {}: {why}; a message that crashes its reader would be \
+                 read again at every restart",
+                dir.display()
+            ),
+        }
+    }
     report(
         "letter templates".into(),
         crate::compose::org(&cfg)
