@@ -51,8 +51,9 @@ pub fn reason(deaths: u32) -> String {
 pub struct Marks {
     /// This batch's own file (locked), when the directory is usable.
     own: Option<(PathBuf, File)>,
-    /// Digest → (deaths, the dead reader's file) for messages in hand when a reader died.
-    dead: HashMap<String, (u32, PathBuf)>,
+    /// Digest → (deaths, the dead readers' files naming it) for messages in hand when a
+    /// reader died.
+    dead: HashMap<String, (u32, Vec<PathBuf>)>,
 }
 
 impl Marks {
@@ -101,15 +102,14 @@ impl Marks {
             .create_new(true)
             .open(&path)?;
         file.lock()?;
-        let mut dead = HashMap::new();
+        let mut dead: HashMap<String, (u32, Vec<PathBuf>)> = HashMap::new();
         for entry in fs::read_dir(dir)? {
             let other = entry?.path();
             if other != path && other.extension().is_some_and(|e| e == "mark") {
                 if let Some((sha, deaths)) = left_by_dead_reader(&other) {
-                    let known = dead.entry(sha).or_insert((deaths, other.clone()));
-                    if deaths > known.0 {
-                        *known = (deaths, other);
-                    }
+                    let known = dead.entry(sha).or_default();
+                    known.0 = known.0.max(deaths);
+                    known.1.push(other);
                 }
             }
         }
@@ -138,22 +138,26 @@ impl Marks {
                 tracing::warn!(error = %e, "cannot write a reading mark");
             }
         }
-        if let Some((_, left)) = self.dead.remove(sha) {
+        if self.forget(sha) {
             tracing::warn!(
                 source,
                 deaths,
                 "a reader died with this message in hand before; reading it again"
             );
-            let _ = fs::remove_file(left);
         }
         fault_abort(raw);
     }
 
-    /// Forgets the message `sha`, quarantined unread: its dead reader's mark goes.
-    pub fn skip(&mut self, sha: &str) {
-        if let Some((_, left)) = self.dead.remove(sha) {
-            let _ = fs::remove_file(left);
+    /// Forgets the message `sha` (taken over, or quarantined unread): the dead readers'
+    /// marks for it go. True when there were some.
+    pub fn forget(&mut self, sha: &str) -> bool {
+        let Some((_, left)) = self.dead.remove(sha) else {
+            return false;
+        };
+        for file in left {
+            let _ = fs::remove_file(file);
         }
+        true
     }
 }
 
@@ -264,9 +268,10 @@ mod tests {
         leave_mark(dir.path(), "2-1-0.mark", 0, SHA);
         let mut marks = Marks::begin(Some(dir.path()));
         assert_eq!(marks.deaths(SHA), DEATHS_TO_QUARANTINE);
-        marks.skip(SHA);
+        assert!(marks.forget(SHA));
         assert_eq!(marks.deaths(SHA), 0);
         assert!(!dir.path().join("1-1-0.mark").exists());
+        assert!(!dir.path().join("2-1-0.mark").exists());
     }
 
     #[test]
