@@ -198,6 +198,17 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     use std::os::unix::process::ExitStatusExt;
     let d = Deployment::new("none");
     let dir = d.dir.path().join("in");
+    let secret = planted(4242)
+        .into_iter()
+        .find(|p| p.kind == "github-pat")
+        .unwrap();
+    let deadly = email(
+        "carol@example.org",
+        &format!("deadly {}", secret.secret),
+        "k1@example.org",
+        &[],
+        "DEADLY-7f3a",
+    );
     let files = [
         email(
             "bob@example.org",
@@ -206,13 +217,7 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
             &[],
             "bot account",
         ),
-        email(
-            "carol@example.org",
-            "deadly",
-            "k1@example.org",
-            &[],
-            "DEADLY-7f3a",
-        ),
+        deadly.clone(),
         email(
             "dave@example.org",
             "old token",
@@ -220,6 +225,8 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
             &[],
             "a token",
         ),
+        // Delivered twice: the copy is not read either.
+        deadly,
     ];
     let args = ingest_args(&dir, &files);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -251,7 +258,14 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
         log.contains("stopped closeloop each time it was read"),
         "{log}"
     );
-    assert_eq!(std::fs::read_dir(&marks).unwrap().count(), 0);
+    assert!(!log.contains(&secret.secret), "{log}");
+    // Its marks stay, so that a copy is quarantined too; they name no content.
+    let left: Vec<String> = std::fs::read_dir(&marks)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with("1 ") && !left[0].contains(&secret.secret));
 
     let out = d.run(&["quarantine", "--json"], None);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -260,7 +274,12 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     assert!(arr[0]["source"].as_str().unwrap().ends_with("1.eml"), "{v}");
     // Not parsed, but its sender and subject are shown, read from the bytes.
     assert_eq!(arr[0]["from"], "carol@example.org", "{v}");
-    assert_eq!(arr[0]["subject"], "deadly", "{v}");
+    let subject = arr[0]["subject"].as_str().unwrap();
+    assert!(subject.starts_with("deadly [REDACTED github-pat"), "{v}");
+    assert!(!out
+        .stdout
+        .windows(secret.secret.len())
+        .any(|w| w == secret.secret.as_bytes()));
     assert!(
         arr[0]["reason"]
             .as_str()

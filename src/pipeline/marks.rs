@@ -10,6 +10,9 @@
 //! names a message was left by a process that died reading it; the next reader of that
 //! message counts one death more. A message that was in hand at [`DEATHS_TO_QUARANTINE`]
 //! deaths is not read again: it is quarantined with the reason, and stays in the mailbox.
+//! Its marks are kept until they go stale (`STALE_AFTER`), so that a copy of the same
+//! bytes (delivered twice, in this batch or a later one) is not read either: the store
+//! takes the copy for the message already seen.
 //! Two deaths, not one: a process killed for another reason (shut down hard, killed for
 //! memory another part took) blames the message it happened to be reading.
 //!
@@ -35,8 +38,9 @@ pub const FAULT_ABORT_READING_ENV: &str = "CLOSELOOP_FAULT_ABORT_READING";
 /// overwrites the last whole.
 const MARK_BYTES: usize = 512;
 
-/// Marks left by dead processes for messages never seen again (moved away, read by
-/// another instance) are removed after this long.
+/// Marks left by dead processes are removed after this long: those of messages
+/// quarantined unread, and of messages never seen again (moved away, read by another
+/// instance).
 const STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The reason given for a message quarantined unread.
@@ -138,26 +142,17 @@ impl Marks {
                 tracing::warn!(error = %e, "cannot write a reading mark");
             }
         }
-        if self.forget(sha) {
+        if let Some((_, left)) = self.dead.remove(sha) {
             tracing::warn!(
                 source,
                 deaths,
                 "a reader died with this message in hand before; reading it again"
             );
+            for file in left {
+                let _ = fs::remove_file(file);
+            }
         }
         fault_abort(raw);
-    }
-
-    /// Forgets the message `sha` (taken over, or quarantined unread): the dead readers'
-    /// marks for it go. True when there were some.
-    pub fn forget(&mut self, sha: &str) -> bool {
-        let Some((_, left)) = self.dead.remove(sha) else {
-            return false;
-        };
-        for file in left {
-            let _ = fs::remove_file(file);
-        }
-        true
     }
 }
 
@@ -268,8 +263,13 @@ mod tests {
         leave_mark(dir.path(), "2-1-0.mark", 0, SHA);
         let mut marks = Marks::begin(Some(dir.path()));
         assert_eq!(marks.deaths(SHA), DEATHS_TO_QUARANTINE);
-        assert!(marks.forget(SHA));
-        assert_eq!(marks.deaths(SHA), 0);
+        // A message quarantined unread keeps its marks: the next batch still knows it.
+        assert_eq!(
+            Marks::begin(Some(dir.path())).deaths(SHA),
+            DEATHS_TO_QUARANTINE
+        );
+        // One read again takes every dead reader's mark for it over.
+        marks.reading(SHA, "imap:INBOX/7", b"raw");
         assert!(!dir.path().join("1-1-0.mark").exists());
         assert!(!dir.path().join("2-1-0.mark").exists());
     }

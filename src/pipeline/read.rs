@@ -60,7 +60,6 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             deaths,
             "this message stopped closeloop each time it was read; quarantined unread"
         );
-        marks.forget(&sha);
         Some(marks::reason(deaths))
     } else if size > max || item.truncated_from.is_some() {
         Some(format!(
