@@ -134,7 +134,7 @@ impl Marks {
         let deaths = self.deaths(sha);
         if let Some((_, file)) = &self.own {
             let mut mark = format!("{deaths} {sha} {source}");
-            mark.truncate(floor_char_boundary(&mark, MARK_BYTES - 1));
+            mark.truncate(mark.floor_char_boundary(MARK_BYTES - 1));
             let mut bytes = mark.into_bytes();
             bytes.resize(MARK_BYTES - 1, b' ');
             bytes.push(b'\n');
@@ -192,14 +192,6 @@ fn left_by_dead_reader(path: &Path) -> Option<(String, u32)> {
     Some((sha.to_string(), deaths + 1))
 }
 
-/// The largest char boundary of `s` at or below `at`.
-fn floor_char_boundary(s: &str, at: usize) -> usize {
-    (0..=at.min(s.len()))
-        .rev()
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(0)
-}
-
 /// Aborts when `FAULT_ABORT_READING_ENV` is set and `raw` contains its value.
 fn fault_abort(raw: &[u8]) {
     use std::sync::OnceLock;
@@ -211,7 +203,7 @@ fn fault_abort(raw: &[u8]) {
             .map(String::into_bytes)
     });
     if let Some(n) = needle {
-        if raw.windows(n.len()).any(|w| w == n.as_slice()) {
+        if memchr::memmem::find(raw, n).is_some() {
             tracing::error!("{FAULT_ABORT_READING_ENV}: aborting while reading a message");
             std::process::abort();
         }
