@@ -1,5 +1,5 @@
 //! Mutated mail across every format closeloop reads: the demo's messages and forwards
-//! carrying Office documents, 7-Zip archives, zips, tars and compressed files (the
+//! carrying Office documents, Outlook messages, 7-Zip archives, zips, tars and compressed files (the
 //! fixtures, and archives built here), each garbled a few ways (bit flips, cut, spliced
 //! tokens such as boundaries and encodings, repeated runs, pieces of the others). Every
 //! input goes through what ingest does to it before the database: parse, scan, redact,
@@ -114,7 +114,8 @@ fn forward(name: &str, bytes: &[u8], nested: bool) -> Vec<u8> {
     mail("a@corp.example", "Fwd: creds", "found this", original)
 }
 
-/// Archives built here: a zip, a tar.gz, a .bz2 and an .xz of a `.env` with a key.
+/// Built here: a zip, a tar.gz, a .bz2 and an .xz of a `.env` with a key, and an
+/// Outlook `.msg` carrying the zip.
 fn archives() -> Vec<(&'static str, Vec<u8>)> {
     let env =
         b"AWS_ACCESS_KEY_ID=AKIAQ7R4Z2M9X3LPW6KA\nTOKEN=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n";
@@ -136,12 +137,108 @@ fn archives() -> Vec<(&'static str, Vec<u8>)> {
     let mut xz =
         lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
     xz.write_all(env).unwrap();
+    let msg = outlook_msg(&zip);
     vec![
+        ("build failed.msg", msg),
         ("logs.zip", zip),
         ("ci.tar.gz", gz.finish().unwrap()),
         ("app.env.bz2", bz.finish().unwrap()),
         ("app.env.xz", xz.finish().unwrap()),
     ]
+}
+
+/// An Outlook `.msg` (a compound file, written with cfb as Outlook lays it out): a
+/// UTF-16 body with a key, a `.env` attachment, and an embedded message with a compressed
+/// RTF body and a zip of its own, so that garbling reaches the property streams, the
+/// attachment storages, the compressed RTF and the nesting.
+fn outlook_msg(zip: &[u8]) -> Vec<u8> {
+    type File = cfb::CompoundFile<Cursor<Vec<u8>>>;
+    // (id, type, bytes) of the variable-length properties; (id, type, value) of the fixed.
+    fn props(
+        f: &mut File,
+        dir: &str,
+        header: usize,
+        var: &[(u16, u16, Vec<u8>)],
+        fixed: &[(u16, u16, u64)],
+    ) {
+        for (id, kind, bytes) in var {
+            let path = format!("{dir}/__substg1.0_{id:04X}{kind:04X}");
+            f.create_stream(&path).unwrap().write_all(bytes).unwrap();
+        }
+        let mut stream = vec![0u8; header];
+        for (id, kind, value) in fixed {
+            stream.extend(kind.to_le_bytes());
+            stream.extend(id.to_le_bytes());
+            stream.extend(6u32.to_le_bytes());
+            stream.extend(value.to_le_bytes());
+        }
+        let path = format!("{dir}/__properties_version1.0");
+        f.create_stream(&path).unwrap().write_all(&stream).unwrap();
+    }
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let (unicode, binary, long, systime) = (0x001F, 0x0102, 0x0003, 0x0040);
+    let sent = (1_793_610_840u64 + 11_644_473_600) * 10_000_000;
+    let mut f: File =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).unwrap();
+    props(
+        &mut f,
+        "",
+        32,
+        &[
+            (0x0037, unicode, utf16("Build failed")),
+            (0x0C1F, unicode, utf16("alice@example.com")),
+            (0x1035, unicode, utf16("<orig-7@example.com>")),
+            (
+                0x1000,
+                unicode,
+                utf16("deploy key AKIAQ7R4Z2M9X3LPW6KA\r\nsee attached\r\n"),
+            ),
+        ],
+        &[(0x0039, systime, sent), (0x3FFD, long, 1252)],
+    );
+    let env = b"TOKEN=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n".to_vec();
+    let first = "/__attach_version1.0_#00000000";
+    f.create_storage(first).unwrap();
+    props(
+        &mut f,
+        first,
+        8,
+        &[(0x3707, unicode, utf16("creds.env")), (0x3701, binary, env)],
+        &[],
+    );
+    let second = "/__attach_version1.0_#00000001";
+    f.create_storage(second).unwrap();
+    props(
+        &mut f,
+        second,
+        8,
+        &[(0x3707, unicode, utf16("thread.msg"))],
+        &[(0x3705, long, 5)],
+    );
+    let inner = format!("{second}/__substg1.0_3701000D");
+    f.create_storage(&inner).unwrap();
+    let rtf = compressed_rtf::compress_rtf(r"{\rtf1\ansi key AKIAQ7R4Z2M9X3LPW6KA\par}").unwrap();
+    props(
+        &mut f,
+        &inner,
+        24,
+        &[(0x0037, unicode, utf16("Inner")), (0x1009, binary, rtf)],
+        &[],
+    );
+    let nested = format!("{inner}/__attach_version1.0_#00000000");
+    f.create_storage(&nested).unwrap();
+    props(
+        &mut f,
+        &nested,
+        8,
+        &[
+            (0x3707, unicode, utf16("logs.zip")),
+            (0x3701, binary, zip.to_vec()),
+        ],
+        &[],
+    );
+    f.flush().unwrap();
+    f.into_inner().into_inner()
 }
 
 /// A few mutations of `b`, some with pieces of `others`.
@@ -230,7 +327,22 @@ fn garbled_mail_in_every_format_never_panics() {
     for (name, bytes) in &files {
         for nested in [false, true] {
             let i = closeloop::parse::parse(&forward(name, bytes, nested));
-            assert_eq!(i.original.is_some(), nested, "{name}: {:?}", i.problems);
+            // An attached .msg is itself the forwarded original.
+            let msg = name.ends_with(".msg");
+            assert_eq!(
+                i.original.is_some(),
+                nested || msg,
+                "{name}: {:?}",
+                i.problems
+            );
+            if msg {
+                let deepest = "thread.msg / logs.zip / app/.env";
+                assert!(
+                    i.attachments.iter().any(|a| a.name.ends_with(deepest)),
+                    "{name}: {:?}",
+                    i.problems
+                );
+            }
             let read = i.attachments.iter().any(|a| a.name.contains(name.as_str()));
             let named = i.problems.iter().any(|p| p.contains(name.as_str()));
             assert!(read || named, "{name}: {:?}", i.problems);
