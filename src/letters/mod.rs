@@ -421,13 +421,14 @@ fn cut(s: &str, max: usize) -> String {
 fn strip_reply_prefixes(subject: &str) -> String {
     let mut s = one_line(subject);
     loop {
-        let lower = s.to_lowercase();
-        let Some(p) = ["re:", "aw:", "sv:", "antw:", "re :"]
-            .iter()
-            .find(|p| lower.starts_with(*p))
-        else {
+        let Some(p) = ["re:", "aw:", "sv:", "antw:", "re :"].iter().find(|p| {
+            s.as_bytes()
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+        }) else {
             break;
         };
+        // The prefix is ASCII, so its end is a character boundary.
         s = s[p.len()..].trim_start().to_string();
     }
     s
@@ -442,8 +443,9 @@ fn drop_other_case_tags(subject: &str, prefix: &str, keep: CaseId) -> String {
         let tag_end = after.find(']');
         let is_other_tag = tag_end.is_some_and(|end| {
             let tag = &after[..end];
+            // By bytes: a tag's first characters may be any text, not the prefix.
             tag.len() > prefix.len() + 1
-                && tag[..prefix.len()].eq_ignore_ascii_case(prefix)
+                && tag.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
                 && tag.as_bytes()[prefix.len()] == b'-'
                 && CaseId::parse(tag).is_some_and(|id| id != keep)
         });

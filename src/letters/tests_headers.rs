@@ -196,6 +196,12 @@ fn reply_subjects_are_never_doubled() {
         ("Build [draft]", "Re: Build [draft] [CL-12]"),
         ("", "Re: your report [CL-12]"),
         ("  \r\n ", "Re: your report [CL-12]"),
+        // Brackets around text whose first characters are not ASCII (a garbled subject).
+        (
+            "r [r´ x] [§iü] [CL´-3]",
+            "Re: r [r´ x] [§iü] [CL´-3] [CL-12]",
+        ),
+        ("Ré: [ç]", "Re: Ré: [ç] [CL-12]"),
     ] {
         assert_eq!(reply_subject(their, "CL", CaseId(12)), want, "{their:?}");
     }
