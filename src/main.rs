@@ -29,6 +29,7 @@ fn main() {
     let subscriber =
         closeloop::cli::log_subscriber(spec.as_deref(), default_level, std::io::stderr, ansi);
     tracing_subscriber::util::SubscriberInitExt::init(subscriber);
+    log_panics_without_their_text();
 
     // Messages are read on the runtime's threads; give them the main thread's 8 MiB of
     // stack instead of the 2 MiB default, so a deep path in a crate reading hostile input
@@ -50,6 +51,26 @@ fn main() {
         eprintln!("closeloop: {:#}", f.error);
         std::process::exit(f.code);
     }
+}
+
+/// A panic is a bug; the code that catches one goes on (parsing keeps the message as
+/// text, storing quarantines it). Its message may quote the text it was working on (a
+/// slice of a reporter's subject, say), which may hold a secret, so the log names the
+/// place in the code and gives the message only when the code wrote it as a literal.
+fn log_panics_without_their_text() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        match info.payload().downcast_ref::<&'static str>() {
+            Some(message) => tracing::error!(at, message, "closeloop panicked (a bug)"),
+            None => tracing::error!(
+                at,
+                "closeloop panicked (a bug; its message is not logged: it may quote message text)"
+            ),
+        }
+    }));
 }
 
 #[cfg(unix)]

@@ -420,15 +420,17 @@ fn cut(s: &str, max: usize) -> String {
 /// "Antw:") so a reply never reads "Re: Re:". "Fwd:" is kept: it is the reporter's.
 fn strip_reply_prefixes(subject: &str) -> String {
     let mut s = one_line(subject);
-    loop {
-        let Some(p) = ["re:", "aw:", "sv:", "antw:", "re :"].iter().find(|p| {
-            s.as_bytes()
-                .get(..p.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
-        }) else {
-            break;
-        };
-        // The prefix is ASCII, so its end is a character boundary.
+    // By bytes: the prefixes are ASCII, so a match ends at a character boundary.
+    let prefix = |s: &str| {
+        ["re:", "aw:", "sv:", "antw:", "re :"]
+            .into_iter()
+            .find(|p| {
+                s.as_bytes()
+                    .get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+            })
+    };
+    while let Some(p) = prefix(&s) {
         s = s[p.len()..].trim_start().to_string();
     }
     s

@@ -194,16 +194,9 @@ fn left_by_dead_reader(path: &Path) -> Option<(String, u32)> {
 
 /// Aborts when `FAULT_ABORT_READING_ENV` is set and `raw` contains its value.
 fn fault_abort(raw: &[u8]) {
-    use std::sync::OnceLock;
-    static NEEDLE: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-    let needle = NEEDLE.get_or_init(|| {
-        std::env::var(FAULT_ABORT_READING_ENV)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(String::into_bytes)
-    });
-    if let Some(n) = needle {
-        if memchr::memmem::find(raw, n).is_some() {
+    static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if let Some(n) = super::fault_needle(&NEEDLE, FAULT_ABORT_READING_ENV) {
+        if memchr::memmem::find(raw, n.as_bytes()).is_some() {
             tracing::error!("{FAULT_ABORT_READING_ENV}: aborting while reading a message");
             std::process::abort();
         }

@@ -29,11 +29,15 @@ mod route;
 use batch::*;
 use pending::Pending;
 use read::read_all;
-pub use read::{Item, Read, ReadAhead, ReadAheads};
+pub use read::{Item, Read, ReadAhead, ReadAheads, FAULT_PANIC_READING_ENV};
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};
 use route::{ignore_reason, reporter_reply_case};
+
+/// Fault injection for the tests: with this variable set, storing a message whose subject
+/// contains its value panics (as a bug would), with the subject in the panic's message.
+pub const FAULT_PANIC_STORING_ENV: &str = "CLOSELOOP_FAULT_PANIC_STORING";
 
 /// Stored report bodies are capped; the raw message stays in the mailbox.
 const MAX_STORED_BODY: usize = 256 * 1024;
@@ -221,37 +225,67 @@ async fn ingest_retrying(
     }
 }
 
+/// One transaction over `reads`: committed when all were stored, else rolled back. A
+/// panic while storing (a bug that some input reaches) is this transaction's error
+/// ([`StoreError::Panicked`]), not the end of intake: `store` then takes the batch one
+/// message at a time and quarantines the message that causes it.
 async fn ingest_tx(
     ctx: &Context,
     conn: &mut Conn,
     reads: &[Read],
     now: Millis,
 ) -> Result<Vec<Ingested>, StoreError> {
+    use futures::FutureExt;
     let mut tx = ctx.store.begin_on(conn).await?;
-    let mut batch = match Batch::load(ctx, &mut tx, reads, now).await {
-        Ok(b) => b,
+    let stored = std::panic::AssertUnwindSafe(ingest_all(ctx, &mut tx, reads, now))
+        .catch_unwind()
+        .await
+        .unwrap_or(Err(StoreError::Panicked));
+    match stored {
+        Ok(out) => {
+            tx.commit().await?;
+            ctx.outbox_wake.notify_one();
+            Ok(out)
+        }
         Err(e) => {
             tx.rollback().await.ok();
-            return Err(e);
+            Err(e)
         }
-    };
+    }
+}
+
+/// Every message of `reads`, inside the transaction `tx`.
+async fn ingest_all(
+    ctx: &Context,
+    tx: &mut Conn,
+    reads: &[Read],
+    now: Millis,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut batch = Batch::load(ctx, tx, reads, now).await?;
     let mut out = Vec::with_capacity(reads.len());
     for r in reads {
-        match ingest_in(ctx, &mut tx, &mut batch, r, now).await {
-            Ok(r) => out.push(r),
-            Err(e) => {
-                tx.rollback().await.ok();
-                return Err(e);
-            }
-        }
+        out.push(ingest_in(ctx, tx, &mut batch, r, now).await?);
     }
-    if let Err(e) = batch.flush(&mut tx).await {
-        tx.rollback().await.ok();
-        return Err(e);
-    }
-    tx.commit().await?;
-    ctx.outbox_wake.notify_one();
+    batch.flush(tx).await?;
     Ok(out)
+}
+
+/// The value of a fault-injection variable (for the tests), read once into `cell`.
+fn fault_needle(
+    cell: &'static std::sync::OnceLock<Option<String>>,
+    env: &str,
+) -> Option<&'static str> {
+    cell.get_or_init(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+        .as_deref()
+}
+
+/// Panics when `FAULT_PANIC_STORING_ENV` is set and `subject` contains its value, with a
+/// message quoting the subject, as a bug slicing a reporter's text would.
+fn fault_panic(subject: &str) {
+    static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if fault_needle(&NEEDLE, FAULT_PANIC_STORING_ENV).is_some_and(|n| subject.contains(n)) {
+        panic!("{FAULT_PANIC_STORING_ENV}: panicking while storing {subject:?}");
+    }
 }
 
 /// Quarantines a message the store refused, naming the error (never its content).
@@ -335,6 +369,7 @@ async fn ingest_in(
         });
     }
 
+    fault_panic(&parsed.subject);
     let sender = parsed.from.as_ref().map(|m| m.address.clone());
     let mut msg = NewMessage {
         message_id: message_id.map(str::to_string),

@@ -54,7 +54,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
     let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
     let deaths = marks.deaths(&sha);
     let killer = deaths >= marks::DEATHS_TO_QUARANTINE;
-    let unread = if killer {
+    let mut unread = if killer {
         tracing::error!(
             source = item.source,
             deaths,
@@ -69,24 +69,27 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         None
     };
     let (mut parsed, prepared) = if killer {
-        // Its sender and subject by a glance at the bytes, for the quarantine list.
-        let (from, subject) = parse::glance(raw);
-        let from = from.map(|address| parse::Mailbox {
-            name: None,
-            address,
-        });
-        let parsed = Inbound {
-            from,
-            subject,
-            ..Inbound::default()
-        };
-        (parsed, Prepared::default())
+        (glanced(raw), Prepared::default())
     } else {
         marks.reading(&sha, &item.source, raw);
         // An oversized message is read for its headers only.
-        let parsed = parse::parse(if unread.is_some() { head_of(raw) } else { raw });
-        let prepared = Prepared::new(ctx, &parsed);
-        (parsed, prepared)
+        let text = if unread.is_some() { head_of(raw) } else { raw };
+        let reading = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fault_panic(raw);
+            let parsed = parse::parse(text);
+            let prepared = Prepared::new(ctx, &parsed);
+            (parsed, prepared)
+        }));
+        reading.unwrap_or_else(|_| {
+            // A bug that this message reaches (parsing keeps its own panics: this is
+            // extraction's). Set aside, so that it is not read again at every start.
+            tracing::error!(
+                source = item.source,
+                "reading this message hit a bug; quarantined"
+            );
+            unread = Some(PANICKED_READING.to_string());
+            (glanced(raw), Prepared::default())
+        })
     };
     // Extraction has the attachments and the attached original's text (the
     // stored body carries them, redacted): the read batch need not.
@@ -101,6 +104,37 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         size,
         unread,
         source: item.source,
+    }
+}
+
+/// Why a message whose reading panicked is quarantined.
+const PANICKED_READING: &str = "closeloop hit a bug reading it (a panic; the log names the place \
+     in the code); kept in the mailbox, not read again: look at it yourself";
+
+/// Fault injection for the tests: with this variable set, reading a message that contains
+/// its value panics (as a bug in extraction would).
+pub const FAULT_PANIC_READING_ENV: &str = "CLOSELOOP_FAULT_PANIC_READING";
+
+fn fault_panic(raw: &[u8]) {
+    static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if let Some(n) = fault_needle(&NEEDLE, FAULT_PANIC_READING_ENV) {
+        if memchr::memmem::find(raw, n.as_bytes()).is_some() {
+            panic!("{FAULT_PANIC_READING_ENV}: panicking while reading a message");
+        }
+    }
+}
+
+/// A message not read: its sender and subject by a glance at the bytes, for the
+/// quarantine list.
+fn glanced(raw: &[u8]) -> Inbound {
+    let (from, subject) = parse::glance(raw);
+    Inbound {
+        from: from.map(|address| parse::Mailbox {
+            name: None,
+            address,
+        }),
+        subject,
+        ..Inbound::default()
     }
 }
 

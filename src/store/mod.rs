@@ -53,6 +53,11 @@ pub enum StoreError {
     /// nothing of that batch was stored; it is read again at the next start.
     #[error("shutting down before the batch was read")]
     ShuttingDown,
+    /// Storing panicked: a bug that some input reaches. The transaction was rolled back;
+    /// the panic's message is not kept (it may quote the message's text), the log says
+    /// where it happened.
+    #[error("closeloop hit a bug storing it (a panic; the log names the place in the code)")]
+    Panicked,
 }
 
 /// SQLSTATEs (PostgreSQL) and extended result codes (SQLite) after which a
@@ -203,7 +208,8 @@ impl StoreError {
                 _ => false,
             },
             StoreError::Folder { .. } => true,
-            StoreError::Migrate(_) | StoreError::NotFound(_) => false,
+            // A bug that this input reaches: it would panic again.
+            StoreError::Migrate(_) | StoreError::NotFound(_) | StoreError::Panicked => false,
             // Lost a race more often than `RETRIES`: try again later.
             StoreError::Conflict(_) => true,
             StoreError::ShuttingDown => true,
