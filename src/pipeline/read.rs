@@ -82,7 +82,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         }));
         reading.unwrap_or_else(|_| {
             // A bug that this message reaches (parsing keeps its own panics: this is
-            // extraction's). Set aside, so that it is not read again at every start.
+            // extraction's). Set aside, so that it does not stop intake at every start.
             tracing::error!(
                 source = item.source,
                 "reading this message hit a bug; quarantined"
@@ -109,7 +109,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
 
 /// Why a message whose reading panicked is quarantined.
 const PANICKED_READING: &str = "closeloop hit a bug reading it (a panic; the log names the place \
-     in the code); kept in the mailbox, not read again: look at it yourself";
+     in the code); kept in the mailbox: look at it yourself";
 
 /// Fault injection for the tests: with this variable set, reading a message that contains
 /// its value panics (as a bug in extraction would).
