@@ -4,6 +4,8 @@
 //!
 //! Must not contain business rules: it only schedules the use cases.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -55,38 +57,61 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let failed = Arc::new(AtomicBool::new(false));
+    let spawn = |name: &'static str, work| {
+        tasks.spawn(supervised(name, work, shutdown.clone(), failed.clone()));
+    };
     {
         // One instance reads the mailbox at a time: the one holding the intake lease.
         let (ctx, token) = (ctx.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            ctx.intake.set(IntakeState::Standby);
-            let (store, ttl) = (ctx.store.clone(), ctx.cfg.intake.lease_timeout.0);
-            let holder = crate::lease::instance_id();
-            crate::lease::run_while_holding(store, crate::lease::INTAKE, &holder, ttl, token, |t| {
-                intake_loop(ctx.clone(), t)
-            })
-            .await
-        });
+        spawn(
+            "intake",
+            Box::pin(async move {
+                ctx.intake.set(IntakeState::Standby);
+                let (store, ttl) = (ctx.store.clone(), ctx.cfg.intake.lease_timeout.0);
+                let holder = crate::lease::instance_id();
+                crate::lease::run_while_holding(
+                    store,
+                    crate::lease::INTAKE,
+                    &holder,
+                    ttl,
+                    token,
+                    |t| intake_loop(ctx.clone(), t),
+                )
+                .await
+            }),
+        );
     }
     {
         let (ctx, token, mailer) = (ctx.clone(), shutdown.clone(), mailer.clone());
-        tasks.spawn(async move { outbox_loop(ctx, mailer, token).await });
+        spawn(
+            "outbox",
+            Box::pin(async move { outbox_loop(ctx, mailer, token).await }),
+        );
     }
     {
         let (ctx, token) = (ctx.clone(), shutdown.clone());
-        tasks.spawn(async move { timers_loop(ctx, token).await });
+        spawn(
+            "timers",
+            Box::pin(async move { timers_loop(ctx, token).await }),
+        );
     }
     if let Some(listener) = http {
         let (ctx, token) = (ctx.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            if let Err(e) = web::serve(ctx, listener, token).await {
-                tracing::error!(error = %e, "HTTP endpoint stopped");
-            }
-        });
+        spawn(
+            "http",
+            Box::pin(async move {
+                if let Err(e) = web::serve(ctx, listener, token).await {
+                    tracing::error!(error = %e, "HTTP endpoint stopped");
+                }
+            }),
+        );
     }
     tasks.close();
-    signals.wait().await;
-    tracing::info!("shutting down: finishing the work in hand");
+    tokio::select! {
+        _ = signals.wait() => tracing::info!("shutting down: finishing the work in hand"),
+        _ = shutdown.cancelled() => {}
+    }
     shutdown.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
         .await
@@ -99,7 +124,37 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     // A task still holding a connection would keep `close` waiting.
     let _ = tokio::time::timeout(Duration::from_secs(1), ctx.store.close()).await;
     tracing::info!("stopped");
+    if failed.load(Ordering::SeqCst) {
+        anyhow::bail!("a task stopped on a bug (see the log); exiting so that a supervisor restarts closeloop");
+    }
     Ok(())
+}
+
+/// One of the daemon's tasks, boxed so that the tasks share a type.
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs `work`; should it panic (a bug), says which task stopped, sets `failed` and
+/// stops the daemon, which then exits with an error: a daemon without its intake or its
+/// sender would look alive while the loop stood still.
+async fn supervised(
+    name: &'static str,
+    work: Task,
+    shutdown: CancellationToken,
+    failed: Arc<AtomicBool>,
+) {
+    use futures::FutureExt;
+    if std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            task = name,
+            "a task stopped on a bug (a panic); stopping closeloop"
+        );
+        failed.store(true, Ordering::SeqCst);
+        shutdown.cancel();
+    }
 }
 
 /// SIGTERM and SIGINT, registered once.
@@ -240,5 +295,24 @@ async fn timers_loop(ctx: Context, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(TIMERS_EVERY) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_panics_stops_the_daemon_and_marks_the_run_failed() {
+        let (token, failed) = (CancellationToken::new(), Arc::new(AtomicBool::new(false)));
+        let bug: Task = Box::pin(async { panic!("a bug in a task") });
+        supervised("test", bug, token.clone(), failed.clone()).await;
+        assert!(token.is_cancelled());
+        assert!(failed.load(Ordering::SeqCst));
+        // A task that ends normally (at shutdown) stops nothing.
+        let (token, failed) = (CancellationToken::new(), Arc::new(AtomicBool::new(false)));
+        supervised("test", Box::pin(async {}), token.clone(), failed.clone()).await;
+        assert!(!token.is_cancelled());
+        assert!(!failed.load(Ordering::SeqCst));
     }
 }
