@@ -22,8 +22,9 @@ const ENV_NOT_KEYS: &[&str] = &[
     "CLOSELOOP_TEST_POSTGRES",
     crate::outbox::FAULT_KILL_AFTER_SEND_ENV,
     crate::pipeline::marks::FAULT_ABORT_READING_ENV,
-    crate::pipeline::FAULT_PANIC_STORING_ENV,
-    crate::pipeline::FAULT_PANIC_READING_ENV,
+    crate::fault::Stage::Reading.env(),
+    crate::fault::Stage::Storing.env(),
+    crate::fault::Stage::Sending.env(),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ pub mod dedup;
 pub mod demo;
 pub mod domain;
 pub mod extract;
+pub mod fault;
 pub mod imap;
 pub mod keyfile;
 pub mod lease;

@@ -55,6 +55,10 @@ pub fn backoff_from(first: Millis, attempts: i64) -> Millis {
     (first.max(1).saturating_mul(1i64 << exp)).min(6 * 3_600_000)
 }
 
+/// Why a letter whose building panicked failed.
+const PANICKED_BUILDING: &str =
+    "closeloop hit a bug building it (a panic; the log names the place in the code)";
+
 /// Sends every letter due at `now`, in batches, until none is left.
 pub async fn send_due(ctx: &Context, mailer: &Mailer, now: Millis) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
@@ -136,14 +140,19 @@ async fn send_one(
     let date =
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(row.created_at).unwrap_or_default();
     let letter = letter_of(row);
-    let result =
-        match letters::build_message(&letter, &ctx.cfg.outbound.from, &row.message_id, date) {
-            Ok(message) => {
-                let name = format!("{:06}-{}-{}", row.id, row.kind, file_safe(&row.recipient));
-                mailer.send(&message, &name).await
-            }
-            Err(e) => Err(SendError::Permanent(e.to_string())),
-        };
+    // A bug that this letter's text reaches (a panic) fails this letter, not the sender.
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::fault::panic_at(crate::fault::Stage::Sending, letter.subject.as_bytes());
+        letters::build_message(&letter, &ctx.cfg.outbound.from, &row.message_id, date)
+    }));
+    let result = match built {
+        Ok(Ok(message)) => {
+            let name = format!("{:06}-{}-{}", row.id, row.kind, file_safe(&row.recipient));
+            mailer.send(&message, &name).await
+        }
+        Ok(Err(e)) => Err(SendError::Permanent(e.to_string())),
+        Err(_) => Err(SendError::Permanent(PANICKED_BUILDING.to_string())),
+    };
     if result.is_ok() {
         fault_after_send();
     }

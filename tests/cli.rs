@@ -350,18 +350,15 @@ fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_s
     let args = ingest_args(&dir, &files);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let fault = [
-        (closeloop::pipeline::FAULT_PANIC_STORING_ENV, "BUG-5d2e"),
-        (
-            closeloop::pipeline::FAULT_PANIC_READING_ENV,
-            "BUG-READ-1f7c",
-        ),
+        (closeloop::fault::Stage::Storing.env(), "BUG-5d2e"),
+        (closeloop::fault::Stage::Reading.env(), "BUG-READ-1f7c"),
     ];
     let out = run_bin(&d.config_path, &args, None, &fault);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("closeloop panicked (a bug"), "{log}");
-    assert!(log.contains("src/pipeline/mod.rs:"), "{log}");
-    assert!(log.contains("src/pipeline/read.rs:"), "{log}");
+    // Where: the injected panics are in src/fault.rs.
+    assert!(log.contains("at=\"src/fault.rs:"), "{log}");
     assert!(!log.contains(&secret.secret), "{log}");
     assert!(!log.contains("panicking while storing"), "{log}");
 
@@ -404,6 +401,58 @@ fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_s
         4,
         "{said}"
     );
+}
+
+/// A bug that one letter's text reaches while it is built (a panic) fails that letter
+/// (the responders are told, as for any letter that cannot be delivered); the sender goes
+/// on with the others.
+#[test]
+fn a_letter_that_panics_its_builder_fails_and_the_others_go_out() {
+    let d = Deployment::new("none");
+    let dir = d.dir.path().join("in");
+    let files = [
+        email(
+            "bob@example.org",
+            "odd bot",
+            "s1@example.org",
+            &[],
+            "bot account",
+        ),
+        email(
+            "dave@example.org",
+            "old token",
+            "s2@example.org",
+            &[],
+            "a token",
+        ),
+    ];
+    let args = ingest_args(&dir, &files);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(d.run(&args, None).status.success());
+    let fault = [(closeloop::fault::Stage::Sending.env(), "odd bot")];
+    let out = run_bin(&d.config_path, &["run", "--once"], None, &fault);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("closeloop panicked (a bug"), "{log}");
+    let letters = |case: &str| {
+        let out = d.run(&["case", "show", case, "--json"], None);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["letters"].as_array().unwrap().clone()
+    };
+    let first = letters("CL-1");
+    let ack = first.iter().find(|l| l["kind"] == "ack").unwrap();
+    assert_eq!(ack["status"], "failed", "{first:?}");
+    let error = ack["last_error"].as_str().unwrap();
+    assert!(error.contains("closeloop hit a bug building it"), "{error}");
+    assert!(
+        first
+            .iter()
+            .any(|l| l["kind"] == "failure" && l["status"] == "sent"),
+        "the responders are told: {first:?}"
+    );
+    let second = letters("CL-2");
+    assert!(!second.is_empty());
+    assert!(second.iter().all(|l| l["status"] == "sent"), "{second:?}");
 }
 
 /// `ingest` and the messages written as `N.eml` files into `dir`.

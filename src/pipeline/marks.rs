@@ -195,7 +195,7 @@ fn left_by_dead_reader(path: &Path) -> Option<(String, u32)> {
 /// Aborts when `FAULT_ABORT_READING_ENV` is set and `raw` contains its value.
 fn fault_abort(raw: &[u8]) {
     static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if let Some(n) = super::fault_needle(&NEEDLE, FAULT_ABORT_READING_ENV) {
+    if let Some(n) = crate::fault::needle(&NEEDLE, FAULT_ABORT_READING_ENV) {
         if memchr::memmem::find(raw, n.as_bytes()).is_some() {
             tracing::error!("{FAULT_ABORT_READING_ENV}: aborting while reading a message");
             std::process::abort();

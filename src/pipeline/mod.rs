@@ -29,15 +29,11 @@ mod route;
 use batch::*;
 use pending::Pending;
 use read::read_all;
-pub use read::{Item, Read, ReadAhead, ReadAheads, FAULT_PANIC_READING_ENV};
+pub use read::{Item, Read, ReadAhead, ReadAheads};
 pub use report::redact_all;
 use report::*;
 pub use route::{case_in_subject, named_case};
 use route::{ignore_reason, reporter_reply_case};
-
-/// Fault injection for the tests: with this variable set, storing a message whose subject
-/// contains its value panics (as a bug would), with the subject in the panic's message.
-pub const FAULT_PANIC_STORING_ENV: &str = "CLOSELOOP_FAULT_PANIC_STORING";
 
 /// Stored report bodies are capped; the raw message stays in the mailbox.
 const MAX_STORED_BODY: usize = 256 * 1024;
@@ -270,24 +266,6 @@ async fn ingest_all(
     Ok(out)
 }
 
-/// The value of a fault-injection variable (for the tests), read once into `cell`.
-fn fault_needle(
-    cell: &'static std::sync::OnceLock<Option<String>>,
-    env: &str,
-) -> Option<&'static str> {
-    cell.get_or_init(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
-        .as_deref()
-}
-
-/// Panics when `FAULT_PANIC_STORING_ENV` is set and `subject` contains its value, with a
-/// message quoting the subject, as a bug slicing a reporter's text would.
-fn fault_panic(subject: &str) {
-    static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if fault_needle(&NEEDLE, FAULT_PANIC_STORING_ENV).is_some_and(|n| subject.contains(n)) {
-        panic!("{FAULT_PANIC_STORING_ENV}: panicking while storing {subject:?}");
-    }
-}
-
 /// Quarantines a message the store refused, naming the error (never its content).
 async fn record_unstorable(
     ctx: &Context,
@@ -369,7 +347,7 @@ async fn ingest_in(
         });
     }
 
-    fault_panic(&parsed.subject);
+    crate::fault::panic_at(crate::fault::Stage::Storing, parsed.subject.as_bytes());
     let sender = parsed.from.as_ref().map(|m| m.address.clone());
     let mut msg = NewMessage {
         message_id: message_id.map(str::to_string),

@@ -75,7 +75,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         // An oversized message is read for its headers only.
         let text = if unread.is_some() { head_of(raw) } else { raw };
         let reading = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            fault_panic(raw);
+            crate::fault::panic_at(crate::fault::Stage::Reading, raw);
             let parsed = parse::parse(text);
             let prepared = Prepared::new(ctx, &parsed);
             (parsed, prepared)
@@ -110,19 +110,6 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
 /// Why a message whose reading panicked is quarantined.
 const PANICKED_READING: &str = "closeloop hit a bug reading it (a panic; the log names the place \
      in the code); kept in the mailbox: look at it yourself";
-
-/// Fault injection for the tests: with this variable set, reading a message that contains
-/// its value panics (as a bug in extraction would).
-pub const FAULT_PANIC_READING_ENV: &str = "CLOSELOOP_FAULT_PANIC_READING";
-
-fn fault_panic(raw: &[u8]) {
-    static NEEDLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if let Some(n) = fault_needle(&NEEDLE, FAULT_PANIC_READING_ENV) {
-        if memchr::memmem::find(raw, n.as_bytes()).is_some() {
-            panic!("{FAULT_PANIC_READING_ENV}: panicking while reading a message");
-        }
-    }
-}
 
 /// A message not read: its sender and subject by a glance at the bytes, for the
 /// quarantine list.
