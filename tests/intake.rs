@@ -21,6 +21,7 @@ on_both_backends!(
     resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation,
     strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies,
     bad_input_is_stored_with_a_warning_or_quarantined_never_lost,
+    a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch,
     oversized_messages_are_quarantined_with_the_reason,
     a_batch_commits_together,
 );
@@ -624,6 +625,54 @@ async fn bad_input_is_stored_with_a_warning_or_quarantined_never_lost(backend: B
     assert!(
         !r.problems.is_empty(),
         "broken MIME is recorded as a problem"
+    );
+}
+
+/// A damaged From that still ends in an allowed domain (found by the garbled-input
+/// campaign) is quarantined as it is read, not when its acknowledgement is composed:
+/// before, composing failed the whole batch, which was then retried one message at a
+/// time (on PostgreSQL the failed attempt used up case numbers). The reason does not
+/// quote the address, which may carry any text of the header.
+async fn a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let raws = vec![
+        email("alice@example.org", "first", "n1@x", &[], "a token"),
+        email("erin@execurity@example.org", "second", "n2@x", &[], "a key"),
+        email("bob@example.org", "third", "n3@x", &[], "a bot"),
+    ];
+    let out = pipeline::ingest_batch(&ctx, items(&raws), T0)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out[0],
+            Ingested::Report {
+                case: CaseId(1),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    match &out[1] {
+        Ingested::Quarantined { reason } => {
+            assert_eq!(
+                reason, "the sender address (From) is not one a letter can be sent to",
+                "{out:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Case numbers follow on: the batch went through in one transaction.
+    assert!(
+        matches!(
+            out[2],
+            Ingested::Report {
+                case: CaseId(2),
+                ..
+            }
+        ),
+        "{out:?}"
     );
 }
 

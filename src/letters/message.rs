@@ -54,6 +54,12 @@ impl Header for AutoResponseSuppress {
     }
 }
 
+/// Whether a letter can be sent to `address`: the checks [`build_message`] makes of its
+/// To (one address, no control character, an address lettre can write).
+pub fn can_address(address: &str) -> bool {
+    recipient(address).and_then(|to| mailbox("To", &to)).is_ok()
+}
+
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, LetterError> {
     let clean = value.trim();
     if clean.chars().any(|c| c.is_control()) {

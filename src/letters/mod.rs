@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use context::*;
-pub use message::build_message;
+pub use message::{build_message, can_address};
 pub use overrides::Overrides;
 pub use readability::{count_syllables, flesch_reading_ease};
 

@@ -391,6 +391,16 @@ async fn ingest_in(
             "no sender address (From) could be read".into(),
         ));
     };
+    if !crate::letters::can_address(&from) {
+        // A damaged From that still names a domain: no letter could reach it, so no
+        // loop could close. It may carry any text of the header: stored redacted.
+        msg.sender = Some(redact_all(&from));
+        return Ok(quarantine(
+            batch,
+            msg,
+            "the sender address (From) is not one a letter can be sent to".into(),
+        ));
+    }
 
     // What follows may read cases and letters this batch has not written yet.
     if may_name_case(ctx, parsed) {
@@ -424,7 +434,10 @@ async fn ingest_in(
     }
     if !ctx.cfg.sender_allowed(&from) {
         let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(&from);
-        let reason = format!("sender domain '{domain}' is not in intake.allowed_domains");
+        let reason = format!(
+            "sender domain '{}' is not in intake.allowed_domains",
+            redact_all(domain)
+        );
         return Ok(quarantine(batch, msg, reason));
     }
 
