@@ -451,7 +451,8 @@ common::on_both_backends!(garbled_mail_through_the_store_is_never_lost);
 
 /// The same garbled mail, and garbled responder replies, through the whole ingest into a
 /// real database, in batches as the intakes make them; then the outbox sends every letter
-/// they caused. No batch fails, every message gets an outcome and is found again when
+/// they caused. No batch fails, no message is left for the store to refuse (the batch's
+/// last resort), every message gets an outcome and is found again when
 /// read twice (stored, quarantined or ignored: never lost), and every letter written has
 /// well-formed header lines (nothing a garbled subject or sender carried broke out).
 /// 300 messages by default; a campaign (`CLOSELOOP_FUZZ_SECONDS`) goes on for its time.
@@ -511,6 +512,14 @@ async fn garbled_mail_through_the_store_is_never_lost(backend: common::Backend) 
             .unwrap_or_else(|e| panic!("{why}: the batch failed: {e}"));
         assert_eq!(out.len(), raws.len(), "{why}");
         for o in &out {
+            // Refused by the store is the last resort (the batch failed and was retried
+            // one message at a time): what garbling does must be caught before that.
+            if let closeloop::pipeline::Ingested::Quarantined { reason } = o {
+                assert!(
+                    !reason.starts_with("could not be stored"),
+                    "{why}: a message failed its batch: {reason}"
+                );
+            }
             let debug = format!("{o:?}");
             let kind = debug.split([' ', '{', '(']).next().unwrap_or_default();
             *outcomes.entry(kind.to_string()).or_default() += 1;

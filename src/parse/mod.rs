@@ -139,6 +139,13 @@ impl Inbound {
 /// Parses one raw message. Never panics and never returns an empty result without a problem
 /// saying why.
 pub fn parse(raw: &[u8]) -> Inbound {
+    let mut inbound = parse_caught(raw);
+    drop_nul(&mut inbound);
+    inbound
+}
+
+/// [`parse_guarded`], its panics caught.
+fn parse_caught(raw: &[u8]) -> Inbound {
     match catch_unwind(AssertUnwindSafe(|| parse_guarded(raw))) {
         Ok(inbound) => inbound,
         Err(_) => {
@@ -152,6 +159,58 @@ pub fn parse(raw: &[u8]) -> Inbound {
                 .push("parser crashed on this message; raw message kept as text".into());
             inbound
         }
+    }
+}
+
+/// Removes NUL from every text of `inbound`: decoding (base64, quoted-printable, encoded
+/// words, UTF-16 in a `.msg`, a file in an archive) can give what the raw bytes did not
+/// hold, and PostgreSQL refuses NUL in text.
+fn drop_nul(inbound: &mut Inbound) {
+    fn one(s: &mut String) -> bool {
+        let had = s.contains('\0');
+        if had {
+            s.retain(|c| c != '\0');
+        }
+        had
+    }
+    fn some(s: &mut Option<String>) -> bool {
+        s.as_mut().is_some_and(one)
+    }
+    fn all(v: &mut [String]) -> bool {
+        v.iter_mut().fold(false, |had, s| one(s) | had)
+    }
+    fn mailbox(m: &mut Option<Mailbox>) -> bool {
+        m.as_mut()
+            .is_some_and(|m| some(&mut m.name) | one(&mut m.address))
+    }
+    let i = inbound;
+    let mut had = some(&mut i.message_id)
+        | mailbox(&mut i.from)
+        | mailbox(&mut i.reply_to)
+        | some(&mut i.return_path)
+        | all(&mut i.recipients)
+        | one(&mut i.subject)
+        | all(&mut i.in_reply_to)
+        | all(&mut i.references)
+        | some(&mut i.auto_submitted)
+        | some(&mut i.precedence)
+        | some(&mut i.list_id)
+        | all(&mut i.authentication_results)
+        | one(&mut i.text)
+        | all(&mut i.problems);
+    for a in &mut i.attachments {
+        had |= one(&mut a.name) | one(&mut a.text);
+    }
+    if let Some(o) = &mut i.original {
+        had |= some(&mut o.from)
+            | some(&mut o.subject)
+            | some(&mut o.date)
+            | some(&mut o.message_id)
+            | one(&mut o.text);
+    }
+    if had {
+        i.problems
+            .push("NUL characters in the decoded text (removed)".to_string());
     }
 }
 

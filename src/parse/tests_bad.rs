@@ -240,6 +240,29 @@ fn nul_bytes() {
     assert!(!i.subject.contains('\0'));
 }
 
+/// NUL that only decoding gives (an encoded word, base64, quoted-printable, a file's
+/// name and text) is removed too: PostgreSQL refuses it in text.
+#[test]
+fn nul_from_decoding_is_removed_everywhere() {
+    let raw =
+        "From: =?utf-8?b?Qm9iAA==?= <bob@corp.example>\r\nSubject: =?utf-8?b?a2V5AA==?= here\r\n\
+        Message-ID: <n@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+        see=00 this\r\n--b\r\nContent-Type: text/plain; name=\"=?utf-8?b?YQBiLmVudg==?=\"\r\n\
+        Content-Disposition: attachment; filename=\"=?utf-8?b?YQBiLmVudg==?=\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\nS0VZPXYAYWx1ZQo=\r\n--b--\r\n";
+    let i = parse(raw.as_bytes());
+    // Header values had their control characters made spaces already.
+    assert_eq!(i.subject, "key  here");
+    assert_eq!(i.text, "see this");
+    assert_eq!(i.from.as_ref().and_then(|f| f.name.as_deref()), Some("Bob"));
+    assert_eq!(i.attachments.len(), 1, "{:?}", i.problems);
+    assert_eq!(i.attachments[0].name, "a b.env");
+    assert_eq!(i.attachments[0].text.trim(), "KEY=value");
+    assert_problem(&i, "NUL characters in the decoded text (removed)");
+    assert!(!format!("{i:?}").contains("\\0"), "{i:?}");
+}
+
 #[test]
 fn missing_identity_headers_are_reported() {
     let i = parse(b"Subject: hi\n\nbody\n");
