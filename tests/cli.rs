@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use common::*;
 
@@ -22,9 +22,7 @@ fn output_commands_end_quietly_on_a_closed_pipe() {
             )
         })
         .collect();
-    let args = ingest_args(&d.dir.path().join("in"), &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(d.run(&args, None).status.success());
+    assert!(ingest(&d, &files, &[]).status.success());
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_closeloop"))
         .arg("--config")
@@ -81,7 +79,6 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
         .into_iter()
         .find(|p| p.kind == "github-pat")
         .unwrap();
-    let dir = d.dir.path().join("in");
     let files = [
         // An outsider: quarantined, the token in the subject stays masked.
         email(
@@ -108,9 +105,7 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
             "bot account",
         ),
     ];
-    let args = ingest_args(&dir, &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(d.run(&args, None).status.success());
+    assert!(ingest(&d, &files, &[]).status.success());
 
     let out = d.run(&["quarantine"], None);
     assert!(out.status.success());
@@ -161,7 +156,6 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
 #[test]
 fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
     let d = Deployment::new("none");
-    let dir = d.dir.path().join("in");
     let report = email(
         "bob@example.org",
         "odd bot",
@@ -176,10 +170,8 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
         // Another message under the same Message-ID: taken as the same, but named.
         email("eve@example.org", "nothing", "r1@example.org", &[], "hello"),
     ];
-    let args = ingest_args(&dir, &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Info, as the daemon logs by default (one-shot commands log warnings only).
-    let out = run_bin(&d.config_path, &args, None, &[("CLOSELOOP_LOG", "info")]);
+    let out = ingest(&d, &files, &[("CLOSELOOP_LOG", "info")]);
     assert!(out.status.success());
     let log = String::from_utf8_lossy(&out.stderr);
     let named: Vec<&str> = log
@@ -197,7 +189,6 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
 fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     use std::os::unix::process::ExitStatusExt;
     let d = Deployment::new("none");
-    let dir = d.dir.path().join("in");
     let secret = planted(4242)
         .into_iter()
         .find(|p| p.kind == "github-pat")
@@ -228,15 +219,13 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
         // Delivered twice: the copy is not read either.
         deadly,
     ];
-    let args = ingest_args(&dir, &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let fault = [(
         closeloop::pipeline::marks::FAULT_ABORT_READING_ENV,
         "DEADLY-7f3a",
     )];
     let marks = d.dir.path().join("closeloop.reading");
     for death in 1..=2 {
-        let out = run_bin(&d.config_path, &args, None, &fault);
+        let out = ingest(&d, &files, &fault);
         assert_eq!(
             out.status.signal(),
             Some(libc::SIGABRT),
@@ -251,7 +240,7 @@ fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
         assert!(left[0].starts_with(&format!("{} ", death - 1)), "{left:?}");
         assert!(left[0].contains("1.eml"), "{left:?}");
     }
-    let out = run_bin(&d.config_path, &args, None, &fault);
+    let out = ingest(&d, &files, &fault);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(
@@ -347,13 +336,11 @@ fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_s
             "BUG-READ-1f7c",
         ),
     ];
-    let args = ingest_args(&dir, &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let fault = [
         (closeloop::fault::Stage::Storing.env(), "BUG-5d2e"),
         (closeloop::fault::Stage::Reading.env(), "BUG-READ-1f7c"),
     ];
-    let out = run_bin(&d.config_path, &args, None, &fault);
+    let out = ingest(&d, &files, &fault);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("closeloop panicked (a bug"), "{log}");
@@ -390,7 +377,7 @@ fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_s
     }
     // Read again, all four are known (the reading panic is caught again, before the store
     // finds the message already quarantined).
-    let out = run_bin(&d.config_path, &args, None, &fault);
+    let out = ingest(&d, &files, &fault);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     let said = String::from_utf8_lossy(&out.stdout);
@@ -409,7 +396,6 @@ fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_s
 #[test]
 fn a_letter_that_panics_its_builder_fails_and_the_others_go_out() {
     let d = Deployment::new("none");
-    let dir = d.dir.path().join("in");
     let files = [
         email(
             "bob@example.org",
@@ -426,9 +412,7 @@ fn a_letter_that_panics_its_builder_fails_and_the_others_go_out() {
             "a token",
         ),
     ];
-    let args = ingest_args(&dir, &files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(d.run(&args, None).status.success());
+    assert!(ingest(&d, &files, &[]).status.success());
     let fault = [(closeloop::fault::Stage::Sending.env(), "odd bot")];
     let out = run_bin(&d.config_path, &["run", "--once"], None, &fault);
     let log = String::from_utf8_lossy(&out.stderr);
@@ -455,16 +439,18 @@ fn a_letter_that_panics_its_builder_fails_and_the_others_go_out() {
     assert!(second.iter().all(|l| l["status"] == "sent"), "{second:?}");
 }
 
-/// `ingest` and the messages written as `N.eml` files into `dir`.
-fn ingest_args(dir: &std::path::Path, files: &[Vec<u8>]) -> Vec<String> {
-    std::fs::create_dir_all(dir).unwrap();
+/// Runs `ingest` (with `env`) on `files`, written as `N.eml` into the deployment's `in/`.
+fn ingest(d: &Deployment, files: &[Vec<u8>], env: &[(&str, &str)]) -> Output {
+    let dir = d.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
     let mut args = vec!["ingest".to_string()];
     for (i, raw) in files.iter().enumerate() {
         let f = dir.join(format!("{i}.eml"));
         std::fs::write(&f, raw).unwrap();
         args.push(f.display().to_string());
     }
-    args
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_bin(&d.config_path, &args, None, env)
 }
 
 /// A Maildir holding processed mail where earlier versions left it (in `cur/`, flagged

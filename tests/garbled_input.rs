@@ -323,6 +323,14 @@ fn campaign() -> (Option<u64>, u64) {
 /// A carried file: its name and bytes.
 type Named = (String, Vec<u8>);
 
+/// Whether a run is over: a campaign's `seconds` have passed, or else `rounds` are done.
+fn over(seconds: Option<u64>, start: Instant, round: u64, rounds: u64) -> bool {
+    match seconds {
+        Some(s) => start.elapsed() >= Duration::from_secs(s),
+        None => round == rounds,
+    }
+}
+
 /// The carried files (fixtures and those built here), and every base input as bytes to
 /// splice pieces of.
 fn bases() -> (Vec<Named>, Vec<Vec<u8>>) {
@@ -403,14 +411,7 @@ fn garbled_mail_in_every_format_never_panics() {
         }
     }));
     let (start, mut round) = (Instant::now(), 0u64);
-    loop {
-        let done = match seconds {
-            Some(s) => start.elapsed() >= Duration::from_secs(s),
-            None => round == 1_000,
-        };
-        if done {
-            break;
-        }
+    while !over(seconds, start, round, 1_000) {
         let raw = garbled(&mut rng, &files, &others);
         if let Some(last) = &last {
             std::fs::write(last, &raw).unwrap();
@@ -475,14 +476,7 @@ async fn garbled_mail_through_the_store_is_never_lost(backend: common::Backend) 
     others.extend(replies.iter().cloned());
     let (start, mut round) = (Instant::now(), 0u64);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-    loop {
-        let done = match seconds {
-            Some(s) => start.elapsed() >= Duration::from_secs(s),
-            None => round == 3,
-        };
-        if done {
-            break;
-        }
+    while !over(seconds, start, round, 3) {
         let raws: Vec<Vec<u8>> = (0..100)
             .map(|_| match rng.below(10) {
                 0 => {
