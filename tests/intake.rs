@@ -22,6 +22,7 @@ on_both_backends!(
     strangers_are_quarantined_and_automatic_mail_is_ignored_without_replies,
     bad_input_is_stored_with_a_warning_or_quarantined_never_lost,
     a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch,
+    a_token_in_the_sender_or_the_message_id_is_never_stored,
     oversized_messages_are_quarantined_with_the_reason,
     a_batch_commits_together,
 );
@@ -673,6 +674,94 @@ async fn a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch(b
             }
         ),
         "{out:?}"
+    );
+}
+
+/// Addresses and Message-IDs are stored as they are (letters go to the one and quote
+/// the other), so one that holds a key must not reach the store whole: a token-shaped
+/// sender is quarantined with the address redacted; a token-shaped Message-ID becomes
+/// a keyed fingerprint, by which the message still finds itself when it comes again.
+async fn a_token_in_the_sender_or_the_message_id_is_never_stored(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let (token, _) = secret_line(3);
+    let raws = vec![
+        email(
+            &format!("{token}@example.org"),
+            "first",
+            "n1@x",
+            &[],
+            "a bot",
+        ),
+        email(
+            "bob@example.org",
+            "second",
+            &format!("{token}@x"),
+            &[],
+            "a key",
+        ),
+    ];
+    let out = pipeline::ingest_batch(&ctx, items(&raws), T0)
+        .await
+        .unwrap();
+    match &out[0] {
+        Ingested::Quarantined { reason } => assert!(
+            reason.starts_with("the sender address (From) holds text that looks like a secret"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(
+            out[1],
+            Ingested::Report {
+                case: CaseId(1),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let held = set_aside::list(&mut c, "quarantined", None, 10)
+        .await
+        .unwrap();
+    let sender = held[0].sender.as_deref().unwrap();
+    assert!(
+        sender.contains("[REDACTED github-pat") && !sender.contains(&token[4..]),
+        "{sender}"
+    );
+    let report = &intake::reports_of(&mut c, CaseId(1)).await.unwrap()[0];
+    let mid = report.message_id.as_deref().unwrap();
+    assert!(
+        mid.ends_with("@redacted.invalid") && !mid.contains(&token[4..]),
+        "{mid}"
+    );
+    assert!(
+        report.problems.contains("Message-ID"),
+        "{}",
+        report.problems
+    );
+    let letters = letters_of(&ctx, 1).await;
+    assert!(
+        letters
+            .iter()
+            .any(|l| l.in_reply_to.as_deref() == Some(mid)),
+        "{mid}"
+    );
+    for l in &letters {
+        let quoted = format!("{:?} {} {}", l.in_reply_to, l.refs, l.body);
+        assert!(!quoted.contains(&token[4..]), "{quoted}");
+    }
+    drop(c);
+    // Both are known when they come again.
+    let again = pipeline::ingest_batch(&ctx, items(&raws), T0)
+        .await
+        .unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, Ingested::AlreadySeen { .. })),
+        "{again:?}"
     );
 }
 

@@ -55,6 +55,39 @@ fn planted_secrets_appear_in_no_output() {
     )
     .unwrap();
     files.push(stranger);
+    // A sender address that is itself a token: letters could only go to it by keeping it.
+    let pat = planted.iter().find(|p| p.kind == "github-pat").unwrap();
+    let token_sender = msgs.join("token-sender.eml");
+    std::fs::write(
+        &token_sender,
+        email(
+            &format!("{}@example.org", pat.secret),
+            "odd sender",
+            "t@x",
+            &[],
+            "see who sent this",
+        ),
+    )
+    .unwrap();
+    files.push(token_sender);
+    // A Message-ID that holds a key: stored, and quoted by the letters, as it is.
+    let stripe = planted
+        .iter()
+        .find(|p| p.kind == "stripe-secret-key")
+        .unwrap();
+    let token_id = msgs.join("token-id.eml");
+    std::fs::write(
+        &token_id,
+        email(
+            "erin@example.org",
+            "odd message id",
+            &format!("{}@mail.example.org", stripe.secret),
+            &[],
+            "a bot account posts at night",
+        ),
+    )
+    .unwrap();
+    files.push(token_id);
 
     let mut outputs = Vec::new();
     let debug = [("CLOSELOOP_LOG", "debug")];
@@ -105,6 +138,14 @@ fn planted_secrets_appear_in_no_output() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if args == ["quarantine", "--json"] {
+            assert!(
+                String::from_utf8_lossy(&out.stdout)
+                    .contains("holds text that looks like a secret"),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
         outputs.push(out);
     }
     // `scan` finds every planted kind and prints none of them.

@@ -353,7 +353,8 @@ async fn ingest_in(
         message_id: message_id.map(str::to_string),
         raw_sha256: sha.clone(),
         source: source.clone(),
-        sender: sender.clone(),
+        // An address is stored as it is unless part of it scans as a secret.
+        sender: sender.as_deref().map(redact_all),
         subject: redact_all(&parsed.subject),
         disposition: "",
         reason: None,
@@ -393,12 +394,22 @@ async fn ingest_in(
     };
     if !crate::letters::can_address(&from) {
         // A damaged From that still names a domain: no letter could reach it, so no
-        // loop could close. It may carry any text of the header: stored redacted.
-        msg.sender = Some(redact_all(&from));
+        // loop could close.
         return Ok(quarantine(
             batch,
             msg,
             "the sender address (From) is not one a letter can be sent to".into(),
+        ));
+    }
+    if msg.sender.as_deref() != Some(from.as_str()) {
+        // Reports and letters keep their reporter's address in plaintext, and
+        // nothing may keep a secret so: the message waits for a responder.
+        return Ok(quarantine(
+            batch,
+            msg,
+            "the sender address (From) holds text that looks like a secret (stored redacted; \
+             no letter is sent to it)"
+                .into(),
         ));
     }
 

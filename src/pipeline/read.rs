@@ -91,6 +91,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             (glanced(raw), Prepared::default())
         })
     };
+    hide_secret_message_id(ctx, &mut parsed);
     // Extraction has the attachments and the attached original's text (the
     // stored body carries them, redacted): the read batch need not.
     parsed.attachments = Vec::new();
@@ -105,6 +106,25 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         unread,
         source: item.source,
     }
+}
+
+/// A Message-ID is stored, and quoted in the letters that answer it, as it is: one
+/// holding text that scans as a secret is replaced by a keyed fingerprint of it, by
+/// which the message still finds itself when it comes again (the letters then thread
+/// on nothing of the reporter's).
+fn hide_secret_message_id(ctx: &Context, parsed: &mut Inbound) {
+    let Some(mid) = parsed.message_id.as_deref() else {
+        return;
+    };
+    let findings = extract::scanner().scan(mid);
+    if !findings.iter().any(|f| f.class == ArtifactClass::Secret) {
+        return;
+    }
+    let fingerprint = extract::fingerprint(ctx.key.bytes(), "message-id", mid);
+    parsed.message_id = Some(format!("{}@redacted.invalid", &fingerprint[..32]));
+    parsed
+        .problems
+        .push("the Message-ID holds text that looks like a secret: kept as a fingerprint".into());
 }
 
 /// Why a message whose reading panicked is quarantined.
