@@ -25,6 +25,7 @@ const ENV_NOT_KEYS: &[&str] = &[
     crate::fault::Stage::Reading.env(),
     crate::fault::Stage::Storing.env(),
     crate::fault::Stage::Sending.env(),
+    crate::fault::Stage::Task.env(),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -143,6 +143,10 @@ async fn supervised(
     failed: Arc<AtomicBool>,
 ) {
     use futures::FutureExt;
+    let work = async move {
+        crate::fault::panic_at(crate::fault::Stage::Task, name.as_bytes());
+        work.await
+    };
     if std::panic::AssertUnwindSafe(work)
         .catch_unwind()
         .await

@@ -15,6 +15,9 @@ pub enum Stage {
     Storing,
     /// Building a letter whose subject contains the text.
     Sending,
+    /// Starting the daemon's task (`intake`, `outbox`, `timers`, `http`) whose name
+    /// contains the text.
+    Task,
 }
 
 impl Stage {
@@ -24,6 +27,7 @@ impl Stage {
             Stage::Reading => "CLOSELOOP_FAULT_PANIC_READING",
             Stage::Storing => "CLOSELOOP_FAULT_PANIC_STORING",
             Stage::Sending => "CLOSELOOP_FAULT_PANIC_SENDING",
+            Stage::Task => "CLOSELOOP_FAULT_PANIC_TASK",
         }
     }
 }
@@ -31,7 +35,7 @@ impl Stage {
 /// Panics when the variable of `stage` is set and `haystack` contains its value, with a
 /// message quoting `haystack`, as a bug slicing a reporter's text would.
 pub fn panic_at(stage: Stage, haystack: &[u8]) {
-    static CELLS: [OnceLock<Option<String>>; 3] = [const { OnceLock::new() }; 3];
+    static CELLS: [OnceLock<Option<String>>; 4] = [const { OnceLock::new() }; 4];
     let Some(text) = needle(&CELLS[stage as usize], stage.env()) else {
         return;
     };

@@ -439,6 +439,57 @@ fn a_letter_that_panics_its_builder_fails_and_the_others_go_out() {
     assert!(second.iter().all(|l| l["status"] == "sent"), "{second:?}");
 }
 
+/// A daemon task that panics (a bug outside the per-message catches) stops closeloop
+/// with an error, after the other tasks finish their work in hand, so that a supervisor
+/// restarts it: a daemon without its timers, its sender or its intake would look alive
+/// while the loop stood still.
+#[test]
+fn a_daemon_task_that_panics_stops_closeloop_with_an_error() {
+    let d = Deployment::new("none");
+    for task in ["timers", "outbox"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_closeloop"))
+            .arg("--config")
+            .arg(&d.config_path)
+            .arg("run")
+            .env_remove("CLOSELOOP_CONFIG")
+            .env(closeloop::fault::Stage::Task.env(), task)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "{task}: still running a minute after its task panicked:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{task}: {log}");
+        let stopped = log
+            .lines()
+            .find(|l| l.contains("a task stopped on a bug (a panic)"))
+            .unwrap_or_else(|| panic!("{task}: {log}"));
+        assert!(stopped.contains(task), "{stopped}");
+        assert!(
+            log.contains("exiting so that a supervisor restarts closeloop"),
+            "{log}"
+        );
+        // The other tasks stopped as at a SIGTERM, their work in hand finished.
+        assert!(
+            log.lines().any(|l| l.trim_end().ends_with("INFO stopped")),
+            "{log}"
+        );
+    }
+}
+
 /// Runs `ingest` (with `env`) on `files`, written as `N.eml` into the deployment's `in/`.
 fn ingest(d: &Deployment, files: &[Vec<u8>], env: &[(&str, &str)]) -> Output {
     let dir = d.dir.path().join("in");
