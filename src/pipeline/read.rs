@@ -76,7 +76,8 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         let text = if unread.is_some() { head_of(raw) } else { raw };
         let reading = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::fault::panic_at(crate::fault::Stage::Reading, raw);
-            let parsed = parse::parse(text);
+            let mut parsed = parse::parse(text);
+            hide_secret_message_id(ctx, &mut parsed);
             let prepared = Prepared::new(ctx, &parsed);
             (parsed, prepared)
         }));
@@ -91,7 +92,6 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             (glanced(raw), Prepared::default())
         })
     };
-    hide_secret_message_id(ctx, &mut parsed);
     // Extraction has the attachments and the attached original's text (the
     // stored body carries them, redacted): the read batch need not.
     parsed.attachments = Vec::new();
