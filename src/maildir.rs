@@ -249,7 +249,7 @@ pub async fn drain(
                 moving = Some(tokio::task::spawn_blocking(move || {
                     for path in paths {
                         if let Err(e) = mark_seen(&path, &processed) {
-                            tracing::warn!(file = %path.display(), error = %e, "committed, but could not move to the processed folder; dedup will absorb a re-read");
+                            tracing::warn!(file = pipeline::shown_path(&path), error = %e, "committed, but could not move to the processed folder; dedup will absorb a re-read");
                         }
                     }
                 }));
@@ -287,14 +287,14 @@ fn load(chunk: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Item>) {
                     .unwrap_or_default();
                 items.push(Item {
                     raw,
-                    source: format!("maildir:{name}"),
+                    source: format!("maildir:{}", pipeline::redact_all(&name)),
                     truncated_from: None,
                 });
                 kept.push(path);
             }
             // Vanished (another reader) or unreadable: leave it, say so, go on.
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "cannot read maildir file; left in place")
+                tracing::warn!(file = pipeline::shown_path(&path), error = %e, "cannot read maildir file; left in place")
             }
         }
     }

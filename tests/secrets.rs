@@ -88,6 +88,31 @@ fn planted_secrets_appear_in_no_output() {
     )
     .unwrap();
     files.push(token_id);
+    // A file named after a key: its name is the message's source, stored and printed.
+    let glpat = planted.iter().find(|p| p.kind == "gitlab-pat").unwrap();
+    let named = msgs.join(format!("{}.eml", glpat.secret));
+    std::fs::write(
+        &named,
+        email(
+            "frank@example.org",
+            "named file",
+            "f@x",
+            &[],
+            "a service account",
+        ),
+    )
+    .unwrap();
+    files.push(named);
+    // The same in the Maildir that `run --once` reads: a file name is whatever the
+    // program that delivered it chose.
+    let twilio = planted.iter().find(|p| p.kind == "twilio-api-key").unwrap();
+    let new = d.dir.path().join("maildir").join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        new.join(format!("1700000000.{}.host", twilio.secret)),
+        email("grace@example.org", "delivered", "g@x", &[], "a deploy key"),
+    )
+    .unwrap();
 
     let mut outputs = Vec::new();
     let debug = [("CLOSELOOP_LOG", "debug")];

@@ -23,19 +23,20 @@ pub async fn run(cfg: &Config, files: &[PathBuf]) -> Outcome {
         println!("stdin: {}", r.describe(ctx.prefix()));
     }
     for path in files {
+        let shown = pipeline::shown_path(path);
         let raw = match std::fs::read(path) {
             Ok(raw) => raw,
             Err(e) => {
-                eprintln!("{}: cannot read: {e}", path.display());
+                eprintln!("{shown}: cannot read: {e}");
                 failures += 1;
                 continue;
             }
         };
-        let source = format!("file:{}", path.display());
+        let source = format!("file:{shown}");
         match pipeline::ingest(&ctx, &raw, &source, now).await {
-            Ok(r) => println!("{}: {}", path.display(), r.describe(ctx.prefix())),
+            Ok(r) => println!("{shown}: {}", r.describe(ctx.prefix())),
             Err(e) => {
-                eprintln!("{}: not stored: {e}", path.display());
+                eprintln!("{shown}: not stored: {e}");
                 failures += 1;
             }
         }

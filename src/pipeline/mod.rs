@@ -30,8 +30,8 @@ use batch::*;
 use pending::Pending;
 use read::read_all;
 pub use read::{Item, Read, ReadAhead, ReadAheads};
-pub use report::redact_all;
 use report::*;
+pub use report::{redact_all, shown_path};
 pub use route::{case_in_subject, named_case};
 use route::{ignore_reason, reporter_reply_case};
 

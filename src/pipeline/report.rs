@@ -10,6 +10,12 @@ pub fn redact_all(text: &str) -> String {
     extract::redact(text, &findings)
 }
 
+/// A mail file's path as it is logged and stored (a message's source): a file's name
+/// is whatever the program that wrote it chose, and may hold a key.
+pub fn shown_path(path: &std::path::Path) -> String {
+    redact_all(&path.display().to_string())
+}
+
 /// A report after extraction: redacted texts and artifacts, no plaintext left.
 #[derive(Default)]
 pub(super) struct Prepared {
