@@ -7,6 +7,7 @@
 //! Works on what mail-parser built; must not parse top-level headers (see `headers`) nor
 //! look for inline forwards (see `forward`).
 
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -326,6 +327,8 @@ pub(super) fn decode_text_bytes(bytes: &[u8]) -> (String, Option<String>) {
 /// transfer encodings, unparseable attached messages. Recurses into attached messages.
 fn check_structure(message: &Message<'_>, prefix: &str, depth: usize, problems: &mut Vec<String>) {
     let raw = message.raw_message.as_ref();
+    // Read once, when a multipart names a boundary: a message may hold thousands.
+    let mut delimiters: Option<Delimiters<'_>> = None;
     for (id, part) in message.parts.iter().enumerate() {
         if let Some(ct) = part
             .content_type()
@@ -333,13 +336,16 @@ fn check_structure(message: &Message<'_>, prefix: &str, depth: usize, problems: 
         {
             match ct.attribute("boundary") {
                 None => problems.push(format!("{prefix}multipart without boundary in part {id}")),
-                Some(b) if !contains(raw, format!("--{b}").as_bytes()) => problems.push(format!(
-                    "{prefix}multipart boundary never used in part {id}"
-                )),
-                Some(b) if !contains(raw, format!("--{b}--").as_bytes()) => {
-                    problems.push(format!("{prefix}unterminated multipart in part {id}"))
+                Some(b) => {
+                    let lines = delimiters.get_or_insert_with(|| Delimiters::of(raw));
+                    if !lines.opened.contains(b.as_bytes()) {
+                        problems.push(format!(
+                            "{prefix}multipart boundary never used in part {id}"
+                        ))
+                    } else if !lines.closed.contains(b.as_bytes()) {
+                        problems.push(format!("{prefix}unterminated multipart in part {id}"))
+                    }
                 }
-                Some(_) => {}
             }
         }
         if part.is_encoding_problem && !(id == 0 && part.offset_body as usize >= raw.len()) {
@@ -376,6 +382,39 @@ fn check_structure(message: &Message<'_>, prefix: &str, depth: usize, problems: 
                 );
             }
         }
+    }
+}
+
+/// The boundaries a message's delimiter lines (`--boundary`, and `--boundary--` to
+/// close) name, gathered in one pass over the message.
+struct Delimiters<'a> {
+    opened: HashSet<&'a [u8]>,
+    closed: HashSet<&'a [u8]>,
+}
+
+impl<'a> Delimiters<'a> {
+    fn of(raw: &'a [u8]) -> Self {
+        let mut d = Delimiters {
+            opened: HashSet::new(),
+            closed: HashSet::new(),
+        };
+        for line in raw.split(|b| *b == b'\n') {
+            let Some(rest) = line.strip_prefix(b"--") else {
+                continue;
+            };
+            // Transport padding (white space) may follow a delimiter.
+            let end = rest
+                .iter()
+                .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+                .map_or(0, |i| i + 1);
+            let rest = &rest[..end];
+            d.opened.insert(rest);
+            if let Some(boundary) = rest.strip_suffix(b"--") {
+                d.opened.insert(boundary);
+                d.closed.insert(boundary);
+            }
+        }
+        d
     }
 }
 
