@@ -12,6 +12,7 @@ use common::*;
 
 on_both_backends!(
     a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
+    a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
     keys_in_attached_files_are_found_and_stored_redacted,
     the_responders_notice_lists_each_problem_whole,
@@ -804,6 +805,59 @@ async fn a_batch_commits_together(backend: Backend) {
     assert_eq!(out.len(), 50);
     let mut c = ctx.store.conn().await.unwrap();
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
+}
+
+/// A dump of thousands of keys (a whole leaked `.env` history) is one report: each
+/// distinct key is stored once however often it appears, and any one of them brings a
+/// later report to the same case. (Keys are looked up, not searched for, so such a
+/// report costs time in proportion to its keys.)
+async fn a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let mut r = Rng::new(9);
+    let tokens: Vec<String> = (0..2_000)
+        .map(|_| format!("ghp_{}", r.s(36, ALNUM)))
+        .collect();
+    let dump: String = tokens
+        .iter()
+        .chain(tokens.iter().take(500))
+        .map(|t| format!("GITHUB_TOKEN={t}\n"))
+        .collect();
+    let first = email("alice@example.org", "dump", "dump@x", &[], &dump);
+    let r = pipeline::ingest(&ctx, &first, "t", T0).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Ingested::Report {
+                case: CaseId(1),
+                how: Joined::NewCase
+            }
+        ),
+        "{r:?}"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
+    let pats = arts.iter().filter(|a| a.kind == "github-pat").count();
+    assert_eq!(pats, 2_000);
+    drop(c);
+    let later = email(
+        "bob@example.org",
+        "one of them",
+        "later@x",
+        &[],
+        &format!("seen in a log: {}", tokens[1_234]),
+    );
+    let r = pipeline::ingest(&ctx, &later, "t", T0).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Ingested::Report {
+                case: CaseId(1),
+                ..
+            }
+        ),
+        "{r:?}"
+    );
 }
 
 async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications(backend: Backend) {

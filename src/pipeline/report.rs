@@ -31,10 +31,12 @@ impl Prepared {
         let key = ctx.key.bytes();
         let mut artifacts: Vec<ArtifactRow> = Vec::new();
         let mut keys: Vec<(KeyKind, String)> = Vec::new();
+        // A report may carry thousands of keys: each is looked up, not searched for.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut take = |findings: &[Finding]| {
             for f in findings {
                 let fp = f.fingerprint(key);
-                if artifacts.iter().any(|a| a.fingerprint == fp) {
+                if !seen.insert(fp.clone()) {
                     continue;
                 }
                 match f.class {

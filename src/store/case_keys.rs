@@ -8,6 +8,8 @@
 //! new case claims its keys; a joined report attaches its new ones).
 //! Must not decide anything about dedup: `dedup` does that over `artifacts`.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::Row;
 
 use super::{binds, insert_rows, varying, Conn, Result, StoreError, MAX_BINDS};
@@ -34,8 +36,8 @@ pub async fn claim(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> {
 }
 
 /// `Ok` when `key` leads to `case` in `held`; a conflict naming the holder otherwise.
-fn held_by(held: &[(String, CaseId)], key: &str, case: CaseId) -> Result<()> {
-    match held.iter().find(|(k, _)| k == key).map(|(_, c)| *c) {
+fn held_by(held: &HashMap<String, CaseId>, key: &str, case: CaseId) -> Result<()> {
+    match held.get(key).copied() {
         Some(c) if c == case => Ok(()),
         other => Err(StoreError::Conflict(format!(
             "a dedup key of case {} is held by case {}",
@@ -51,14 +53,10 @@ pub async fn attach(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> 
     Ok(())
 }
 
+/// The keys without repeats, in their first order (a report may carry thousands).
 fn distinct<'k>(keys: &[&'k str]) -> Vec<&'k str> {
-    let mut out: Vec<&str> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !out.contains(k) {
-            out.push(k);
-        }
-    }
-    out
+    let mut seen: HashSet<&str> = HashSet::with_capacity(keys.len());
+    keys.iter().copied().filter(|k| seen.insert(k)).collect()
 }
 
 /// One statement per chunk; returns how many keys were newly attached.
@@ -82,8 +80,8 @@ async fn insert_keys(conn: &mut Conn, rows: &[(&str, CaseId)]) -> Result<u64> {
 }
 
 /// The open cases holding any of these keys: `(key, case)` pairs.
-async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>> {
-    let mut out = Vec::new();
+async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<HashMap<String, CaseId>> {
+    let mut out = HashMap::new();
     for chunk in keys.chunks(MAX_BINDS) {
         let sql = format!(
             "SELECT key, case_id FROM case_keys WHERE key IN ({})",
@@ -94,7 +92,7 @@ async fn holders(conn: &mut Conn, keys: &[&str]) -> Result<Vec<(String, CaseId)>
             q = q.bind(*key);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            out.push((r.try_get("key")?, CaseId(r.try_get("case_id")?)));
+            out.insert(r.try_get("key")?, CaseId(r.try_get("case_id")?));
         }
     }
     Ok(out)
@@ -109,18 +107,18 @@ pub async fn attach_and_claim(
     attach: &[(&str, CaseId)],
     claims: &[(&str, CaseId)],
 ) -> Result<()> {
-    let mut first: Vec<(&str, CaseId)> = Vec::with_capacity(attach.len());
-    for (k, c) in attach {
-        if !first.iter().any(|(f, _)| f == k) {
-            first.push((k, *c));
-        }
-    }
+    let mut named: HashSet<&str> = HashSet::with_capacity(attach.len());
+    let first: Vec<(&str, CaseId)> = attach
+        .iter()
+        .copied()
+        .filter(|(k, _)| named.insert(k))
+        .collect();
     let added = insert_keys(conn, &first).await?;
     if claims.is_empty() {
         return Ok(());
     }
     // All inserted: each key leads to the first case named for it.
-    let held: Vec<(String, CaseId)> = if added == first.len() as u64 {
+    let held: HashMap<String, CaseId> = if added == first.len() as u64 {
         first.iter().map(|(k, c)| (k.to_string(), *c)).collect()
     } else {
         let keys: Vec<&str> = distinct(&claims.iter().map(|(k, _)| *k).collect::<Vec<_>>());
