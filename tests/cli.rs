@@ -75,10 +75,7 @@ fn usage_errors_exit_2_and_name_the_problem() {
 #[test]
 fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
     let d = Deployment::new("none");
-    let secret = planted(4242)
-        .into_iter()
-        .find(|p| p.kind == "github-pat")
-        .unwrap();
+    let secret = planted_github_pat(4242);
     let files = [
         // An outsider: quarantined, the token in the subject stays masked.
         email(
@@ -189,10 +186,7 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
 fn a_message_that_killed_its_reader_twice_is_quarantined_unread() {
     use std::os::unix::process::ExitStatusExt;
     let d = Deployment::new("none");
-    let secret = planted(4242)
-        .into_iter()
-        .find(|p| p.kind == "github-pat")
-        .unwrap();
+    let secret = planted_github_pat(4242);
     let deadly = email(
         "carol@example.org",
         &format!("deadly {}", secret.secret),
@@ -302,10 +296,7 @@ fn reporters(d: &Deployment) -> Vec<String> {
 fn a_message_that_panics_its_reader_or_the_store_is_quarantined_and_the_others_stored() {
     let d = Deployment::new("none");
     let dir = d.dir.path().join("in");
-    let secret = planted(4343)
-        .into_iter()
-        .find(|p| p.kind == "github-pat")
-        .unwrap();
+    let secret = planted_github_pat(4343);
     let files = [
         email(
             "bob@example.org",

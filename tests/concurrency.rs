@@ -44,10 +44,7 @@ async fn the_same_secret_reported_at_once_by_two_instances_ends_on_one_case(back
     let d = Deployment::on(backend, "dmarc", "");
     let (a, b) = (instance(&d).await, instance(&d).await);
     for round in 0..ROUNDS {
-        let p = planted(1000 + round)
-            .into_iter()
-            .find(|p| p.kind == "github-pat")
-            .unwrap();
+        let p = planted_github_pat(1000 + round);
         let m1 = email(
             "alice@example.org",
             "token in a log",
@@ -306,10 +303,7 @@ async fn two_instances_send_each_sla_reminder_once(backend: Backend) {
     let d = Deployment::on(backend, "dmarc", "");
     let (a, b) = (instance(&d).await, instance(&d).await);
     for i in 0..CASES {
-        let p = planted(7000 + i)
-            .into_iter()
-            .find(|p| p.kind == "github-pat")
-            .unwrap();
+        let p = planted_github_pat(7000 + i);
         let raw = email(
             "alice@example.org",
             "token",

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg::TestDb;
-use common::{planted, Backend};
+use common::{planted_github_pat, Backend};
 use harness::MailLab;
 
 const SEC: (&str, &str) = ("security@example.org", "sec-pass");
@@ -213,10 +213,7 @@ listen = ""
 
 fn report(i: usize) -> Vec<u8> {
     let who = reporter(i % REPORTERS);
-    let secret = planted(9000 + (i % SECRETS) as u64)
-        .into_iter()
-        .find(|p| p.kind == "github-pat")
-        .unwrap();
+    let secret = planted_github_pat(9000 + (i % SECRETS) as u64);
     format!(
         "From: {who}\r\nTo: security@example.org\r\nSubject: Finding {i}\r\n\
          Message-ID: <report-{i}@example.org>\r\nDate: Sun, 29 Nov 2026 01:00:00 +0000\r\n\

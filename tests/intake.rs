@@ -38,11 +38,13 @@ async fn total_letters(ctx: &closeloop::context::Context) -> i64 {
     outbox::count_status(&mut c, "pending").await.unwrap()
 }
 
+/// Whether `r` is a report placed on case `case` (new or joined).
+fn is_report(r: &Ingested, case: i64) -> bool {
+    matches!(r, Ingested::Report { case: c, .. } if *c == CaseId(case))
+}
+
 fn secret_line(seed: u64) -> (String, String) {
-    let p = planted(seed)
-        .into_iter()
-        .find(|p| p.kind == "github-pat")
-        .unwrap();
+    let p = planted_github_pat(seed);
     (p.secret, p.line)
 }
 
@@ -157,17 +159,7 @@ async fn keys_in_attached_files_are_found_and_stored_redacted(backend: Backend) 
         let ctx = d.ctx().await;
         let raw = with_file(f.name, f.mime, f.bytes);
         let r = pipeline::ingest(&ctx, &raw, "test", T0).await.unwrap();
-        assert!(
-            matches!(
-                r,
-                Ingested::Report {
-                    case: CaseId(1),
-                    ..
-                }
-            ),
-            "{}: {r:?}",
-            f.name
-        );
+        assert!(is_report(&r, 1), "{}: {r:?}", f.name);
         let mut c = ctx.store.conn().await.unwrap();
         let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
         let aws = arts
@@ -646,16 +638,7 @@ async fn a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch(b
     let out = pipeline::ingest_batch(&ctx, items(&raws), T0)
         .await
         .unwrap();
-    assert!(
-        matches!(
-            out[0],
-            Ingested::Report {
-                case: CaseId(1),
-                ..
-            }
-        ),
-        "{out:?}"
-    );
+    assert!(is_report(&out[0], 1), "{out:?}");
     match &out[1] {
         Ingested::Quarantined { reason } => {
             assert_eq!(
@@ -666,16 +649,7 @@ async fn a_sender_no_letter_can_reach_is_quarantined_without_failing_the_batch(b
         other => panic!("{other:?}"),
     }
     // Case numbers follow on: the batch went through in one transaction.
-    assert!(
-        matches!(
-            out[2],
-            Ingested::Report {
-                case: CaseId(2),
-                ..
-            }
-        ),
-        "{out:?}"
-    );
+    assert!(is_report(&out[2], 2), "{out:?}");
 }
 
 /// Addresses and Message-IDs are stored as they are (letters go to the one and quote
@@ -712,16 +686,7 @@ async fn a_token_in_the_sender_or_the_message_id_is_never_stored(backend: Backen
         ),
         other => panic!("{other:?}"),
     }
-    assert!(
-        matches!(
-            out[1],
-            Ingested::Report {
-                case: CaseId(1),
-                ..
-            }
-        ),
-        "{out:?}"
-    );
+    assert!(is_report(&out[1], 1), "{out:?}");
     let mut c = ctx.store.conn().await.unwrap();
     let held = set_aside::list(&mut c, "quarantined", None, 10)
         .await
@@ -848,16 +813,7 @@ async fn a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any(backe
         &format!("seen in a log: {}", tokens[1_234]),
     );
     let r = pipeline::ingest(&ctx, &later, "t", T0).await.unwrap();
-    assert!(
-        matches!(
-            r,
-            Ingested::Report {
-                case: CaseId(1),
-                ..
-            }
-        ),
-        "{r:?}"
-    );
+    assert!(is_report(&r, 1), "{r:?}");
 }
 
 async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications(backend: Backend) {

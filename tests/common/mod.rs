@@ -293,6 +293,14 @@ pub fn planted(seed: u64) -> Vec<Planted> {
     v
 }
 
+/// The GitHub token of `planted(seed)`: the secret most tests plant.
+pub fn planted_github_pat(seed: u64) -> Planted {
+    planted(seed)
+        .into_iter()
+        .find(|p| p.kind == "github-pat")
+        .unwrap()
+}
+
 /// Every file under `dir`, recursively.
 pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
