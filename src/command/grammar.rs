@@ -15,7 +15,7 @@ use crate::domain::{CaseId, Category, Outcome, Severity};
 
 /// Why `resolve duplicate` is refused (shared with `rules`).
 pub(crate) const RESOLVE_DUPLICATE: &str =
-    "`resolve duplicate` cannot say which case this duplicates; use `duplicate CL-n` to merge";
+    "`resolve duplicate` needs the case this one duplicates, e.g. `resolve duplicate CL-12` (the same as `duplicate CL-12`)";
 
 /// The answer to a reply with nothing above the quoted text.
 pub(crate) const NO_COMMANDS: &str = "no commands found: write the commands at the very top of \
@@ -321,7 +321,18 @@ fn resolve(rest: &str) -> Result<Command, String> {
         }
     };
     if outcome == Outcome::Duplicate {
-        return Err(RESOLVE_DUPLICATE.to_string());
+        // The contract lists `duplicate` among the outcomes; a merge must name its case,
+        // so `resolve duplicate CL-12` is `duplicate CL-12`.
+        if text.is_some() {
+            return Err(
+                "`resolve duplicate` takes only the case ID, e.g. `resolve duplicate CL-12`; put remarks in a `note` line"
+                    .to_string(),
+            );
+        }
+        return match &words[i..] {
+            [] => Err(RESOLVE_DUPLICATE.to_string()),
+            rest => duplicate(&rest.join(" ")).map(Command::Duplicate),
+        };
     }
     let mut until = None;
     if words.get(i).map(String::as_str) == Some("until") {

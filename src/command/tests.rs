@@ -207,6 +207,8 @@ fn every_command_parses() {
         ("duplicate CL-4", Command::Duplicate(CaseId(4))),
         ("duplicate 4", Command::Duplicate(CaseId(4))),
         ("duplicate of [cl-4]", Command::Duplicate(CaseId(4))),
+        ("resolve duplicate CL-4", Command::Duplicate(CaseId(4))),
+        ("Resolve Duplicate of cl-4", Command::Duplicate(CaseId(4))),
         ("reopen", Command::Reopen(None)),
         (
             "reopen: the key is back",
@@ -256,7 +258,10 @@ fn every_grammar_error_is_helpful() {
         ("resolve", "`resolve` needs an outcome; use one of: remediated, benign, false-positive, accepted-risk, no-action"),
         ("resolve fixed", "unknown outcome 'fixed'; use one of: remediated, benign, false-positive, accepted-risk, no-action"),
         ("resolve remediatd", "unknown outcome 'remediatd'; did you mean 'remediated'?"),
-        ("resolve duplicate CL-3", "`resolve duplicate` cannot say which case this duplicates; use `duplicate CL-n` to merge"),
+        ("resolve duplicate", "`resolve duplicate` needs the case this one duplicates, e.g. `resolve duplicate CL-12` (the same as `duplicate CL-12`)"),
+        ("resolve duplicate CL-3: same key", "`resolve duplicate` takes only the case ID, e.g. `resolve duplicate CL-12`; put remarks in a `note` line"),
+        ("resolve duplicate CL-3 CL-4", "`duplicate` takes only the case ID; put remarks in a `note` line"),
+        ("resolve duplicate of bob", "'bob' is not a case ID; write `duplicate CL-12` or `duplicate 12`"),
         ("resolve benign checked logs", "unexpected 'checked' after `resolve benign`; put the explanation after a colon, e.g. `resolve benign: what was checked`"),
         ("resolve benign until 2025-06-30: x", "`until` goes only with accepted-risk; a case resolved as benign does not reopen by itself"),
         ("resolve accepted-risk until: x", "`until` needs a date written YYYY-MM-DD, e.g. `until 2025-06-30`"),
@@ -494,7 +499,7 @@ fn rules_also_guard_commands_built_elsewhere() {
     assert_eq!(
         check(&state, &cmds, date(TODAY)),
         Err(vec![
-            "line 1: `resolve duplicate` cannot say which case this duplicates; use `duplicate CL-n` to merge".to_string(),
+            "line 1: `resolve duplicate` needs the case this one duplicates, e.g. `resolve duplicate CL-12` (the same as `duplicate CL-12`)".to_string(),
             "line 2: the text is too long (2001 characters; at most 2000)".to_string(),
         ])
     );
