@@ -73,6 +73,24 @@ fn usage_errors_exit_2_and_name_the_problem() {
 }
 
 #[test]
+fn scan_gives_byte_offsets_into_the_input_even_after_bytes_that_are_not_utf8() {
+    let d = Deployment::new("none");
+    let key = planted_github_pat(11).secret;
+    let mut input = b"log \xff\xfe\x80 caf\xc3\xa9 token=".to_vec();
+    let start = input.len();
+    input.extend_from_slice(key.as_bytes());
+    input.extend_from_slice(b"\n\xc3");
+    let out = d.run(&["scan"], Some(&input));
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["kind"], "github-pat", "{stdout}");
+    assert_eq!(line["start"], start, "{stdout}");
+    assert_eq!(line["end"], start + key.len(), "{stdout}");
+    assert!(!stdout.contains(&key));
+}
+
+#[test]
 fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
     let d = Deployment::new("none");
     let secret = planted_github_pat(4242);

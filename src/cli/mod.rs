@@ -87,7 +87,7 @@ pub enum Command {
     },
     /// Find secrets and identities in text; prints JSON lines, never a plaintext secret.
     #[command(
-        after_help = "Example:\n  closeloop scan build.log\n  git diff | closeloop scan\n\nEach line: {\"kind\":\"github-pat\",\"masked\":\"ghp_…a1b2\",\"start\":10,\"end\":50} (byte offsets)."
+        after_help = "Example:\n  closeloop scan build.log\n  git diff | closeloop scan\n\nEach line: {\"kind\":\"github-pat\",\"class\":\"secret\",\"masked\":\"ghp_…a1b2\",\"start\":10,\"end\":50}\n(byte offsets into the input; a byte that is not UTF-8 counts as one)."
     )]
     Scan {
         /// Text file; none = stdin.

@@ -21,9 +21,7 @@ pub fn run(file: Option<&Path>) -> Outcome {
                 .context("cannot read stdin")?;
         }
     }
-    // Offsets are into the input bytes; invalid UTF-8 is scanned lossily, which keeps
-    // offsets exact for valid input and never fails on binary noise.
-    let text = String::from_utf8_lossy(&bytes);
+    let text = text_of(&bytes);
     let mut out = std::io::stdout().lock();
     for f in extract::scanner().scan(&text) {
         let line = serde_json::json!({
@@ -36,4 +34,33 @@ pub fn run(file: Option<&Path>) -> Outcome {
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// The input as text, each byte that is not UTF-8 made one space: offsets into the
+/// text are then offsets into the input, as the contract says (`from_utf8_lossy`
+/// would put three bytes for one), and binary noise never fails the scan.
+fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.into();
+    }
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(std::iter::repeat_n(' ', chunk.invalid().len()));
+    }
+    text.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_of;
+
+    #[test]
+    fn bytes_that_are_not_utf8_keep_every_offset() {
+        let input = b"\xff\xfe\xc3 caf\xc3\xa9 \x80key\xe2\x82";
+        let text = text_of(input);
+        assert_eq!(text.len(), input.len());
+        assert_eq!(text, "    caf\u{e9}  key  ");
+        assert_eq!(text_of("plain \u{e9}".as_bytes()), "plain \u{e9}");
+    }
 }
