@@ -31,7 +31,7 @@ commands (classify, action, resolve …); every reporter gets an outcome letter.
 
 Examples:
   closeloop demo                                  # the whole loop, no servers needed
-  closeloop --config /etc/closeloop.toml run      # the daemon
+  closeloop --config /etc/closeloop/closeloop.toml run   # the daemon
   closeloop ingest message.eml                    # one message from a file
   closeloop cases --status open                   # what is waiting
   echo 'classify secret-leak' | closeloop respond --as lead@example.org CL-3";
@@ -113,7 +113,7 @@ pub enum Command {
     Case(CaseCommand),
     /// Apply a command block from stdin to a case, as a configured responder.
     #[command(
-        after_help = "Example:\n  printf 'classify secret-leak\\naction revoked the key in AWS IAM\\nresolve remediated\\n' \\\n    | closeloop respond --as lead@example.org CL-3\n\nSame language and rules as replying by email (see README: command cheat sheet)."
+        after_help = "Example:\n  printf 'classify secret-leak\\naction revoked the key in AWS IAM\\nresolve remediated\\n' \\\n    | closeloop respond --as lead@example.org CL-3\n\nSame language and rules as replying by email (see README: Responder commands)."
     )]
     Respond {
         /// The responder's address (must be in responders.addresses).
@@ -135,7 +135,7 @@ pub enum Command {
     },
     /// List messages set aside: quarantined (or, with --ignored, ignored), with the reason.
     #[command(
-        after_help = "Examples:\n  closeloop quarantine\n  closeloop quarantine --since 7d --json\n  closeloop quarantine --ignored\n\nQuarantined: a sender outside intake.allowed_domains, an oversized or unreadable\nmessage. Ignored: automatic mail, bounces, mailing lists, copies of our own letters.\nNeither is answered. Newest first; subjects are shown redacted, as stored.\nThe messages themselves stay in the mailbox's processed folder."
+        after_help = "Examples:\n  closeloop quarantine\n  closeloop quarantine --since 7d --json\n  closeloop quarantine --ignored\n\nQuarantined: a sender outside intake.allowed_domains, an oversized or unreadable\nmessage. Ignored: automatic mail, bounces, mailing lists, mail from closeloop's own address.\nNeither is answered (copies of our letters from outbound.journal are listed by neither). Newest first; subjects are shown redacted, as stored.\nThe messages themselves stay in the mailbox's processed folder."
     )]
     Quarantine {
         /// List ignored messages instead of quarantined ones.
@@ -153,7 +153,7 @@ pub enum Command {
     /// Validate the config and check that the database, IMAP and SMTP answer.
     #[command(
         name = "check-config",
-        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml check-config\n\nOne line per check (config, database, key file, templates, intake, outbound):\n`ok` or `FAIL` with the reason. Exit 2 when the config is invalid, 1 when a check fails."
+        after_help = "Example:\n  closeloop --config /etc/closeloop/closeloop.toml check-config\n\nOne line per check (config, database, key file, reading marks, templates, intake,\noutbound): `ok` or `FAIL` with the reason, `warn` for what works but deserves a look.\nExit 2 when the config file is invalid, 1 when a check fails (a template override\nthat does not render is a failed check)."
     )]
     CheckConfig,
     /// Apply database migrations (also done automatically at start).
