@@ -234,6 +234,9 @@ pub(crate) fn sample_views() -> Vec<SampleView> {
             c.masked_artifacts.clear();
             c.reporter_name = None;
         }
+        if others == 3 {
+            c.masked_artifacts = samples::many_artifacts(LISTED_ARTIFACTS + 3);
+        }
         out.push(sample(LetterKind::Ack, &AckView::new(&org, &c)));
     }
 
@@ -251,8 +254,11 @@ pub(crate) fn sample_views() -> Vec<SampleView> {
     let mut c = base.clone();
     c.reopened = true;
     notify.push(c);
-    let mut c = base;
+    let mut c = base.clone();
     c.answered_from = Some(CaseId(3));
+    notify.push(c);
+    let mut c = base;
+    c.masked_artifacts = samples::many_artifacts(LISTED_ARTIFACTS + 3);
     notify.push(c);
     out.extend(
         notify
@@ -291,6 +297,12 @@ pub(crate) fn sample_views() -> Vec<SampleView> {
         out.push(sample(
             LetterKind::Outcome,
             &OutcomeView::new(&org, &first_merged, ""),
+        ));
+        let mut many = c.clone();
+        many.masked_artifacts = samples::many_artifacts(LISTED_ARTIFACTS + 3);
+        out.push(sample(
+            LetterKind::Outcome,
+            &OutcomeView::new(&org, &many, ""),
         ));
         let mut alone = c;
         alone.position = 1;

@@ -13,6 +13,13 @@ pub fn artifacts() -> Vec<MaskedArtifact> {
     ]
 }
 
+/// A dump of keys as `extract` masks them: `n` distinct GitHub tokens.
+pub fn many_artifacts(n: usize) -> Vec<MaskedArtifact> {
+    (0..n)
+        .map(|i| MaskedArtifact::new("a GitHub token", format!("ghp_…{i:04}")))
+        .collect()
+}
+
 pub fn ack() -> AckCtx {
     AckCtx {
         case_id: CaseId(12),

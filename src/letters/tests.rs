@@ -308,6 +308,52 @@ fn ack_is_not_the_outcome_and_counts_others() {
 }
 
 #[test]
+fn a_report_of_many_keys_lists_the_first_ones_and_counts_the_rest() {
+    let org = org();
+    let keys = samples::many_artifacts(LISTED_ARTIFACTS + 35);
+    let listed = |body: &str| body.matches("a GitHub token: ghp_…").count();
+    let mut ack = samples::ack();
+    ack.masked_artifacts = keys.clone();
+    let mut outcome = samples::outcome(Outcome::Remediated);
+    outcome.masked_artifacts = keys.clone();
+    let mut notify = samples::notify();
+    notify.masked_artifacts = keys.clone();
+    for (label, body) in [
+        ("ack", render_ack(&org, ZOE, &ack).unwrap().body),
+        ("outcome", render_outcome(&org, ZOE, &outcome).unwrap().body),
+    ] {
+        assert_eq!(listed(&body), LISTED_ARTIFACTS, "{label}: {body}");
+        assert!(
+            body.contains("ghp_…0000") && !body.contains(&format!("ghp_…{:04}", LISTED_ARTIFACTS))
+        );
+        assert!(body.contains("  - and 35 more\n"), "{label}: {body}");
+    }
+    let body = render_notify(&org, "s@example.org", &notify).unwrap().body;
+    assert_eq!(listed(&body), LISTED_ARTIFACTS, "{body}");
+    assert!(
+        body.contains("  - and 35 more (every one: closeloop case show CL-12)\n"),
+        "{body}"
+    );
+    // Exactly as many as are listed: nothing is said to be left out.
+    ack.masked_artifacts = samples::many_artifacts(LISTED_ARTIFACTS);
+    let body = render_ack(&org, ZOE, &ack).unwrap().body;
+    assert_eq!(listed(&body), LISTED_ARTIFACTS);
+    assert!(!body.contains("  - and "), "{body}");
+    // A dump of key IDs followed by their secret keys: both kinds are listed.
+    let mut dump = samples::many_artifacts(100);
+    dump.push(MaskedArtifact::new("an AWS secret access key", "wJal…EKEY"));
+    ack.masked_artifacts = dump;
+    let body = render_ack(&org, ZOE, &ack).unwrap().body;
+    assert_eq!(listed(&body), LISTED_ARTIFACTS - 1, "{body}");
+    assert!(
+        body.contains(
+            "a GitHub token: ghp_…0023\n  - an AWS secret access key: wJal…EKEY\n  - and 76 more\n"
+        ),
+        "{body}"
+    );
+}
+
+#[test]
 fn question_says_how_to_answer() {
     let c = samples::question();
     let l = render_question(&org(), ZOE, &c).unwrap();

@@ -33,13 +33,39 @@ pub struct ArtifactView {
     pub masked: String,
 }
 
-fn artifacts(list: &[MaskedArtifact]) -> Vec<ArtifactView> {
-    list.iter()
-        .map(|a| ArtifactView {
+/// Most artifacts a letter lists: a report of a dump may carry thousands of keys,
+/// and a letter listing them all would be a megabyte nobody reads. The rest are
+/// counted (`artifacts_more`); `closeloop case show` lists every one.
+pub const LISTED_ARTIFACTS: usize = 25;
+
+/// The artifacts a letter lists, in their order, and how many it leaves out. When
+/// some must be left out, the first of each kind is listed before the others, so a
+/// dump of 5,000 key IDs followed by their secret keys shows both kinds.
+fn artifacts(list: &[MaskedArtifact]) -> (Vec<ArtifactView>, usize) {
+    let mut listed = vec![list.len() <= LISTED_ARTIFACTS; list.len()];
+    if list.len() > LISTED_ARTIFACTS {
+        let mut kinds = std::collections::HashSet::new();
+        let mut room = LISTED_ARTIFACTS;
+        for (i, a) in list.iter().enumerate() {
+            if room > 0 && kinds.insert(a.kind.as_str()) {
+                listed[i] = true;
+                room -= 1;
+            }
+        }
+        for l in listed.iter_mut().filter(|l| !**l).take(room) {
+            *l = true;
+        }
+    }
+    let shown = list
+        .iter()
+        .zip(&listed)
+        .filter(|(_, l)| **l)
+        .map(|(a, _)| ArtifactView {
             kind: one_line(&a.kind),
             masked: one_line(&a.masked),
         })
-        .collect()
+        .collect();
+    (shown, list.len().saturating_sub(LISTED_ARTIFACTS))
 }
 
 /// A responder's words as a sentence: first letter capitalised, closing full stop.
@@ -136,18 +162,21 @@ pub struct AckView {
     pub reported_on: String,
     pub others: usize,
     pub artifacts: Vec<ArtifactView>,
+    pub artifacts_more: usize,
     pub org_name: String,
 }
 
 impl AckView {
     pub fn new(org: &Org, c: &AckCtx) -> Self {
+        let (artifacts, artifacts_more) = artifacts(&c.masked_artifacts);
         AckView {
             case: case(org, c.case_id),
             greeting: greeting(&c.reporter_name),
             subject: subject_or_default(&c.reported_subject),
             reported_on: one_line(&c.reported_on),
             others: c.others_reported,
-            artifacts: artifacts(&c.masked_artifacts),
+            artifacts,
+            artifacts_more,
             org_name: one_line(&org.name),
         }
     }
@@ -165,6 +194,7 @@ pub struct NotifyView {
     pub original_subject: String,
     pub original_date: String,
     pub artifacts: Vec<ArtifactView>,
+    pub artifacts_more: usize,
     pub joined: bool,
     pub report_count: usize,
     pub reporters: Vec<String>,
@@ -179,6 +209,7 @@ pub struct NotifyView {
 impl NotifyView {
     pub fn new(org: &Org, c: &NotifyCtx) -> Self {
         let original = c.original.clone().unwrap_or_default();
+        let (artifacts, artifacts_more) = artifacts(&c.masked_artifacts);
         NotifyView {
             case: case(org, c.case_id),
             from: one_line(&c.from),
@@ -188,7 +219,8 @@ impl NotifyView {
             original_from: one_line(&original.from),
             original_subject: one_line(&original.subject),
             original_date: one_line(&original.date),
-            artifacts: artifacts(&c.masked_artifacts),
+            artifacts,
+            artifacts_more,
             joined: c.joined_existing,
             report_count: c.report_count.max(1),
             reporters: lines(&c.reporters),
@@ -296,6 +328,7 @@ macro_rules! outcome_view {
             pub position: usize,
             pub reporters_total: usize,
             pub artifacts: Vec<ArtifactView>,
+            pub artifacts_more: usize,
             /// The case this reporter reported, when merged into `case`; else "".
             pub merged_from: String,
             /// When the case was resolved (recent letters); else "".
@@ -305,6 +338,7 @@ macro_rules! outcome_view {
 
         impl $name {
             pub fn new(org: &Org, c: &OutcomeCtx, resolved_on: &str) -> Self {
+                let (artifacts, artifacts_more) = artifacts(&c.masked_artifacts);
                 $name {
                     case: case(org, c.case_id),
                     greeting: greeting(&c.reporter_name),
@@ -324,7 +358,8 @@ macro_rules! outcome_view {
                     advice: opt_line(&c.advice),
                     position: c.position.max(1),
                     reporters_total: c.reporters_total.max(c.position).max(1),
-                    artifacts: artifacts(&c.masked_artifacts),
+                    artifacts,
+                    artifacts_more,
                     merged_from: c
                         .merged_from
                         .filter(|m| *m != c.case_id)
