@@ -1413,6 +1413,66 @@ async fn e2e_run_once_drains_and_quarantines_oversized_messages() {
     assert!(s.mailbox(SEC, "INBOX").await.is_empty());
 }
 
+/// Servers without MOVE (the contract: "flagged `\\Seen` + keyword where MOVE is
+/// missing"). With UIDPLUS, committed mail is copied to the processed folder and exactly
+/// those messages are expunged (UID EXPUNGE). Without UIDPLUS a plain EXPUNGE would also
+/// remove mail someone else marked `\\Deleted`, possibly not yet read: each message is
+/// copied and left in place flagged `\\Seen` and `$Closeloop-Processed`, and a restart
+/// neither reads it again nor copies it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_without_move_committed_mail_is_copied_and_nothing_else_expunged() {
+    e2e_gate!();
+    let s = Setup::new(Outbound::File);
+    let plain = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ NAMESPACE";
+    s.lab.offer_imap_capabilities(&format!("{plain} UIDPLUS"));
+    let caps = harness::imap_capabilities(s.lab.imap_port, SEC.0, SEC.1).await;
+    assert!(
+        !caps.iter().any(|c| c == "MOVE") && caps.iter().any(|c| c == "UIDPLUS"),
+        "{caps:?}"
+    );
+    s.append(&[
+        report(ALICE.0, 1, "First", "A token was seen in a log."),
+        report(BOB.0, 2, "Second", "The deploy bot did odd things."),
+    ])
+    .await;
+    s.run_once(&[]);
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 2);
+    assert_eq!(
+        subjects(&s.mailbox(SEC, "Processed").await),
+        ["First", "Second"]
+    );
+    assert!(s.mailbox(SEC, "INBOX").await.is_empty());
+
+    s.lab.offer_imap_capabilities(plain);
+    let caps = harness::imap_capabilities(s.lab.imap_port, SEC.0, SEC.1).await;
+    assert!(
+        !caps.iter().any(|c| c == "MOVE" || c == "UIDPLUS"),
+        "{caps:?}"
+    );
+    s.append(&[report(
+        ALICE.0,
+        3,
+        "Third",
+        "A service account signed in at 3 am.",
+    )])
+    .await;
+    s.run_once(&[]);
+    let processed = ["First", "Second", "Third"];
+    assert_eq!(s.count("SELECT COUNT(*) FROM reports").await, 3);
+    assert_eq!(subjects(&s.mailbox(SEC, "Processed").await), processed);
+    let inbox = harness::imap_subjects_and_flags(s.lab.imap_port, SEC.0, SEC.1, "INBOX").await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].0, "Third");
+    for flag in ["\\Seen", "$Closeloop-Processed"] {
+        assert!(inbox[0].1.iter().any(|f| f == flag), "{inbox:?}");
+    }
+    assert!(!inbox[0].1.iter().any(|f| f == "\\Deleted"), "{inbox:?}");
+    // Committed mail left in place is neither read nor copied again.
+    s.run_once(&[]);
+    assert_eq!(s.count("SELECT COUNT(*) FROM messages").await, 3);
+    assert_eq!(subjects(&s.mailbox(SEC, "Processed").await), processed);
+}
+
 /// A message that kills the daemon while it is read (the fault injection aborts as a
 /// stack overflow in a reader would) does not lock the mailbox up: the restarted daemon
 /// reads it once more, and after its second death quarantines it unread. The reports

@@ -151,7 +151,10 @@ async fn move_leftovers(s: &mut Session, o: &mut Opened) -> Result<(), ImapError
     if o.state.last_uid <= 0 {
         return Ok(());
     }
-    let query = format!("UID 1:{} UNDELETED", o.state.last_uid);
+    let query = format!(
+        "UID 1:{} UNDELETED UNKEYWORD {PROCESSED_KEYWORD}",
+        o.state.last_uid
+    );
     let found = within("UID SEARCH", COMMAND_TIMEOUT, s.uid_search(&query)).await?;
     if found.is_empty() {
         return Ok(());
@@ -403,8 +406,14 @@ async fn ingest_group(
     Ok(out)
 }
 
-/// Moves committed messages to the processed folder: UID MOVE when offered,
-/// else UID COPY + `\Deleted` + (UID) EXPUNGE.
+/// Marks a committed message left in the mailbox of a server without MOVE and UIDPLUS.
+pub const PROCESSED_KEYWORD: &str = "$Closeloop-Processed";
+
+/// Moves committed messages to the processed folder: UID MOVE when offered, else
+/// UID COPY + `\Deleted` + UID EXPUNGE (UIDPLUS). A server with neither gets the
+/// contract's fallback: the copy, and the message left in place flagged `\Seen` and
+/// `PROCESSED_KEYWORD`, since a plain EXPUNGE would also remove mail that someone
+/// else marked `\Deleted`.
 pub async fn acknowledge(s: &mut Session, o: &Opened, uids: &[u32]) -> Result<(), ImapError> {
     if uids.is_empty() {
         return Ok(());
@@ -414,8 +423,13 @@ pub async fn acknowledge(s: &mut Session, o: &Opened, uids: &[u32]) -> Result<()
         within("UID MOVE", COMMAND_TIMEOUT, s.uid_mv(&set, &o.processed)).await?;
     } else {
         within("UID COPY", COMMAND_TIMEOUT, s.uid_copy(&set, &o.processed)).await?;
+        let flags = if o.caps.uidplus {
+            "+FLAGS.SILENT (\\Deleted)".to_string()
+        } else {
+            format!("+FLAGS.SILENT (\\Seen {PROCESSED_KEYWORD})")
+        };
         within("UID STORE", COMMAND_TIMEOUT, async {
-            s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+            s.uid_store(&set, &flags)
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -424,11 +438,6 @@ pub async fn acknowledge(s: &mut Session, o: &Opened, uids: &[u32]) -> Result<()
         if o.caps.uidplus {
             within("UID EXPUNGE", COMMAND_TIMEOUT, async {
                 s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
-            })
-            .await?;
-        } else {
-            within("EXPUNGE", COMMAND_TIMEOUT, async {
-                s.expunge().await?.try_collect::<Vec<_>>().await
             })
             .await?;
         }

@@ -155,6 +155,7 @@ async fn connected(
         user = %i.username,
         capabilities = %caps.summary(),
         waiting = if use_idle { "IDLE" } else { "polling" },
+        processed = %caps.acknowledged_by(),
         "IMAP connected and logged in"
     );
     let mut opened = intake::open(&mut s, ctx, caps).await?;

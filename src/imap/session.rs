@@ -95,6 +95,19 @@ impl Caps {
         }
     }
 
+    /// How committed mail leaves the mailbox on this server (see `intake::acknowledge`).
+    pub fn acknowledged_by(&self) -> String {
+        match (self.mv, self.uidplus) {
+            (true, _) => "UID MOVE to the processed folder".into(),
+            (false, true) => "UID COPY to the processed folder, then UID EXPUNGE".into(),
+            (false, false) => format!(
+                "UID COPY to the processed folder, left in place flagged \\Seen {} \
+                 (no MOVE or UIDPLUS)",
+                super::intake::PROCESSED_KEYWORD
+            ),
+        }
+    }
+
     /// The capabilities intake cares about, e.g. "IDLE MOVE UIDPLUS".
     pub fn summary(&self) -> String {
         let mut v = Vec::new();

@@ -144,6 +144,56 @@ pub async fn try_imap_fetch_all(
     Ok(out)
 }
 
+/// Each message's Subject and flags (`\\Seen`, keywords …), in sequence order.
+pub async fn imap_subjects_and_flags(
+    port: u16,
+    user: &str,
+    pass: &str,
+    mailbox: &str,
+) -> Vec<(String, Vec<String>)> {
+    let mut session = imap_login(port, user, pass)
+        .await
+        .unwrap_or_else(|e| panic!("imap_subjects_and_flags: {e}"));
+    let mbox = step("IMAP EXAMINE", session.examine(mailbox))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    if mbox.exists > 0 {
+        let fetches: Vec<_> = step("IMAP FETCH", async {
+            session
+                .fetch("1:*", "(FLAGS BODY.PEEK[])")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await
+        .unwrap();
+        let mut rows: Vec<_> = fetches
+            .iter()
+            .map(|f| {
+                let flags = f
+                    .flags()
+                    .map(|fl| match fl {
+                        async_imap::types::Flag::Seen => "\\Seen".to_string(),
+                        async_imap::types::Flag::Deleted => "\\Deleted".to_string(),
+                        async_imap::types::Flag::Custom(c) => c.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                (
+                    f.message,
+                    header(f.body().unwrap_or_default(), "Subject"),
+                    flags,
+                )
+            })
+            .collect();
+        rows.sort_by_key(|(seq, _, _)| *seq);
+        out = rows.into_iter().map(|(_, s, f)| (s, f)).collect();
+    }
+    let _ = step("IMAP LOGOUT", session.logout()).await;
+    out
+}
+
 /// Polls `mailbox` until it holds at least `n` messages; returns them. Panics after `timeout`
 /// with what it saw (count, subjects, last error).
 pub async fn wait_for_count(

@@ -272,6 +272,18 @@ impl MailLab {
         self.flush_smtp_queue();
     }
 
+    /// Restarts Dovecot offering exactly these capabilities after login
+    /// (`imap_capability`), e.g. without MOVE or UIDPLUS, as some servers do. The
+    /// commands themselves still work: it is the client's choice not to use them.
+    pub fn offer_imap_capabilities(&self, caps: &str) {
+        self.stop_imap();
+        let conf = self.dir.join("dovecot/dovecot.conf");
+        let mut text = fs::read_to_string(&conf).unwrap();
+        text.push_str(&format!("\nimap_capability = {caps}\n"));
+        fs::write(&conf, text).unwrap();
+        self.start_imap();
+    }
+
     /// Stops Dovecot (SIGTERM, reaped); returns when its ports are closed.
     pub fn stop_imap(&self) {
         let mut guard = self.dovecot.lock().unwrap_or_else(|e| e.into_inner());
