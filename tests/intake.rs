@@ -13,6 +13,7 @@ use common::*;
 on_both_backends!(
     a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications,
     a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any,
+    a_report_of_more_keys_than_are_kept_counts_the_rest_and_redacts_all,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
     keys_in_attached_files_are_found_and_stored_redacted,
     the_responders_notice_lists_each_problem_whole,
@@ -814,6 +815,59 @@ async fn a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any(backe
     );
     let r = pipeline::ingest(&ctx, &later, "t", T0).await.unwrap();
     assert!(is_report(&r, 1), "{r:?}");
+}
+
+/// A dump of more keys than a report keeps (`MAX_KEPT_ARTIFACTS`): the first ones are
+/// kept and match later reports, the rest are redacted, counted in the report's problems
+/// (repeats and keys already kept not counted), and a later report of one of them alone
+/// opens a case of its own, as the problem says.
+async fn a_report_of_more_keys_than_are_kept_counts_the_rest_and_redacts_all(backend: Backend) {
+    use closeloop::pipeline::MAX_KEPT_ARTIFACTS;
+    let mut d = Deployment::on(backend, "dmarc", "");
+    d.cfg.intake.max_message_bytes = 2_000_000;
+    let ctx = d.ctx().await;
+    let mut r = Rng::new(10);
+    let tokens: Vec<String> = (0..MAX_KEPT_ARTIFACTS + 300)
+        .map(|_| format!("ghp_{}", r.s(36, ALNUM)))
+        .collect();
+    let dump: String = tokens
+        .iter()
+        .chain(tokens.iter().rev().take(400))
+        .map(|t| format!("GITHUB_TOKEN={t}\n"))
+        .collect();
+    let first = email("alice@example.org", "dump", "dump@x", &[], &dump);
+    let r = pipeline::ingest(&ctx, &first, "t", T0).await.unwrap();
+    assert!(is_report(&r, 1), "{r:?}");
+    let mut c = ctx.store.conn().await.unwrap();
+    let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
+    assert_eq!(arts.len(), MAX_KEPT_ARTIFACTS);
+    let reports = intake::reports_of(&mut c, CaseId(1)).await.unwrap();
+    assert!(
+        reports[0].problems.contains(&format!(
+            "the report holds 300 more distinct keys, identities or links than the {MAX_KEPT_ARTIFACTS} kept"
+        )),
+        "{}",
+        reports[0].problems
+    );
+    for t in [&tokens[0], &tokens[MAX_KEPT_ARTIFACTS + 299]] {
+        assert!(
+            !reports[0].body.contains(t.as_str()),
+            "a key is left in the body"
+        );
+    }
+    drop(c);
+    let kept = email("bob@example.org", "one", "kept@x", &[], &tokens[42]);
+    let r = pipeline::ingest(&ctx, &kept, "t", T0).await.unwrap();
+    assert!(is_report(&r, 1), "{r:?}");
+    let left_out = email(
+        "carol@example.org",
+        "another",
+        "out@x",
+        &[],
+        &tokens[MAX_KEPT_ARTIFACTS + 7],
+    );
+    let r = pipeline::ingest(&ctx, &left_out, "t", T0).await.unwrap();
+    assert!(is_report(&r, 2), "{r:?}");
 }
 
 async fn a_flood_of_duplicates_costs_one_artifact_row_and_few_notifications(backend: Backend) {

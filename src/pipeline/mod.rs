@@ -37,6 +37,10 @@ use route::{ignore_reason, reporter_reply_case};
 
 /// Stored report bodies are capped; the raw message stays in the mailbox.
 const MAX_STORED_BODY: usize = 256 * 1024;
+/// Most distinct keys, identities and context artifacts a report keeps. A dump of
+/// 600,000 tokens (25 MB) would otherwise add 1.2 million rows in one transaction and
+/// take over a gigabyte to prepare; the rest are redacted in the text and counted.
+pub const MAX_KEPT_ARTIFACTS: usize = 10_000;
 /// How much of an oversized message is read to learn its headers.
 const OVERSIZE_HEAD: usize = 64 * 1024;
 

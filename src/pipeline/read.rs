@@ -78,7 +78,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             crate::fault::panic_at(crate::fault::Stage::Reading, raw);
             let mut parsed = parse::parse(text);
             hide_secret_message_id(ctx, &mut parsed);
-            let prepared = Prepared::new(ctx, &parsed);
+            let prepared = Prepared::new(ctx, &mut parsed);
             (parsed, prepared)
         }));
         reading.unwrap_or_else(|_| {

@@ -26,19 +26,29 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    pub(super) fn new(ctx: &Context, m: &Inbound) -> Prepared {
+    /// Extracts the report from a message read; a problem it finds (keys beyond
+    /// `MAX_KEPT_ARTIFACTS`) joins the message's problems.
+    pub(super) fn new(ctx: &Context, m: &mut Inbound) -> Prepared {
         let scanner = extract::scanner();
         let key = ctx.key.bytes();
         let mut artifacts: Vec<ArtifactRow> = Vec::new();
         let mut keys: Vec<(KeyKind, String)> = Vec::new();
         // A report may carry thousands of keys: each is looked up, not searched for.
         let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // Beyond the cap only a count is kept: hashes of the fingerprints left out.
+        let mut left_out: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let hasher = std::collections::hash_map::RandomState::new();
         let mut take = |findings: &[Finding]| {
             for f in findings {
                 let fp = f.fingerprint(key);
-                if !seen.insert(fp.clone()) {
+                if seen.contains(&fp) {
                     continue;
                 }
+                if seen.len() >= MAX_KEPT_ARTIFACTS {
+                    left_out.insert(std::hash::BuildHasher::hash_one(&hasher, &fp));
+                    continue;
+                }
+                seen.insert(fp.clone());
                 match f.class {
                     ArtifactClass::Secret => keys.push((KeyKind::Secret, fp.clone())),
                     ArtifactClass::Identity => keys.push((KeyKind::Identity, fp.clone())),
@@ -72,6 +82,14 @@ impl Prepared {
         if body.len() > MAX_STORED_BODY {
             body.truncate(body.floor_char_boundary(MAX_STORED_BODY));
             body.push_str("\n[… truncated; the full message stays in the mailbox]");
+        }
+        if !left_out.is_empty() {
+            m.problems.push(format!(
+                "the report holds {} more distinct keys, identities or links than the {MAX_KEPT_ARTIFACTS} \
+                 kept: they are redacted in its text but not kept, so a later report of one of \
+                 them alone is not matched to this case",
+                left_out.len()
+            ));
         }
         let original_message_id = m
             .original
