@@ -44,6 +44,24 @@ pub enum ConfigError {
     },
 }
 
+/// A TOML error as "line N: message", without the line's text (toml's own display
+/// quotes it, and a mistyped line may hold a password). A key inside a table with a
+/// flattened part is reported at the table's header, which names the section.
+fn located(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().trim_end().to_string();
+    };
+    let n = text
+        .get(..span.start)
+        .map_or(1, |t| t.matches('\n').count() + 1);
+    match text.lines().nth(n - 1).map(str::trim) {
+        Some(h) if h.starts_with('[') && !h.contains('=') => {
+            format!("in {h} (line {n}): {}", e.message().trim_end())
+        }
+        _ => format!("line {n}: {}", e.message().trim_end()),
+    }
+}
+
 /// A duration written `90s`, `15m`, `4h` or `7d` (combinations such as `1h30m` too).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -683,11 +701,23 @@ impl Config {
         };
         let mut table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+            .map_err(|e: toml::de::Error| syntax(located(text, &e)))?;
         apply_env(&mut table, env).map_err(syntax)?;
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| syntax(e.message().to_string()))?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    // The merged table has no lines to point at: the file alone, read again,
+                    // names the line of an unknown key or a wrong type. When the file alone is
+                    // fine, an environment override is at fault.
+                    syntax(match toml::from_str::<Config>(text) {
+                        Err(in_file) => located(text, &in_file),
+                        Ok(_) => format!(
+                            "{} (set by a CLOSELOOP_* environment variable)",
+                            e.message()
+                        ),
+                    })
+                })?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -1138,6 +1168,38 @@ mod tests {
             .to_string();
         assert!(
             err.contains("test.toml") && err.contains("case_prefx"),
+            "{err}"
+        );
+        // The file's own mistakes are shown at their line; an override's are named as such.
+        let text = format!("{MINIMAL}[letters]\norg_name = \"X\"\ncase_prefx = \"X\"\n");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("case_prefx"))
+            .unwrap()
+            + 1;
+        let err = load(&text, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("line {line}")) && err.contains("unknown field `case_prefx`"),
+            "{err}"
+        );
+        // A mistyped line is pointed at, never quoted: it may hold a password.
+        for bad in [
+            "[intake]\npassword = hunter2\n",
+            "[intake]\npasword = \"hunter2\"\n",
+        ] {
+            let err = load(bad, &[]).unwrap_err().to_string();
+            assert!(
+                err.contains("line 2") || err.contains("in [intake] (line 1)"),
+                "{err}"
+            );
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let err = load(MINIMAL, &[("CLOSELOOP_LETTERS_CASE_PREFX", "X")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `case_prefx`")
+                && err.contains("set by a CLOSELOOP_* environment variable"),
             "{err}"
         );
     }
