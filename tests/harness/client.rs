@@ -121,42 +121,35 @@ pub async fn try_imap_fetch_all(
     pass: &str,
     mailbox: &str,
 ) -> Result<Vec<Vec<u8>>, String> {
-    let mut session = imap_login(port, user, pass).await?;
-    let mbox = step("IMAP EXAMINE", session.examine(mailbox)).await?;
-    let mut out = Vec::new();
-    if mbox.exists > 0 {
-        let fetches: Vec<_> = step("IMAP FETCH", async {
-            session
-                .fetch("1:*", "BODY.PEEK[]")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
-        .await?;
-        let mut fetches: Vec<_> = fetches
-            .iter()
-            .filter_map(|f| f.body().map(|b| (f.message, b.to_vec())))
-            .collect();
-        fetches.sort_by_key(|(seq, _)| *seq);
-        out = fetches.into_iter().map(|(_, b)| b).collect();
-    }
-    let _ = step("IMAP LOGOUT", session.logout()).await;
-    Ok(out)
+    let all = try_imap_fetch_with_flags(port, user, pass, mailbox).await?;
+    Ok(all.into_iter().map(|(body, _)| body).collect())
 }
 
-/// Each message's Subject and flags (`\\Seen`, keywords …), in sequence order.
+/// Each message's Subject and flags (`\\Seen`, `\\Deleted`, keywords), in sequence order.
 pub async fn imap_subjects_and_flags(
     port: u16,
     user: &str,
     pass: &str,
     mailbox: &str,
 ) -> Vec<(String, Vec<String>)> {
-    let mut session = imap_login(port, user, pass)
+    try_imap_fetch_with_flags(port, user, pass, mailbox)
         .await
-        .unwrap_or_else(|e| panic!("imap_subjects_and_flags: {e}"));
-    let mbox = step("IMAP EXAMINE", session.examine(mailbox))
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("imap_subjects_and_flags({user}, {mailbox}): {e}"))
+        .into_iter()
+        .map(|(body, flags)| (header(&body, "Subject"), flags))
+        .collect()
+}
+
+/// BODY.PEEK[] and the flags of every message in `mailbox`, in sequence order.
+async fn try_imap_fetch_with_flags(
+    port: u16,
+    user: &str,
+    pass: &str,
+    mailbox: &str,
+) -> Result<Vec<(Vec<u8>, Vec<String>)>, String> {
+    use async_imap::types::Flag;
+    let mut session = imap_login(port, user, pass).await?;
+    let mbox = step("IMAP EXAMINE", session.examine(mailbox)).await?;
     let mut out = Vec::new();
     if mbox.exists > 0 {
         let fetches: Vec<_> = step("IMAP FETCH", async {
@@ -166,32 +159,27 @@ pub async fn imap_subjects_and_flags(
                 .try_collect::<Vec<_>>()
                 .await
         })
-        .await
-        .unwrap();
+        .await?;
         let mut rows: Vec<_> = fetches
             .iter()
-            .map(|f| {
+            .filter_map(|f| {
                 let flags = f
                     .flags()
                     .map(|fl| match fl {
-                        async_imap::types::Flag::Seen => "\\Seen".to_string(),
-                        async_imap::types::Flag::Deleted => "\\Deleted".to_string(),
-                        async_imap::types::Flag::Custom(c) => c.to_string(),
+                        Flag::Seen => "\\Seen".to_string(),
+                        Flag::Deleted => "\\Deleted".to_string(),
+                        Flag::Custom(c) => c.to_string(),
                         other => format!("{other:?}"),
                     })
                     .collect();
-                (
-                    f.message,
-                    header(f.body().unwrap_or_default(), "Subject"),
-                    flags,
-                )
+                f.body().map(|b| (f.message, b.to_vec(), flags))
             })
             .collect();
         rows.sort_by_key(|(seq, _, _)| *seq);
-        out = rows.into_iter().map(|(_, s, f)| (s, f)).collect();
+        out = rows.into_iter().map(|(_, b, f)| (b, f)).collect();
     }
     let _ = step("IMAP LOGOUT", session.logout()).await;
-    out
+    Ok(out)
 }
 
 /// Polls `mailbox` until it holds at least `n` messages; returns them. Panics after `timeout`
