@@ -73,6 +73,49 @@ fn usage_errors_exit_2_and_name_the_problem() {
 }
 
 #[test]
+fn ingest_refuses_empty_input_and_stores_nothing() {
+    let d = Deployment::new("none");
+    let out = d.run(&["ingest"], Some(b"\r\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stdin is empty: nothing ingested"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty = d.dir.path().join("empty.eml");
+    std::fs::write(&empty, b"").unwrap();
+    let good = d.dir.path().join("good.eml");
+    std::fs::write(
+        &good,
+        email(
+            "u@example.org",
+            "odd bot",
+            "good@x",
+            &[],
+            "the deploy bot did odd things",
+        ),
+    )
+    .unwrap();
+    let out = d.run(
+        &["ingest", empty.to_str().unwrap(), good.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("empty.eml: empty, not a message"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("good.eml: report: opened case CL-1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = d.run(&["quarantine", "--json"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
+
+#[test]
 fn scan_gives_byte_offsets_into_the_input_even_after_bytes_that_are_not_utf8() {
     let d = Deployment::new("none");
     let key = planted_github_pat(11).secret;

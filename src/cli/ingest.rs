@@ -19,6 +19,12 @@ pub async fn run(cfg: &Config, files: &[PathBuf]) -> Outcome {
         std::io::stdin()
             .read_to_end(&mut raw)
             .context("cannot read a message from stdin")?;
+        if blank(&raw) {
+            ctx.store.close().await;
+            return Err(Failure::from(anyhow::anyhow!(
+                "stdin is empty: nothing ingested (name message files, or pipe one message in)"
+            )));
+        }
         let r = pipeline::ingest(&ctx, &raw, "stdin", now).await?;
         println!("stdin: {}", r.describe(ctx.prefix()));
     }
@@ -32,6 +38,11 @@ pub async fn run(cfg: &Config, files: &[PathBuf]) -> Outcome {
                 continue;
             }
         };
+        if blank(&raw) {
+            eprintln!("{shown}: empty, not a message");
+            failures += 1;
+            continue;
+        }
         let source = format!("file:{shown}");
         match pipeline::ingest(&ctx, &raw, &source, now).await {
             Ok(r) => println!("{shown}: {}", r.describe(ctx.prefix())),
@@ -48,4 +59,10 @@ pub async fn run(cfg: &Config, files: &[PathBuf]) -> Outcome {
         )));
     }
     Ok(())
+}
+
+/// Nothing but white space: a mistake (a command waiting on stdin ended with Ctrl-D,
+/// an empty file), not a message to quarantine.
+fn blank(raw: &[u8]) -> bool {
+    raw.iter().all(u8::is_ascii_whitespace)
 }
