@@ -55,7 +55,7 @@ fn located(text: &str, e: &toml::de::Error) -> String {
         .get(..span.start)
         .map_or(1, |t| t.matches('\n').count() + 1);
     match text.lines().nth(n - 1).map(str::trim) {
-        Some(h) if h.starts_with('[') && !h.contains('=') => {
+        Some(h) if h.starts_with('[') && h.ends_with(']') && !h.contains('=') => {
             format!("in {h} (line {n}): {}", e.message().trim_end())
         }
         _ => format!("line {n}: {}", e.message().trim_end()),
