@@ -33,7 +33,7 @@ pub use read::{Item, Read, ReadAhead, ReadAheads};
 use report::*;
 pub use report::{redact_all, shown_path};
 pub use route::{case_in_subject, named_case};
-use route::{ignore_reason, reporter_reply_case};
+use route::{ignore_reason, may_report, reporter_reply_case};
 
 /// Stored report bodies are capped; the raw message stays in the mailbox.
 const MAX_STORED_BODY: usize = 256 * 1024;
@@ -447,7 +447,7 @@ async fn ingest_in(
         tracing::info!(case = case.0, "reporter reply added to case");
         return Ok(Ingested::Reply { case });
     }
-    if !ctx.cfg.sender_allowed(&from) {
+    if !may_report(ctx, parsed) {
         let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(&from);
         let reason = format!(
             "sender domain '{}' is not in intake.allowed_domains",

@@ -5,6 +5,15 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// Whether the message's sender may report (`intake.allowed_domains`): mail from
+/// anyone else never becomes a report (it may still be a responder's command or a
+/// reporter's answer).
+pub(super) fn may_report(ctx: &Context, m: &Inbound) -> bool {
+    m.from
+        .as_ref()
+        .is_some_and(|f| ctx.cfg.sender_allowed(&f.address))
+}
+
 /// RFC 3834 and loop protection: automatic mail is recorded, never answered.
 pub(super) fn ignore_reason(ctx: &Context, m: &Inbound) -> Option<String> {
     let from = m.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
