@@ -24,12 +24,21 @@ struct Endpoint {
     /// The path of each request, in order.
     paths: Arc<StdMutex<Vec<String>>>,
     answers: Arc<StdMutex<VecDeque<(u16, String)>>>,
+    /// A tenant of its own: tokens are held process-wide by token URL, and a later
+    /// test's endpoint may get an earlier one's port.
+    tenant: String,
 }
+
+static ENDPOINTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Endpoint {
     /// Serves `answers` on a fresh port; returns the endpoint and its token URL.
     async fn start(answers: &[(u16, &str)]) -> (Endpoint, String) {
-        let e = Endpoint::default();
+        let n = ENDPOINTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let e = Endpoint {
+            tenant: format!("tenant{n}"),
+            ..Endpoint::default()
+        };
         e.answers
             .lock()
             .unwrap()
@@ -62,12 +71,18 @@ impl Endpoint {
         );
         // The token endpoint and (oauth2-login) Microsoft's device endpoint beside it.
         let app = axum::Router::new()
-            .route("/tenant/oauth2/v2.0/token", answer.clone())
-            .route("/tenant/oauth2/v2.0/devicecode", answer);
+            .route(&e.path("token"), answer.clone())
+            .route(&e.path("devicecode"), answer);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        (e, format!("http://{addr}/tenant/oauth2/v2.0/token"))
+        let url = format!("http://{addr}{}", e.path("token"));
+        (e, url)
+    }
+
+    /// The path of one of its endpoints (`token`, `devicecode`).
+    fn path(&self, name: &str) -> String {
+        format!("/{}/oauth2/v2.0/{name}", self.tenant)
     }
 
     fn requests(&self) -> Vec<HashMap<String, String>> {
@@ -710,13 +725,13 @@ async fn device_login_shows_the_code_waits_for_the_sign_in_and_writes_the_refres
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let token_path = "/tenant/oauth2/v2.0/token";
+    let token_path = endpoint.path("token");
     assert_eq!(
         endpoint.paths(),
         [
-            "/tenant/oauth2/v2.0/devicecode",
-            token_path,
-            token_path,
+            endpoint.path("devicecode"),
+            token_path.clone(),
+            token_path.clone(),
             token_path
         ]
     );
