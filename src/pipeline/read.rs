@@ -78,8 +78,9 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             crate::fault::panic_at(crate::fault::Stage::Reading, raw);
             let mut parsed = parse::parse(text);
             hide_secret_message_id(ctx, &mut parsed);
-            // A stranger's mail is quarantined whatever it holds: its text is not
-            // scanned (a 25 MB dump of keys would cost seconds and 280 MB).
+            // Only a sender who may report makes a report (commands and reporters'
+            // answers do not use this): a stranger's text is not scanned, so a 25 MB
+            // dump of keys from anyone costs a parse, not seconds and 280 MB.
             let prepared = if may_report(ctx, &parsed) {
                 Prepared::new(ctx, &mut parsed)
             } else {
