@@ -773,6 +773,17 @@ async fn a_batch_commits_together(backend: Backend) {
     assert_eq!(cases::list(&mut c, None).await.unwrap().len(), 50);
 }
 
+/// `n` distinct GitHub tokens.
+fn github_tokens(seed: u64, n: usize) -> Vec<String> {
+    let mut r = Rng::new(seed);
+    (0..n).map(|_| format!("ghp_{}", r.s(36, ALNUM))).collect()
+}
+
+/// The tokens as the lines of a leaked `.env` file.
+fn env_dump<'t>(tokens: impl Iterator<Item = &'t String>) -> String {
+    tokens.map(|t| format!("GITHUB_TOKEN={t}\n")).collect()
+}
+
 /// A dump of thousands of keys (a whole leaked `.env` history) is one report: each
 /// distinct key is stored once however often it appears, and any one of them brings a
 /// later report to the same case. (Keys are looked up, not searched for, so such a
@@ -780,15 +791,8 @@ async fn a_batch_commits_together(backend: Backend) {
 async fn a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any(backend: Backend) {
     let d = Deployment::on(backend, "dmarc", "");
     let ctx = d.ctx().await;
-    let mut r = Rng::new(9);
-    let tokens: Vec<String> = (0..2_000)
-        .map(|_| format!("ghp_{}", r.s(36, ALNUM)))
-        .collect();
-    let dump: String = tokens
-        .iter()
-        .chain(tokens.iter().take(500))
-        .map(|t| format!("GITHUB_TOKEN={t}\n"))
-        .collect();
+    let tokens = github_tokens(9, 2_000);
+    let dump = env_dump(tokens.iter().chain(tokens.iter().take(500)));
     let first = email("alice@example.org", "dump", "dump@x", &[], &dump);
     let r = pipeline::ingest(&ctx, &first, "t", T0).await.unwrap();
     assert!(
@@ -826,15 +830,8 @@ async fn a_report_of_more_keys_than_are_kept_counts_the_rest_and_redacts_all(bac
     let mut d = Deployment::on(backend, "dmarc", "");
     d.cfg.intake.max_message_bytes = 2_000_000;
     let ctx = d.ctx().await;
-    let mut r = Rng::new(10);
-    let tokens: Vec<String> = (0..MAX_KEPT_ARTIFACTS + 300)
-        .map(|_| format!("ghp_{}", r.s(36, ALNUM)))
-        .collect();
-    let dump: String = tokens
-        .iter()
-        .chain(tokens.iter().rev().take(400))
-        .map(|t| format!("GITHUB_TOKEN={t}\n"))
-        .collect();
+    let tokens = github_tokens(10, MAX_KEPT_ARTIFACTS + 300);
+    let dump = env_dump(tokens.iter().chain(tokens.iter().rev().take(400)));
     let first = email("alice@example.org", "dump", "dump@x", &[], &dump);
     let r = pipeline::ingest(&ctx, &first, "t", T0).await.unwrap();
     assert!(is_report(&r, 1), "{r:?}");

@@ -1,6 +1,9 @@
 //! A report's extraction (artifacts, fingerprints, redacted body) and its
 //! placement on a case through `dedup`.
 
+use std::collections::HashSet;
+use std::hash::BuildHasher as _;
+
 #[allow(unused_imports)]
 use super::*;
 
@@ -34,9 +37,9 @@ impl Prepared {
         let mut artifacts: Vec<ArtifactRow> = Vec::new();
         let mut keys: Vec<(KeyKind, String)> = Vec::new();
         // A report may carry thousands of keys: each is looked up, not searched for.
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
         // Beyond the cap only a count is kept: hashes of the fingerprints left out.
-        let mut left_out: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let mut left_out: HashSet<u64> = HashSet::new();
         let hasher = std::collections::hash_map::RandomState::new();
         let mut take = |findings: &[Finding]| {
             for f in findings {
@@ -45,7 +48,7 @@ impl Prepared {
                     continue;
                 }
                 if seen.len() >= MAX_KEPT_ARTIFACTS {
-                    left_out.insert(std::hash::BuildHasher::hash_one(&hasher, &fp));
+                    left_out.insert(hasher.hash_one(&fp));
                     continue;
                 }
                 seen.insert(fp.clone());

@@ -55,8 +55,17 @@ pub async fn attach(conn: &mut Conn, case: CaseId, keys: &[&str]) -> Result<()> 
 
 /// The keys without repeats, in their first order (a report may carry thousands).
 fn distinct<'k>(keys: &[&'k str]) -> Vec<&'k str> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(keys.len());
-    keys.iter().copied().filter(|k| seen.insert(k)).collect()
+    first_of_each(keys, |k| k)
+}
+
+/// The first item for each key, in their order.
+fn first_of_each<'k, T: Copy>(items: &[T], key: impl Fn(T) -> &'k str) -> Vec<T> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .copied()
+        .filter(|i| seen.insert(key(*i)))
+        .collect()
 }
 
 /// One statement per chunk; returns how many keys were newly attached.
@@ -107,12 +116,7 @@ pub async fn attach_and_claim(
     attach: &[(&str, CaseId)],
     claims: &[(&str, CaseId)],
 ) -> Result<()> {
-    let mut named: HashSet<&str> = HashSet::with_capacity(attach.len());
-    let first: Vec<(&str, CaseId)> = attach
-        .iter()
-        .copied()
-        .filter(|(k, _)| named.insert(k))
-        .collect();
+    let first = first_of_each(attach, |(k, _)| k);
     let added = insert_keys(conn, &first).await?;
     if claims.is_empty() {
         return Ok(());
