@@ -37,7 +37,7 @@ fn distinct(s: &str) -> usize {
 /// Obvious placeholders, examples and already-masked values.
 pub(super) fn is_placeholder(v: &str) -> bool {
     const SUBSTR: &[&str] = &[
-        "xxxx",
+        "xxxxxx",
         "****",
         "••",
         "…",
@@ -100,8 +100,15 @@ pub(super) fn is_placeholder(v: &str) -> bool {
         "letmein",
         "admin",
     ];
+    // A marker counts written in one case ("xxxxxx", "YOUR_", "_here"): a random token
+    // holds mixed-case look-alikes by chance, and one taken for a placeholder is stored
+    // in plaintext (one random GitHub token in ~28,000 held "xXxX", or "hEre" after
+    // its "ghp_").
     let lower = v.to_ascii_lowercase();
-    if SUBSTR.iter().any(|p| lower.contains(p)) || WHOLE.contains(&lower.as_str()) {
+    let marked = SUBSTR
+        .iter()
+        .any(|p| v.contains(p) || v.contains(p.to_ascii_uppercase().as_str()));
+    if marked || WHOLE.contains(&lower.as_str()) {
         return true;
     }
     // low-diversity runs such as "aaaaaaaa" or "abababab"
