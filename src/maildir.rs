@@ -219,9 +219,22 @@ pub async fn drain(
     }
     let processed = folder(dir, &ctx.cfg.intake.processed_mailbox);
     ensure_folder(&processed, dir)?;
-    let mut batches = ReadAheads::new(files.chunks(BATCH).map(|chunk| {
-        let chunk = chunk.to_vec();
-        ReadAhead::start(ctx, move || load(chunk))
+    // Batches by count and by bytes (a file that cannot be sized counts as
+    // none: `load` says what became of it).
+    let max = ctx.cfg.intake.max_message_bytes;
+    let sizes = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()));
+    let planned = pipeline::batches(
+        sizes,
+        BATCH,
+        pipeline::BATCH_BYTES,
+        max as u64,
+        pipeline::OVERSIZE_HEAD as u64,
+    );
+    let mut batches = ReadAheads::new(planned.into_iter().map(|r| {
+        let chunk = files[r].to_vec();
+        ReadAhead::start(ctx, move || load(chunk, max))
     }));
     let mut conn = ctx.store.conn().await?;
     let mut count = 0;
@@ -272,24 +285,21 @@ async fn moved(m: tokio::task::JoinHandle<()>) {
     }
 }
 
-/// Reads one batch of files into items; a file that vanished or cannot be
-/// read is left where it is, with a warning. Returns the files read, in
-/// the items' order.
-fn load(chunk: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<Item>) {
+/// Reads one batch of files into items (of a file over `max` bytes only its
+/// head); a file that vanished or cannot be read is left where it is, with a
+/// warning. Returns the files read, in the items' order.
+fn load(chunk: Vec<PathBuf>, max: usize) -> (Vec<PathBuf>, Vec<Item>) {
     let mut items = Vec::with_capacity(chunk.len());
     let mut kept = Vec::with_capacity(chunk.len());
     for path in chunk {
-        match std::fs::read(&path) {
-            Ok(raw) => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                items.push(Item {
-                    raw,
-                    source: format!("maildir:{}", pipeline::redact_all(&name)),
-                    truncated_from: None,
-                });
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let source = format!("maildir:{}", pipeline::redact_all(&name));
+        match Item::from_file(&path, source, max) {
+            Ok(item) => {
+                items.push(item);
                 kept.push(path);
             }
             // Vanished (another reader) or unreadable: leave it, say so, go on.
@@ -374,6 +384,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again, 0);
+    }
+
+    /// A file over `intake.max_message_bytes` is read only to its head, and
+    /// quarantined for its real size; the mail beside it is read as usual.
+    #[tokio::test]
+    async fn a_file_over_the_size_limit_is_quarantined_for_its_real_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg =
+            crate::testkit::config(&format!("sqlite://{}/closeloop.db", tmp.path().display()));
+        cfg.intake.max_message_bytes = 100_000;
+        let ctx = crate::testkit::context_with(cfg).await;
+        let dir = tmp.path().join("maildir");
+        ensure(&dir).unwrap();
+        let big = mail(
+            "a@example.org",
+            "big@x",
+            "big",
+            &"odd use\r\n".repeat(30_000),
+        );
+        std::fs::write(dir.join("new").join("1.big"), &big).unwrap();
+        let small = mail("b@example.org", "small@x", "small", "odd token use");
+        std::fs::write(dir.join("new").join("2.small"), small).unwrap();
+
+        let mut told = Vec::new();
+        drain(
+            &ctx,
+            &dir,
+            &mut CurState::default(),
+            || T0,
+            |_, o| told.push(o),
+        )
+        .await
+        .unwrap();
+        match &told[..] {
+            [Ingested::Quarantined { reason }, Ingested::Report { .. }] => assert!(
+                reason.starts_with(&format!("message is {} bytes, over", big.len())),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.join(".Processed").join("cur"))
+                .unwrap()
+                .count(),
+            2
+        );
     }
 
     #[test]

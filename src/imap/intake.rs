@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::plan::{self, Listed};
 use super::session::{drain_unsolicited, within, Caps, ImapError, Session, COMMAND_TIMEOUT};
 use crate::context::Context;
-use crate::pipeline::{self, Item, ReadAhead, ReadAheads};
+use crate::pipeline::{self, Item, ReadAhead, ReadAheads, BATCH_BYTES, OVERSIZE_HEAD};
 use crate::store::mailbox::{self as state_rows, MailboxState};
 use crate::store::Conn;
 
@@ -36,12 +36,11 @@ const MOVE_EVERY: usize = 1000;
 /// Batches fetched at a time: a group, stored while the session moves what
 /// committed before (if a MOVE is due) and fetches the next group.
 const AHEAD: usize = 4;
-/// Bytes fetched per batch, and about per group of batches, at most (a single
-/// bigger message gets its own batch). Two groups are held at a time: the one
-/// being stored and the next, fetched meanwhile.
-const BATCH_BYTES: u64 = 16 * 1024 * 1024;
-/// How much of an oversized message is fetched: enough for its headers.
-const HEAD_BYTES: u32 = 64 * 1024;
+// Bytes fetched per batch, and about per group of batches, at most: the
+// pipeline's `BATCH_BYTES` (a single bigger message gets its own batch). Two
+// groups are held at a time: the one being stored and the next, fetched
+// meanwhile. Of a message over `intake.max_message_bytes` only the head
+// (`OVERSIZE_HEAD`) is fetched, enough for its headers.
 /// Bound on fetching one batch of bodies.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -207,7 +206,16 @@ pub async fn drain(
         return Ok(0);
     }
     tracing::debug!(count = listed.len(), from, "new messages listed");
-    let planned = plan::batches(&listed, BATCH, BATCH_BYTES, max_message, HEAD_BYTES.into());
+    let planned: Vec<Vec<Listed>> = pipeline::batches(
+        listed.iter().map(|l| u64::from(l.size)),
+        BATCH,
+        BATCH_BYTES,
+        max_message,
+        OVERSIZE_HEAD as u64,
+    )
+    .into_iter()
+    .map(|r| listed[r].to_vec())
+    .collect();
     let mut planned = planned.iter().peekable();
     let mut done = 0;
     let mut frontier_blocked = false;
@@ -300,7 +308,7 @@ async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bo
     }
     if !big.is_empty() {
         let set = plan::uid_set(&big.iter().map(|l| l.uid).collect::<Vec<_>>());
-        let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{HEAD_BYTES}>)");
+        let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{OVERSIZE_HEAD}>)");
         let fetched = within("UID FETCH heads", FETCH_TIMEOUT, async {
             s.uid_fetch(&set, &query)
                 .await?

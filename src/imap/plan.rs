@@ -1,5 +1,6 @@
-//! Pure helpers for IMAP intake: compact UID sets, batch planning under a
-//! memory bound, the committed frontier, and reconnect backoff with jitter.
+//! Pure helpers for IMAP intake: compact UID sets, the committed frontier,
+//! and reconnect backoff with jitter. (Batches are planned by
+//! `pipeline::batches`, as for a Maildir.)
 //!
 //! Must do no IO.
 
@@ -35,39 +36,6 @@ pub fn uid_set(uids: &[u32]) -> String {
             out.push_str(&format!("{start}:{end}"));
         }
         i += 1;
-    }
-    out
-}
-
-/// Splits the listing (sorted by UID) into batches of at most `max_count`
-/// messages whose fetched bytes stay under `max_bytes` (a message over
-/// `max_message` counts only as the head we fetch of it). A single message
-/// larger than `max_bytes` still gets a batch of its own.
-pub fn batches(
-    listed: &[Listed],
-    max_count: usize,
-    max_bytes: u64,
-    max_message: u64,
-    head: u64,
-) -> Vec<Vec<Listed>> {
-    let mut out: Vec<Vec<Listed>> = Vec::new();
-    let mut cur: Vec<Listed> = Vec::new();
-    let mut bytes = 0u64;
-    for l in listed {
-        let cost = if u64::from(l.size) > max_message {
-            head
-        } else {
-            u64::from(l.size)
-        };
-        if !cur.is_empty() && (cur.len() >= max_count || bytes + cost > max_bytes) {
-            out.push(std::mem::take(&mut cur));
-            bytes = 0;
-        }
-        cur.push(*l);
-        bytes += cost;
-    }
-    if !cur.is_empty() {
-        out.push(cur);
     }
     out
 }
@@ -139,23 +107,6 @@ mod tests {
         check(&[1, 2, 3, 5, 7, 8], "1:3,5,7:8");
         check(&[8, 7, 1, 1, 2], "1:2,7:8");
         check(&[u32::MAX - 1, u32::MAX], "4294967294:4294967295");
-    }
-
-    #[test]
-    fn batches_respect_count_and_bytes() {
-        let listed: Vec<Listed> = (1..=5).map(|u| l(u, 100)).collect();
-        let b = batches(&listed, 2, 10_000, 1_000, 64);
-        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![2, 2, 1]);
-        let b = batches(&listed, 10, 250, 1_000, 64);
-        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![2, 2, 1]);
-        // An oversized message costs only its head; a huge batch-of-one is allowed.
-        let listed = [l(1, 5_000_000), l(2, 100), l(3, 900)];
-        let b = batches(&listed, 10, 1_000, 1_000_000, 64);
-        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![2, 1]);
-        let listed = [l(1, 100), l(2, 5_000), l(3, 100)];
-        let b = batches(&listed, 10, 1_000, 10_000, 64);
-        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![1, 1, 1]);
-        assert!(batches(&[], 10, 1, 1, 1).is_empty());
     }
 
     #[test]

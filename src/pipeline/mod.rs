@@ -29,7 +29,7 @@ mod route;
 use batch::*;
 use pending::Pending;
 use read::read_all;
-pub use read::{Item, Read, ReadAhead, ReadAheads};
+pub use read::{batches, Item, Read, ReadAhead, ReadAheads};
 use report::*;
 pub use report::{redact_all, shown_path};
 pub use route::{case_in_subject, named_case};
@@ -42,7 +42,10 @@ const MAX_STORED_BODY: usize = 256 * 1024;
 /// take over a gigabyte to prepare; the rest are redacted in the text and counted.
 pub const MAX_KEPT_ARTIFACTS: usize = 10_000;
 /// How much of an oversized message is read to learn its headers.
-const OVERSIZE_HEAD: usize = 64 * 1024;
+pub const OVERSIZE_HEAD: usize = 64 * 1024;
+/// Bytes of mail an intake reads per batch, about (a single bigger message gets
+/// a batch of its own; see `batches`).
+pub const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What became of one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +158,12 @@ pub async fn ingest(
         source: source.to_string(),
         truncated_from: None,
     };
+    ingest_item(ctx, item, now).await
+}
+
+/// Ingests one message read by the caller (`Item::from_file`, `from_reader`) in
+/// its own transaction.
+pub async fn ingest_item(ctx: &Context, item: Item, now: Millis) -> Result<Ingested, StoreError> {
     let mut out = ingest_batch(ctx, vec![item], now).await?;
     Ok(out.remove(0))
 }

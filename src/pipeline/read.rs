@@ -5,6 +5,9 @@
 
 use super::marks::{self, Marks};
 use super::*;
+use std::io::{self, Read as _};
+use std::ops::Range;
+use std::path::Path;
 
 /// One message to ingest and where it came from (`file:…`, `imap:INBOX/42`, `stdin`).
 pub struct Item {
@@ -13,6 +16,81 @@ pub struct Item {
     /// The message's real size when `raw` is only its head (an IMAP intake
     /// fetches just the head of a message over `intake.max_message_bytes`).
     pub truncated_from: Option<usize>,
+}
+
+impl Item {
+    /// One message from a file: all of it up to `max` bytes
+    /// (`intake.max_message_bytes`), only its head when longer (the real size is
+    /// then `truncated_from`), so a huge file costs the memory of its head.
+    pub fn from_file(path: &Path, source: String, max: usize) -> io::Result<Item> {
+        let mut file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        if size > max as u64 {
+            let mut raw = Vec::new();
+            (&mut file)
+                .take(OVERSIZE_HEAD as u64)
+                .read_to_end(&mut raw)?;
+            return Ok(Item {
+                raw,
+                source,
+                truncated_from: Some(usize::try_from(size).unwrap_or(usize::MAX)),
+            });
+        }
+        // A file still being written may have grown since: read it as a stream.
+        Item::from_reader(file, source, max)
+    }
+
+    /// One message from a stream (stdin), as `from_file`: the rest of a message
+    /// over `max` bytes is counted, not kept.
+    pub fn from_reader(mut r: impl io::Read, source: String, max: usize) -> io::Result<Item> {
+        let mut raw = Vec::new();
+        (&mut r).take(max as u64 + 1).read_to_end(&mut raw)?;
+        let mut truncated_from = None;
+        if raw.len() > max {
+            let rest = io::copy(&mut r, &mut io::sink())?;
+            truncated_from = Some(
+                raw.len()
+                    .saturating_add(usize::try_from(rest).unwrap_or(usize::MAX)),
+            );
+            raw.truncate(OVERSIZE_HEAD);
+            raw.shrink_to_fit();
+        }
+        Ok(Item {
+            raw,
+            source,
+            truncated_from,
+        })
+    }
+}
+
+/// Splits messages of the given sizes, in order, into batches (ranges of their
+/// indices) of at most `max_count` whose bytes stay under `max_bytes`; a message
+/// over `max_message` counts as the `head` read of it. A single message larger
+/// than `max_bytes` gets a batch of its own. An intake holds a batch being stored
+/// and the next being read, so this bounds its memory whatever the mail.
+pub fn batches(
+    sizes: impl IntoIterator<Item = u64>,
+    max_count: usize,
+    max_bytes: u64,
+    max_message: u64,
+    head: u64,
+) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    let mut end = 0;
+    for size in sizes {
+        let cost = if size > max_message { head } else { size };
+        if end > start && (end - start >= max_count || bytes.saturating_add(cost) > max_bytes) {
+            out.push(start..end);
+            (start, bytes) = (end, 0);
+        }
+        bytes = bytes.saturating_add(cost);
+        end += 1;
+    }
+    if end > start {
+        out.push(start..end);
+    }
+    out
 }
 
 /// A message once read: what the transaction needs of it, and no longer its
@@ -227,6 +305,46 @@ mod tests {
         raw.extend_from_slice(b"tail");
         let head = head_of(&raw);
         assert!(head.len() <= OVERSIZE_HEAD && head.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn batches_keep_to_count_and_bytes() {
+        let lens = |b: Vec<Range<usize>>| b.iter().map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(lens(batches([100; 5], 2, 10_000, 1_000, 64)), [2, 2, 1]);
+        assert_eq!(lens(batches([100; 5], 10, 250, 1_000, 64)), [2, 2, 1]);
+        // An oversized message costs only its head; a huge batch-of-one is allowed.
+        assert_eq!(
+            batches([5_000_000, 100, 900], 10, 1_000, 1_000_000, 64),
+            [0..2, 2..3]
+        );
+        assert_eq!(
+            batches([100, 5_000, 100], 10, 1_000, 10_000, 64),
+            [0..1, 1..2, 2..3]
+        );
+        assert!(batches([], 10, 1, 1, 1).is_empty());
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_read_to_its_head_and_its_size_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = b"Subject: big\r\n\r\n".to_vec();
+        raw.resize(OVERSIZE_HEAD * 3, b'x');
+        let path = dir.path().join("big.eml");
+        std::fs::write(&path, &raw).unwrap();
+        let both = |max: usize| {
+            [
+                Item::from_file(&path, "f".into(), max).unwrap(),
+                Item::from_reader(&raw[..], "s".into(), max).unwrap(),
+            ]
+        };
+        for item in both(raw.len() - 1) {
+            assert!(item.raw == raw[..OVERSIZE_HEAD], "{}", item.source);
+            assert_eq!(item.truncated_from, Some(raw.len()), "{}", item.source);
+        }
+        for item in both(raw.len()) {
+            assert!(item.raw == raw, "{}", item.source);
+            assert_eq!(item.truncated_from, None, "{}", item.source);
+        }
     }
 
     #[tokio::test]
