@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 use regex::Regex;
 
 use super::archive::archive_texts;
@@ -446,12 +446,12 @@ fn attached_original(
         PartType::Binary(b) | PartType::InlineBinary(b)
             if name.to_lowercase().ends_with(".eml") =>
         {
-            parsed = MessageParser::default().parse(b.as_ref())?;
-            &parsed
+            parsed = super::mime::parse_mime(b.as_ref(), problems)?;
+            &*parsed
         }
         PartType::Text(t) if name.to_lowercase().ends_with(".eml") => {
-            parsed = MessageParser::default().parse(t.as_bytes())?;
-            &parsed
+            parsed = super::mime::parse_mime(t.as_bytes(), problems)?;
+            &*parsed
         }
         _ => return None,
     };

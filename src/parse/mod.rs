@@ -14,6 +14,7 @@ mod archive;
 mod body;
 mod forward;
 mod headers;
+mod mime;
 mod msg;
 mod office;
 mod rtf;
@@ -36,11 +37,10 @@ mod tests_seven_z;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use mail_parser::MessageParser;
-
 pub use body::html_to_text;
 pub use forward::find_inline_forward;
 pub use headers::glance;
+pub use mime::{head, too_many_parts, MAX_PARTS};
 
 /// One address of a header such as From or Reply-To.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -238,7 +238,7 @@ fn parse_guarded(raw: &[u8]) -> Inbound {
     };
     headers::check_header_section(raw, &mut problems);
 
-    let Some(message) = MessageParser::default().parse(raw) else {
+    let Some(message) = mime::parse_mime(raw, &mut problems) else {
         problems.push("no header section found; whole input kept as body text".to_string());
         let (text, note) = body::decode_text_bytes(raw);
         let text = text.trim().to_string();

@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{DateTime, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{DateTime, MessagePart, MimeHeaders, PartType};
 
 use super::body::{decode_text_bytes, file_texts, html_to_text, original_heads, Attached, Heads};
 use super::headers::{clean_id, cp1252, single_line};
@@ -182,7 +182,8 @@ pub(super) fn read_msg(bytes: &[u8], problems: &mut Vec<String>) -> Option<Attac
 fn transport_heads(headers: &str, problems: &mut Vec<String>) -> Heads {
     // A header block alone: end it with a blank line so nothing is taken for a body.
     let block = format!("{}\r\n\r\n", headers.trim_end());
-    match MessageParser::default().parse(block.as_bytes()) {
+    let parsed = super::mime::parse_mime(block.as_bytes(), problems);
+    match parsed {
         Some(message) => original_heads(&message, "transport headers'", problems),
         None => {
             problems.push("transport headers (0x007D) unparseable; ignored".into());

@@ -143,6 +143,11 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         Some(format!(
             "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         ))
+    } else if parse::too_many_parts(raw).is_some() {
+        Some(format!(
+            "message has more than {} MIME parts; kept in the mailbox, not read",
+            parse::MAX_PARTS
+        ))
     } else {
         None
     };
@@ -150,8 +155,12 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         (glanced(raw), Prepared::default())
     } else {
         marks.reading(&sha, &item.source, raw);
-        // An oversized message is read for its headers only.
-        let text = if unread.is_some() { head_of(raw) } else { raw };
+        // An oversized message (or one of too many parts) is read for its headers only.
+        let text = if unread.is_some() {
+            parse::head(raw, OVERSIZE_HEAD)
+        } else {
+            raw
+        };
         let reading = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::fault::panic_at(crate::fault::Stage::Reading, raw);
             let mut parsed = parse::parse(text);
@@ -283,29 +292,10 @@ impl<T: Send + 'static, I: Iterator<Item = ReadAhead<T>>> ReadAheads<T, I> {
     }
 }
 
-/// The first bytes of an oversized message, cut at a line end so headers parse.
-fn head_of(raw: &[u8]) -> &[u8] {
-    let cut = raw.len().min(OVERSIZE_HEAD);
-    let end = raw[..cut]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(cut);
-    &raw[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testkit::{self, mail, KEYS};
-
-    #[test]
-    fn oversized_heads_end_at_a_line() {
-        let mut raw = b"Subject: x\r\n".repeat(10_000);
-        raw.extend_from_slice(b"tail");
-        let head = head_of(&raw);
-        assert!(head.len() <= OVERSIZE_HEAD && head.ends_with(b"\n"));
-    }
 
     #[test]
     fn batches_keep_to_count_and_bytes() {
@@ -345,6 +335,35 @@ mod tests {
             assert!(item.raw == raw, "{}", item.source);
             assert_eq!(item.truncated_from, None, "{}", item.source);
         }
+    }
+
+    /// A message of more MIME parts than are read is quarantined, its headers read
+    /// (from the quarantine list) and its parts not.
+    #[tokio::test]
+    async fn a_message_of_too_many_parts_is_quarantined_with_its_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = testkit::context(dir.path()).await;
+        let parts = "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n".repeat(parse::MAX_PARTS);
+        let raw = format!(
+            "From: p1@example.org\r\nSubject: many parts\r\nMessage-ID: <many@x>\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n{parts}--b--\r\n"
+        );
+        let item = Item {
+            raw: raw.into_bytes(),
+            source: "test".into(),
+            truncated_from: None,
+        };
+        let read = read_all(&ctx, vec![item]).remove(0);
+        let reason = read.unread.clone().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!(
+                "message has more than {} MIME parts;",
+                parse::MAX_PARTS
+            )),
+            "{reason}"
+        );
+        assert_eq!(read.parsed.subject, "many parts");
+        assert_eq!(read.message_id(), Some("many@x"));
     }
 
     #[tokio::test]

@@ -1,0 +1,264 @@
+//! The one door to mail-parser: every message (the one that came, an attached `.eml`, a
+//! `.msg` file's transport headers) is parsed here, under two bounds mail-parser does not
+//! keep itself.
+//!
+//! - Memory: mail-parser keeps every MIME part with its headers, and an attached message
+//!   (`message/rfc822`, each part of a `multipart/digest`) as a message of its own: 250
+//!   bytes to 1.8 KB for a part written in 10 to 20, so 25 MB of tiny parts took 0.6 to
+//!   2.5 GB. A message of more than [`MAX_PARTS`] parts is read to its first
+//!   [`HEAD_BYTES`] only.
+//! - Stack: an attached message is a value inside its part, as deep as the mail nests
+//!   them, and the compiler's drop of a `Message` recurses once a level: 300,000 nested
+//!   `message/rfc822` headers (9 MB) overflowed the stack and aborted the process, which
+//!   no `catch_unwind` stops. [`Mime`] frees the levels one at a time.
+
+use std::collections::HashSet;
+use std::ops::Deref;
+
+use mail_parser::{Message, MessageParser, PartType};
+
+/// Most MIME parts a message is read with (counted as `parts` counts them).
+pub const MAX_PARTS: usize = 10_000;
+/// How much of a message with more parts is read: its headers and the start of its body.
+pub const HEAD_BYTES: usize = 64 * 1024;
+
+/// A message as mail-parser read it, freed without recursion.
+pub struct Mime<'x>(Message<'x>);
+
+impl<'x> Deref for Mime<'x> {
+    type Target = Message<'x>;
+    fn deref(&self) -> &Message<'x> {
+        &self.0
+    }
+}
+
+impl Drop for Mime<'_> {
+    fn drop(&mut self) {
+        let mut nested = Vec::new();
+        take_nested(&mut self.0, &mut nested);
+        while let Some(mut m) = nested.pop() {
+            take_nested(&mut m, &mut nested);
+            // `m` now holds no message: dropping it recurses no further.
+        }
+    }
+}
+
+/// Moves the messages attached in `m`'s parts to `out`.
+fn take_nested<'x>(m: &mut Message<'x>, out: &mut Vec<Message<'x>>) {
+    for part in &mut m.parts {
+        if let PartType::Message(inner) = &mut part.body {
+            out.push(std::mem::take(inner));
+        }
+    }
+}
+
+/// Parses `raw` with mail-parser; of a message with more than [`MAX_PARTS`] parts only
+/// the head, which `problems` then says. `None` when no message is found at all.
+pub fn parse_mime<'x>(raw: &'x [u8], problems: &mut Vec<String>) -> Option<Mime<'x>> {
+    let raw = if too_many_parts(raw).is_some() {
+        problems.push(format!(
+            "more than {MAX_PARTS} MIME parts: only the first {} KB read",
+            HEAD_BYTES / 1024
+        ));
+        head(raw, HEAD_BYTES)
+    } else {
+        raw
+    };
+    MessageParser::default().parse(raw).map(Mime)
+}
+
+/// The first bytes of `raw`, at most `max`, cut after a line end when one is there (so
+/// the headers in it parse whole).
+pub fn head(raw: &[u8], max: usize) -> &[u8] {
+    let cut = raw.len().min(max);
+    let end = raw[..cut]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(cut);
+    &raw[..end]
+}
+
+/// How many parts `raw` holds, when more than [`MAX_PARTS`]: the delimiter lines of the
+/// boundaries it declares, and the header lines that start an attached message
+/// (`Content-Type: message/…`, at the start of a line or folded onto the next). An
+/// upper bound of the parts mail-parser makes (a closing delimiter is counted too);
+/// `None` at or under the limit. One pass, and a second over the lines only when the
+/// first finds more candidate lines than the limit.
+pub fn too_many_parts(raw: &[u8]) -> Option<usize> {
+    let candidates = raw
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"--") || starts_with_ci(l, b"content-type"))
+        .count();
+    if candidates <= MAX_PARTS {
+        return None;
+    }
+    let boundaries = declared_boundaries(raw);
+    let mut parts = 0;
+    let mut folded_type = false;
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.trim_ascii_end();
+        let starts = if let Some(rest) = line.strip_prefix(b"--") {
+            let name = rest.strip_suffix(b"--").unwrap_or(rest);
+            boundaries.contains(name) || boundaries.contains(rest)
+        } else if folded_type && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            starts_with_ci(line.trim_ascii_start(), b"message/")
+        } else {
+            false
+        };
+        folded_type = false;
+        if starts {
+            parts += 1;
+        } else if let Some(value) = content_type_value(line) {
+            folded_type = value.is_empty();
+            parts += usize::from(starts_with_ci(value, b"message/"));
+        }
+    }
+    (parts > MAX_PARTS).then_some(parts)
+}
+
+/// The value of a `Content-Type:` header line, trimmed; `None` for any other line.
+fn content_type_value(line: &[u8]) -> Option<&[u8]> {
+    if !starts_with_ci(line, b"content-type") {
+        return None;
+    }
+    line[b"content-type".len()..]
+        .trim_ascii_start()
+        .strip_prefix(b":")
+        .map(<[u8]>::trim_ascii)
+}
+
+/// Every `boundary=` parameter value in `raw` (quoted or not), wherever it is written.
+fn declared_boundaries(raw: &[u8]) -> HashSet<&[u8]> {
+    const NAME: &[u8] = b"boundary";
+    let mut out = HashSet::new();
+    let mut i = 0;
+    while i + NAME.len() <= raw.len() {
+        if raw[i] | 0x20 != b'b' || !raw[i..i + NAME.len()].eq_ignore_ascii_case(NAME) {
+            i += 1;
+            continue;
+        }
+        i += NAME.len();
+        let rest = raw[i..].trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b"=") else {
+            continue;
+        };
+        let rest = rest.trim_ascii_start();
+        let value = match rest.strip_prefix(b"\"") {
+            Some(quoted) => {
+                let end = quoted.iter().position(|b| *b == b'"' || *b == b'\n');
+                &quoted[..end.unwrap_or(quoted.len())]
+            }
+            None => {
+                let end = rest
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || *b == b';' || *b == b'"');
+                &rest[..end.unwrap_or(rest.len())]
+            }
+        };
+        if !value.is_empty() {
+            out.insert(value);
+        }
+    }
+    out
+}
+
+fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(parts: usize) -> Vec<u8> {
+        let mut raw = b"From: a@example.org\r\nSubject: d\r\n\
+            Content-Type: multipart/digest; boundary=\"b 1\"\r\n\r\n"
+            .to_vec();
+        for _ in 0..parts {
+            raw.extend_from_slice(b"--b 1\r\n\r\nSubject: x\r\n\r\nx\r\n");
+        }
+        raw.extend_from_slice(b"--b 1--  \r\n");
+        raw
+    }
+
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut raw = b"From: a@example.org\r\nSubject: deep\r\n".to_vec();
+        for i in 0..levels {
+            // Every other level folds its Content-Type onto a second line.
+            raw.extend_from_slice(if i % 2 == 0 {
+                b"Content-Type: message/rfc822\r\n\r\n".as_slice()
+            } else {
+                b"content-type:\r\n\tMessage/RFC822\r\n\r\n".as_slice()
+            });
+        }
+        raw.extend_from_slice(b"Subject: x\r\n\r\nhi\r\n");
+        raw
+    }
+
+    #[test]
+    fn parts_are_counted_by_declared_boundaries_and_attached_messages() {
+        assert_eq!(too_many_parts(&digest(MAX_PARTS - 1)), None);
+        assert_eq!(too_many_parts(&digest(MAX_PARTS + 5)), Some(MAX_PARTS + 6));
+        assert_eq!(too_many_parts(&nested(MAX_PARTS)), None);
+        assert_eq!(too_many_parts(&nested(MAX_PARTS + 1)), Some(MAX_PARTS + 1));
+        // Lines that look like delimiters of no declared boundary are text.
+        let mut log =
+            b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+                .to_vec();
+        log.extend(b"-----\r\ncontent-type: text/plain\r\n".repeat(MAX_PARTS));
+        log.extend_from_slice(b"--b--\r\n");
+        assert_eq!(too_many_parts(&log), None);
+    }
+
+    #[test]
+    fn a_message_of_too_many_parts_is_read_to_its_head() {
+        let raw = digest(MAX_PARTS * 2);
+        let mut problems = Vec::new();
+        let m = parse_mime(&raw, &mut problems).unwrap();
+        assert!(m.raw_message.len() <= HEAD_BYTES, "{}", m.raw_message.len());
+        assert_eq!(m.subject(), Some("d"));
+        assert_eq!(
+            problems,
+            [format!(
+                "more than {MAX_PARTS} MIME parts: only the first 64 KB read"
+            )]
+        );
+    }
+
+    /// 300,000 nested attached messages in 9 MB: the count reads the head, and even a
+    /// message mail-parser nests this deep (parsed here without the count) is freed.
+    #[test]
+    fn deeply_nested_messages_are_freed_without_recursion() {
+        let raw = nested(300_000);
+        let mut problems = Vec::new();
+        drop(parse_mime(&raw, &mut problems).unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let deep = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let m = Mime(MessageParser::default().parse(&raw[..]).unwrap());
+                let mut levels = 0;
+                let mut at: &Message = &m;
+                while let Some(PartType::Message(inner)) = at.parts.first().map(|p| &p.body) {
+                    levels += 1;
+                    at = inner;
+                }
+                drop(m);
+                levels
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(deep >= 300_000, "{deep}");
+    }
+
+    #[test]
+    fn a_head_ends_at_a_line() {
+        let mut raw = b"Subject: x\r\n".repeat(10_000);
+        raw.extend_from_slice(b"tail");
+        let h = head(&raw, HEAD_BYTES);
+        assert!(h.len() <= HEAD_BYTES && h.ends_with(b"\n"));
+        assert_eq!(head(b"no line end", 4), b"no l");
+    }
+}
