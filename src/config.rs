@@ -679,6 +679,31 @@ pub struct Config {
     pub http: Http,
 }
 
+/// Longest `intake.lease_timeout`: past a day no one waits for a dead reader's lease.
+const MAX_LEASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `CLOSELOOP_*` environment variables. (`std::env::vars` panics on any variable
+/// that is not UTF-8, ours or not; only ours must be text.)
+fn closeloop_env(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let shown = name.to_string_lossy().into_owned();
+        if !shown.starts_with(ENV_PREFIX) {
+            continue;
+        }
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => out.push((name, value)),
+            _ => {
+                return Err(ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: format!("environment variable {shown} is not UTF-8 text"),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Config {
     /// Loads `path`, applies `CLOSELOOP_*` overrides from `env`, and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -686,7 +711,7 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml(path, &text, std::env::vars())
+        Config::from_toml(path, &text, closeloop_env(path)?)
     }
 
     /// Parses TOML text (named `path` in errors) with the given environment.
@@ -795,6 +820,12 @@ impl Config {
         }
         if i.poll_interval.0.is_zero() {
             p.push("intake.poll_interval must be more than 0s".into());
+        }
+        if i.lease_timeout.0 > MAX_LEASE_TIMEOUT {
+            p.push(format!(
+                "intake.lease_timeout must be at most {} (another instance waits this long to take over from one that died)",
+                Span(MAX_LEASE_TIMEOUT)
+            ));
         }
         let o = &self.outbound;
         if !looks_like_address(&o.from) {
@@ -1218,6 +1249,21 @@ mod tests {
                 "responders.trusted_authserv_id",
             ],
         );
+    }
+
+    #[test]
+    fn a_lease_timeout_longer_than_a_day_is_refused() {
+        let text = MINIMAL.replacen("[intake]\n", "[intake]\nlease_timeout = \"1d\"\n", 1);
+        assert_eq!(
+            load(&text, &[]).unwrap().intake.lease_timeout.0.as_secs(),
+            86_400
+        );
+        let text = MINIMAL.replacen(
+            "[intake]\n",
+            "[intake]\nlease_timeout = \"200000000000d\"\n",
+            1,
+        );
+        refused_naming(&text, &["intake.lease_timeout must be at most 1d"]);
     }
 
     /// Loads `text`, which must be refused; the error must name each of `wants`.

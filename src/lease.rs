@@ -100,7 +100,7 @@ pub async fn run_while_holding<F, Fut>(
         let mut held_until = loop {
             let now = now_ms();
             match take(&store, name, holder, ttl_ms).await {
-                Ok(true) => break now + ttl_ms,
+                Ok(true) => break now.saturating_add(ttl_ms),
                 Ok(false) if !waiting_logged => {
                     tracing::info!(
                         lease = name,
@@ -132,7 +132,7 @@ pub async fn run_while_holding<F, Fut>(
             }
             let now = now_ms();
             match store::lease::hold(&store, name, holder, now, ttl_ms).await {
-                Ok(true) => held_until = now + ttl_ms,
+                Ok(true) => held_until = now.saturating_add(ttl_ms),
                 Ok(false) => {
                     tracing::warn!(lease = name, "lease lost to another instance; stopping");
                     break;

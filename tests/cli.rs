@@ -45,6 +45,34 @@ fn output_commands_end_quietly_on_a_closed_pipe() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A variable that is not UTF-8 in the environment is no panic: someone else's is
+/// left alone, one of ours is a config error that names it.
+#[test]
+fn an_environment_variable_that_is_not_utf8_is_no_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = Deployment::new("none");
+    let run = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_closeloop"))
+            .arg("--config")
+            .arg(&d.config_path)
+            .arg("cases")
+            .env_remove("CLOSELOOP_CONFIG")
+            .env(name, std::ffi::OsStr::from_bytes(b"caf\xe9"))
+            .output()
+            .unwrap()
+    };
+    let out = run("LEGACY_LATIN1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let out = run("CLOSELOOP_DATABASE_URL");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("environment variable CLOSELOOP_DATABASE_URL is not UTF-8 text"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_and_name_the_problem() {
     let d = Deployment::new("none");
