@@ -5,7 +5,8 @@
 //! - Memory: mail-parser keeps every MIME part with its headers, and an attached message
 //!   (`message/rfc822`, each part of a `multipart/digest`) as a message of its own: 250
 //!   bytes to 1.8 KB for a part written in 10 to 20, so 25 MB of tiny parts took 0.6 to
-//!   2.5 GB. A message of more than [`MAX_PARTS`] parts is read to its first
+//!   2.5 GB; and every header line (~135 bytes each). A message of more than
+//!   [`MAX_PARTS`] parts or [`MAX_HEADER_LINES`] header lines is read to its first
 //!   [`HEAD_BYTES`] only.
 //! - Stack: an attached message is a value inside its part, as deep as the mail nests
 //!   them, and the compiler's drop of a `Message` recurses once a level: 300,000 nested
@@ -17,8 +18,11 @@ use std::ops::Deref;
 
 use mail_parser::{Message, MessageParser, PartType};
 
-/// Most MIME parts a message is read with (counted as `parts` counts them).
+/// Most MIME parts a message is read with (counted as `shape` counts them).
 pub const MAX_PARTS: usize = 10_000;
+/// Most header lines a message is read with, in all its header sections: mail-parser
+/// keeps ~135 bytes a line (20 MB of `X:y` lines took 542 MB).
+pub const MAX_HEADER_LINES: usize = 100_000;
 /// How much of a message with more parts is read: its headers and the start of its body.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
@@ -52,12 +56,12 @@ fn take_nested<'x>(m: &mut Message<'x>, out: &mut Vec<Message<'x>>) {
     }
 }
 
-/// Parses `raw` with mail-parser; of a message with more than [`MAX_PARTS`] parts only
+/// Parses `raw` with mail-parser; of a message too complex for it (`too_complex`) only
 /// the head, which `problems` then says. `None` when no message is found at all.
 pub fn parse_mime<'x>(raw: &'x [u8], problems: &mut Vec<String>) -> Option<Mime<'x>> {
-    let raw = if too_many_parts(raw).is_some() {
+    let raw = if let Some(what) = too_complex(raw) {
         problems.push(format!(
-            "more than {MAX_PARTS} MIME parts: only the first {} KB read",
+            "{what}: only the first {} KB read",
             HEAD_BYTES / 1024
         ));
         head(raw, HEAD_BYTES)
@@ -79,42 +83,86 @@ pub fn head(raw: &[u8], max: usize) -> &[u8] {
     &raw[..end]
 }
 
-/// How many parts `raw` holds, when more than [`MAX_PARTS`]: the delimiter lines of the
-/// boundaries it declares, and the header lines that start an attached message
-/// (`Content-Type: message/…`, at the start of a line or folded onto the next). An
-/// upper bound of the parts mail-parser makes (a closing delimiter is counted too);
-/// `None` at or under the limit. One pass, and a second over the lines only when the
-/// first finds more candidate lines than the limit.
-pub fn too_many_parts(raw: &[u8]) -> Option<usize> {
+/// Why `raw` is more than mail-parser is given: "more than 10000 MIME parts" or "more
+/// than 100000 header lines" (see `shape`); `None` when it is not. A first pass counts
+/// the lines that could be either; only when they are more than the limits is the
+/// message's shape counted.
+pub fn too_complex(raw: &[u8]) -> Option<String> {
     let candidates = raw
         .split(|b| *b == b'\n')
-        .filter(|l| l.starts_with(b"--") || starts_with_ci(l, b"content-type"))
+        .filter(|l| l.starts_with(b"--") || l.contains(&b':'))
         .count();
-    if candidates <= MAX_PARTS {
+    if candidates <= MAX_PARTS.min(MAX_HEADER_LINES) {
         return None;
     }
+    let shape = shape(raw);
+    if shape.parts > MAX_PARTS {
+        Some(format!("more than {MAX_PARTS} MIME parts"))
+    } else if shape.header_lines > MAX_HEADER_LINES {
+        Some(format!("more than {MAX_HEADER_LINES} header lines"))
+    } else {
+        None
+    }
+}
+
+/// What mail-parser would keep of a message, counted.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    /// Delimiter lines of the boundaries the message declares, and header lines that
+    /// start an attached message (`Content-Type: message/…`, the value perhaps folded
+    /// onto the next line): an upper bound of the parts (a closing delimiter counts).
+    parts: usize,
+    /// Lines of header sections: the message's, each part's (after a delimiter) and an
+    /// attached message's (after its part's headers; not those of a `multipart/digest`
+    /// part's message without a Content-Type, which are counted as text).
+    header_lines: usize,
+}
+
+fn shape(raw: &[u8]) -> Shape {
     let boundaries = declared_boundaries(raw);
-    let mut parts = 0;
+    let mut shape = Shape {
+        parts: 0,
+        header_lines: 0,
+    };
+    let mut in_headers = true;
+    // This header section starts an attached message, whose headers follow its own.
+    let mut attached = false;
     let mut folded_type = false;
     for line in raw.split(|b| *b == b'\n') {
         let line = line.trim_ascii_end();
-        let starts = if let Some(rest) = line.strip_prefix(b"--") {
-            let name = rest.strip_suffix(b"--").unwrap_or(rest);
-            boundaries.contains(name) || boundaries.contains(rest)
-        } else if folded_type && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            starts_with_ci(line.trim_ascii_start(), b"message/")
+        if let Some(rest) = line.strip_prefix(b"--") {
+            let opening = boundaries.contains(rest);
+            let closing = rest
+                .strip_suffix(b"--")
+                .is_some_and(|name| boundaries.contains(name));
+            if opening || closing {
+                shape.parts += 1;
+                in_headers = opening;
+                (attached, folded_type) = (false, false);
+                continue;
+            }
+        }
+        if !in_headers {
+            continue;
+        }
+        if line.is_empty() {
+            in_headers = attached;
+            (attached, folded_type) = (false, false);
+            continue;
+        }
+        shape.header_lines += 1;
+        let value = if folded_type && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            Some(line.trim_ascii_start())
         } else {
-            false
+            content_type_value(line)
         };
-        folded_type = false;
-        if starts {
-            parts += 1;
-        } else if let Some(value) = content_type_value(line) {
-            folded_type = value.is_empty();
-            parts += usize::from(starts_with_ci(value, b"message/"));
+        folded_type = value.is_some_and(<[u8]>::is_empty);
+        if value.is_some_and(|v| starts_with_ci(v, b"message/")) {
+            shape.parts += 1;
+            attached = true;
         }
     }
-    (parts > MAX_PARTS).then_some(parts)
+    shape
 }
 
 /// The value of a `Content-Type:` header line, trimmed; `None` for any other line.
@@ -196,19 +244,48 @@ mod tests {
         raw
     }
 
+    fn counted(raw: &[u8]) -> (usize, usize) {
+        let s = shape(raw);
+        (s.parts, s.header_lines)
+    }
+
     #[test]
-    fn parts_are_counted_by_declared_boundaries_and_attached_messages() {
-        assert_eq!(too_many_parts(&digest(MAX_PARTS - 1)), None);
-        assert_eq!(too_many_parts(&digest(MAX_PARTS + 5)), Some(MAX_PARTS + 6));
-        assert_eq!(too_many_parts(&nested(MAX_PARTS)), None);
-        assert_eq!(too_many_parts(&nested(MAX_PARTS + 1)), Some(MAX_PARTS + 1));
-        // Lines that look like delimiters of no declared boundary are text.
+    fn parts_and_header_lines_are_counted_where_the_parser_sees_them() {
+        // Headers: the message's 3, each part's none (a digest part's message is not
+        // told from text: its header lines are not counted, its part is).
+        assert_eq!(counted(&digest(7)), (8, 3));
+        // Each level: its Content-Type line (folded in every other), a part and a message.
+        assert_eq!(counted(&nested(10)), (10, 2 + 10 + 5 + 1));
+        // Lines shaped like delimiters of no declared boundary, or like headers in a
+        // body, are text.
         let mut log =
-            b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+            b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\n"
                 .to_vec();
-        log.extend(b"-----\r\ncontent-type: text/plain\r\n".repeat(MAX_PARTS));
-        log.extend_from_slice(b"--b--\r\n");
-        assert_eq!(too_many_parts(&log), None);
+        log.extend(b"-----\r\nContent-Type: message/rfc822\r\nkey: value\r\n".repeat(3));
+        log.extend_from_slice(b"--b--\r\nepilogue: text\r\n");
+        assert_eq!(counted(&log), (2, 3));
+    }
+
+    #[test]
+    fn only_more_than_the_limits_is_too_complex() {
+        assert_eq!(too_complex(&digest(MAX_PARTS - 1)), None);
+        assert_eq!(
+            too_complex(&digest(MAX_PARTS)).as_deref(),
+            Some("more than 10000 MIME parts")
+        );
+        assert_eq!(too_complex(&nested(MAX_PARTS)), None);
+        assert!(too_complex(&nested(MAX_PARTS + 1)).is_some());
+        let headers = |n: usize| {
+            let mut raw = b"Subject: many\r\n".repeat(n);
+            raw.extend_from_slice(b"\r\nbody: text\r\n".repeat(MAX_HEADER_LINES).as_slice());
+            raw
+        };
+        assert_eq!(too_complex(&headers(MAX_HEADER_LINES)), None);
+        assert_eq!(
+            too_complex(&headers(MAX_HEADER_LINES + 1)).as_deref(),
+            Some("more than 100000 header lines")
+        );
     }
 
     #[test]

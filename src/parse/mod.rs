@@ -40,7 +40,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use body::html_to_text;
 pub use forward::find_inline_forward;
 pub use headers::glance;
-pub use mime::{head, too_many_parts, MAX_PARTS};
+pub use mime::{head, too_complex, MAX_PARTS};
 
 /// One address of a header such as From or Reply-To.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -143,13 +143,9 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         Some(format!(
             "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         ))
-    } else if parse::too_many_parts(raw).is_some() {
-        Some(format!(
-            "message has more than {} MIME parts; kept in the mailbox, not read",
-            parse::MAX_PARTS
-        ))
     } else {
-        None
+        parse::too_complex(raw)
+            .map(|what| format!("message has {what}; kept in the mailbox, not read"))
     };
     let (mut parsed, prepared) = if killer {
         (glanced(raw), Prepared::default())
