@@ -23,6 +23,9 @@ pub const MAX_PARTS: usize = 10_000;
 /// Most header lines a message is read with, in all its header sections: mail-parser
 /// keeps ~135 bytes a line (20 MB of `X:y` lines took 542 MB).
 pub const MAX_HEADER_LINES: usize = 100_000;
+/// Most addresses, ids and keywords in a message's headers (counted by their separators):
+/// mail-parser keeps ~60 bytes an address (5 million in one 20 MB `To:` took 316 MB).
+pub const MAX_HEADER_ITEMS: usize = 100_000;
 /// How much of a message with more parts is read: its headers and the start of its body.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
@@ -88,11 +91,12 @@ pub fn head(raw: &[u8], max: usize) -> &[u8] {
 /// the lines that could be either; only when they are more than the limits is the
 /// message's shape counted.
 pub fn too_complex(raw: &[u8]) -> Option<String> {
-    let candidates = raw
-        .split(|b| *b == b'\n')
-        .filter(|l| l.starts_with(b"--") || l.contains(&b':'))
-        .count();
-    if candidates <= MAX_PARTS.min(MAX_HEADER_LINES) {
+    let (mut lines, mut items) = (0, 0);
+    for line in raw.split(|b| *b == b'\n') {
+        lines += usize::from(line.starts_with(b"--") || line.contains(&b':'));
+        items += header_items(line);
+    }
+    if lines <= MAX_PARTS.min(MAX_HEADER_LINES) && items <= MAX_HEADER_ITEMS {
         return None;
     }
     let shape = shape(raw);
@@ -100,6 +104,10 @@ pub fn too_complex(raw: &[u8]) -> Option<String> {
         Some(format!("more than {MAX_PARTS} MIME parts"))
     } else if shape.header_lines > MAX_HEADER_LINES {
         Some(format!("more than {MAX_HEADER_LINES} header lines"))
+    } else if shape.header_items > MAX_HEADER_ITEMS {
+        Some(format!(
+            "more than {MAX_HEADER_ITEMS} addresses or ids in its headers"
+        ))
     } else {
         None
     }
@@ -116,6 +124,14 @@ struct Shape {
     /// attached message's (after its part's headers; not those of a `multipart/digest`
     /// part's message without a Content-Type, which are counted as text).
     header_lines: usize,
+    /// Commas and `<` in those lines: about the addresses, ids and keywords the parser
+    /// keeps of list headers (To, Cc, References …).
+    header_items: usize,
+}
+
+/// Commas and `<` in `line`, which separate the items of a list header.
+fn header_items(line: &[u8]) -> usize {
+    line.iter().filter(|b| **b == b',' || **b == b'<').count()
 }
 
 fn shape(raw: &[u8]) -> Shape {
@@ -123,6 +139,7 @@ fn shape(raw: &[u8]) -> Shape {
     let mut shape = Shape {
         parts: 0,
         header_lines: 0,
+        header_items: 0,
     };
     let mut in_headers = true;
     // This header section starts an attached message, whose headers follow its own.
@@ -151,6 +168,7 @@ fn shape(raw: &[u8]) -> Shape {
             continue;
         }
         shape.header_lines += 1;
+        shape.header_items += header_items(line);
         let value = if folded_type && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             Some(line.trim_ascii_start())
         } else {
@@ -244,27 +262,27 @@ mod tests {
         raw
     }
 
-    fn counted(raw: &[u8]) -> (usize, usize) {
+    fn counted(raw: &[u8]) -> (usize, usize, usize) {
         let s = shape(raw);
-        (s.parts, s.header_lines)
+        (s.parts, s.header_lines, s.header_items)
     }
 
     #[test]
     fn parts_and_header_lines_are_counted_where_the_parser_sees_them() {
         // Headers: the message's 3, each part's none (a digest part's message is not
         // told from text: its header lines are not counted, its part is).
-        assert_eq!(counted(&digest(7)), (8, 3));
+        assert_eq!(counted(&digest(7)), (8, 3, 0));
         // Each level: its Content-Type line (folded in every other), a part and a message.
-        assert_eq!(counted(&nested(10)), (10, 2 + 10 + 5 + 1));
+        assert_eq!(counted(&nested(10)), (10, 2 + 10 + 5 + 1, 0));
         // Lines shaped like delimiters of no declared boundary, or like headers in a
-        // body, are text.
-        let mut log =
-            b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+        // body, are text; list items are counted in headers only.
+        let mut log = b"From: a@example.org\r\nTo: <a@b>, <c@d>\r\n\
+            Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
             --b\r\nContent-Type: text/plain\r\n\r\n"
-                .to_vec();
-        log.extend(b"-----\r\nContent-Type: message/rfc822\r\nkey: value\r\n".repeat(3));
+            .to_vec();
+        log.extend(b"-----\r\nContent-Type: message/rfc822\r\nkey: <value>, 2\r\n".repeat(3));
         log.extend_from_slice(b"--b--\r\nepilogue: text\r\n");
-        assert_eq!(counted(&log), (2, 3));
+        assert_eq!(counted(&log), (2, 4, 3));
     }
 
     #[test]
@@ -285,6 +303,19 @@ mod tests {
         assert_eq!(
             too_complex(&headers(MAX_HEADER_LINES + 1)).as_deref(),
             Some("more than 100000 header lines")
+        );
+        // One line of addresses, with a body of as many commas, which are text.
+        let addresses = |n: usize| {
+            let mut raw = b"To: a@b".to_vec();
+            raw.extend(b",a@b".repeat(n));
+            raw.extend_from_slice(b"\r\n\r\n");
+            raw.extend(b",".repeat(MAX_HEADER_ITEMS * 2));
+            raw
+        };
+        assert_eq!(too_complex(&addresses(MAX_HEADER_ITEMS)), None);
+        assert_eq!(
+            too_complex(&addresses(MAX_HEADER_ITEMS + 1)).as_deref(),
+            Some("more than 100000 addresses or ids in its headers")
         );
     }
 
