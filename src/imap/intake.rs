@@ -36,11 +36,6 @@ const MOVE_EVERY: usize = 1000;
 /// Batches fetched at a time: a group, stored while the session moves what
 /// committed before (if a MOVE is due) and fetches the next group.
 const AHEAD: usize = 4;
-// Bytes fetched per batch, and about per group of batches, at most: the
-// pipeline's `BATCH_BYTES` (a single bigger message gets its own batch). Two
-// groups are held at a time: the one being stored and the next, fetched
-// meanwhile. Of a message over `intake.max_message_bytes` only the head
-// (`OVERSIZE_HEAD`) is fetched, enough for its headers.
 /// Bound on fetching one batch of bodies.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -342,9 +337,12 @@ async fn fetch(s: &mut Session, batch: &[Listed], max_message: u64) -> Result<Bo
     Ok(bodies)
 }
 
-/// Fetches the next group of planned batches (up to `AHEAD` of them, about
-/// `BATCH_BYTES` in all) and starts reading the first; `None` when all
-/// planned batches were fetched.
+/// Fetches the next group of planned batches (up to `AHEAD` of them, about the
+/// pipeline's `BATCH_BYTES` in all; a single bigger message gets its own batch)
+/// and starts reading the first; `None` when all planned batches were fetched.
+/// Two groups are held at a time: the one being stored and the next, fetched
+/// meanwhile. Of a message over `intake.max_message_bytes` only the head
+/// (`OVERSIZE_HEAD`) is fetched, enough for its headers.
 async fn fetch_group<'p>(
     s: &mut Session,
     ctx: &Context,

@@ -189,7 +189,7 @@ fn left_by_dead_reader(path: &Path) -> Option<(String, u32)> {
     let mut words = text.split_whitespace();
     let deaths = words.next()?.parse::<u32>().ok()?;
     let sha = words.next()?;
-    Some((sha.to_string(), deaths + 1))
+    Some((sha.to_string(), deaths.saturating_add(1)))
 }
 
 /// Aborts when `FAULT_ABORT_READING_ENV` is set and `raw` contains its value.
