@@ -29,8 +29,9 @@ pub const MAX_HEADER_ITEMS: usize = 100_000;
 /// How much of a message with more parts is read: its headers and the start of its body.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
-/// A message as mail-parser read it, freed without recursion.
-pub struct Mime<'x>(Message<'x>);
+/// A message as mail-parser read it, freed without recursion; `cut` says why only its
+/// head was read (`too_complex`), if it was.
+pub struct Mime<'x>(Message<'x>, pub Option<String>);
 
 impl<'x> Deref for Mime<'x> {
     type Target = Message<'x>;
@@ -60,9 +61,11 @@ fn take_nested<'x>(m: &mut Message<'x>, out: &mut Vec<Message<'x>>) {
 }
 
 /// Parses `raw` with mail-parser; of a message too complex for it (`too_complex`) only
-/// the head, which `problems` then says. `None` when no message is found at all.
+/// the head, which `problems` and the result's `cut` then say. `None` when no message
+/// is found at all.
 pub fn parse_mime<'x>(raw: &'x [u8], problems: &mut Vec<String>) -> Option<Mime<'x>> {
-    let raw = if let Some(what) = too_complex(raw) {
+    let cut = too_complex(raw);
+    let raw = if let Some(what) = &cut {
         problems.push(format!(
             "{what}: only the first {} KB read",
             HEAD_BYTES / 1024
@@ -71,7 +74,8 @@ pub fn parse_mime<'x>(raw: &'x [u8], problems: &mut Vec<String>) -> Option<Mime<
     } else {
         raw
     };
-    MessageParser::default().parse(raw).map(Mime)
+    let message = MessageParser::default().parse(raw)?;
+    Some(Mime(message, cut))
 }
 
 /// The first bytes of `raw`, at most `max`, cut after a line end when one is there (so
@@ -345,7 +349,7 @@ mod tests {
         let deep = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(move || {
-                let m = Mime(MessageParser::default().parse(&raw[..]).unwrap());
+                let m = Mime(MessageParser::default().parse(&raw[..]).unwrap(), None);
                 let mut levels = 0;
                 let mut at: &Message = &m;
                 while let Some(PartType::Message(inner)) = at.parts.first().map(|p| &p.body) {

@@ -40,7 +40,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use body::html_to_text;
 pub use forward::find_inline_forward;
 pub use headers::glance;
-pub use mime::{head, too_complex, MAX_PARTS};
+pub use mime::{head, MAX_PARTS};
 
 /// One address of a header such as From or Reply-To.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,6 +123,9 @@ pub struct Inbound {
     pub original: Option<Original>,
     /// Parse warnings, human readable. Empty for a clean message.
     pub problems: Vec<String>,
+    /// Why only the message's head was read: it is more than the parser is given
+    /// ("more than 10000 MIME parts", …; see `too_complex`).
+    pub too_complex: Option<String>,
 }
 
 impl Inbound {
@@ -252,7 +255,10 @@ fn parse_guarded(raw: &[u8]) -> Inbound {
         };
     };
 
-    let mut inbound = Inbound::default();
+    let mut inbound = Inbound {
+        too_complex: message.1.clone(),
+        ..Inbound::default()
+    };
     headers::read_headers(&message, &mut inbound, &mut problems);
     body::read_body(&message, &mut inbound, &mut problems);
     if inbound.original.is_none() {

@@ -144,14 +144,14 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             "message is {size} bytes, over intake.max_message_bytes ({max}); kept in the mailbox, not read"
         ))
     } else {
-        parse::too_complex(raw)
-            .map(|what| format!("message has {what}; kept in the mailbox, not read"))
+        None
     };
     let (mut parsed, prepared) = if killer {
         (glanced(raw), Prepared::default())
     } else {
         marks.reading(&sha, &item.source, raw);
-        // An oversized message (or one of too many parts) is read for its headers only.
+        // An oversized message is read for its headers only (as the parser reads one
+        // more complex than it is given: `too_complex`, below).
         let text = if unread.is_some() {
             parse::head(raw, OVERSIZE_HEAD)
         } else {
@@ -164,7 +164,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             // Only a sender who may report makes a report (commands and reporters'
             // answers do not use this): a stranger's text is not scanned, so a 25 MB
             // dump of keys from anyone costs a parse, not seconds and 280 MB.
-            let prepared = if may_report(ctx, &parsed) {
+            let prepared = if parsed.too_complex.is_none() && may_report(ctx, &parsed) {
                 Prepared::new(ctx, &mut parsed)
             } else {
                 Prepared::default()
@@ -182,6 +182,12 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             (glanced(raw), Prepared::default())
         })
     };
+    if unread.is_none() {
+        unread = parsed
+            .too_complex
+            .as_ref()
+            .map(|what| format!("message has {what}; kept in the mailbox, not read"));
+    }
     // Extraction has the attachments and the attached original's text (the
     // stored body carries them, redacted): the read batch need not.
     parsed.attachments = Vec::new();
