@@ -7,7 +7,11 @@
 //!   bytes to 1.8 KB for a part written in 10 to 20, so 25 MB of tiny parts took 0.6 to
 //!   2.5 GB; and every header line (~135 bytes each). A message of more than
 //!   [`MAX_PARTS`] parts or [`MAX_HEADER_LINES`] header lines is read to its first
-//!   [`HEAD_BYTES`] only.
+//!   [`HEAD_BYTES`] only. The count (`too_complex`) is from above, checked against
+//!   mail-parser itself on random messages: it finds delimiters where mail-parser does
+//!   (anywhere in a line), reads header sections as it ends them, and decodes encoded
+//!   attached messages, which mail-parser parses three levels deep; a message whose
+//!   boundaries it cannot read as mail-parser would gets a rough count.
 //! - Stack: an attached message is a value inside its part, as deep as the mail nests
 //!   them, and the compiler's drop of a `Message` recurses once a level: 300,000 nested
 //!   `message/rfc822` headers (9 MB) overflowed the stack and aborted the process, which
@@ -15,7 +19,9 @@
 
 use std::collections::HashSet;
 use std::ops::Deref;
+use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, MatchKind, PatternID};
 use mail_parser::{Message, MessageParser, PartType};
 
 /// Most MIME parts a message is read with (counted as `shape` counts them).
@@ -90,47 +96,94 @@ pub fn head(raw: &[u8], max: usize) -> &[u8] {
     &raw[..end]
 }
 
-/// Why `raw` is more than mail-parser is given: "more than 10000 MIME parts" or "more
-/// than 100000 header lines" (see `shape`); `None` when it is not. A first pass counts
-/// the lines that could be either; only when they are more than the limits is the
-/// message's shape counted.
+/// Why `raw` is more than mail-parser is given: "more than 10000 MIME parts", "more than
+/// 100000 header lines", … (see `Shape`); `None` when it is not. A rough count rules out
+/// most messages; the others' shape is counted.
 pub fn too_complex(raw: &[u8]) -> Option<String> {
-    let (mut lines, mut items) = (0, 0);
-    for line in raw.split(|b| *b == b'\n') {
-        lines += usize::from(line.starts_with(b"--") || line.contains(&b':'));
-        items += header_items(line);
-    }
-    if lines <= MAX_PARTS.min(MAX_HEADER_LINES) && items <= MAX_HEADER_ITEMS {
-        return None;
-    }
-    let shape = shape(raw);
-    if shape.parts > MAX_PARTS {
-        Some(format!("more than {MAX_PARTS} MIME parts"))
-    } else if shape.header_lines > MAX_HEADER_LINES {
-        Some(format!("more than {MAX_HEADER_LINES} header lines"))
-    } else if shape.header_items > MAX_HEADER_ITEMS {
-        Some(format!(
-            "more than {MAX_HEADER_ITEMS} addresses or ids in its headers"
-        ))
-    } else {
-        None
-    }
+    let rough = rough_shape(raw);
+    rough.why()?;
+    let mut budget = raw.len().saturating_mul(DECODE_BUDGET);
+    shape(raw, ENCODED_LEVELS, &mut budget, Some(rough)).why()
 }
 
-/// What mail-parser would keep of a message, counted.
-#[derive(Debug, PartialEq)]
+/// Levels of encoded attached messages mail-parser parses (its `MAX_NESTED_ENCODED`).
+const ENCODED_LEVELS: usize = 3;
+/// Most bytes decoded to count encoded attached messages, as a multiple of the message's
+/// size: an ordinary message needs less than one.
+const DECODE_BUDGET: usize = 3;
+/// Most distinct boundaries a message's shape is counted with.
+const MAX_BOUNDARIES: usize = 1_000;
+/// Longest boundary a message's shape is counted with (RFC 2046 allows 70 bytes).
+const MAX_BOUNDARY_BYTES: usize = 200;
+
+/// What mail-parser would keep of a message, counted from above: where the count cannot
+/// tell what the parser will do, it counts what the parser could do.
+#[derive(Debug, Default, PartialEq)]
 struct Shape {
-    /// Delimiter lines of the boundaries the message declares, and header lines that
-    /// start an attached message (`Content-Type: message/…`, the value perhaps folded
-    /// onto the next line): an upper bound of the parts (a closing delimiter counts).
+    /// Delimiters — `--` and a declared boundary, anywhere in a line, as mail-parser
+    /// finds them (a closing one counts) — and attached messages: a part whose
+    /// Content-Type is `message/…`, or has none inside a `multipart/digest`.
     parts: usize,
     /// Lines of header sections: the message's, each part's (after a delimiter) and an
-    /// attached message's (after its part's headers; not those of a `multipart/digest`
-    /// part's message without a Content-Type, which are counted as text).
+    /// attached message's (after its part's headers; an encoded one's once decoded).
     header_lines: usize,
     /// Commas and `<` in those lines: about the addresses, ids and keywords the parser
     /// keeps of list headers (To, Cc, References …).
     header_items: usize,
+    /// There may be encoded attached messages this did not count (see `rough_shape`), or
+    /// more of them than `DECODE_BUDGET`.
+    uncounted: bool,
+}
+
+impl Shape {
+    fn add(&mut self, other: Shape) {
+        self.parts = self.parts.saturating_add(other.parts);
+        self.header_lines = self.header_lines.saturating_add(other.header_lines);
+        self.header_items = self.header_items.saturating_add(other.header_items);
+        self.uncounted |= other.uncounted;
+    }
+
+    /// The limit this shape is over, said for the quarantine.
+    fn why(&self) -> Option<String> {
+        if self.parts > MAX_PARTS {
+            Some(format!("more than {MAX_PARTS} MIME parts"))
+        } else if self.header_lines > MAX_HEADER_LINES {
+            Some(format!("more than {MAX_HEADER_LINES} header lines"))
+        } else if self.header_items > MAX_HEADER_ITEMS {
+            Some(format!(
+                "more than {MAX_HEADER_ITEMS} addresses or ids in its headers"
+            ))
+        } else if self.uncounted {
+            Some("encoded parts that cannot be counted".to_string())
+        } else {
+            None
+        }
+    }
+}
+
+/// A shape counted without reading the structure, above the one `shape` counts: every
+/// `--` a delimiter, every line with a `:` a header line (mail-parser keeps no field
+/// without one) and maybe an attached message's Content-Type, every `,` and `<` an item;
+/// encoded parts are not decoded, so any there may be are `uncounted`.
+fn rough_shape(raw: &[u8]) -> Shape {
+    static ENCODED: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["base64", "quoted-printable", "=?"])
+            .ok()
+    });
+    let (mut colon_lines, mut items) = (0usize, 0usize);
+    for line in raw.split(|b| *b == b'\n') {
+        colon_lines += usize::from(memchr::memchr(b':', line).is_some());
+        items += header_items(line);
+    }
+    let dashes = memchr::memmem::find_iter(raw, b"--").count();
+    Shape {
+        parts: dashes.saturating_add(colon_lines),
+        header_lines: colon_lines,
+        header_items: items,
+        uncounted: ENCODED.as_ref().is_none_or(|e| e.is_match(raw)),
+    }
 }
 
 /// Commas and `<` in `line`, which separate the items of a list header.
@@ -138,68 +191,408 @@ fn header_items(line: &[u8]) -> usize {
     line.iter().filter(|b| **b == b',' || **b == b'<').count()
 }
 
-fn shape(raw: &[u8]) -> Shape {
-    let boundaries = declared_boundaries(raw);
-    let mut shape = Shape {
-        parts: 0,
-        header_lines: 0,
-        header_items: 0,
+/// Counts `raw`'s shape, decoding encoded attached messages `levels` deep at most, and
+/// no more bytes than `budget`. A message whose boundaries are not all read (see
+/// `declared_boundaries`) gets its rough shape (`rough`, if already counted).
+fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) -> Shape {
+    let Some(delimiters) = Delimiters::new(raw) else {
+        return rough.unwrap_or_else(|| rough_shape(raw));
     };
-    let mut in_headers = true;
-    // This header section starts an attached message, whose headers follow its own.
-    let mut attached = false;
-    let mut folded_type = false;
-    for line in raw.split(|b| *b == b'\n') {
-        let line = line.trim_ascii_end();
-        if let Some(rest) = line.strip_prefix(b"--") {
-            let opening = boundaries.contains(rest);
-            let closing = rest
-                .strip_suffix(b"--")
-                .is_some_and(|name| boundaries.contains(name));
-            if opening || closing {
-                shape.parts += 1;
-                in_headers = opening;
-                (attached, folded_type) = (false, false);
-                continue;
-            }
-        }
-        if !in_headers {
-            continue;
-        }
-        if line.is_empty() {
-            in_headers = attached;
-            (attached, folded_type) = (false, false);
-            continue;
-        }
-        shape.header_lines += 1;
-        shape.header_items += header_items(line);
-        let value = if folded_type && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            Some(line.trim_ascii_start())
-        } else {
-            content_type_value(line)
-        };
-        folded_type = value.is_some_and(<[u8]>::is_empty);
-        if value.is_some_and(|v| starts_with_ci(v, b"message/")) {
+    let mut found = delimiters.finder.find_iter(raw).peekable();
+    let mut shape = Shape::default();
+    let mut section = Some(Section::new(None, false));
+    let mut in_digest = false;
+    let mut at = 0;
+    while at < raw.len() {
+        let end = memchr::memchr(b'\n', &raw[at..]).map_or(raw.len(), |i| at + i);
+        let line = &raw[at..end];
+        at = end + 1;
+        let mut first = None;
+        while let Some(m) = found.next_if(|m| m.start() < end) {
             shape.parts += 1;
-            attached = true;
+            first = first.or(Some(m));
         }
+        // mail-parser looks for delimiters in bodies only: in a header section they are
+        // text (counted as parts all the same). It reads a part's headers from just after
+        // its delimiter (a line's other delimiters are then text).
+        if let Some(m) = first.filter(|_| section.is_none()) {
+            let rest = &raw[m.end()..end];
+            if !rest.starts_with(b"--") {
+                let mut s = Section::new(Some(m.pattern()), true);
+                let rest = rest.trim_ascii();
+                if !rest.is_empty() {
+                    s.line(rest, &mut shape);
+                }
+                section = Some(s);
+            }
+            continue;
+        }
+        section = match section.take() {
+            Some(mut s) if !s.ends_at(line) => {
+                s.line(line, &mut shape);
+                Some(s)
+            }
+            Some(s) => s.end(
+                &mut in_digest,
+                &mut shape,
+                Body {
+                    raw,
+                    start: at.min(raw.len()),
+                    delimiters: &delimiters,
+                    levels,
+                },
+                budget,
+            ),
+            None => None,
+        };
     }
     shape
 }
 
-/// The value of a `Content-Type:` header line, trimmed; `None` for any other line.
-fn content_type_value(line: &[u8]) -> Option<&[u8]> {
-    if !starts_with_ci(line, b"content-type") {
-        return None;
-    }
-    line[b"content-type".len()..]
-        .trim_ascii_start()
-        .strip_prefix(b":")
-        .map(<[u8]>::trim_ascii)
+/// The delimiters a message could have: `--` and each boundary it declares.
+struct Delimiters {
+    finder: AhoCorasick,
+    patterns: Vec<Vec<u8>>,
 }
 
-/// Every `boundary=` parameter value in `raw` (quoted or not), wherever it is written.
-fn declared_boundaries(raw: &[u8]) -> HashSet<&[u8]> {
+impl Delimiters {
+    /// `None` when the boundaries are not all read (see `declared_boundaries`), or no
+    /// search could be built of them (not seen: they are few and short).
+    fn new(raw: &[u8]) -> Option<Delimiters> {
+        let patterns: Vec<Vec<u8>> = declared_boundaries(raw)?
+            .into_iter()
+            .map(|b| [b"--", b].concat())
+            .collect();
+        let finder = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok()?;
+        Some(Delimiters { finder, patterns })
+    }
+
+    /// Where the part opened by `pattern`, its body starting at `start`, ends at the
+    /// latest: the next delimiter of its boundary (or of a longer one that starts with
+    /// it, which `pattern` then is), or the end of `raw` (the message is no part).
+    fn part_end(&self, raw: &[u8], start: usize, pattern: Option<PatternID>) -> usize {
+        match pattern.and_then(|p| self.patterns.get(p.as_usize())) {
+            Some(pattern) => {
+                memchr::memmem::find(&raw[start..], pattern).map_or(raw.len(), |i| start + i)
+            }
+            None => raw.len(),
+        }
+    }
+}
+
+/// Where an encoded attached message's body starts, and how to count it.
+struct Body<'a> {
+    raw: &'a [u8],
+    start: usize,
+    delimiters: &'a Delimiters,
+    levels: usize,
+}
+
+/// A header section being counted, and what its fields say about the part's body.
+struct Section {
+    /// The delimiter that opened this part, or the part an attached message is in
+    /// (mail-parser ends its body there too); `None` for the message's own headers.
+    boundary: Option<PatternID>,
+    /// The section is a part's, not an attached message's.
+    part: bool,
+    /// The last line began a field (it had a `:`) or continued one.
+    in_field: bool,
+    field: Field,
+    /// The last Content-Type, which mail-parser goes by, said `message/…`, or
+    /// `multipart/digest`; there was one at all.
+    message: bool,
+    digest: bool,
+    typed: bool,
+    /// The last Content-Transfer-Encoding, which mail-parser goes by.
+    transfer: Transfer,
+}
+
+/// A Content-Transfer-Encoding, as far as it matters here.
+#[derive(Clone, Copy)]
+enum Transfer {
+    None,
+    Base64,
+    QuotedPrintable,
+    /// An encoded word, which mail-parser decodes: any of the three.
+    EncodedWord,
+}
+
+/// The field a header line belongs to, its value read so far (see `Value`).
+enum Field {
+    Type(Value),
+    Encoding(Value),
+    Other,
+}
+
+impl Section {
+    fn new(boundary: Option<PatternID>, part: bool) -> Section {
+        Section {
+            boundary,
+            part,
+            in_field: false,
+            field: Field::Other,
+            message: false,
+            digest: false,
+            typed: false,
+            transfer: Transfer::None,
+        }
+    }
+
+    /// Whether `line` ends the section, as mail-parser reads it: a line of white space
+    /// does, unless it starts with a space or tab inside a field (it continues it).
+    fn ends_at(&self, line: &[u8]) -> bool {
+        line.iter().all(u8::is_ascii_whitespace) && !self.continues(line)
+    }
+
+    fn continues(&self, line: &[u8]) -> bool {
+        self.in_field && matches!(line.first(), Some(b' ' | b'\t'))
+    }
+
+    fn line(&mut self, line: &[u8], shape: &mut Shape) {
+        shape.header_lines += 1;
+        shape.header_items += header_items(line);
+        if self.continues(line) {
+            match &mut self.field {
+                Field::Type(v) | Field::Encoding(v) => v.feed(line),
+                Field::Other => {}
+            }
+            return;
+        }
+        self.finish_field();
+        // A line without a `:` is no field: mail-parser skips it.
+        let line = line.trim_ascii_start();
+        let colon = memchr::memchr(b':', line);
+        self.in_field = colon.is_some();
+        let Some(colon) = colon else {
+            return;
+        };
+        // mail-parser drops white space inside a field's name.
+        let named = |name: &[u8]| {
+            line[..colon]
+                .iter()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(u8::to_ascii_lowercase)
+                .eq(name.iter().copied())
+        };
+        let value = |comments| {
+            let mut v = Value::new(comments);
+            v.feed(&line[colon + 1..]);
+            v
+        };
+        if named(b"content-type") {
+            self.field = Field::Type(value(true));
+        } else if named(b"content-transfer-encoding") {
+            self.field = Field::Encoding(value(false));
+        }
+    }
+
+    /// Notes what the field read so far said.
+    fn finish_field(&mut self) {
+        match std::mem::replace(&mut self.field, Field::Other) {
+            Field::Type(v) => {
+                self.typed = true;
+                self.message = v.kept.starts_with(b"message/");
+                self.digest = v.kept.starts_with(b"multipart/digest");
+            }
+            Field::Encoding(v) => {
+                self.transfer = match v.kept.as_slice() {
+                    b"base64" => Transfer::Base64,
+                    b"quoted-printable" => Transfer::QuotedPrintable,
+                    k if k.starts_with(b"=?") => Transfer::EncodedWord,
+                    _ => Transfer::None,
+                };
+            }
+            Field::Other => {}
+        }
+    }
+
+    /// Ends the section at its blank line: counts the attached message it announces and
+    /// returns the header section that follows (an unencoded attached message's).
+    fn end(
+        mut self,
+        in_digest: &mut bool,
+        shape: &mut Shape,
+        body: Body,
+        budget: &mut usize,
+    ) -> Option<Section> {
+        self.finish_field();
+        let message = self.message || (!self.typed && self.part && *in_digest);
+        *in_digest |= self.digest;
+        if !message {
+            return None;
+        }
+        shape.parts += 1;
+        let (plain, base64, quoted) = match self.transfer {
+            Transfer::None => (true, false, false),
+            Transfer::Base64 => (false, true, false),
+            Transfer::QuotedPrintable => (false, false, true),
+            Transfer::EncodedWord => (true, true, true),
+        };
+        if body.levels > 0 && (base64 || quoted) {
+            let end = body
+                .delimiters
+                .part_end(body.raw, body.start, self.boundary);
+            let data = &body.raw[body.start..end];
+            for (on, decode) in [
+                (base64, decode_base64 as fn(&[u8]) -> Vec<u8>),
+                (quoted, decode_quoted_printable),
+            ] {
+                if !on {
+                    continue;
+                }
+                match budget.checked_sub(data.len()) {
+                    Some(left) => {
+                        *budget = left;
+                        shape.add(self::shape(&decode(data), body.levels - 1, budget, None));
+                    }
+                    None => shape.uncounted = true,
+                }
+            }
+        }
+        plain.then(|| Section::new(self.boundary, false))
+    }
+}
+
+/// The start of a Content-Type's or Content-Transfer-Encoding's value, lower case,
+/// without white space, quotes and (for a Content-Type) comments, over folded lines.
+struct Value {
+    kept: Vec<u8>,
+    comments: bool,
+    depth: usize,
+    escaped: bool,
+}
+
+impl Value {
+    /// Enough for `multipart/digest` and `quoted-printable`.
+    const KEPT: usize = 20;
+
+    fn new(comments: bool) -> Value {
+        Value {
+            kept: Vec::new(),
+            comments,
+            depth: 0,
+            escaped: false,
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.kept.len() >= Self::KEPT {
+                return;
+            }
+            if self.comments {
+                if self.escaped {
+                    self.escaped = false;
+                    continue;
+                }
+                match b {
+                    b'\\' if self.depth > 0 => {
+                        self.escaped = true;
+                        continue;
+                    }
+                    b'(' => {
+                        self.depth += 1;
+                        continue;
+                    }
+                    b')' if self.depth > 0 => {
+                        self.depth -= 1;
+                        continue;
+                    }
+                    _ if self.depth > 0 => continue,
+                    _ => {}
+                }
+            }
+            if !b.is_ascii_whitespace() && b != b'"' {
+                self.kept.push(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
+/// What mail-parser could decode of a base64 body: up to the first byte its decoder stops
+/// at (`--` or one outside the alphabet, `=` and white space); a `=` ends a group.
+fn decode_base64(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    let (mut group, mut n) = (0u32, 0);
+    let mut last = 0;
+    for &b in data {
+        let value = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                let bytes = group.to_be_bytes();
+                match n {
+                    1 | 2 => out.push(bytes[3]),
+                    3 => out.extend_from_slice(&bytes[2..]),
+                    _ => {}
+                }
+                (group, n) = (0, 0);
+                last = b;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                last = b;
+                continue;
+            }
+            b'-' if last != b'-' => {
+                last = b;
+                continue;
+            }
+            _ => break,
+        };
+        group = group << 6 | u32::from(value);
+        n += 1;
+        if n == 4 {
+            out.extend_from_slice(&group.to_be_bytes()[1..]);
+            (group, n) = (0, 0);
+        }
+        last = b;
+    }
+    out
+}
+
+/// What mail-parser could decode of a quoted-printable body: `=XX` a byte, `=` at a line's
+/// end joins it to the next, anything else as it is.
+fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'=' {
+            let rest = &data[i + 1..];
+            if let [h, l, ..] = rest {
+                if let (Some(h), Some(l)) = (hex(*h), hex(*l)) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            let soft = rest
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
+            if rest.get(soft) == Some(&b'\n') {
+                i += soft + 2;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Each `boundary` parameter's value in `raw`, wherever it is written; `None` when one
+/// is written in a way this does not read as mail-parser would (RFC 2231 pieces or
+/// charsets, a comment, an escape, an encoded word, a quoted value folded over lines, more
+/// than `MAX_BOUNDARY_BYTES`), or there are more than `MAX_BOUNDARIES` of them.
+fn declared_boundaries(raw: &[u8]) -> Option<HashSet<&[u8]>> {
     const NAME: &[u8] = b"boundary";
     let mut out = HashSet::new();
     let mut i = 0;
@@ -210,31 +603,44 @@ fn declared_boundaries(raw: &[u8]) -> HashSet<&[u8]> {
         }
         i += NAME.len();
         let rest = raw[i..].trim_ascii_start();
+        if rest.starts_with(b"*") {
+            return None;
+        }
         let Some(rest) = rest.strip_prefix(b"=") else {
             continue;
         };
         let rest = rest.trim_ascii_start();
         let value = match rest.strip_prefix(b"\"") {
             Some(quoted) => {
-                let end = quoted.iter().position(|b| *b == b'"' || *b == b'\n');
-                &quoted[..end.unwrap_or(quoted.len())]
+                let end = quoted
+                    .iter()
+                    .position(|b| matches!(b, b'"' | b'\\' | b'\r' | b'\n'))?;
+                (quoted[end] == b'"').then_some(&quoted[..end])?
             }
             None => {
+                // mail-parser keeps white space inside an unquoted value.
                 let end = rest
                     .iter()
-                    .position(|b| b.is_ascii_whitespace() || *b == b';' || *b == b'"');
-                &rest[..end.unwrap_or(rest.len())]
+                    .position(|b| matches!(b, b';' | b'\r' | b'\n'))
+                    .unwrap_or(rest.len());
+                let value = rest[..end].trim_ascii_end();
+                if value.iter().any(|b| matches!(b, b'(' | b'"' | b'\\')) {
+                    return None;
+                }
+                value
             }
         };
+        if memchr::memmem::find(value, b"=?").is_some() || value.len() > MAX_BOUNDARY_BYTES {
+            return None;
+        }
         if !value.is_empty() {
             out.insert(value);
         }
+        if out.len() > MAX_BOUNDARIES {
+            return None;
+        }
     }
-    out
-}
-
-fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+    Some(out)
 }
 
 #[cfg(test)]
@@ -266,16 +672,72 @@ mod tests {
         raw
     }
 
+    /// Parts of `n` empty parts, with a closing delimiter.
+    fn mixed(n: usize) -> Vec<u8> {
+        let mut raw = b"From: a@example.org\r\n\
+            Content-Type: multipart/mixed; boundary=\"b 1\"\r\n\r\n"
+            .to_vec();
+        raw.extend(b"--b 1\r\n\r\nx\r\n".repeat(n));
+        raw.extend_from_slice(b"--b 1--\r\n");
+        raw
+    }
+
     fn counted(raw: &[u8]) -> (usize, usize, usize) {
-        let s = shape(raw);
+        let s = shape(raw, ENCODED_LEVELS, &mut usize::MAX.clone(), None);
         (s.parts, s.header_lines, s.header_items)
+    }
+
+    /// What mail-parser keeps of `raw`: its parts and header fields, attached messages'
+    /// included.
+    fn kept(raw: &[u8]) -> (usize, usize) {
+        fn walk(m: &Message) -> (usize, usize) {
+            let mut out = (m.parts.len(), 0);
+            for part in &m.parts {
+                out.1 += part.headers.len();
+                if let PartType::Message(inner) = &part.body {
+                    let (p, h) = walk(inner);
+                    (out.0, out.1) = (out.0 + p, out.1 + h);
+                }
+            }
+            out
+        }
+        MessageParser::default()
+            .parse(raw)
+            .map_or((0, 0), |m| walk(&m))
+    }
+
+    /// The count is at least what mail-parser keeps (its root part is not counted), or
+    /// says it could not count (`false`).
+    fn assert_bounds(raw: &[u8]) -> bool {
+        let (parts, headers) = kept(raw);
+        let s = shape(raw, ENCODED_LEVELS, &mut usize::MAX.clone(), None);
+        let (p, h) = (s.parts, s.header_lines);
+        assert!(
+            s.uncounted || p + 1 >= parts && h >= headers,
+            "counted {p} parts and {h} header lines, mail-parser kept {parts} and {headers}:\n{}",
+            String::from_utf8_lossy(&raw[..raw.len().min(2_000)])
+        );
+        !s.uncounted
+    }
+
+    fn base64(data: &[u8]) -> Vec<u8> {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(data);
+        let mut out = Vec::new();
+        for line in text.as_bytes().chunks(76) {
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
     }
 
     #[test]
     fn parts_and_header_lines_are_counted_where_the_parser_sees_them() {
-        // Headers: the message's 3, each part's none (a digest part's message is not
-        // told from text: its header lines are not counted, its part is).
-        assert_eq!(counted(&digest(7)), (8, 3, 0));
+        // Headers: the message's 3, each part's none, each part's message's 1 (in a
+        // digest a part without a Content-Type is a message); parts: 7 delimiters and
+        // the closing one, 7 messages.
+        assert_eq!(counted(&digest(7)), (15, 3 + 7, 0));
+        assert_eq!(kept(&digest(7)), (1 + 7 + 7, 3 + 7));
         // Each level: its Content-Type line (folded in every other), a part and a message.
         assert_eq!(counted(&nested(10)), (10, 2 + 10 + 5 + 1, 0));
         // Lines shaped like delimiters of no declared boundary, or like headers in a
@@ -291,9 +753,9 @@ mod tests {
 
     #[test]
     fn only_more_than_the_limits_is_too_complex() {
-        assert_eq!(too_complex(&digest(MAX_PARTS - 1)), None);
+        assert_eq!(too_complex(&mixed(MAX_PARTS - 1)), None);
         assert_eq!(
-            too_complex(&digest(MAX_PARTS)).as_deref(),
+            too_complex(&mixed(MAX_PARTS)).as_deref(),
             Some("more than 10000 MIME parts")
         );
         assert_eq!(too_complex(&nested(MAX_PARTS)), None);
@@ -321,6 +783,226 @@ mod tests {
             too_complex(&addresses(MAX_HEADER_ITEMS + 1)).as_deref(),
             Some("more than 100000 addresses or ids in its headers")
         );
+    }
+
+    /// Messages written to hide their parts or header lines from a count that reads
+    /// them line by line: each is counted at least as mail-parser keeps it (300 parts or
+    /// header lines each, which the line-by-line count missed).
+    #[test]
+    fn what_the_parser_keeps_is_counted_however_it_is_written() {
+        let head = |ct: &str| format!("From: a@example.org\r\nContent-Type: {ct}\r\n\r\n");
+        let fields = b"X: y\r\n".repeat(300);
+        let mut inner = b"From: b@example.org\r\n".to_vec();
+        inner.extend_from_slice(&fields);
+        inner.extend_from_slice(b"\r\nbody\r\n");
+        let part = |headers: &str, body: &[u8]| {
+            let mut raw = head("multipart/mixed; boundary=\"b\"").into_bytes();
+            raw.extend_from_slice(format!("--b\r\n{headers}\r\n").as_bytes());
+            raw.extend_from_slice(body);
+            raw.extend_from_slice(b"\r\n--b--\r\n");
+            raw
+        };
+        let b64 = base64(&inner);
+        let qp: Vec<u8> = inner
+            .split_inclusive(|b| *b == b'\n')
+            .flat_map(|l| {
+                l.strip_suffix(b"\r\n")
+                    .unwrap_or(l)
+                    .iter()
+                    .copied()
+                    .chain(*b"=0D=0A")
+            })
+            .collect();
+        let mut samples: Vec<(&str, Vec<u8>)> = vec![
+            ("delimiters inside lines", {
+                let mut raw = head("multipart/mixed; boundary=b").into_bytes();
+                raw.extend(b"x--b\r\n\r\ny".repeat(300));
+                raw
+            }),
+            ("a base64 attached message", part(
+                "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n",
+                &b64,
+            )),
+            ("a quoted-printable attached message on one line", part(
+                "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                &qp,
+            )),
+            ("an encoding given as an encoded word", part(
+                "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: =?us-ascii?q?base64?=\r\n",
+                &b64,
+            )),
+            ("comments in the Content-Type", part(
+                "Content-Type: (a comment) message /rfc822\r\n",
+                &inner,
+            )),
+            ("white space in the field's name", part("Content - Type : message/rfc822\r\n", &inner)),
+            ("a digest part without a Content-Type, encoded", {
+                let mut raw = head("multipart/digest; boundary=d").into_bytes();
+                raw.extend_from_slice(b"--d\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+                raw.extend_from_slice(&b64);
+                raw.extend_from_slice(b"--d--\r\n");
+                raw
+            }),
+            ("lines of white space continuing a field", {
+                let mut raw = b"X: y\r\n \r\n".repeat(300);
+                raw.extend_from_slice(b"\r\nbody\r\n");
+                raw
+            }),
+        ];
+        for ct in [
+            "multipart/mixed; boundary*0=\"ab\"; boundary*1=\"cd\"",
+            "multipart/mixed; boundary*=us-ascii''ab%63d",
+            "multipart/mixed; boundary=(c)abcd",
+            "multipart/mixed; boundary=\"ab\\cd\"",
+        ] {
+            let mut raw = head(ct).into_bytes();
+            raw.extend(b"--abcd\r\nX: y\r\n\r\nz\r\n".repeat(300));
+            samples.push((ct, raw));
+        }
+        for (what, raw) in &samples {
+            let (parts, headers) = kept(raw);
+            assert!(
+                parts >= 300 || headers >= 300,
+                "{what}: mail-parser kept {parts} / {headers}"
+            );
+            assert_bounds(raw);
+        }
+        // An ordinary message with an encoded attached message is not too complex.
+        let b64_sample = &samples[1].1;
+        assert_eq!(too_complex(b64_sample), None);
+        let raw = part(
+            "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n",
+            &base64(&b"X: y\r\n".repeat(MAX_HEADER_LINES + 1)),
+        );
+        assert_eq!(
+            too_complex(&raw).as_deref(),
+            Some("more than 100000 header lines")
+        );
+    }
+
+    /// Random messages built of the constructs above, nested: the count bounds what
+    /// mail-parser keeps of every one.
+    #[test]
+    fn the_count_bounds_what_the_parser_keeps_of_random_messages() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn build(next: &mut dyn FnMut(usize) -> usize, depth: usize, out: &mut Vec<u8>) {
+            const FIELDS: [&[u8]; 9] = [
+                b"X: y\r\n",
+                b"To: a@b, <c@d>\r\n",
+                b" folded\r\n",
+                b" \r\n",
+                b"no colon\r\n",
+                b"\tX: z\r\n",
+                b"\t\r\n",
+                b"Content-Transfer-Encoding:\r\n BASE64\r\n",
+                b"content-type: message/rfc822\r\n",
+            ];
+            for _ in 0..next(4) {
+                out.extend_from_slice(FIELDS[next(FIELDS.len())]);
+            }
+            let boundary = format!("b{}", next(3));
+            let declared = [
+                format!("boundary={boundary}"),
+                format!("boundary=\"{boundary}\""),
+                format!(
+                    "boundary*0=\"{}\"; boundary*1=\"{}\"",
+                    &boundary[..1],
+                    &boundary[1..]
+                ),
+                format!("boundary=(c){boundary}"),
+            ][[0, 1, 2, 3, 1, 0, 0, 0, 1, 1, 1][next(11)]]
+            .clone();
+            let kind = if depth == 0 { next(2) } else { next(6) };
+            let ct = [
+                "Content-Type: text/plain\r\n".to_string(),
+                String::new(),
+                format!("Content-Type: multipart/mixed; {declared}\r\n"),
+                format!("Content-Type: multipart/digest;\r\n {declared}\r\n"),
+                "Content-Type: message/rfc822\r\n".to_string(),
+                "Content-Type: (x) message/rfc822\r\n".to_string(),
+            ][kind]
+                .clone();
+            out.extend_from_slice(ct.as_bytes());
+            let encoding = next(4);
+            if kind >= 4 && encoding > 0 {
+                out.extend_from_slice(
+                    [
+                        &b""[..],
+                        b"Content-Transfer-Encoding: base64\r\n",
+                        b"Content-Transfer-Encoding: quoted-printable\r\n",
+                        b"Content-Transfer-Encoding: =?x?q?base64?=\r\n",
+                    ][encoding],
+                );
+            }
+            out.extend_from_slice(b"\r\n");
+            match kind {
+                2 | 3 => {
+                    for _ in 0..1 + next(3) {
+                        let opening = ["x--", "\r\n--", "\r\n--"][next(3)];
+                        let after = ["", "", " ", " X: y"][next(4)];
+                        out.extend_from_slice(format!("{opening}{boundary}{after}\r\n").as_bytes());
+                        build(next, depth - 1, out);
+                    }
+                    out.extend_from_slice(format!("\r\n--{boundary}--\r\nepilogue\r\n").as_bytes());
+                }
+                4 | 5 if depth > 0 => {
+                    let mut inner = Vec::new();
+                    build(next, depth - 1, &mut inner);
+                    match encoding {
+                        1 | 3 => out.extend(base64(&inner)),
+                        2 => out.extend(inner.iter().enumerate().flat_map(|(i, b)| match b {
+                            b'\n' => b"=0A".to_vec(),
+                            b if i % 7 == 0 => [b"=\r\n".as_slice(), &[*b]].concat(),
+                            b => vec![*b],
+                        })),
+                        _ => out.extend(inner),
+                    }
+                }
+                _ => out.extend_from_slice(b"text: x\r\n"),
+            }
+        }
+        let n = 3_000;
+        let mut counted = 0;
+        for _ in 0..n {
+            let mut raw = b"From: a@example.org\r\n".to_vec();
+            build(&mut next, 4, &mut raw);
+            if next(4) == 0 {
+                raw.retain(|b| *b != b'\r');
+            }
+            counted += usize::from(assert_bounds(&raw));
+        }
+        // Most are counted part by part, not given up on (odd boundaries are 2 in 11).
+        assert!(counted * 10 >= n * 7, "{counted} of {n}");
+    }
+
+    #[test]
+    fn what_cannot_be_counted_is_said_so() {
+        // A boundary in RFC 2231 pieces is counted roughly: enough without encoded parts.
+        let odd = b"From: a@example.org\r\n\
+            Content-Type: multipart/mixed; boundary*0=\"a\"\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n";
+        assert_eq!(too_complex(odd), None);
+        let mut encoded = odd.to_vec();
+        encoded.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+        assert_eq!(
+            too_complex(&encoded).as_deref(),
+            Some("encoded parts that cannot be counted")
+        );
+        // An encoded attached message is decoded within the budget only.
+        let mut raw = b"From: a@example.org\r\nContent-Type: message/rfc822\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+        raw.extend(base64(&b"X: y\r\n".repeat(100)));
+        let counted = |budget: usize| shape(&raw, ENCODED_LEVELS, &mut budget.clone(), None);
+        // Its 3 header lines and the attached message's 100.
+        let whole = counted(raw.len());
+        assert_eq!((whole.header_lines, whole.uncounted), (103, false));
+        assert!(counted(100).uncounted);
     }
 
     #[test]
