@@ -152,7 +152,8 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
         marks.reading(&sha, &item.source, raw);
         // An oversized message is read for its headers only (as the parser reads one
         // more complex than it is given: `too_complex`, below).
-        let text = if unread.is_some() {
+        let oversized = unread.is_some();
+        let text = if oversized {
             parse::head(raw, OVERSIZE_HEAD)
         } else {
             raw
@@ -163,8 +164,10 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
             hide_secret_message_id(ctx, &mut parsed);
             // Only a sender who may report makes a report (commands and reporters'
             // answers do not use this): a stranger's text is not scanned, so a 25 MB
-            // dump of keys from anyone costs a parse, not seconds and 280 MB.
-            let prepared = if parsed.too_complex.is_none() && may_report(ctx, &parsed) {
+            // dump of keys from anyone costs a parse, not seconds and 280 MB. Nor is
+            // the head of a message quarantined unread.
+            let whole = !oversized && parsed.too_complex.is_none();
+            let prepared = if whole && may_report(ctx, &parsed) {
                 Prepared::new(ctx, &mut parsed)
             } else {
                 Prepared::default()
@@ -378,16 +381,29 @@ mod tests {
             source: "test".into(),
             truncated_from: None,
         };
+        // A head kept of a message over intake.max_message_bytes: quarantined unread.
+        let oversized = Item {
+            truncated_from: Some(100_000_000),
+            ..item("bob@example.org", "c@x")
+        };
         let reads = read_all(
             &ctx,
             vec![
                 item("ann@example.org", "a@x"),
                 item("eve@elsewhere.example", "b@x"),
+                oversized,
             ],
         );
         assert_eq!(reads[0].prepared.keys.len(), 1);
         assert!(reads[0].prepared.body.contains("[REDACTED"));
-        assert!(reads[1].prepared.keys.is_empty() && reads[1].prepared.artifacts.is_empty());
-        assert!(reads[1].prepared.body.is_empty());
+        for unread in &reads[1..] {
+            assert!(unread.prepared.keys.is_empty() && unread.prepared.artifacts.is_empty());
+            assert!(unread.prepared.body.is_empty());
+        }
+        assert!(reads[2]
+            .unread
+            .as_deref()
+            .unwrap_or_default()
+            .contains("over intake.max_message_bytes"));
     }
 }
