@@ -596,12 +596,16 @@ fn declared_boundaries(raw: &[u8]) -> Option<HashSet<&[u8]>> {
     const NAME: &[u8] = b"boundary";
     let mut out = HashSet::new();
     let mut i = 0;
-    while i + NAME.len() <= raw.len() {
-        if raw[i] | 0x20 != b'b' || !raw[i..i + NAME.len()].eq_ignore_ascii_case(NAME) {
-            i += 1;
+    while let Some(b) = memchr::memchr2(b'b', b'B', &raw[i..]) {
+        let at = i + b;
+        i = at + 1;
+        if !raw[at..]
+            .get(..NAME.len())
+            .is_some_and(|word| word.eq_ignore_ascii_case(NAME))
+        {
             continue;
         }
-        i += NAME.len();
+        i = at + NAME.len();
         let rest = raw[i..].trim_ascii_start();
         if rest.starts_with(b"*") {
             return None;
