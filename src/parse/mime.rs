@@ -17,11 +17,10 @@
 //!   `message/rfc822` headers (9 MB) overflowed the stack and aborted the process, which
 //!   no `catch_unwind` stops. [`Mime`] frees the levels one at a time.
 
-use std::collections::HashSet;
 use std::ops::Deref;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind, PatternID};
+use aho_corasick::{AhoCorasick, Input, Match, MatchKind, PatternID};
 use mail_parser::{Message, MessageParser, PartType};
 
 /// Most MIME parts a message is read with (counted as `shape` counts them).
@@ -111,8 +110,8 @@ const ENCODED_LEVELS: usize = 3;
 /// Most bytes decoded to count encoded attached messages, as a multiple of the message's
 /// size: an ordinary message needs less than one.
 const DECODE_BUDGET: usize = 3;
-/// Most distinct boundaries a message's shape is counted with.
-const MAX_BOUNDARIES: usize = 1_000;
+/// Most distinct boundaries a message's shape is counted with (more: a rough count).
+const MAX_BOUNDARIES: usize = 100;
 /// Longest boundary a message's shape is counted with (RFC 2046 allows 70 bytes).
 const MAX_BOUNDARY_BYTES: usize = 200;
 
@@ -195,10 +194,10 @@ fn header_items(line: &[u8]) -> usize {
 /// no more bytes than `budget`. A message whose boundaries are not all read (see
 /// `declared_boundaries`) gets its rough shape (`rough`, if already counted).
 fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) -> Shape {
-    let Some(delimiters) = Delimiters::new(raw) else {
-        return rough.unwrap_or_else(|| rough_shape(raw));
-    };
-    let mut found = delimiters.finder.find_iter(raw).peekable();
+    // mail-parser learns a boundary from a Content-Type and looks for it after that
+    // header section; so does this.
+    let mut delimiters = Delimiters::default();
+    let mut next = None;
     let mut shape = Shape::default();
     let mut section = Some(Section::new(None, false));
     let mut in_digest = false;
@@ -208,9 +207,10 @@ fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) ->
         let line = &raw[at..end];
         at = end + 1;
         let mut first = None;
-        while let Some(m) = found.next_if(|m| m.start() < end) {
+        while let Some(m) = next.filter(|m: &Match| m.start() < end) {
             shape.parts += 1;
             first = first.or(Some(m));
+            next = delimiters.next(raw, m.end());
         }
         // mail-parser looks for delimiters in bodies only: in a header section they are
         // text (counted as parts all the same). It reads a part's headers from just after
@@ -232,42 +232,62 @@ fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) ->
                 s.line(line, &mut shape);
                 Some(s)
             }
-            Some(s) => s.end(
-                &mut in_digest,
-                &mut shape,
-                Body {
-                    raw,
-                    start: at.min(raw.len()),
-                    delimiters: &delimiters,
-                    levels,
-                },
-                budget,
-            ),
+            Some(mut s) => {
+                s.finish_field();
+                let readable = !s.unreadable && s.boundaries.iter().all(|b| delimiters.add(b));
+                if !readable {
+                    return rough.unwrap_or_else(|| rough_shape(raw));
+                }
+                next = delimiters.next(raw, at.min(raw.len()));
+                s.end(
+                    &mut in_digest,
+                    &mut shape,
+                    Body {
+                        raw,
+                        start: at.min(raw.len()),
+                        delimiters: &delimiters,
+                        levels,
+                    },
+                    budget,
+                )
+            }
             None => None,
         };
     }
     shape
 }
 
-/// The delimiters a message could have: `--` and each boundary it declares.
+/// The delimiters of the boundaries declared so far: `--` and the boundary.
+#[derive(Default)]
 struct Delimiters {
-    finder: AhoCorasick,
+    finder: Option<AhoCorasick>,
     patterns: Vec<Vec<u8>>,
 }
 
 impl Delimiters {
-    /// `None` when the boundaries are not all read (see `declared_boundaries`), or no
-    /// search could be built of them (not seen: they are few and short).
-    fn new(raw: &[u8]) -> Option<Delimiters> {
-        let patterns: Vec<Vec<u8>> = declared_boundaries(raw)?
-            .into_iter()
-            .map(|b| [b"--", b].concat())
-            .collect();
-        let finder = AhoCorasick::builder()
+    /// Looks for `boundary`'s delimiters from now on; `false` past `MAX_BOUNDARIES`, or
+    /// when no search could be built (not seen: they are few and short).
+    fn add(&mut self, boundary: &[u8]) -> bool {
+        let pattern = [b"--", boundary].concat();
+        if self.patterns.contains(&pattern) {
+            return true;
+        }
+        if self.patterns.len() >= MAX_BOUNDARIES {
+            return false;
+        }
+        self.patterns.push(pattern);
+        self.finder = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .ok()?;
-        Some(Delimiters { finder, patterns })
+            .build(&self.patterns)
+            .ok();
+        self.finder.is_some()
+    }
+
+    /// The first delimiter at or after `from`.
+    fn next(&self, raw: &[u8], from: usize) -> Option<Match> {
+        self.finder
+            .as_ref()?
+            .find(Input::new(raw).span(from..raw.len()))
     }
 
     /// Where the part opened by `pattern`, its body starting at `start`, ends at the
@@ -298,6 +318,10 @@ struct Section {
     boundary: Option<PatternID>,
     /// The section is a part's, not an attached message's.
     part: bool,
+    /// The boundaries its Content-Type fields declare; one could not be read as
+    /// mail-parser reads it (see `boundary_params`).
+    boundaries: Vec<Vec<u8>>,
+    unreadable: bool,
     /// The last line began a field (it had a `:`) or continued one.
     in_field: bool,
     field: Field,
@@ -322,16 +346,23 @@ enum Transfer {
 
 /// The field a header line belongs to, its value read so far (see `Value`).
 enum Field {
-    Type(Value),
+    /// Also the field's text, its lines joined by `\n` (`None` past `MAX_TYPE_FIELD`).
+    Type(Value, Option<Vec<u8>>),
     Encoding(Value),
     Other,
 }
+
+/// Longest Content-Type field whose boundary is read (longer: not read, see
+/// `Section::unreadable`).
+const MAX_TYPE_FIELD: usize = 8 * 1024;
 
 impl Section {
     fn new(boundary: Option<PatternID>, part: bool) -> Section {
         Section {
             boundary,
             part,
+            boundaries: Vec::new(),
+            unreadable: false,
             in_field: false,
             field: Field::Other,
             message: false,
@@ -356,7 +387,17 @@ impl Section {
         shape.header_items += header_items(line);
         if self.continues(line) {
             match &mut self.field {
-                Field::Type(v) | Field::Encoding(v) => v.feed(line),
+                Field::Type(v, text) => {
+                    v.feed(line);
+                    if let Some(t) = text {
+                        t.push(b'\n');
+                        t.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+                    }
+                    if text.as_ref().is_some_and(|t| t.len() > MAX_TYPE_FIELD) {
+                        *text = None;
+                    }
+                }
+                Field::Encoding(v) => v.feed(line),
                 Field::Other => {}
             }
             return;
@@ -383,7 +424,9 @@ impl Section {
             v
         };
         if named(b"content-type") {
-            self.field = Field::Type(value(true));
+            let text = &line[colon + 1..];
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            self.field = Field::Type(value(true), Some(text.to_vec()));
         } else if named(b"content-transfer-encoding") {
             self.field = Field::Encoding(value(false));
         }
@@ -392,7 +435,11 @@ impl Section {
     /// Notes what the field read so far said.
     fn finish_field(&mut self) {
         match std::mem::replace(&mut self.field, Field::Other) {
-            Field::Type(v) => {
+            Field::Type(v, text) => {
+                match text.as_deref().and_then(boundary_params) {
+                    Some(found) => self.boundaries.extend(found),
+                    None => self.unreadable = true,
+                }
                 self.typed = true;
                 self.message = v.kept.starts_with(b"message/");
                 self.digest = v.kept.starts_with(b"multipart/digest");
@@ -588,25 +635,26 @@ fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Each `boundary` parameter's value in `raw`, wherever it is written; `None` when one
-/// is written in a way this does not read as mail-parser would (RFC 2231 pieces or
-/// charsets, a comment, an escape, an encoded word, a quoted value folded over lines, more
-/// than `MAX_BOUNDARY_BYTES`), or there are more than `MAX_BOUNDARIES` of them.
-fn declared_boundaries(raw: &[u8]) -> Option<HashSet<&[u8]>> {
+/// The `boundary` parameters of a Content-Type field's `text`, as mail-parser reads
+/// them: quoted or not (white space inside kept), a backslash escaping the next byte, an
+/// unclosed quote ending at the line's end. `None` for one written in a way this does
+/// not read (RFC 2231 pieces or charsets, a comment, a quoted value folded over lines,
+/// an encoded word, more than `MAX_BOUNDARY_BYTES`).
+fn boundary_params(text: &[u8]) -> Option<Vec<Vec<u8>>> {
     const NAME: &[u8] = b"boundary";
-    let mut out = HashSet::new();
+    let mut out = Vec::new();
     let mut i = 0;
-    while let Some(b) = memchr::memchr2(b'b', b'B', &raw[i..]) {
+    while let Some(b) = memchr::memchr2(b'b', b'B', &text[i..]) {
         let at = i + b;
         i = at + 1;
-        if !raw[at..]
+        if !text[at..]
             .get(..NAME.len())
             .is_some_and(|word| word.eq_ignore_ascii_case(NAME))
         {
             continue;
         }
         i = at + NAME.len();
-        let rest = raw[i..].trim_ascii_start();
+        let rest = text[i..].trim_ascii_start();
         if rest.starts_with(b"*") {
             return None;
         }
@@ -614,34 +662,30 @@ fn declared_boundaries(raw: &[u8]) -> Option<HashSet<&[u8]>> {
             continue;
         };
         let rest = rest.trim_ascii_start();
-        let value = match rest.strip_prefix(b"\"") {
-            Some(quoted) => {
-                let end = quoted
-                    .iter()
-                    .position(|b| matches!(b, b'"' | b'\\' | b'\r' | b'\n'))?;
-                (quoted[end] == b'"').then_some(&quoted[..end])?
-            }
-            None => {
-                // mail-parser keeps white space inside an unquoted value.
-                let end = rest
-                    .iter()
-                    .position(|b| matches!(b, b';' | b'\r' | b'\n'))
-                    .unwrap_or(rest.len());
-                let value = rest[..end].trim_ascii_end();
-                if value.iter().any(|b| matches!(b, b'(' | b'"' | b'\\')) {
-                    return None;
-                }
-                value
-            }
+        let (quoted, rest) = match rest.strip_prefix(b"\"") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
         };
-        if memchr::memmem::find(value, b"=?").is_some() || value.len() > MAX_BOUNDARY_BYTES {
+        let mut value = Vec::new();
+        let mut bytes = rest.iter();
+        while let Some(&b) = bytes.next() {
+            match b {
+                b'"' if quoted => break,
+                b'\\' => value.extend(bytes.next()),
+                b'\n' if quoted => return None,
+                b'\n' | b';' => break,
+                b'(' | b'"' => return None,
+                _ => value.push(b),
+            }
+        }
+        if !quoted {
+            value.truncate(value.trim_ascii_end().len());
+        }
+        if memchr::memmem::find(&value, b"=?").is_some() || value.len() > MAX_BOUNDARY_BYTES {
             return None;
         }
         if !value.is_empty() {
-            out.insert(value);
-        }
-        if out.len() > MAX_BOUNDARIES {
-            return None;
+            out.push(value);
         }
     }
     Some(out)
