@@ -18,7 +18,6 @@
 //!   no `catch_unwind` stops. [`Mime`] frees the levels one at a time.
 
 use std::ops::Deref;
-use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, Input, Match, MatchKind, PatternID};
 use mail_parser::{Message, MessageParser, PartType};
@@ -165,24 +164,38 @@ impl Shape {
 /// without one) and maybe an attached message's Content-Type, every `,` and `<` an item;
 /// encoded parts are not decoded, so any there may be are `uncounted`.
 fn rough_shape(raw: &[u8]) -> Shape {
-    static ENCODED: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["base64", "quoted-printable", "=?"])
-            .ok()
-    });
-    let (mut colon_lines, mut items) = (0usize, 0usize);
-    for line in raw.split(|b| *b == b'\n') {
-        colon_lines += usize::from(memchr::memchr(b':', line).is_some());
-        items += header_items(line);
+    let mut colon_lines = 0usize;
+    let mut counted = false;
+    for at in memchr::memchr2_iter(b'\n', b':', raw) {
+        if raw[at] == b'\n' {
+            counted = false;
+        } else if !counted {
+            colon_lines += 1;
+            counted = true;
+        }
     }
+    let items = memchr::memchr2_iter(b',', b'<', raw).count();
     let dashes = memchr::memmem::find_iter(raw, b"--").count();
     Shape {
         parts: dashes.saturating_add(colon_lines),
         header_lines: colon_lines,
         header_items: items,
-        uncounted: ENCODED.as_ref().is_none_or(|e| e.is_match(raw)),
+        uncounted: may_be_encoded(raw),
     }
+}
+
+/// Whether `raw` says `base64` or `quoted-printable` (any case) or has an encoded word
+/// (`=?`), as a Content-Transfer-Encoding that mail-parser decodes must.
+fn may_be_encoded(raw: &[u8]) -> bool {
+    let says = |first: [u8; 2], word: &[u8]| {
+        memchr::memchr2_iter(first[0], first[1], raw).any(|at| {
+            raw.get(at..at + word.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        })
+    };
+    memchr::memmem::find(raw, b"=?").is_some()
+        || says(*b"bB", b"base64")
+        || says(*b"qQ", b"quoted-printable")
 }
 
 /// Commas and `<` in `line`, which separate the items of a list header.
