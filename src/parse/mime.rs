@@ -204,8 +204,8 @@ fn header_items(line: &[u8]) -> usize {
 }
 
 /// Counts `raw`'s shape, decoding encoded attached messages `levels` deep at most, and
-/// no more bytes than `budget`. A message whose boundaries are not all read (see
-/// `declared_boundaries`) gets its rough shape (`rough`, if already counted).
+/// no more bytes than `budget`. A message with a boundary this does not read (see
+/// `boundary_params`) gets its rough shape (`rough`, if already counted).
 fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) -> Shape {
     // mail-parser learns a boundary from a Content-Type and looks for it after that
     // header section; so does this.
@@ -247,11 +247,16 @@ fn shape(raw: &[u8], levels: usize, budget: &mut usize, rough: Option<Shape>) ->
             }
             Some(mut s) => {
                 s.finish_field();
+                let known = delimiters.patterns.len();
                 let readable = !s.unreadable && s.boundaries.iter().all(|b| delimiters.add(b));
                 if !readable {
                     return rough.unwrap_or_else(|| rough_shape(raw));
                 }
-                next = delimiters.next(raw, at.min(raw.len()));
+                // Searched again only for a new boundary: a search finding nothing runs
+                // to the end, and header sections can be many.
+                if delimiters.patterns.len() != known {
+                    next = delimiters.next(raw, at.min(raw.len()));
+                }
                 s.end(
                     &mut in_digest,
                     &mut shape,
@@ -719,8 +724,11 @@ mod tests {
         raw
     }
 
+    /// `levels` attached messages one in another; a boundary is declared (and not used).
     fn nested(levels: usize) -> Vec<u8> {
-        let mut raw = b"From: a@example.org\r\nSubject: deep\r\n".to_vec();
+        let mut raw = b"From: a@example.org\r\nSubject: deep\r\n\
+            Content-Type: multipart/mixed; boundary=unused\r\n"
+            .to_vec();
         for i in 0..levels {
             // Every other level folds its Content-Type onto a second line.
             raw.extend_from_slice(if i % 2 == 0 {
@@ -800,7 +808,7 @@ mod tests {
         assert_eq!(counted(&digest(7)), (15, 3 + 7, 0));
         assert_eq!(kept(&digest(7)), (1 + 7 + 7, 3 + 7));
         // Each level: its Content-Type line (folded in every other), a part and a message.
-        assert_eq!(counted(&nested(10)), (10, 2 + 10 + 5 + 1, 0));
+        assert_eq!(counted(&nested(10)), (10, 3 + 10 + 5 + 1, 0));
         // Lines shaped like delimiters of no declared boundary, or like headers in a
         // body, are text; list items are counted in headers only.
         let mut log = b"From: a@example.org\r\nTo: <a@b>, <c@d>\r\n\
