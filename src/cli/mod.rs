@@ -135,7 +135,7 @@ pub enum Command {
     },
     /// List messages set aside: quarantined (or, with --ignored, ignored), with the reason.
     #[command(
-        after_help = "Examples:\n  closeloop quarantine\n  closeloop quarantine --since 7d --json\n  closeloop quarantine --ignored\n\nQuarantined: a sender outside intake.allowed_domains, a message that is oversized,\nunreadable or more complex than is read (over 10,000 MIME parts, 100,000 header lines\nor 100,000 addresses, or encoded parts that cannot be counted). Ignored: automatic\nmail, bounces, mailing lists, mail from closeloop's own address. Neither is answered. Copies of our letters (outbound.journal) are listed by\nneither. Newest first; subjects are shown redacted, as stored.\nThe messages themselves stay in the mailbox's processed folder."
+        after_help = "Examples:\n  closeloop quarantine\n  closeloop quarantine --since 7d --json\n  closeloop quarantine --ignored\n\nQuarantined: a sender outside intake.allowed_domains, a message that is oversized,\nunreadable or more complex than is read (over 10,000 MIME parts, 100,000 header lines\nor 100,000 addresses, or encoded parts that cannot be counted). Ignored: automatic\nmail, bounces, mailing lists, mail from closeloop's own address. Neither is answered.\nCopies of our letters (outbound.journal) are listed by neither. Newest first; subjects are shown redacted, as stored.\nThe messages themselves stay in the mailbox's processed folder."
     )]
     Quarantine {
         /// List ignored messages instead of quarantined ones.

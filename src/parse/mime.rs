@@ -174,7 +174,7 @@ fn rough_shape(raw: &[u8]) -> Shape {
             counted = true;
         }
     }
-    let items = memchr::memchr2_iter(b',', b'<', raw).count();
+    let items = header_items(raw);
     let dashes = memchr::memmem::find_iter(raw, b"--").count();
     Shape {
         parts: dashes.saturating_add(colon_lines),
@@ -187,20 +187,25 @@ fn rough_shape(raw: &[u8]) -> Shape {
 /// Whether `raw` says `base64` or `quoted-printable` (any case) or has an encoded word
 /// (`=?`), as a Content-Transfer-Encoding that mail-parser decodes must.
 fn may_be_encoded(raw: &[u8]) -> bool {
-    let says = |first: [u8; 2], word: &[u8]| {
-        memchr::memchr2_iter(first[0], first[1], raw).any(|at| {
-            raw.get(at..at + word.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(word))
-        })
-    };
     memchr::memmem::find(raw, b"=?").is_some()
-        || says(*b"bB", b"base64")
-        || says(*b"qQ", b"quoted-printable")
+        || words(raw, b"base64").next().is_some()
+        || words(raw, b"quoted-printable").next().is_some()
 }
 
-/// Commas and `<` in `line`, which separate the items of a list header.
-fn header_items(line: &[u8]) -> usize {
-    line.iter().filter(|b| **b == b',' || **b == b'<').count()
+/// Where `word` (ASCII letters first) is in `text`, in any case.
+fn words<'a>(text: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let first = word.first().copied().unwrap_or_default();
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), text).filter(
+        move |&at| {
+            text.get(at..at + word.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        },
+    )
+}
+
+/// Commas and `<` in `text`, which separate the items of a list header.
+fn header_items(text: &[u8]) -> usize {
+    memchr::memchr2_iter(b',', b'<', text).count()
 }
 
 /// Counts `raw`'s shape, decoding encoded attached messages `levels` deep at most, and
@@ -661,18 +666,8 @@ fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
 fn boundary_params(text: &[u8]) -> Option<Vec<Vec<u8>>> {
     const NAME: &[u8] = b"boundary";
     let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(b) = memchr::memchr2(b'b', b'B', &text[i..]) {
-        let at = i + b;
-        i = at + 1;
-        if !text[at..]
-            .get(..NAME.len())
-            .is_some_and(|word| word.eq_ignore_ascii_case(NAME))
-        {
-            continue;
-        }
-        i = at + NAME.len();
-        let rest = text[i..].trim_ascii_start();
+    for at in words(text, NAME) {
+        let rest = text[at + NAME.len()..].trim_ascii_start();
         if rest.starts_with(b"*") {
             return None;
         }
@@ -752,7 +747,7 @@ mod tests {
     }
 
     fn counted(raw: &[u8]) -> (usize, usize, usize) {
-        let s = shape(raw, ENCODED_LEVELS, &mut usize::MAX.clone(), None);
+        let s = shape(raw, ENCODED_LEVELS, &mut { usize::MAX }, None);
         (s.parts, s.header_lines, s.header_items)
     }
 
@@ -779,7 +774,7 @@ mod tests {
     /// says it could not count (`false`).
     fn assert_bounds(raw: &[u8]) -> bool {
         let (parts, headers) = kept(raw);
-        let s = shape(raw, ENCODED_LEVELS, &mut usize::MAX.clone(), None);
+        let s = shape(raw, ENCODED_LEVELS, &mut { usize::MAX }, None);
         let (p, h) = (s.parts, s.header_lines);
         assert!(
             s.uncounted || p + 1 >= parts && h >= headers,
@@ -1067,7 +1062,7 @@ mod tests {
             Content-Transfer-Encoding: base64\r\n\r\n"
             .to_vec();
         raw.extend(base64(&b"X: y\r\n".repeat(100)));
-        let counted = |budget: usize| shape(&raw, ENCODED_LEVELS, &mut budget.clone(), None);
+        let counted = |budget: usize| shape(&raw, ENCODED_LEVELS, &mut { budget }, None);
         // Its 3 header lines and the attached message's 100.
         let whole = counted(raw.len());
         assert_eq!((whole.header_lines, whole.uncounted), (103, false));
