@@ -9,12 +9,15 @@ use sha2::Digest;
 pub fn hash_parse_scan(scanner: &closeloop::extract::Scanner, raw: &[u8]) -> usize {
     let sha = sha2::Sha256::digest(raw);
     let parsed = closeloop::parse::parse(raw);
-    let mut found = scanner.scan(&parsed.text).len() + usize::from(sha[0]);
+    // The texts an intake scans: an inline forward's original is inside the text.
+    let mut found = scanner.scan(&parsed.subject).len() + usize::from(sha[0]);
+    found += scanner.scan(&parsed.text).len();
+    let attached = closeloop::parse::ForwardStyle::Attached;
+    if let Some(o) = parsed.original.as_ref().filter(|o| o.style == attached) {
+        found += scanner.scan(&o.text).len();
+    }
     for a in &parsed.attachments {
         found += scanner.scan(&a.text).len();
-    }
-    if let Some(o) = parsed.original.as_ref().filter(|o| o.text != parsed.text) {
-        found += scanner.scan(&o.text).len();
     }
     found
 }

@@ -76,6 +76,11 @@ fn a_marker_in_mixed_case_inside_a_random_token_is_no_placeholder() {
         "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
         "api_key = \"YOUR_API_KEY_HERE\"",
+        // random around the marker: only the marker, in either case, tells
+        "password = \"K8s2Vq9-REPLACE_ME-Zt4Wp7\"",
+        "password = \"K8s2Vq9-replace_me-Zt4Wp7\"",
+        "GITHUB_TOKEN=ghp_Q7r4Z2m9X3LPW6KAk8s2Vq9ZtEXAMPLE4Wp7",
+        "GITHUB_TOKEN=ghp_Q7r4Z2m9X3LPW6KAk8s2Vq9Ztexample4Wp7",
     ] {
         let found = s.scan(placeholder);
         assert!(

@@ -34,50 +34,65 @@ fn distinct(s: &str) -> usize {
         .count()
 }
 
+/// Markers of a placeholder, found inside a value: each counts written in one case
+/// ("xxxxxx", "YOUR_", "_here"): a random token holds mixed-case look-alikes by chance,
+/// and one taken for a placeholder is stored in plaintext (one random GitHub token in
+/// ~28,000 held "xXxX", or "hEre" after its "ghp_").
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "xxxxxx",
+    "****",
+    "••",
+    "…",
+    "...",
+    "redacted",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_",
+    "your-",
+    "yourtoken",
+    "yourkey",
+    "yoursecret",
+    "yourpass",
+    "placeholder",
+    "example",
+    "dummy",
+    "sample",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "%(",
+    "%s",
+    "replace_me",
+    "replaceme",
+    "replace-me",
+    "insert_",
+    "insert-",
+    "_here",
+    "-here",
+    "notreal",
+    "not_real",
+    "not-real",
+    "12345678",
+    "abcdefgh",
+    "qwerty",
+    "0000000",
+];
+
+/// The markers in lower and in upper case, searched for at once: every candidate value
+/// is checked, and one search beats eighty `contains` (which allocated an upper-case
+/// copy of each marker every time).
+static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    let both = PLACEHOLDER_MARKERS
+        .iter()
+        .flat_map(|m| [m.to_string(), m.to_ascii_uppercase()]);
+    aho_corasick::AhoCorasick::new(both).expect("placeholder markers build")
+});
+
 /// Obvious placeholders, examples and already-masked values.
 pub(super) fn is_placeholder(v: &str) -> bool {
-    const SUBSTR: &[&str] = &[
-        "xxxxxx",
-        "****",
-        "••",
-        "…",
-        "...",
-        "redacted",
-        "changeme",
-        "change_me",
-        "change-me",
-        "your_",
-        "your-",
-        "yourtoken",
-        "yourkey",
-        "yoursecret",
-        "yourpass",
-        "placeholder",
-        "example",
-        "dummy",
-        "sample",
-        "<",
-        ">",
-        "${",
-        "{{",
-        "}}",
-        "%(",
-        "%s",
-        "replace_me",
-        "replaceme",
-        "replace-me",
-        "insert_",
-        "insert-",
-        "_here",
-        "-here",
-        "notreal",
-        "not_real",
-        "not-real",
-        "12345678",
-        "abcdefgh",
-        "qwerty",
-        "0000000",
-    ];
     const WHOLE: &[&str] = &[
         "password",
         "secret",
@@ -100,15 +115,7 @@ pub(super) fn is_placeholder(v: &str) -> bool {
         "letmein",
         "admin",
     ];
-    // A marker counts written in one case ("xxxxxx", "YOUR_", "_here"): a random token
-    // holds mixed-case look-alikes by chance, and one taken for a placeholder is stored
-    // in plaintext (one random GitHub token in ~28,000 held "xXxX", or "hEre" after
-    // its "ghp_").
-    let lower = v.to_ascii_lowercase();
-    let marked = SUBSTR
-        .iter()
-        .any(|p| v.contains(p) || v.contains(p.to_ascii_uppercase().as_str()));
-    if marked || WHOLE.contains(&lower.as_str()) {
+    if MARKERS.is_match(v) || WHOLE.iter().any(|w| w.eq_ignore_ascii_case(v)) {
         return true;
     }
     // low-diversity runs such as "aaaaaaaa" or "abababab"
