@@ -125,7 +125,8 @@ pub fn find_inline_forward(text: &str) -> Option<Original> {
     let lone_cr = text
         .match_indices('\r')
         .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
-    let text = if lone_cr || text.contains(['\u{a0}', '\u{202f}']) {
+    let no_break = |c: &str| memchr::memmem::find(text.as_bytes(), c.as_bytes()).is_some();
+    let text = if lone_cr || no_break("\u{a0}") || no_break("\u{202f}") {
         Cow::Owned(
             text.replace("\r\n", "\n")
                 .replace('\r', "\n")
@@ -315,19 +316,33 @@ fn header_block(lines: &[Line<'_>], start: usize, depth: usize) -> Option<(Field
 /// The original's text: every line after the header block, with the block's quote depth
 /// removed, leading blank lines dropped, trailing whitespace trimmed.
 fn body_after(lines: &[Line<'_>], start: usize, depth: usize) -> String {
-    let mut out: Vec<String> = Vec::new();
+    let mut out = String::new();
+    let mut started = false;
     for line in lines.iter().skip(start) {
-        let text = if depth == 0 || line.depth < depth {
-            line.raw.to_string()
+        // quote marks deeper than the block's stay, one "> " each
+        let (marks, text) = if depth == 0 || line.depth < depth {
+            (0, line.raw)
         } else {
-            format!("{}{}", "> ".repeat(line.depth - depth), line.body)
+            (line.depth - depth, line.body)
         };
-        if out.is_empty() && text.trim().is_empty() {
+        if !started && marks == 0 && text.trim().is_empty() {
             continue;
         }
-        out.push(text.trim_end().to_string());
+        if started {
+            out.push('\n');
+        }
+        started = true;
+        let from = out.len();
+        for _ in 0..marks {
+            out.push_str("> ");
+        }
+        out.push_str(text);
+        let kept = out[from..].trim_end().len();
+        out.truncate(from + kept);
     }
-    out.join("\n").trim_end().to_string()
+    let kept = out.trim_end().len();
+    out.truncate(kept);
+    out
 }
 
 /// Names the client family from the separator's shape.
