@@ -852,6 +852,20 @@ async fn a_report_of_more_keys_than_are_kept_counts_the_rest_and_redacts_all(bac
             "a key is left in the body"
         );
     }
+    // The dump (~600 KB) is cut to the stored head: the start of its redacted text.
+    let note = "\n[… truncated; the full message stays in the mailbox]";
+    let head = reports[0]
+        .body
+        .strip_suffix(note)
+        .expect("the body says it was cut");
+    let sent = dump.replace('\n', "\r\n");
+    let scanned = closeloop::extract::scanner().scan(&sent);
+    let redacted = closeloop::extract::redact(&sent, &scanned);
+    assert_eq!(head.len(), 256 * 1024, "the stored head");
+    assert!(
+        redacted.starts_with(head),
+        "the stored head is not the redacted text's"
+    );
     drop(c);
     let kept = email("bob@example.org", "one", "kept@x", &[], &tokens[42]);
     let r = pipeline::ingest(&ctx, &kept, "t", T0).await.unwrap();

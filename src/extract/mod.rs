@@ -311,6 +311,23 @@ fn last_chars(s: &str, n: usize) -> String {
 /// Replace every Secret finding's span by `[REDACTED <kind> <masked>]`. Identities and
 /// context are kept. Findings whose offsets do not fit `text` are ignored.
 pub fn redact(text: &str, findings: &[Finding]) -> String {
+    redact_head(text, findings, usize::MAX)
+}
+
+/// The first `limit` bytes of [`redact`]'s text, or a few more (up to the end of a
+/// marker or of a character), or all of it when it is shorter: for a caller that keeps
+/// only a head, without building (and holding) the whole text of a huge message.
+pub fn redact_head(text: &str, findings: &[Finding], limit: usize) -> String {
+    // Text between secrets, as much of it as the limit leaves room for.
+    let push_clear = |out: &mut String, clear: &str| -> bool {
+        let room = limit.saturating_sub(out.len());
+        if clear.len() <= room {
+            out.push_str(clear);
+            return false;
+        }
+        out.push_str(&clear[..clear.ceil_char_boundary(room)]);
+        true
+    };
     let mut spans: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.class == ArtifactClass::Secret)
@@ -322,7 +339,7 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
         })
         .collect();
     spans.sort_by_key(|f| (f.start, f.end));
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len().min(limit.saturating_add(64)));
     let mut pos = 0;
     for f in spans {
         if f.start < pos {
@@ -332,7 +349,11 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
             }
             continue;
         }
-        out.push_str(&text[pos..f.start]);
+        // Past the limit nothing more is written: above all not the rest of the text,
+        // which holds the secrets not yet replaced.
+        if out.len() >= limit || push_clear(&mut out, &text[pos..f.start]) {
+            return out;
+        }
         out.push_str("[REDACTED ");
         out.push_str(f.kind);
         out.push(' ');
@@ -340,7 +361,7 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
         out.push(']');
         pos = f.end;
     }
-    out.push_str(&text[pos..]);
+    push_clear(&mut out, &text[pos..]);
     out
 }
 

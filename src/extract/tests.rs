@@ -232,6 +232,61 @@ fn masks_never_reveal_the_middle() {
     assert_eq!(mask("generic-secret", ""), "…");
 }
 
+/// The head of a redacted text is the redacted text's start, at least as long as asked
+/// (or all of it), and never shows a secret: not one cut short, not one after the cut.
+#[test]
+fn a_redacted_head_is_the_start_of_the_redacted_text_and_shows_no_secret() {
+    let mut r = Rng::new(31);
+    for round in 0..400 {
+        let mut text = String::new();
+        let mut tokens = Vec::new();
+        for _ in 0..r.next() % 30 {
+            match r.next() % 4 {
+                0 => {
+                    let t = format!("ghp_{}", r.s(36, ALNUM));
+                    text.push_str(&format!("GITHUB_TOKEN={t}\n"));
+                    tokens.push(t);
+                }
+                1 => text.push_str("caf\u{e9} na\u{ef}ve \u{2014} \u{1f511} "),
+                _ => {
+                    let n = (r.next() % 90) as usize;
+                    text.push_str(&r.s(n, "abc def\n"));
+                }
+            }
+        }
+        let fs = scanner().scan(&text);
+        let full = redact(&text, &fs);
+        for limit in [
+            0,
+            1,
+            2,
+            17,
+            full.len() / 3,
+            full.len() / 2,
+            full.len(),
+            full.len() + 5,
+        ]
+        .into_iter()
+        .chain([(r.next() % (full.len() as u64 + 1)) as usize])
+        {
+            let head = redact_head(&text, &fs, limit);
+            assert!(full.starts_with(&head), "round {round}, limit {limit}");
+            assert!(
+                head.len() >= limit.min(full.len()),
+                "round {round}, limit {limit}: {} bytes",
+                head.len()
+            );
+            // past the limit at most one marker or one character
+            assert!(head.len() <= limit + 64, "round {round}, limit {limit}");
+            for t in &tokens {
+                // not a token, nor the start of one cut at the limit
+                assert!(!head.contains(t.as_str()), "round {round}, limit {limit}");
+                assert!(!head.ends_with(&t[..10]), "round {round}, limit {limit}");
+            }
+        }
+    }
+}
+
 #[test]
 fn redaction_hides_values_and_is_idempotent() {
     for p in positives() {

@@ -65,22 +65,25 @@ impl Prepared {
                 });
             }
         };
-        let mut scan_redact = |text: &str| -> String {
+        // Every text is scanned whole for its keys; of its redacted form only what the
+        // stored body can hold is built (a 25 MB dump of keys is not copied to be cut).
+        let room = |body: &str| (MAX_STORED_BODY + 1).saturating_sub(body.len());
+        let mut scan_redact = |text: &str, room: usize| -> String {
             let findings = scanner.scan(text);
             take(&findings);
-            extract::redact(text, &findings)
+            extract::redact_head(text, &findings, room)
         };
-        let _ = scan_redact(&m.subject);
-        let mut body = scan_redact(&m.text);
+        let _ = scan_redact(&m.subject, 0);
+        let mut body = scan_redact(&m.text, room(""));
         if let Some(o) = &m.original {
             if o.style == ForwardStyle::Attached {
                 body.push_str("\n\n--- forwarded message ---\n");
-                body.push_str(&scan_redact(&o.text));
+                body.push_str(&scan_redact(&o.text, room(&body)));
             }
         }
         for a in &m.attachments {
             body.push_str(&format!("\n\n--- attachment {} ---\n", redact_all(&a.name)));
-            body.push_str(&scan_redact(&a.text));
+            body.push_str(&scan_redact(&a.text, room(&body)));
         }
         if body.len() > MAX_STORED_BODY {
             body.truncate(body.floor_char_boundary(MAX_STORED_BODY));
