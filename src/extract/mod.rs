@@ -180,14 +180,16 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
     });
     // accepted spans: start -> end, disjoint
     let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut out: Vec<Finding> = Vec::new();
-    for mut c in cands {
+    // Candidates are kept or dropped where they lie, in the order above, and become
+    // findings in the same allocation: a dump of keys makes hundreds of thousands,
+    // and a second vector of them all cost a third of reading such a message.
+    cands.retain_mut(|c| {
         if c.start >= c.end || c.end > text.len() {
-            continue;
+            return false;
         }
         if let Some(cs) = first_conflict(&taken, c.start, c.end) {
             if c.class != ArtifactClass::Context || c.kind != "url" || cs <= c.start {
-                continue;
+                return false;
             }
             match rules::trim_url(text, c.start, cs) {
                 Some(end) if first_conflict(&taken, c.start, end).is_none() => {
@@ -195,20 +197,24 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
                     c.value = rules::normalize_url(&text[c.start..end]);
                     c.masked = None;
                 }
-                _ => continue,
+                _ => return false,
             }
         }
         taken.insert(c.start, c.end);
-        let masked = c.masked.take().unwrap_or_else(|| mask(c.kind, &c.value));
-        out.push(Finding {
+        true
+    });
+    drop(taken);
+    let mut out: Vec<Finding> = cands
+        .into_iter()
+        .map(|c| Finding {
+            masked: c.masked.unwrap_or_else(|| mask(c.kind, &c.value)),
             kind: c.kind,
             class: c.class,
             start: c.start,
             end: c.end,
-            masked,
             value: c.value,
-        });
-    }
+        })
+        .collect();
     out.sort_by_key(|f| f.start);
     out
 }
