@@ -8,17 +8,16 @@
 //! look for inline forwards (see `forward`).
 
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
-use regex::Regex;
 
 use super::archive::archive_texts;
 use super::headers::{clean_id, cp1252, raw_values, single_line};
+use super::html::html_to_text;
 use super::msg::attached_msg;
 use super::office::office_texts;
 use super::{ForwardStyle, Inbound, Original, TextAttachment};
@@ -667,57 +666,4 @@ fn looks_textual(bytes: &[u8]) -> bool {
         .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
         .count();
     controls * 50 <= sample.len()
-}
-
-/// Renders HTML as plain text: block elements become line breaks, entities are decoded,
-/// scripts and styles dropped, blank lines collapsed. Built on mail-parser's converter.
-pub fn html_to_text(html: &str) -> String {
-    static BLOCK: OnceLock<Regex> = OnceLock::new();
-    let block = BLOCK.get_or_init(|| {
-        // A run of block tags and the white space after it. The pattern starts
-        // at `<`, so the search skips the text between tags quickly.
-        let tag = r"<\s*/?\s*(?:div|p|tr|li|h[1-6]|blockquote|table|tbody|thead|tfoot|hr|pre|ul|ol|dl|dt|dd|section|article|header|footer|title|center)\b[^>]*>";
-        Regex::new(&format!(r"(?i){tag}(?:\s*{tag})*\s*")).unwrap()
-    });
-    // Each run, with the white space before it, becomes one line break.
-    let mut prepared = String::with_capacity(html.len());
-    let mut last = 0;
-    for run in block.find_iter(html) {
-        prepared.push_str(html[last..run.start()].trim_end());
-        prepared.push_str("<br>");
-        last = run.end();
-    }
-    prepared.push_str(&html[last..]);
-    let rendered = catch_unwind(AssertUnwindSafe(|| {
-        mail_parser::decoders::html::html_to_text(&prepared)
-    }))
-    .unwrap_or_else(|_| strip_tags(&prepared));
-    tidy(&rendered.replace('\u{a0}', " "))
-}
-
-fn strip_tags(html: &str) -> String {
-    static TAG: OnceLock<Regex> = OnceLock::new();
-    let tag = TAG.get_or_init(|| Regex::new(r"(?s)<[^>]*>").unwrap());
-    tag.replace_all(&html.replace("<br>", "\n"), " ")
-        .into_owned()
-}
-
-/// Trims lines and keeps at most one blank line in a row.
-fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.trim().to_string()
 }

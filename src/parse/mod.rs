@@ -14,6 +14,7 @@ mod archive;
 mod body;
 mod forward;
 mod headers;
+mod html;
 mod mime;
 mod msg;
 mod office;
@@ -37,9 +38,9 @@ mod tests_seven_z;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use body::html_to_text;
 pub use forward::find_inline_forward;
 pub use headers::glance;
+pub use html::html_to_text;
 pub use mime::{head, MAX_PARTS};
 
 /// One address of a header such as From or Reply-To.

@@ -20,8 +20,9 @@ use std::path::PathBuf;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{DateTime, MessagePart, MimeHeaders, PartType};
 
-use super::body::{decode_text_bytes, file_texts, html_to_text, original_heads, Attached, Heads};
+use super::body::{decode_text_bytes, file_texts, original_heads, Attached, Heads};
 use super::headers::{clean_id, cp1252, single_line};
+use super::html::html_to_text;
 use super::rtf::{self, RtfText};
 use super::{ForwardStyle, Original, TextAttachment};
 

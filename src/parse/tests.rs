@@ -294,6 +294,34 @@ fn html_to_text_breaks_blocks() {
 }
 
 #[test]
+fn html_to_text_reads_what_a_browser_shows() {
+    // Attributes do not hide what a tag does.
+    assert_eq!(html_to_text("a<br clear=all>b<BR/>c"), "a\nb\nc");
+    assert_eq!(
+        html_to_text("<style type=\"text/css\">p{color:red}</style><script src=x>go()</script>ok"),
+        "ok"
+    );
+    // White space between words survives the tags around them, and a run becomes one space.
+    assert_eq!(
+        html_to_text("<div>a<p class=x>key</span> \r\n id</div>"),
+        "a\nkey id"
+    );
+    // No-break spaces are kept, as spaces.
+    assert_eq!(html_to_text("a&nbsp;&nbsp;b\u{a0}\u{a0} c"), "a  b   c");
+    // Space-only text and inline tags between blocks make no blank line; <br> does.
+    assert_eq!(
+        html_to_text("<p>a</p><b>&nbsp;</b><p>b</p><br><br><p>c"),
+        "a\nb\n\nc"
+    );
+    // Comments are dropped, `<!-->` is an empty one, and an unclosed one hides the rest.
+    assert_eq!(html_to_text("a<!-- <p>x</p> -->b<!-->c<!-- d"), "abc");
+    assert_eq!(
+        html_to_text("a &#x41;&#66; &eacute;&bogus; &amp x;y &;"),
+        "a AB é&bogus; &amp x;y &;"
+    );
+}
+
+#[test]
 fn a_glance_finds_sender_and_subject_without_parsing() {
     let raw = b"Received: from x\r\n\tby y\r\nFROM: \"Dev, Ops\" <Dev.Ops@Example.org>\r\n\
         Subject: =?utf-8?q?leaked?= key\r\n  in\x07 the build log\r\n\r\n\

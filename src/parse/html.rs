@@ -1,0 +1,220 @@
+//! HTML rendered as plain text for reading and scanning: block elements and `<br>` become
+//! line breaks, entities are decoded, the text of `head`, `style`, `script` and `template`
+//! and comments are dropped, runs of white space become one space, lines are trimmed and
+//! blank lines collapsed.
+//!
+//! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
+//! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
+//! table (`add_html_token`), so they read as mail-parser reads them.
+
+use mail_parser::decoders::html::add_html_token;
+
+/// Elements whose start or end tag ends a line. A run of them, white space between, makes
+/// one break; `<br>` always makes one.
+const BLOCKS: &[&[u8]] = &[
+    b"div",
+    b"p",
+    b"tr",
+    b"li",
+    b"h1",
+    b"h2",
+    b"h3",
+    b"h4",
+    b"h5",
+    b"h6",
+    b"blockquote",
+    b"table",
+    b"tbody",
+    b"thead",
+    b"tfoot",
+    b"hr",
+    b"pre",
+    b"ul",
+    b"ol",
+    b"dl",
+    b"dt",
+    b"dd",
+    b"section",
+    b"article",
+    b"header",
+    b"footer",
+    b"title",
+    b"center",
+];
+
+/// Elements whose text is not shown; their bit in `Render::hidden`.
+const HIDDEN: &[&[u8]] = &[b"head", b"style", b"script", b"template"];
+
+/// Renders HTML as plain text (see the module documentation).
+pub fn html_to_text(html: &str) -> String {
+    let mut render = Render {
+        out: String::with_capacity(html.len() / 2),
+        space: false,
+        broken: true,
+        hidden: 0,
+    };
+    render.run(html);
+    if render.out.contains('\u{a0}') {
+        render.out = render.out.replace('\u{a0}', " ");
+    }
+    tidy(&render.out)
+}
+
+struct Render {
+    out: String,
+    /// White space came after the last text written.
+    space: bool,
+    /// Nothing shown since the last block tag made a line break.
+    broken: bool,
+    /// Bit set of the `HIDDEN` elements open.
+    hidden: u8,
+}
+
+impl Render {
+    fn run(&mut self, html: &str) {
+        let b = html.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'<' => match self.tag(b, i) {
+                    Some(end) => i = end,
+                    // An unclosed tag or comment hides the rest, as in a browser.
+                    None => return,
+                },
+                b' ' | b'\t' | b'\r' | b'\n' => {
+                    self.space = true;
+                    i += 1;
+                }
+                b'&' => {
+                    // `&name;` or `&#nn;` decoded; anything else is text.
+                    let end = b[i + 1..]
+                        .iter()
+                        .position(|&c| is_break(c) || c == b'&')
+                        .map_or(b.len(), |n| i + 1 + n);
+                    if end < b.len() && b[end] == b';' {
+                        self.text(&html[i..=end], true);
+                        i = end + 1;
+                    } else {
+                        self.text(&html[i..end], false);
+                        i = end;
+                    }
+                }
+                _ => {
+                    let end = text_end(b, i);
+                    self.text(&html[i..end], false);
+                    i = end;
+                }
+            }
+        }
+    }
+
+    /// Writes text (an entity when `entity`), after one space if white space came first.
+    /// Text that is only white space (no-break spaces) does not end a run of block tags.
+    fn text(&mut self, text: &str, entity: bool) {
+        if self.hidden != 0 {
+            return;
+        }
+        if self.space && !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push(' ');
+        }
+        let from = self.out.len();
+        if entity {
+            add_html_token(&mut self.out, text.as_bytes(), false);
+        } else {
+            self.out.push_str(text);
+        }
+        self.space = false;
+        let shown = &self.out[from..];
+        let visible =
+            shown.as_bytes().first().is_some_and(u8::is_ascii_graphic) || !shown.trim().is_empty();
+        if visible {
+            self.broken = false;
+        }
+    }
+
+    fn line_break(&mut self) {
+        self.out.push('\n');
+        self.space = false;
+    }
+
+    /// Reads the tag or comment starting at `b[at] == b'<'`; returns where it ends, or
+    /// None when it never does.
+    fn tag(&mut self, b: &[u8], at: usize) -> Option<usize> {
+        if b[at + 1..].starts_with(b"!--") {
+            // `<!-->` is an empty comment; otherwise it ends at the first `-->`.
+            let from = at + 2;
+            return memchr::memmem::find(&b[from..], b"-->").map(|n| from + n + 3);
+        }
+        let end = at + 1 + memchr::memchr(b'>', &b[at + 1..])?;
+        let inner = b[at + 1..end].trim_ascii_start();
+        let (close, inner) = match inner.strip_prefix(b"/") {
+            Some(rest) => (true, rest.trim_ascii_start()),
+            None => (false, inner),
+        };
+        let name_len = inner
+            .iter()
+            .position(|c| c.is_ascii_whitespace() || *c == b'/')
+            .unwrap_or(inner.len());
+        let name = &inner[..name_len];
+        let is = |n: &&[u8]| name.eq_ignore_ascii_case(n);
+        if name.eq_ignore_ascii_case(b"br") {
+            self.line_break();
+            self.broken = false;
+        } else if BLOCKS.iter().any(is) {
+            if !self.broken {
+                self.line_break();
+                self.broken = true;
+            }
+        } else if let Some(bit) = HIDDEN.iter().position(is) {
+            if close {
+                self.hidden &= !(1 << bit);
+            } else {
+                self.hidden |= 1 << bit;
+            }
+        }
+        Some(end + 1)
+    }
+}
+
+/// Where the run of text starting at `b[from]` ends: at a tag, an entity, white space
+/// other than one space between words, or just after a `;` (which ends a word but not the
+/// text: it stays with what came before).
+fn text_end(b: &[u8], from: usize) -> usize {
+    let mut end = from;
+    loop {
+        end += b[end..]
+            .iter()
+            .position(|&c| is_break(c) || c == b'&')
+            .unwrap_or(b.len() - end);
+        match b.get(end..end + 2) {
+            Some([b' ', next]) if !is_break(*next) && *next != b'&' => end += 2,
+            _ if b.get(end) == Some(&b';') => return end + 1,
+            _ => return end,
+        }
+    }
+}
+
+/// Bytes that end a run of text.
+fn is_break(c: u8) -> bool {
+    matches!(c, b'<' | b' ' | b'\t' | b'\r' | b'\n' | b';')
+}
+
+/// Trims lines and keeps at most one blank line in a row.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_string()
+}
