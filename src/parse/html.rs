@@ -1,7 +1,7 @@
 //! HTML rendered as plain text for reading and scanning: block elements and `<br>` become
 //! line breaks, entities are decoded, the text of `head`, `style`, `script` and `template`
-//! and comments are dropped, runs of white space become one space, lines are trimmed and
-//! blank lines collapsed.
+//! and comments are dropped, runs of white space become one space (no-break spaces are
+//! kept, as spaces), lines are trimmed and blank lines collapsed.
 //!
 //! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
 //! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
@@ -87,10 +87,7 @@ impl Render {
                 }
                 b'&' => {
                     // `&name;` or `&#nn;` decoded; anything else is text.
-                    let end = b[i + 1..]
-                        .iter()
-                        .position(|&c| is_break(c) || c == b'&')
-                        .map_or(b.len(), |n| i + 1 + n);
+                    let end = word_end(b, i + 1);
                     if end < b.len() && b[end] == b';' {
                         self.text(&html[i..=end], true);
                         i = end + 1;
@@ -182,21 +179,26 @@ impl Render {
 fn text_end(b: &[u8], from: usize) -> usize {
     let mut end = from;
     loop {
-        end += b[end..]
-            .iter()
-            .position(|&c| is_break(c) || c == b'&')
-            .unwrap_or(b.len() - end);
+        end = word_end(b, end);
         match b.get(end..end + 2) {
-            Some([b' ', next]) if !is_break(*next) && *next != b'&' => end += 2,
+            Some([b' ', next]) if !ends_word(*next) => end += 2,
             _ if b.get(end) == Some(&b';') => return end + 1,
             _ => return end,
         }
     }
 }
 
-/// Bytes that end a run of text.
-fn is_break(c: u8) -> bool {
-    matches!(c, b'<' | b' ' | b'\t' | b'\r' | b'\n' | b';')
+/// Where the word starting at `b[from]` ends: the first byte that ends one, or the end.
+fn word_end(b: &[u8], from: usize) -> usize {
+    b[from..]
+        .iter()
+        .position(|&c| ends_word(c))
+        .map_or(b.len(), |n| from + n)
+}
+
+/// Bytes that end a word: a tag, white space, an entity or a `;`.
+fn ends_word(c: u8) -> bool {
+    matches!(c, b'<' | b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&')
 }
 
 /// Trims lines and keeps at most one blank line in a row.

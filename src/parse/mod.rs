@@ -4,9 +4,10 @@
 //! Architecture invariant: parsing never fails and never panics. Damage (broken MIME,
 //! bad charsets, header injection ...) is written to `Inbound::problems` and the message
 //! still comes through. This module is pure: no IO, no clock, no logging, and it uses
-//! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, `cfb` and
-//! `compressed-rtf` for Outlook `.msg` files, `zip`, `tar` and `flate2` for archives, and
-//! `quick-xml` for Office documents).
+//! nothing of the crate outside `crate::parse` (only std, `mail-parser`, `regex`, `memchr`
+//! and `aho-corasick` for searching, `cfb` and `compressed-rtf` for Outlook `.msg` files,
+//! `zip`, `tar`, `flate2`, `bzip2` and `sevenz-rust2` for archives, and `quick-xml` for
+//! Office documents).
 //! Deciding what an `Inbound` *means* (bounce? allowed sender? which case?) is the
 //! caller's job, not ours.
 
