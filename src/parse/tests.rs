@@ -315,6 +315,16 @@ fn html_to_text_reads_what_a_browser_shows() {
     );
     // Comments are dropped, `<!-->` is an empty one, and an unclosed one hides the rest.
     assert_eq!(html_to_text("a<!-- <p>x</p> -->b<!-->c<!-- d"), "abc");
+    // So does a tag that never closes; a `<` in text starts one, as mail-parser read it.
+    assert_eq!(html_to_text("key AKIA<b class=\"x"), "key AKIA");
+    assert_eq!(html_to_text("1 < 2 > 0; &lt;ok&gt;"), "1 0; <ok>");
+    // Deep nesting, tags of stray bytes and unbalanced hidden elements read without fail.
+    let hostile = format!(
+        "{}{}</style></style>x&;>",
+        "<div>".repeat(50_000),
+        "<&;>".repeat(50_000)
+    );
+    assert!(html_to_text(&hostile) == "x&;>", "hostile HTML read wrong");
     assert_eq!(
         html_to_text("a &#x41;&#66; &eacute;&bogus; &amp x;y &;"),
         "a AB é&bogus; &amp x;y &;"
