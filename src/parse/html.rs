@@ -42,6 +42,9 @@ const BLOCKS: &[&[u8]] = &[
     b"center",
 ];
 
+/// Table cells: their tags separate words like white space.
+const CELLS: &[&[u8]] = &[b"td", b"th"];
+
 /// Elements whose text is not shown; their bit in `Render::hidden`.
 const HIDDEN: &[&[u8]] = &[b"head", b"style", b"script", b"template"];
 
@@ -162,6 +165,9 @@ impl Render {
                 self.line_break();
                 self.broken = true;
             }
+        } else if CELLS.iter().any(is) {
+            // Cells side by side read as words apart, not run together.
+            self.space = true;
         } else if let Some(bit) = HIDDEN.iter().position(is) {
             if close {
                 self.hidden &= !(1 << bit);

@@ -318,6 +318,13 @@ fn html_to_text_reads_what_a_browser_shows() {
     // So does a tag that never closes; a `<` in text starts one, as mail-parser read it.
     assert_eq!(html_to_text("key AKIA<b class=\"x"), "key AKIA");
     assert_eq!(html_to_text("1 < 2 > 0; &lt;ok&gt;"), "1 0; <ok>");
+    // Table cells are words apart; rows are lines.
+    assert_eq!(
+        html_to_text(
+            "<table><tr><th>key</th><th>id</th></tr><tr><td>AKIA</td><td>x</td></tr></table>"
+        ),
+        "key id\nAKIA x"
+    );
     // Deep nesting, tags of stray bytes and unbalanced hidden elements read without fail.
     let hostile = format!(
         "{}{}</style></style>x&;>",
