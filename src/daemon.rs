@@ -35,6 +35,9 @@ pub async fn run(ctx: Context, once: bool) -> anyhow::Result<()> {
     if let Some(dir) = ctx.cfg.reading_marks_dir() {
         tracing::info!(dir = %dir.display(), "reading marks kept in (a message that kills its reader twice is quarantined)");
     }
+    // Compile what reading needs while the intake connects (not awaited: a first
+    // message read meanwhile waits for the same compilation).
+    drop(tokio::task::spawn_blocking(crate::pipeline::warm_up));
     if once {
         return run_once(&ctx, &mailer).await;
     }

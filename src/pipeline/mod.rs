@@ -29,7 +29,7 @@ mod route;
 use batch::*;
 use pending::Pending;
 use read::read_all;
-pub use read::{batches, Item, Read, ReadAhead, ReadAheads};
+pub use read::{batches, warm_up, Item, Read, ReadAhead, ReadAheads};
 use report::*;
 pub use report::{redact_all, shown_path};
 pub use route::{case_in_subject, named_case};
