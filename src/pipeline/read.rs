@@ -245,19 +245,19 @@ fn glanced(raw: &[u8]) -> Inbound {
 }
 
 /// A forwarded report touching every pattern reading compiles on first use: the
-/// scanner's rules, an inline forward (separator, fields, `mailto:` copies), an
-/// HTML part, quoted-printable, a `Delivered-To`. Holds no secret, only an identity.
+/// scanner's rules and its placeholder markers (AWS's documentation key), an inline
+/// forward (separator, fields, `mailto:` copies), quoted-printable, a `Delivered-To`.
+/// Holds no secret, only an identity.
 const WARM_UP_SAMPLE: &str = "Delivered-To: security@example.org\r\n\
 From: Staff <staff@example.org>\r\nTo: security@example.org\r\nSubject: Fwd: nightly job\r\n\
-Date: Mon, 30 Nov 2026 09:00:00 +0000\r\nMessage-ID: <warm-up@closeloop.invalid>\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
-Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+Date: Mon, 30 Nov 2026 09:00:00 +0000\r\nMessage-ID: <warm-up@closeloop.invalid>\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n\
 Odd run at night=3D see below.\r\n\r\n---------- Forwarded message ---------\r\n\
 From: CI [mailto:ci@example.org]\r\nDate: Mon, 30 Nov 2026 03:12:00 +0000\r\n\
 Subject: nightly job\r\nTo: <team@example.org>\r\n\r\n\
 deploy-bot@ci-prod.iam.gserviceaccount.com ran from https://build.example.org/jobs/42\r\n\
---b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
-<p>Odd run at night.</p><table><tr><td>job</td><td>42</td></tr></table>\r\n--b--\r\n";
+with the example key AKIAIOSFODNN7EXAMPLE\r\n";
 
 /// Compiles what reading needs (the scanner's rules, the parser's patterns) by
 /// reading a built-in sample. A daemon calls it at start on a blocking thread, so
@@ -327,10 +327,10 @@ mod tests {
     use super::*;
     use crate::testkit::{self, mail, KEYS};
 
-    /// The warm-up reads its sample as intake would: the inline forward is found
-    /// (its `mailto:` copy tidied away), the HTML part is not what is read, and the
+    /// The warm-up reads its sample as intake would: the quoted-printable is
+    /// decoded, the inline forward found (its `mailto:` copy tidied away), and the
     /// scan sees the identity and the link, which it could not if the sample
-    /// stopped parsing.
+    /// stopped parsing, and takes the documentation key for the placeholder it is.
     #[test]
     fn the_warm_up_reads_its_sample_like_any_report() {
         let parsed = parse::parse(WARM_UP_SAMPLE.as_bytes());
