@@ -1,7 +1,9 @@
 //! HTML rendered as plain text for reading and scanning: block elements and `<br>` become
 //! line breaks, entities are decoded, the text of `head`, `style`, `script` and `template`
 //! and comments are dropped, runs of white space become one space (no-break spaces are
-//! kept, as spaces), lines are trimmed and blank lines collapsed.
+//! kept, as spaces) except that a line break inside `<pre>` stays one (a log or a config
+//! file pasted into a report keeps its lines), lines are trimmed and blank lines
+//! collapsed. A `<` that cannot start a tag (`1 < 2`) is text, as a browser shows it.
 //!
 //! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
 //! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
@@ -55,6 +57,8 @@ pub fn html_to_text(html: &str) -> String {
         space: false,
         broken: true,
         hidden: 0,
+        pre: 0,
+        pre_opened: false,
     };
     render.run(html);
     if render.out.contains('\u{a0}') {
@@ -71,6 +75,10 @@ struct Render {
     broken: bool,
     /// Bit set of the `HIDDEN` elements open.
     hidden: u8,
+    /// How many `<pre>` elements are open: their line breaks are kept.
+    pre: u32,
+    /// A `<pre>` start tag came last: a line break just after it is not shown.
+    pre_opened: bool,
 }
 
 impl Render {
@@ -79,11 +87,22 @@ impl Render {
         let mut i = 0;
         while i < b.len() {
             match b[i] {
+                b'<' if !starts_tag(b.get(i + 1)) => {
+                    self.text("<", false);
+                    i += 1;
+                }
                 b'<' => match self.tag(b, i) {
                     Some(end) => i = end,
                     // An unclosed tag or comment hides the rest, as in a browser.
                     None => return,
                 },
+                b'\n' if self.pre > 0 => {
+                    if !std::mem::take(&mut self.pre_opened) && self.hidden == 0 {
+                        self.line_break();
+                        self.broken = true;
+                    }
+                    i += 1;
+                }
                 b' ' | b'\t' | b'\r' | b'\n' => {
                     self.space = true;
                     i += 1;
@@ -111,6 +130,7 @@ impl Render {
     /// Writes text (an entity when `entity`), after one space if white space came first.
     /// Text that is only white space (no-break spaces) does not end a run of block tags.
     fn text(&mut self, text: &str, entity: bool) {
+        self.pre_opened = false;
         if self.hidden != 0 {
             return;
         }
@@ -157,6 +177,15 @@ impl Render {
             .unwrap_or(inner.len());
         let name = &inner[..name_len];
         let is = |n: &&[u8]| name.eq_ignore_ascii_case(n);
+        self.pre_opened = false;
+        if name.eq_ignore_ascii_case(b"pre") {
+            if close {
+                self.pre = self.pre.saturating_sub(1);
+            } else {
+                self.pre = self.pre.saturating_add(1);
+                self.pre_opened = true;
+            }
+        }
         if name.eq_ignore_ascii_case(b"br") {
             self.line_break();
             self.broken = false;
@@ -177,6 +206,12 @@ impl Render {
         }
         Some(end + 1)
     }
+}
+
+/// Whether `<` followed by `next` starts a tag or comment (a letter, `/`, `!` or `?`);
+/// otherwise the `<` is text.
+fn starts_tag(next: Option<&u8>) -> bool {
+    next.is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'!' | b'?'))
 }
 
 /// Where the run of text starting at `b[from]` ends: at a tag, an entity, white space

@@ -315,9 +315,11 @@ fn html_to_text_reads_what_a_browser_shows() {
     );
     // Comments are dropped, `<!-->` is an empty one, and an unclosed one hides the rest.
     assert_eq!(html_to_text("a<!-- <p>x</p> -->b<!-->c<!-- d"), "abc");
-    // So does a tag that never closes; a `<` in text starts one, as mail-parser read it.
+    // So does a tag that never closes; a `<` that cannot start a tag is text.
     assert_eq!(html_to_text("key AKIA<b class=\"x"), "key AKIA");
-    assert_eq!(html_to_text("1 < 2 > 0; &lt;ok&gt;"), "1 0; <ok>");
+    assert_eq!(html_to_text("1 < 2 > 0; &lt;ok&gt;"), "1 < 2 > 0; <ok>");
+    assert_eq!(html_to_text("a<3 b<=c <"), "a<3 b<=c <");
+    assert_eq!(html_to_text("x<?xml v?>y</>z<!x>w"), "xyzw");
     // Table cells are words apart; rows are lines.
     assert_eq!(
         html_to_text(
@@ -331,11 +333,33 @@ fn html_to_text_reads_what_a_browser_shows() {
         "<div>".repeat(50_000),
         "<&;>".repeat(50_000)
     );
-    assert!(html_to_text(&hostile) == "x&;>", "hostile HTML read wrong");
+    assert!(
+        html_to_text(&hostile) == format!("{}x&;>", "<&;>".repeat(50_000)),
+        "hostile HTML read wrong"
+    );
     assert_eq!(
         html_to_text("a &#x41;&#66; &eacute;&bogus; &amp x;y &;"),
         "a AB é&bogus; &amp x;y &;"
     );
+}
+
+#[test]
+fn html_to_text_keeps_the_lines_of_preformatted_text() {
+    // A log pasted into a report keeps its lines (the break just after `<pre>` is not
+    // shown, as in a browser); runs of spaces still read as one.
+    assert_eq!(
+        html_to_text(
+            "<p>From the build log:</p><pre>\r\n2026-12-01 deploy   start\r\n  token=ghp_x\n\nexit 1\n</pre>after <b>it</b>\nends"
+        ),
+        "From the build log:\n2026-12-01 deploy start\ntoken=ghp_x\n\nexit 1\nafter it ends"
+    );
+    // Nested and unbalanced: lines are kept until the last `<pre>` closes.
+    assert_eq!(
+        html_to_text("<pre>a<pre>b\nc</pre>d\ne</pre></pre>f\ng"),
+        "a\nb\nc\nd\ne\nf g"
+    );
+    // Not inside hidden text.
+    assert_eq!(html_to_text("<pre>a<style>x\ny</style>\nb</pre>"), "a\nb");
 }
 
 #[test]
