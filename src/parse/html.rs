@@ -58,7 +58,6 @@ pub fn html_to_text(html: &str) -> String {
         broken: true,
         hidden: 0,
         pre: 0,
-        pre_opened: false,
     };
     render.run(html);
     if render.out.contains('\u{a0}') {
@@ -77,8 +76,6 @@ struct Render {
     hidden: u8,
     /// How many `<pre>` elements are open: their line breaks are kept.
     pre: u32,
-    /// A `<pre>` start tag came last: a line break just after it is not shown.
-    pre_opened: bool,
 }
 
 impl Render {
@@ -87,24 +84,23 @@ impl Render {
         let mut i = 0;
         while i < b.len() {
             match b[i] {
-                b'<' if !starts_tag(b.get(i + 1)) => {
-                    self.text("<", false);
-                    i += 1;
-                }
-                b'<' => match self.tag(b, i) {
-                    Some(end) => i = end,
-                    // An unclosed tag or comment hides the rest, as in a browser.
-                    None => return,
-                },
-                b'\n' if self.pre > 0 => {
-                    if !std::mem::take(&mut self.pre_opened) && self.hidden == 0 {
-                        self.line_break();
-                        self.broken = true;
+                b'<' => {
+                    if !starts_tag(b.get(i + 1)) {
+                        self.text("<", false);
+                        i += 1;
+                    } else if let Some(end) = self.tag(b, i) {
+                        i = end;
+                    } else {
+                        // An unclosed tag or comment hides the rest, as in a browser.
+                        return;
                     }
-                    i += 1;
                 }
                 b' ' | b'\t' | b'\r' | b'\n' => {
-                    self.space = true;
+                    if self.pre > 0 && b[i] == b'\n' {
+                        self.pre_break();
+                    } else {
+                        self.space = true;
+                    }
                     i += 1;
                 }
                 b'&' => {
@@ -130,7 +126,6 @@ impl Render {
     /// Writes text (an entity when `entity`), after one space if white space came first.
     /// Text that is only white space (no-break spaces) does not end a run of block tags.
     fn text(&mut self, text: &str, entity: bool) {
-        self.pre_opened = false;
         if self.hidden != 0 {
             return;
         }
@@ -149,6 +144,15 @@ impl Render {
             shown.as_bytes().first().is_some_and(u8::is_ascii_graphic) || !shown.trim().is_empty();
         if visible {
             self.broken = false;
+        }
+    }
+
+    /// A line break inside `<pre>` is kept.
+    #[cold]
+    fn pre_break(&mut self) {
+        if self.hidden == 0 {
+            self.line_break();
+            self.broken = true;
         }
     }
 
@@ -177,13 +181,18 @@ impl Render {
             .unwrap_or(inner.len());
         let name = &inner[..name_len];
         let is = |n: &&[u8]| name.eq_ignore_ascii_case(n);
-        self.pre_opened = false;
+        let mut next = end + 1;
         if name.eq_ignore_ascii_case(b"pre") {
             if close {
                 self.pre = self.pre.saturating_sub(1);
             } else {
                 self.pre = self.pre.saturating_add(1);
-                self.pre_opened = true;
+                // A line break just after the start tag is not shown.
+                let after = &b[next..];
+                next += [&b"\r\n"[..], b"\n"]
+                    .into_iter()
+                    .find(|nl| after.starts_with(nl))
+                    .map_or(0, <[u8]>::len);
             }
         }
         if name.eq_ignore_ascii_case(b"br") {
@@ -204,7 +213,7 @@ impl Render {
                 self.hidden |= 1 << bit;
             }
         }
-        Some(end + 1)
+        Some(next)
     }
 }
 
