@@ -170,9 +170,10 @@ impl Render {
             return memchr::memmem::find(&b[from..], b"-->").map(|n| from + n + 3);
         }
         let end = at + 1 + memchr::memchr(b'>', &b[at + 1..])?;
-        let inner = b[at + 1..end].trim_ascii_start();
+        let inner = &b[at + 1..end];
+        // `</` and then no letter (`</ p>`) makes no end tag: hidden up to `>`, no effect.
         let (close, inner) = match inner.strip_prefix(b"/") {
-            Some(rest) => (true, rest.trim_ascii_start()),
+            Some(rest) => (true, rest),
             None => (false, inner),
         };
         let name_len = inner

@@ -320,6 +320,8 @@ fn html_to_text_reads_what_a_browser_shows() {
     assert_eq!(html_to_text("1 < 2 > 0; &lt;ok&gt;"), "1 < 2 > 0; <ok>");
     assert_eq!(html_to_text("a<3 b<=c <"), "a<3 b<=c <");
     assert_eq!(html_to_text("x<?xml v?>y</>z<!x>w"), "xyzw");
+    // `</` and then no letter is hidden like a comment, not read as an end tag.
+    assert_eq!(html_to_text("<p>a</ p>b</p >c"), "ab\nc");
     // Table cells are words apart; rows are lines.
     assert_eq!(
         html_to_text(
