@@ -3,7 +3,8 @@
 //! and comments are dropped, runs of white space become one space (no-break spaces are
 //! kept, as spaces) except that a line break inside `<pre>` stays one (a log or a config
 //! file pasted into a report keeps its lines), lines are trimmed and blank lines
-//! collapsed. A `<` that cannot start a tag (`1 < 2`) is text, as a browser shows it.
+//! collapsed. A `<` that cannot start a tag (`1 < 2`) is text, and `</` without a letter
+//! after it (`</ p>`) is hidden like a comment, as a browser shows them.
 //!
 //! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
 //! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
@@ -189,11 +190,11 @@ impl Render {
             } else {
                 self.pre = self.pre.saturating_add(1);
                 // A line break just after the start tag is not shown.
-                let after = &b[next..];
-                next += [&b"\r\n"[..], b"\n"]
-                    .into_iter()
-                    .find(|nl| after.starts_with(nl))
-                    .map_or(0, <[u8]>::len);
+                if b[next..].starts_with(b"\r\n") {
+                    next += 2;
+                } else if b[next..].starts_with(b"\n") {
+                    next += 1;
+                }
             }
         }
         if name.eq_ignore_ascii_case(b"br") {
