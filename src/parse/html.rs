@@ -1,10 +1,11 @@
 //! HTML rendered as plain text for reading and scanning: block elements and `<br>` become
 //! line breaks, entities are decoded, the text of `head`, `style`, `script` and `template`
 //! and comments are dropped, runs of white space become one space (no-break spaces are
-//! kept, as spaces) except that a line break inside `<pre>` stays one (a log or a config
-//! file pasted into a report keeps its lines), lines are trimmed and blank lines
-//! collapsed. A `<` that cannot start a tag (`1 < 2`) is text, and `</` without a letter
-//! after it (`</ p>`) is hidden like a comment, as a browser shows them.
+//! kept, as spaces) except inside `<pre>`, where white space is kept as written (a log or
+//! a config file pasted into a report keeps its lines and its indentation), the ends of
+//! lines are trimmed and blank lines collapsed. A `<` that cannot start a tag (`1 < 2`)
+//! is text, and `</` without a letter after it (`</ p>`) is hidden like a comment, as a
+//! browser shows them.
 //!
 //! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
 //! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
@@ -61,10 +62,12 @@ pub fn html_to_text(html: &str) -> String {
         pre: 0,
     };
     render.run(html);
-    if render.out.contains('\u{a0}') {
-        render.out = render.out.replace('\u{a0}', " ");
+    let text = tidy(&render.out);
+    if text.contains('\u{a0}') {
+        text.replace('\u{a0}', " ")
+    } else {
+        text
     }
-    tidy(&render.out)
 }
 
 struct Render {
@@ -75,7 +78,7 @@ struct Render {
     broken: bool,
     /// Bit set of the `HIDDEN` elements open.
     hidden: u8,
-    /// How many `<pre>` elements are open: their line breaks are kept.
+    /// How many `<pre>` elements are open: their white space is kept.
     pre: u32,
 }
 
@@ -97,8 +100,8 @@ impl Render {
                     }
                 }
                 b' ' | b'\t' | b'\r' | b'\n' => {
-                    if self.pre > 0 && b[i] == b'\n' {
-                        self.pre_break();
+                    if self.pre > 0 {
+                        self.pre_space(b[i], b.get(i + 1));
                     } else {
                         self.space = true;
                     }
@@ -148,12 +151,23 @@ impl Render {
         }
     }
 
-    /// A line break inside `<pre>` is kept.
+    /// White space inside `<pre>` is kept: a line break (CR LF, CR or LF) as one, spaces
+    /// and tabs as they are.
     #[cold]
-    fn pre_break(&mut self) {
-        if self.hidden == 0 {
-            self.line_break();
-            self.broken = true;
+    fn pre_space(&mut self, c: u8, next: Option<&u8>) {
+        if self.hidden != 0 {
+            return;
+        }
+        match c {
+            b'\r' if next == Some(&b'\n') => {}
+            b'\r' | b'\n' => {
+                self.line_break();
+                self.broken = true;
+            }
+            _ => {
+                self.out.push(char::from(c));
+                self.space = false;
+            }
         }
     }
 
@@ -192,7 +206,7 @@ impl Render {
                 // A line break just after the start tag is not shown.
                 if b[next..].starts_with(b"\r\n") {
                     next += 2;
-                } else if b[next..].starts_with(b"\n") {
+                } else if b[next..].starts_with(b"\n") || b[next..].starts_with(b"\r") {
                     next += 1;
                 }
             }
@@ -253,12 +267,19 @@ fn ends_word(c: u8) -> bool {
     matches!(c, b'<' | b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&')
 }
 
-/// Trims lines and keeps at most one blank line in a row.
+/// Trims lines and keeps at most one blank line in a row. A line that starts with a space
+/// or a tab keeps its indentation: outside `<pre>` white space never starts a line (only
+/// no-break spaces do, which are trimmed).
 fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;
     for line in text.lines() {
-        let line = line.trim();
+        let line = line.trim_end();
+        let line = if line.starts_with([' ', '\t']) {
+            line
+        } else {
+            line.trim_start()
+        };
         if line.is_empty() {
             blank += 1;
             if blank > 1 {
@@ -270,5 +291,5 @@ fn tidy(text: &str) -> String {
         out.push_str(line);
         out.push('\n');
     }
-    out.trim().to_string()
+    out.trim_start_matches('\n').trim_end().to_string()
 }

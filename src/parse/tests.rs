@@ -347,13 +347,23 @@ fn html_to_text_reads_what_a_browser_shows() {
 
 #[test]
 fn html_to_text_keeps_the_lines_of_preformatted_text() {
-    // A log pasted into a report keeps its lines (the break just after `<pre>` is not
-    // shown, as in a browser); runs of spaces still read as one.
+    // A log pasted into a report keeps its lines and its spacing (the break just after
+    // `<pre>` is not shown, as in a browser; the ends of lines are trimmed).
     assert_eq!(
         html_to_text(
-            "<p>From the build log:</p><pre>\r\n2026-12-01 deploy   start\r\n  token=ghp_x\n\nexit 1\n</pre>after <b>it</b>\nends"
+            "<p>From the build log:</p><pre>\r\n2026-12-01 deploy   start\r\n  token=ghp_x \n\nexit\t1\n</pre>after <b>it</b>\nends"
         ),
-        "From the build log:\n2026-12-01 deploy start\ntoken=ghp_x\n\nexit 1\nafter it ends"
+        "From the build log:\n2026-12-01 deploy   start\n  token=ghp_x\n\nexit\t1\nafter it ends"
+    );
+    // A config keeps its indentation, from the first line on; a lone CR breaks a line.
+    assert_eq!(
+        html_to_text("<pre>\r  aws:\r    key: AKIA\r\n\tid: x</pre>"),
+        "  aws:\n    key: AKIA\n\tid: x"
+    );
+    // Outside `<pre>` no line starts with white space, no-break spaces included.
+    assert_eq!(
+        html_to_text("<p>a</p>&nbsp; &nbsp;<b>b</b> <br> &#160;c"),
+        "a\nb\nc"
     );
     // Nested and unbalanced: lines are kept until the last `<pre>` closes.
     assert_eq!(
