@@ -16,8 +16,9 @@ fn planted_secrets_appear_in_no_output() {
     std::fs::create_dir_all(&msgs).unwrap();
     let mut files = Vec::new();
     for (i, p) in planted.iter().enumerate() {
-        // Alternate where the secret sits: body, subject, attachment, forwarded original.
-        let raw = match i % 4 {
+        // Alternate where the secret sits: body, subject, attachment, forwarded original,
+        // an HTML-only body (a table cell, a `<pre>` block kept line by line, a comment).
+        let raw = match i % 5 {
             0 => email("alice@example.org", "found a key", &format!("p{i}@x"), &[], &format!("look:\n{}\n", p.line)),
             1 => email("bob@example.org", &format!("leak: {}", p.line), &format!("p{i}@x"), &[], "see subject"),
             2 => format!(
@@ -28,11 +29,19 @@ fn planted_secrets_appear_in_no_output() {
                 p.line
             )
             .into_bytes(),
-            _ => format!(
+            3 => format!(
                 "From: dan@example.org\r\nSubject: Fwd: deploy log\r\nMessage-ID: <p{i}@x>\r\nMIME-Version: 1.0\r\n\
                  Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nforwarding\r\n\
                  --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: ci@example.org\r\nSubject: deploy {i}\r\n\
                  Message-ID: <orig{i}@ci>\r\n\r\n{}\r\n--b--\r\n",
+                p.line
+            )
+            .into_bytes(),
+            _ => format!(
+                "From: heidi@example.org\r\nSubject: pasted config\r\nMessage-ID: <p{i}@x>\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+                 <html><body><p>From the runner:</p><table><tr><td>env</td><td>{0}</td></tr></table>\
+                 <pre>\r\n  job:\r\n    {0}\r\n</pre><!-- {0} --></body></html>\r\n",
                 p.line
             )
             .into_bytes(),
