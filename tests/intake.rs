@@ -15,6 +15,7 @@ on_both_backends!(
     a_report_with_thousands_of_keys_keeps_each_once_and_dedups_by_any,
     a_report_of_more_keys_than_are_kept_counts_the_rest_and_redacts_all,
     a_report_opens_a_case_with_masked_artifacts_and_letters,
+    where_an_html_reports_links_go_is_read_with_the_rest,
     keys_in_attached_files_are_found_and_stored_redacted,
     the_responders_notice_lists_each_problem_whole,
     reingest_is_idempotent_by_bytes_and_by_message_id,
@@ -104,6 +105,40 @@ async fn a_report_opens_a_case_with_masked_artifacts_and_letters(backend: Backen
     assert!(ack.subject.contains("[CL-1]"), "{}", ack.subject);
     assert_eq!(ack.in_reply_to.as_deref(), Some("r1@example.org"));
     assert!(letters.iter().all(|l| !l.body.contains(&secret)));
+}
+
+/// A phishing mail forwarded as HTML: the visible text of a link says nothing of where
+/// it goes; the address (with a token in its query) is read, stored redacted and kept
+/// as the case's artifacts.
+async fn where_an_html_reports_links_go_is_read_with_the_rest(backend: Backend) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let (secret, _) = secret_line(7);
+    let raw = format!(
+        "From: Alice <alice@example.org>\r\nSubject: odd reset mail\r\nMessage-ID: <h1@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Got this today:</p><p>Your session expired. <a class=btn href=\"https://login.examp1e.com/reset?u=ops&amp;token={secret}\">Sign in again</a></p>\r\n"
+    );
+    let r = pipeline::ingest(&ctx, raw.as_bytes(), "test", T0)
+        .await
+        .unwrap();
+    assert!(is_report(&r, 1), "{r:?}");
+    let mut c = ctx.store.conn().await.unwrap();
+    let body = &intake::reports_of(&mut c, CaseId(1)).await.unwrap()[0].body;
+    assert!(!body.contains(&secret), "stored body must be redacted");
+    assert!(
+        body.contains(
+            "Sign in again <https://login.examp1e.com/reset?u=ops&token=[REDACTED github-pat"
+        ),
+        "{body}"
+    );
+    let arts = intake::artifacts_of(&mut c, CaseId(1)).await.unwrap();
+    assert!(arts.iter().any(|a| a.kind == "github-pat"), "{arts:?}");
+    assert!(
+        arts.iter()
+            .any(|a| a.kind == "url" && a.masked.starts_with("https://login.examp1e.com/reset")),
+        "{arts:?}"
+    );
 }
 
 /// Alice's report with `bytes` attached as `name` of type `mime` (base64).

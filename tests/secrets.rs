@@ -17,7 +17,8 @@ fn planted_secrets_appear_in_no_output() {
     let mut files = Vec::new();
     for (i, p) in planted.iter().enumerate() {
         // Alternate where the secret sits: body, subject, attachment, forwarded original,
-        // an HTML-only body (a table cell, a `<pre>` block kept line by line, a comment).
+        // an HTML-only body (a table cell, a `<pre>` block kept line by line, a comment,
+        // a link's address).
         let raw = match i % 5 {
             0 => email("alice@example.org", "found a key", &format!("p{i}@x"), &[], &format!("look:\n{}\n", p.line)),
             1 => email("bob@example.org", &format!("leak: {}", p.line), &format!("p{i}@x"), &[], "see subject"),
@@ -41,8 +42,9 @@ fn planted_secrets_appear_in_no_output() {
                 "From: heidi@example.org\r\nSubject: pasted config\r\nMessage-ID: <p{i}@x>\r\n\
                  MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
                  <html><body><p>From the runner:</p><table><tr><td>env</td><td>{0}</td></tr></table>\
-                 <pre>\r\n  job:\r\n    {0}\r\n</pre><!-- {0} --></body></html>\r\n",
-                p.line
+                 <pre>\r\n  job:\r\n    {0}\r\n</pre><!-- {0} -->\
+                 <p><a href=\"https://ci.example/run?u=1&amp;token={1}\">the run</a></p></body></html>\r\n",
+                p.line, p.secret
             )
             .into_bytes(),
         };

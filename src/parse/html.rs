@@ -5,7 +5,9 @@
 //! a config file pasted into a report keeps its lines and its indentation), the ends of
 //! lines are trimmed and blank lines collapsed. A `<` that cannot start a tag (`1 < 2`)
 //! is text, and `</` without a letter after it (`</ p>`) is hidden like a comment, as a
-//! browser shows them.
+//! browser shows them. A link's web address is written after its text, `Click here
+//! <https://…>`, unless the text already shows it: a reader hovering over the link sees
+//! it, and a phishing address or a token in a link's query must reach the scanner.
 //!
 //! One pass over the bytes, copying runs of text whole: reports forwarded from Outlook are
 //! HTML, and this is most of the cost of reading one. Entities are decoded by mail-parser's
@@ -60,8 +62,10 @@ pub fn html_to_text(html: &str) -> String {
         broken: true,
         hidden: 0,
         pre: 0,
+        link: None,
     };
     render.run(html);
+    render.end_link();
     let text = tidy(&render.out);
     if text.contains('\u{a0}') {
         text.replace('\u{a0}', " ")
@@ -80,6 +84,8 @@ struct Render {
     hidden: u8,
     /// How many `<pre>` elements are open: their white space is kept.
     pre: u32,
+    /// The web address of the link open, and where its text starts in `out`.
+    link: Option<(String, usize)>,
 }
 
 impl Render {
@@ -92,7 +98,7 @@ impl Render {
                     if !starts_tag(b.get(i + 1)) {
                         self.text("<", false);
                         i += 1;
-                    } else if let Some(end) = self.tag(b, i) {
+                    } else if let Some(end) = self.tag(html, i) {
                         i = end;
                     } else {
                         // An unclosed tag or comment hides the rest, as in a browser.
@@ -171,6 +177,24 @@ impl Render {
         }
     }
 
+    /// Writes the address of the link that ends after its text, unless the text shows it.
+    fn end_link(&mut self) {
+        let Some((href, from)) = self.link.take() else {
+            return;
+        };
+        if self.hidden != 0 || shows(&self.out[from..], &href) {
+            return;
+        }
+        if !self.out.is_empty() && !self.out.ends_with(['\n', ' ']) {
+            self.out.push(' ');
+        }
+        self.out.push('<');
+        self.out.push_str(&href);
+        self.out.push('>');
+        // White space before the end tag still parts the link's text from what follows.
+        self.broken = false;
+    }
+
     fn line_break(&mut self) {
         self.out.push('\n');
         self.space = false;
@@ -178,7 +202,8 @@ impl Render {
 
     /// Reads the tag or comment starting at `b[at] == b'<'`; returns where it ends, or
     /// None when it never does.
-    fn tag(&mut self, b: &[u8], at: usize) -> Option<usize> {
+    fn tag(&mut self, html: &str, at: usize) -> Option<usize> {
+        let b = html.as_bytes();
         if b[at + 1..].starts_with(b"!--") {
             // `<!-->` is an empty comment; otherwise it ends at the first `-->`.
             let from = at + 2;
@@ -228,9 +253,109 @@ impl Render {
             } else {
                 self.hidden |= 1 << bit;
             }
+        } else if name.eq_ignore_ascii_case(b"a") {
+            // A link ends at its end tag or where the next one starts, as in a browser.
+            self.end_link();
+            if !close && self.hidden == 0 {
+                let attrs = &html[at + 1 + name_len..end];
+                self.link = web_address(attrs).map(|href| (href, self.out.len()));
+            }
         }
         Some(next)
     }
+}
+
+/// The web address (`http:` or `https:`) in the `href` of a tag's attributes, entities
+/// decoded and white space at its ends dropped; None for other links (`mailto:`, `#top`).
+fn web_address(attrs: &str) -> Option<String> {
+    let raw = attribute(attrs, "href")?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let scheme = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
+    if !(scheme.starts_with("http://") || scheme.starts_with("https://")) {
+        return None;
+    }
+    let b = raw.as_bytes();
+    let mut href = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < b.len() {
+        let amp = memchr::memchr(b'&', &b[i..]).map_or(b.len(), |n| i + n);
+        href.push_str(&raw[i..amp]);
+        if amp == b.len() {
+            break;
+        }
+        let end = word_end(b, amp + 1);
+        if end < b.len() && b[end] == b';' {
+            add_html_token(&mut href, &b[amp..=end], false);
+            i = end + 1;
+        } else {
+            href.push('&');
+            i = amp + 1;
+        }
+    }
+    Some(href)
+}
+
+/// The value of attribute `name` among a tag's attributes (`a=1 b='2' c="3" d`), as
+/// written; an attribute without a value has an empty one.
+fn attribute<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
+    let b = attrs.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let name_from = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'/' | b'=') {
+            i += 1;
+        }
+        let found = &attrs[name_from..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = "";
+        if b.get(i) == Some(&b'=') {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            match b.get(i) {
+                Some(&q) if q == b'"' || q == b'\'' => {
+                    let end = memchr::memchr(q, &b[i + 1..]).map_or(b.len(), |n| i + 1 + n);
+                    value = &attrs[i + 1..end];
+                    i = (end + 1).min(b.len());
+                }
+                _ => {
+                    let from = i;
+                    while i < b.len() && !b[i].is_ascii_whitespace() {
+                        i += 1;
+                    }
+                    value = &attrs[from..i];
+                }
+            }
+        }
+        if found.eq_ignore_ascii_case(name) {
+            return Some(value);
+        }
+        if i == start {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Whether a link's text already shows its address (scheme and a final `/` aside).
+fn shows(text: &str, href: &str) -> bool {
+    let bare = |u: &str| -> String {
+        let lower = u.trim().to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+            .unwrap_or(&lower);
+        rest.trim_end_matches('/').to_string()
+    };
+    let text = bare(text);
+    let href = bare(href);
+    text.contains(&href)
 }
 
 /// Whether `<` followed by `next` starts a tag or comment (a letter, `/`, `!` or `?`);

@@ -392,3 +392,60 @@ fn a_glance_finds_sender_and_subject_without_parsing() {
     let long = format!("Subject: {}\n", "x".repeat(5_000));
     assert_eq!(glance(long.as_bytes()).1.len(), 200);
 }
+
+#[test]
+fn html_to_text_writes_where_links_go() {
+    // A link's web address follows its text, entities decoded: where a phishing link
+    // really goes, or a token in its query, is read like the rest of the text.
+    assert_eq!(
+        html_to_text(
+            "<p>Locked out. <a href=\"https://login.examp1e.com/reset?u=1&amp;t=2\">Click here</a> to unlock.</p>"
+        ),
+        "Locked out. Click here <https://login.examp1e.com/reset?u=1&t=2> to unlock."
+    );
+    assert_eq!(
+        html_to_text("<a href=\"https://evil.example/\">https://bank.example/</a>"),
+        "https://bank.example/ <https://evil.example/>"
+    );
+    // Not when the text shows it already (scheme, case and a final `/` aside).
+    assert_eq!(
+        html_to_text("<a href=\"https://Example.com/\">example.com</a>, <a href='http://x.org/a'>see http://x.org/a now</a>"),
+        "example.com, see http://x.org/a now"
+    );
+    // Only web addresses: mail addresses and anchors are left out.
+    assert_eq!(
+        html_to_text("<a href=\"mailto:a@b.org\">Alice</a> <a href=#top>top</a> <a name=x>y</a>"),
+        "Alice top y"
+    );
+    // An image link, attributes in any case and spacing, a link never closed, a link
+    // ended by the next one, and one in hidden text.
+    assert_eq!(
+        html_to_text("<a href=https://x.example/p><img src=cid:1></a>"),
+        "<https://x.example/p>"
+    );
+    assert_eq!(
+        html_to_text("<A class=\"h\" HREF = ' HTTPS://Up.example/?a=1 ' title=t>go</A>!"),
+        "go <HTTPS://Up.example/?a=1>!"
+    );
+    assert_eq!(
+        html_to_text("<a href=\"https://a.example/1\">one <a href=\"https://a.example/2\">two"),
+        "one <https://a.example/1> two <https://a.example/2>"
+    );
+    assert_eq!(
+        html_to_text("<a href=\"https://a.example/\">on</a>ly"),
+        "on <https://a.example/>ly"
+    );
+    assert_eq!(
+        html_to_text(
+            "<style><a href=\"https://h.example\">x</a></style><a href=\"https://k.example\">ok"
+        ),
+        "ok <https://k.example>"
+    );
+    // Attributes that are not an address read without fail.
+    assert_eq!(
+        html_to_text(
+            "<a href>a</a><a href=\"http\">b</a><a =x / href=\"https://&#x2F;&bogus;&\">c</a>"
+        ),
+        "abc <https:///&bogus;&>"
+    );
+}
