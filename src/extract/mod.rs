@@ -144,9 +144,74 @@ impl Scanner {
 
     /// Detect artifacts in `text`. Sorted by start, non-overlapping.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
-        let cands = self.inner.candidates(text);
+        let mut cands = self.inner.candidates(text);
+        self.escaped(text, &mut cands);
         resolve(text, cands)
     }
+
+    /// Keys and identities written percent-escaped inside a URL (a link wrapped in
+    /// another link's query, as mail filters do: `?url=https%3A%2F%2Fci.example%2F%3Ftoken%3D…`)
+    /// are looked for in the URL decoded, and their spans mapped back to `text`.
+    fn escaped(&self, text: &str, cands: &mut Vec<Candidate>) {
+        let urls: Vec<(usize, usize)> = cands
+            .iter()
+            .filter(|c| c.kind == "url" && text[c.start..c.end].contains('%'))
+            .map(|c| (c.start, c.end))
+            .collect();
+        for (start, end) in urls {
+            let Some((decoded, at)) = percent_decoded(&text[start..end]) else {
+                continue;
+            };
+            for mut c in self.inner.candidates(&decoded) {
+                if c.class == ArtifactClass::Context {
+                    continue;
+                }
+                c.start = start + at[c.start];
+                c.end = start + at[c.end];
+                cands.push(c);
+            }
+        }
+    }
+}
+
+/// `url` with its percent escapes of ASCII characters decoded (others are kept as they
+/// are, so the result is UTF-8 and every character maps to a char boundary), and where
+/// each byte of it starts in `url` (one more entry: `url`'s length); None when nothing
+/// was escaped.
+fn percent_decoded(url: &str) -> Option<(String, Vec<usize>)> {
+    let b = url.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = String::with_capacity(url.len());
+    let mut at = Vec::with_capacity(url.len() + 1);
+    let mut i = 0;
+    let mut any = false;
+    while i < b.len() {
+        let escaped = match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) if h < 8 => Some((h * 16 + l) as u8),
+            _ => None,
+        };
+        at.push(i);
+        match escaped {
+            Some(c) => {
+                out.push(char::from(c));
+                any = true;
+                i += 3;
+            }
+            None => {
+                // Copy one character whole (`url` is UTF-8).
+                let len = url[i..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&url[i..i + len]);
+                at.extend((1..len).map(|k| i + k));
+                i += len;
+            }
+        }
+    }
+    at.push(b.len());
+    any.then_some((out, at))
 }
 
 static SCANNER: LazyLock<Scanner> = LazyLock::new(Scanner::new);

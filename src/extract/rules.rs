@@ -132,8 +132,19 @@ impl Rules {
         let mut out = Vec::new();
         for (rule, _) in self.rules.iter().zip(&enabled).filter(|(_, e)| **e) {
             if rule.needs_groups() {
-                for caps in rule.re.captures_iter(text) {
+                let mut at = 0;
+                while let Some(caps) = rule.re.captures_at(text, at) {
                     self.apply(rule, text, &caps, &mut out);
+                    let whole = caps.get(0).map_or(at..text.len(), |m| m.range());
+                    at = next_query_param(rule, &caps).unwrap_or(whole.end);
+                    if at <= whole.start {
+                        // An empty match: step over one character.
+                        at = whole.start
+                            + text[whole.start..].chars().next().map_or(1, char::len_utf8);
+                    }
+                    if at > text.len() {
+                        break;
+                    }
                 }
             } else {
                 // The whole match is the value: finding it is several times cheaper
@@ -426,7 +437,14 @@ fn edges_ok(text: &str, s: usize, e: usize, edge: Edge) -> bool {
         Edge::B64 => b.is_ascii_alphanumeric() || b"+/".contains(&b) || (after && b == b'='),
     };
     let b = text.as_bytes();
-    (s == 0 || !bad(b[s - 1], false)) && (e >= b.len() || !bad(b[e], true))
+    (s == 0 || !bad(b[s - 1], false) || after_escape(b, s)) && (e >= b.len() || !bad(b[e], true))
+}
+
+/// Whether `b[..at]` ends with a URL's percent escape (`%3D`, `%2f`): an escaped `=` or
+/// `/` ends what came before, as in a link wrapped in another link's query
+/// (`?url=https%3A%2F%2Fci.example%2Frun%3Ftoken%3Dghp_…`).
+fn after_escape(b: &[u8], at: usize) -> bool {
+    at >= 3 && b[at - 3] == b'%' && b[at - 2].is_ascii_hexdigit() && b[at - 1].is_ascii_hexdigit()
 }
 
 /// Shrink `s..e` while the last char satisfies `f`.
@@ -454,6 +472,18 @@ fn url_host(u: &str) -> Option<&str> {
 }
 
 /// Length of `v` up to the first `&name=` (a following query parameter).
+/// Where a generic assignment's unquoted value was cut at the next query parameter
+/// (`token=…&api_key=…`): the search for the next match starts there, not after the
+/// whole match, which ran over the following parameters.
+fn next_query_param(rule: &Rule, caps: &Captures<'_>) -> Option<usize> {
+    if rule.post != Post::Generic {
+        return None;
+    }
+    let v = caps.get(4)?;
+    let cut = query_param_cut(v.as_str());
+    (cut < v.len()).then_some(v.start() + cut)
+}
+
 fn query_param_cut(v: &str) -> usize {
     for (i, _) in v.match_indices('&') {
         let rest = &v[i + 1..];

@@ -578,3 +578,70 @@ fn bare_secret_access_key_is_found_only_near_a_key_id() {
         .iter()
         .any(|(k, _)| *k == "aws-secret-access-key"));
 }
+
+/// A link wrapped in another link's query, as mail filters rewrite every link
+/// (`?url=https%3A%2F%2F…%3Ftoken%3D…`): the keys escaped inside it are found where they
+/// lie, with the plaintext value an unescaped copy gives, and redacted.
+#[test]
+fn keys_escaped_inside_a_wrapped_link_are_found() {
+    let mut r = Rng::new(77);
+    let ghp = format!("ghp_{}", r.s(36, ALNUM));
+    let akid = format!("AKIA{}", r.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
+    let hexkey = r.s(40, "0123456789abcdef");
+    let text = format!(
+        "Sign in <https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fci.example%2Frun%3Ftoken%3D{ghp}%26id%3D{akid}%26api_key%3D{hexkey}&data=05%7C02%7C&reserved=0> now"
+    );
+    let s = scanner();
+    let found = s.scan(&text);
+    check_invariants(&text, &found);
+    for (kind, value) in [
+        ("github-pat", &ghp),
+        ("aws-access-key-id", &akid),
+        ("generic-secret", &hexkey),
+    ] {
+        let f = found
+            .iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("{kind} not found: {found:?}"));
+        assert_eq!(&text[f.start..f.end], value.as_str(), "{kind} span");
+        assert_eq!(&f.value, value, "{kind} value");
+    }
+    let redacted = redact(&text, &found);
+    for value in [&ghp, &akid, &hexkey] {
+        assert!(!redacted.contains(value.as_str()), "{redacted}");
+    }
+    assert!(redacted.starts_with("Sign in <https://eur01.safelinks.protection.outlook.com"));
+    // An escape that is not ASCII, or not an escape, is kept as written.
+    assert_eq!(
+        percent_decoded("https://x.example/?q=%C3%A9%zz%4").map(|(d, _)| d),
+        None
+    );
+    let (decoded, at) = percent_decoded("a%3Dé%2Fb").unwrap();
+    assert_eq!(decoded, "a=é/b");
+    assert_eq!(at, vec![0, 1, 4, 5, 6, 9, 10]);
+}
+
+/// Every secret parameter of a query is found: the match of the first one used to run
+/// over the rest (`token=…&api_key=…`), which were left in plaintext.
+#[test]
+fn every_secret_parameter_of_a_query_is_found() {
+    let mut r = Rng::new(78);
+    let ghp = format!("ghp_{}", r.s(36, ALNUM));
+    let hexkey = r.s(40, "0123456789abcdef");
+    let pw = format!("{}-{}", r.s(12, ALNUM), r.s(10, ALNUM));
+    let text = format!(
+        "see https://ci.example/run?token={ghp}&api_key={hexkey}&page=2&password={pw}&x=1 and"
+    );
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let secrets: Vec<&str> = found
+        .iter()
+        .filter(|f| f.class == ArtifactClass::Secret)
+        .map(|f| &text[f.start..f.end])
+        .collect();
+    assert_eq!(
+        secrets,
+        [ghp.as_str(), hexkey.as_str(), pw.as_str()],
+        "{found:?}"
+    );
+}
