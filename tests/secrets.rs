@@ -18,7 +18,7 @@ fn planted_secrets_appear_in_no_output() {
     for (i, p) in planted.iter().enumerate() {
         // Alternate where the secret sits: body, subject, attachment, forwarded original,
         // an HTML-only body (a table cell, a `<pre>` block kept line by line, a comment,
-        // a link's address).
+        // a link's address, and the same escaped in a link wrapped by a mail filter).
         let raw = match i % 5 {
             0 => email("alice@example.org", "found a key", &format!("p{i}@x"), &[], &format!("look:\n{}\n", p.line)),
             1 => email("bob@example.org", &format!("leak: {}", p.line), &format!("p{i}@x"), &[], "see subject"),
@@ -43,7 +43,8 @@ fn planted_secrets_appear_in_no_output() {
                  MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
                  <html><body><p>From the runner:</p><table><tr><td>env</td><td>{0}</td></tr></table>\
                  <pre>\r\n  job:\r\n    {0}\r\n</pre><!-- {0} -->\
-                 <p><a href=\"https://ci.example/run?u=1&amp;token={1}\">the run</a></p></body></html>\r\n",
+                 <p><a href=\"https://ci.example/run?u=1&amp;token={1}\">the run</a>, \
+                 <a href=\"https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fci.example%2Frun%3Fu%3D1%26token%3D{1}&amp;data=05%7C02\">wrapped</a></p></body></html>\r\n",
                 p.line, p.secret
             )
             .into_bytes(),
