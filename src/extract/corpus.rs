@@ -135,7 +135,8 @@ pub(super) fn negatives() -> Vec<Neg> {
     let r = &mut r;
     let x = |n: usize| "x".repeat(n);
     let hash = r.s(40, HEX);
-    let mut v = vec![
+    let mut v =
+        vec![
         neg(
             "aws-access-key-id",
             format!("aws_access_key_id = {}{}", "AKIA", "IOSFODNN7EXAMPLE"),
@@ -358,6 +359,11 @@ pub(super) fn negatives() -> Vec<Neg> {
         ),
         neg("generic-secret", "password = aaaaaaaaaaaaaaaa"),
         neg("generic-secret", "max_tokens: 4096"),
+        // `pass` inside a word is no password
+        neg("generic-secret", format!("bypass={}", r.s(24, ALNUM))),
+        neg("generic-secret", format!("passenger_id: {}", r.s(24, ALNUM))),
+        neg("generic-secret", format!("compass.heading = {}", r.s(24, ALNUM))),
+        neg("generic-secret", format!("db_pass_file={}", r.s(24, ALNUM))),
         neg(
             "generic-secret",
             "token_url: https://login.acme.io/oauth/token",

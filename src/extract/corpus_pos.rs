@@ -461,6 +461,23 @@ pub(super) fn positives() -> Vec<Pos> {
         format!("webhook_token := \"{}\"", gs[5]),
         &gs[5],
     ));
+    // `pass` as a word of a name
+    let (p1, p2, p3) = (r.s(18, ALNUM), r.s(20, PWCHARS), r.s(24, ALNUM));
+    v.push(pos(
+        "generic-secret",
+        format!("DB_HOST=db1\nDB_PASS={p1}\n"),
+        &p1,
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("auth: {{ user: 'mailer', pass: '{p2}' }}"),
+        &p2,
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("export GPG_PASSPHRASE={p3}"),
+        &p3,
+    ));
     let (w1, w2) = (format!("Tr0{}&3", r.s(6, ALNUM)), r.s(24, ALNUM));
     v.push(pos("generic-secret", format!("password: {w1}\n"), &w1));
     v.push(pos(

@@ -330,14 +330,16 @@ pub(super) fn defs() -> Vec<Def> {
             "generic-secret",
             Secret,
             50,
-            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
+            // The name holds a keyword, or `pass` / `passphrase` as a word of its own
+            // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
+            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
             0,
             Edge::Any,
             |_| true,
             &[
                 "secret",
                 "token",
-                "passw",
+                "pass",
                 "pwd",
                 "apikey",
                 "api_key",
