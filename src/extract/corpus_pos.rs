@@ -205,6 +205,66 @@ pub(super) fn positives() -> Vec<Pos> {
         v.push(pos("google-api-key", text, &t));
     }
 
+    // package registries, infrastructure and SaaS tokens known by their prefix
+    for i in 0..3 {
+        let t = format!("{}_{}", "npm", r.s(36, ALNUM));
+        let text = match i {
+            0 => format!("//registry.npmjs.org/:_authToken={t}"),
+            1 => format!("NPM_TOKEN: {t}"),
+            _ => format!("[09:12] ci-bot: publish failed with token {t}, retrying"),
+        };
+        v.push(pos("npm-token", text, &t));
+        let t = format!("{}-AgEIcHlwaS5vcmc{}", "pypi", r.s(140, B64URL));
+        let text = match i {
+            0 => format!("[pypi]\nusername = __token__\npassword = {t}\n"),
+            1 => format!("TWINE_PASSWORD={t}"),
+            _ => format!("uploaded with {t} from the laptop"),
+        };
+        v.push(pos("pypi-token", text, &t));
+        let t = format!("{}_pat_{}", "dckr", r.s(27, B64URL));
+        let text = match i {
+            0 => format!("echo {t} | docker login -u deploybot --password-stdin"),
+            1 => format!("DOCKERHUB_TOKEN={t}"),
+            _ => format!("the pipeline log prints {t} on line 40"),
+        };
+        v.push(pos("docker-pat", text, &t));
+        let t = format!("{}.{}", "hvs", r.s(24 + 30 * i, B64URL));
+        let text = match i {
+            0 => format!("export VAULT_TOKEN={t}"),
+            1 => format!("X-Vault-Token: {t}"),
+            _ => format!("vault login {t}"),
+        };
+        v.push(pos("vault-token", text, &t));
+        let t = format!("{}_{}", "hf", r.s(34, ALNUM));
+        let text = match i {
+            0 => format!("HF_TOKEN={t}"),
+            1 => format!("huggingface-cli login --token {t}"),
+            _ => format!("notebook cell 3: login(\"{t}\")"),
+        };
+        v.push(pos("huggingface-token", text, &t));
+        let t = format!("{}_v1_{}", ["dop", "doo", "dor"][i], r.s(64, HEX));
+        let text = match i {
+            0 => format!("DIGITALOCEAN_ACCESS_TOKEN={t}"),
+            1 => format!("doctl auth init -t {t}"),
+            _ => format!("terraform.tfvars: do_token = \"{t}\""),
+        };
+        v.push(pos("digitalocean-token", text, &t));
+        let t = format!("{}_{}", ["shpat", "shpca", "shpss"][i], r.s(32, HEX));
+        let text = match i {
+            0 => format!("SHOPIFY_ACCESS_TOKEN={t}"),
+            1 => format!("X-Shopify-Access-Token: {t}"),
+            _ => format!("app secret {t} was in the theme repo"),
+        };
+        v.push(pos("shopify-token", text, &t));
+        let t = format!("{}-{}", "GOCSPX", r.s(28, B64URL));
+        let text = match i {
+            0 => format!("{{\"web\":{{\"client_id\":\"1234-abc.apps.googleusercontent.com\",\"client_secret\":\"{t}\"}}}}"),
+            1 => format!("GOOGLE_CLIENT_SECRET={t}"),
+            _ => format!("oauth client {t} in the wiki"),
+        };
+        v.push(pos("gcp-oauth-client-secret", text, &t));
+    }
+
     // openai, anthropic
     let o = [
         format!(

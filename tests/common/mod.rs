@@ -290,6 +290,29 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         twilio.clone(),
         format!("TWILIO_API_KEY={twilio}"),
     );
+    // Tokens known by their prefix alone, in prose: no name says what they are.
+    for (kind, secret) in [
+        ("npm-token", format!("{}{}", "npm_", r.s(36, ALNUM))),
+        (
+            "pypi-token",
+            format!("{}{}", "pypi-AgEIcHlwaS5vcmc", r.s(120, ALNUM)),
+        ),
+        ("docker-pat", format!("{}{}", "dckr_pat_", r.s(27, ALNUM))),
+        ("vault-token", format!("{}{}", "hvs.", r.s(90, ALNUM))),
+        ("huggingface-token", format!("{}{}", "hf_", r.s(34, ALNUM))),
+        (
+            "digitalocean-token",
+            format!("{}{}", "dop_v1_", r.s(64, HEX)),
+        ),
+        ("shopify-token", format!("{}{}", "shpat_", r.s(32, HEX))),
+        (
+            "gcp-oauth-client-secret",
+            format!("{}{}", "GOCSPX-", r.s(28, ALNUM)),
+        ),
+    ] {
+        let line = format!("found {secret} in the deploy log");
+        add(kind, secret, line);
+    }
     v
 }
 
