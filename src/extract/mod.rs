@@ -18,7 +18,7 @@ mod table;
 mod tests;
 mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -157,69 +157,111 @@ impl Scanner {
         resolve(text, cands)
     }
 
-    /// Keys and identities written percent-escaped inside a URL (a link wrapped in
+    /// Keys and identities written escaped are looked for in the text decoded, and their
+    /// spans mapped back to `text`: percent escapes inside a URL (a link wrapped in
     /// another link's query, as mail filters do: `?url=https%3A%2F%2Fci.example%2F%3Ftoken%3D…`)
-    /// are looked for in the URL decoded, and their spans mapped back to `text`.
+    /// and JSON's escaped slashes (`https:\/\/hooks.slack.com\/services\/…`).
     fn escaped(&self, text: &str, cands: &mut Vec<Candidate>) {
-        let urls: Vec<(usize, usize)> = cands
-            .iter()
-            .filter(|c| c.kind == "url" && text[c.start..c.end].contains('%'))
-            .map(|c| (c.start, c.end))
-            .collect();
-        for (start, end) in urls {
-            let Some((decoded, at)) = percent_decoded(&text[start..end]) else {
-                continue;
-            };
-            for mut c in self.inner.candidates(&decoded) {
+        let mut views: Vec<(usize, Decoded)> = Vec::new();
+        if memchr::memmem::find(text.as_bytes(), b"\\/").is_some() {
+            views.extend(Decoded::json_slashes(text).map(|d| (0, d)));
+        }
+        for c in cands.iter().filter(|c| c.kind == "url") {
+            if let Some(d) = Decoded::percent(&text[c.start..c.end]) {
+                views.push((c.start, d));
+            }
+        }
+        if views.is_empty() {
+            return;
+        }
+        let mut known: HashSet<(usize, usize, &str)> =
+            cands.iter().map(|c| (c.start, c.end, c.kind)).collect();
+        for (offset, view) in views {
+            for mut c in self.inner.candidates(&view.text) {
                 if c.class == ArtifactClass::Context {
                     continue;
                 }
-                c.start = start + at[c.start];
-                c.end = start + at[c.end];
-                cands.push(c);
+                c.start = offset + view.original(c.start);
+                c.end = offset + view.original(c.end);
+                if known.insert((c.start, c.end, c.kind)) {
+                    cands.push(c);
+                }
             }
         }
     }
 }
 
-/// `url` with its percent escapes of ASCII characters decoded (others are kept as they
-/// are, so the result is UTF-8 and every character maps to a char boundary), and where
-/// each byte of it starts in `url` (one more entry: `url`'s length); None when nothing
-/// was escaped.
-fn percent_decoded(url: &str) -> Option<(String, Vec<usize>)> {
-    let b = url.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = String::with_capacity(url.len());
-    let mut at = Vec::with_capacity(url.len() + 1);
-    let mut i = 0;
-    let mut any = false;
-    while i < b.len() {
-        let escaped = match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) if h < 8 => Some((h * 16 + l) as u8),
+/// A text with one kind of escape decoded, and where the escapes were, to map offsets
+/// in it back to the text as written.
+struct Decoded {
+    text: String,
+    /// Where each decoded escape lies in `text`, in order.
+    escapes: Vec<usize>,
+    /// How many bytes shorter each escape is decoded.
+    shrink: usize,
+}
+
+impl Decoded {
+    /// Percent escapes of ASCII characters (`%3D`) decoded; others are kept as written,
+    /// so the text stays UTF-8. None when there is none.
+    fn percent(url: &str) -> Option<Decoded> {
+        let hex = |c: Option<&u8>| c.and_then(|c| char::from(*c).to_digit(16));
+        Decoded::new(url, b'%', 3, |b| match (hex(b.get(1)), hex(b.get(2))) {
+            (Some(h), Some(l)) if h < 8 => Some((h * 16 + l) as u8),
             _ => None,
-        };
-        at.push(i);
-        match escaped {
-            Some(c) => {
-                out.push(char::from(c));
-                any = true;
-                i += 3;
-            }
-            None => {
-                // Copy one character whole (`url` is UTF-8).
-                let len = url[i..].chars().next().map_or(1, char::len_utf8);
-                out.push_str(&url[i..i + len]);
-                at.extend((1..len).map(|k| i + k));
-                i += len;
-            }
-        }
+        })
     }
-    at.push(b.len());
-    any.then_some((out, at))
+
+    /// JSON's escaped slashes (`\/`) decoded. None when there is none.
+    fn json_slashes(text: &str) -> Option<Decoded> {
+        Decoded::new(text, b'\\', 2, |b| {
+            (b.get(1) == Some(&b'/')).then_some(b'/')
+        })
+    }
+
+    /// `text` with the escapes of `len` bytes that start with `first` decoded by
+    /// `decode` (given the bytes from the escape on; an ASCII byte, or None when it is
+    /// no escape).
+    fn new(
+        text: &str,
+        first: u8,
+        len: usize,
+        decode: impl Fn(&[u8]) -> Option<u8>,
+    ) -> Option<Decoded> {
+        let b = text.as_bytes();
+        let mut out = String::new();
+        let mut escapes = Vec::new();
+        let mut copied = 0;
+        for i in memchr::memchr_iter(first, b) {
+            if i < copied {
+                continue;
+            }
+            let Some(c) = decode(&b[i..]).filter(u8::is_ascii) else {
+                continue;
+            };
+            if out.is_empty() {
+                out.reserve(text.len());
+            }
+            out.push_str(&text[copied..i]);
+            escapes.push(out.len());
+            out.push(char::from(c));
+            copied = i + len;
+        }
+        if escapes.is_empty() {
+            return None;
+        }
+        out.push_str(&text[copied..]);
+        Some(Decoded {
+            text: out,
+            escapes,
+            shrink: len - 1,
+        })
+    }
+
+    /// Where offset `at` of the decoded text lies in the text as written.
+    fn original(&self, at: usize) -> usize {
+        at + self.escapes.partition_point(|&e| e < at) * self.shrink
+    }
 }
 
 static SCANNER: LazyLock<Scanner> = LazyLock::new(Scanner::new);

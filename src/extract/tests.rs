@@ -2,7 +2,7 @@
 //! fingerprints, offsets and robustness. Test-only; test data comes from `corpus.rs`
 //! and must never contain literal secret-shaped strings.
 
-use super::corpus::{self, negatives, Rng, ALNUM};
+use super::corpus::{self, negatives, Rng, ALNUM, UPNUM};
 use super::corpus_pos::positives;
 use super::*;
 use std::collections::BTreeMap;
@@ -626,13 +626,40 @@ fn keys_escaped_inside_a_wrapped_link_are_found() {
     }
     assert!(redacted.starts_with("Sign in <https://eur01.safelinks.protection.outlook.com"));
     // An escape that is not ASCII, or not an escape, is kept as written.
-    assert_eq!(
-        percent_decoded("https://x.example/?q=%C3%A9%zz%4").map(|(d, _)| d),
-        None
+    assert!(Decoded::percent("https://x.example/?q=%C3%A9%zz%4").is_none());
+    let d = Decoded::percent("a%3Dé%2Fb%%41").unwrap();
+    assert_eq!(d.text, "a=é/b%A");
+    let at: Vec<usize> = (0..=d.text.len()).map(|i| d.original(i)).collect();
+    assert_eq!(at, [0, 1, 4, 5, 6, 9, 10, 11, 14]);
+}
+
+/// A JSON dump escapes its slashes (`https:\/\/hooks.slack.com\/services\/…`): the
+/// webhook is found where it lies, with the value its unescaped form gives.
+#[test]
+fn keys_in_json_with_escaped_slashes_are_found() {
+    let mut r = Rng::new(79);
+    let path = format!("T{}/B{}/{}", r.s(8, UPNUM), r.s(10, UPNUM), r.s(24, ALNUM));
+    let plain = format!("https://hooks.slack.com/services/{path}");
+    let escaped = plain.replace('/', "\\/");
+    let pw = r.s(20, ALNUM);
+    let text = format!(
+        "{{\"hook\":\"{escaped}\",\"db\":\"postgres:\\/\\/app:{pw}@db1\\/prod\",\"n\":\"a\\\\/b\"}}"
     );
-    let (decoded, at) = percent_decoded("a%3Dé%2Fb").unwrap();
-    assert_eq!(decoded, "a=é/b");
-    assert_eq!(at, vec![0, 1, 4, 5, 6, 9, 10]);
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let hook = found
+        .iter()
+        .find(|f| f.kind == "slack-webhook")
+        .unwrap_or_else(|| panic!("no webhook: {found:?}"));
+    assert_eq!(&text[hook.start..hook.end], escaped);
+    assert_eq!(hook.value, plain);
+    let pass = found.iter().find(|f| f.kind == "url-password").unwrap();
+    assert_eq!(&text[pass.start..pass.end], pw);
+    let redacted = redact(&text, &found);
+    assert!(
+        !redacted.contains(&path[..10]) && !redacted.contains(&pw),
+        "{redacted}"
+    );
 }
 
 /// Every secret parameter of a query is found: the match of the first one used to run
