@@ -285,6 +285,12 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("shopify-token", "shpat_is_the_prefix"),
         neg("gcp-oauth-client-secret", "GOCSPX-xxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
         neg("gcp-oauth-client-secret", "GOCSPX-short"),
+        neg("telegram-bot-token", "at 12:30:AA meeting"),
+        neg("telegram-bot-token", format!("123456789:AA{}", "x".repeat(33))),
+        neg("databricks-token", format!("dapi{}", "0".repeat(32))),
+        neg("databricks-token", "dapi_version = 2"),
+        neg("mailgun-api-key", "ssh-key-rotation is due"),
+        neg("mailgun-api-key", format!("key-{}", "f".repeat(32))),
         neg(
             "google-api-key",
             format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),

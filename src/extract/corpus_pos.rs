@@ -205,66 +205,6 @@ pub(super) fn positives() -> Vec<Pos> {
         v.push(pos("google-api-key", text, &t));
     }
 
-    // package registries, infrastructure and SaaS tokens known by their prefix
-    for i in 0..3 {
-        let t = format!("{}_{}", "npm", r.s(36, ALNUM));
-        let text = match i {
-            0 => format!("//registry.npmjs.org/:_authToken={t}"),
-            1 => format!("NPM_TOKEN: {t}"),
-            _ => format!("[09:12] ci-bot: publish failed with token {t}, retrying"),
-        };
-        v.push(pos("npm-token", text, &t));
-        let t = format!("{}-AgEIcHlwaS5vcmc{}", "pypi", r.s(140, B64URL));
-        let text = match i {
-            0 => format!("[pypi]\nusername = __token__\npassword = {t}\n"),
-            1 => format!("TWINE_PASSWORD={t}"),
-            _ => format!("uploaded with {t} from the laptop"),
-        };
-        v.push(pos("pypi-token", text, &t));
-        let t = format!("{}_pat_{}", "dckr", r.s(27, B64URL));
-        let text = match i {
-            0 => format!("echo {t} | docker login -u deploybot --password-stdin"),
-            1 => format!("DOCKERHUB_TOKEN={t}"),
-            _ => format!("the pipeline log prints {t} on line 40"),
-        };
-        v.push(pos("docker-pat", text, &t));
-        let t = format!("{}.{}", "hvs", r.s(24 + 30 * i, B64URL));
-        let text = match i {
-            0 => format!("export VAULT_TOKEN={t}"),
-            1 => format!("X-Vault-Token: {t}"),
-            _ => format!("vault login {t}"),
-        };
-        v.push(pos("vault-token", text, &t));
-        let t = format!("{}_{}", "hf", r.s(34, ALNUM));
-        let text = match i {
-            0 => format!("HF_TOKEN={t}"),
-            1 => format!("huggingface-cli login --token {t}"),
-            _ => format!("notebook cell 3: login(\"{t}\")"),
-        };
-        v.push(pos("huggingface-token", text, &t));
-        let t = format!("{}_v1_{}", ["dop", "doo", "dor"][i], r.s(64, HEX));
-        let text = match i {
-            0 => format!("DIGITALOCEAN_ACCESS_TOKEN={t}"),
-            1 => format!("doctl auth init -t {t}"),
-            _ => format!("terraform.tfvars: do_token = \"{t}\""),
-        };
-        v.push(pos("digitalocean-token", text, &t));
-        let t = format!("{}_{}", ["shpat", "shpca", "shpss"][i], r.s(32, HEX));
-        let text = match i {
-            0 => format!("SHOPIFY_ACCESS_TOKEN={t}"),
-            1 => format!("X-Shopify-Access-Token: {t}"),
-            _ => format!("app secret {t} was in the theme repo"),
-        };
-        v.push(pos("shopify-token", text, &t));
-        let t = format!("{}-{}", "GOCSPX", r.s(28, B64URL));
-        let text = match i {
-            0 => format!("{{\"web\":{{\"client_id\":\"1234-abc.apps.googleusercontent.com\",\"client_secret\":\"{t}\"}}}}"),
-            1 => format!("GOOGLE_CLIENT_SECRET={t}"),
-            _ => format!("oauth client {t} in the wiki"),
-        };
-        v.push(pos("gcp-oauth-client-secret", text, &t));
-    }
-
     // openai, anthropic
     let o = [
         format!(
@@ -521,23 +461,6 @@ pub(super) fn positives() -> Vec<Pos> {
         format!("webhook_token := \"{}\"", gs[5]),
         &gs[5],
     ));
-    // `pass` as a word of a name
-    let (p1, p2, p3) = (r.s(18, ALNUM), r.s(20, PWCHARS), r.s(24, ALNUM));
-    v.push(pos(
-        "generic-secret",
-        format!("DB_HOST=db1\nDB_PASS={p1}\n"),
-        &p1,
-    ));
-    v.push(pos(
-        "generic-secret",
-        format!("auth: {{ user: 'mailer', pass: '{p2}' }}"),
-        &p2,
-    ));
-    v.push(pos(
-        "generic-secret",
-        format!("export GPG_PASSPHRASE={p3}"),
-        &p3,
-    ));
     let (w1, w2) = (format!("Tr0{}&3", r.s(6, ALNUM)), r.s(24, ALNUM));
     v.push(pos("generic-secret", format!("password: {w1}\n"), &w1));
     v.push(pos(
@@ -658,5 +581,103 @@ pub(super) fn positives() -> Vec<Pos> {
         "health: http://[fd00::1]:8080/healthz".into(),
         "http://[fd00::1]:8080/healthz",
     ));
+    // `pass` as a word of a name
+    let (p1, p2, p3) = (r.s(18, ALNUM), r.s(20, PWCHARS), r.s(24, ALNUM));
+    v.push(pos(
+        "generic-secret",
+        format!("DB_HOST=db1\nDB_PASS={p1}\n"),
+        &p1,
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("auth: {{ user: 'mailer', pass: '{p2}' }}"),
+        &p2,
+    ));
+    v.push(pos(
+        "generic-secret",
+        format!("export GPG_PASSPHRASE={p3}"),
+        &p3,
+    ));
+    // package registries, infrastructure and SaaS tokens known by their prefix
+    for i in 0..3 {
+        let t = format!("{}_{}", "npm", r.s(36, ALNUM));
+        let text = match i {
+            0 => format!("//registry.npmjs.org/:_authToken={t}"),
+            1 => format!("NPM_TOKEN: {t}"),
+            _ => format!("[09:12] ci-bot: publish failed with token {t}, retrying"),
+        };
+        v.push(pos("npm-token", text, &t));
+        let t = format!("{}-AgEIcHlwaS5vcmc{}", "pypi", r.s(140, B64URL));
+        let text = match i {
+            0 => format!("[pypi]\nusername = __token__\npassword = {t}\n"),
+            1 => format!("TWINE_PASSWORD={t}"),
+            _ => format!("uploaded with {t} from the laptop"),
+        };
+        v.push(pos("pypi-token", text, &t));
+        let t = format!("{}_pat_{}", "dckr", r.s(27, B64URL));
+        let text = match i {
+            0 => format!("echo {t} | docker login -u deploybot --password-stdin"),
+            1 => format!("DOCKERHUB_TOKEN={t}"),
+            _ => format!("the pipeline log prints {t} on line 40"),
+        };
+        v.push(pos("docker-pat", text, &t));
+        let t = format!("{}.{}", "hvs", r.s(24 + 30 * i, B64URL));
+        let text = match i {
+            0 => format!("export VAULT_TOKEN={t}"),
+            1 => format!("X-Vault-Token: {t}"),
+            _ => format!("vault login {t}"),
+        };
+        v.push(pos("vault-token", text, &t));
+        let t = format!("{}_{}", "hf", r.s(34, ALNUM));
+        let text = match i {
+            0 => format!("HF_TOKEN={t}"),
+            1 => format!("huggingface-cli login --token {t}"),
+            _ => format!("notebook cell 3: login(\"{t}\")"),
+        };
+        v.push(pos("huggingface-token", text, &t));
+        let t = format!("{}_v1_{}", ["dop", "doo", "dor"][i], r.s(64, HEX));
+        let text = match i {
+            0 => format!("DIGITALOCEAN_ACCESS_TOKEN={t}"),
+            1 => format!("doctl auth init -t {t}"),
+            _ => format!("terraform.tfvars: do_token = \"{t}\""),
+        };
+        v.push(pos("digitalocean-token", text, &t));
+        let t = format!("{}_{}", ["shpat", "shpca", "shpss"][i], r.s(32, HEX));
+        let text = match i {
+            0 => format!("SHOPIFY_ACCESS_TOKEN={t}"),
+            1 => format!("X-Shopify-Access-Token: {t}"),
+            _ => format!("app secret {t} was in the theme repo"),
+        };
+        v.push(pos("shopify-token", text, &t));
+        let t = format!("{}-{}", "GOCSPX", r.s(28, B64URL));
+        let text = match i {
+            0 => format!("{{\"web\":{{\"client_id\":\"1234-abc.apps.googleusercontent.com\",\"client_secret\":\"{t}\"}}}}"),
+            1 => format!("GOOGLE_CLIENT_SECRET={t}"),
+            _ => format!("oauth client {t} in the wiki"),
+        };
+        v.push(pos("gcp-oauth-client-secret", text, &t));
+        let t = format!("{}:{}{}", r.s(10, "0123456789"), "AA", r.s(33, B64URL));
+        let text = match i {
+            0 => format!("TELEGRAM_BOT_TOKEN={t}"),
+            1 => format!("curl https://api.telegram.org/bot{t}/getMe"),
+            _ => format!("the alert bot uses {t} since March"),
+        };
+        v.push(pos("telegram-bot-token", text, &t));
+        let t = format!("{}{}", "dapi", r.s(32, HEX));
+        let text = match i {
+            0 => format!("DATABRICKS_TOKEN={t}"),
+            1 => format!("[DEFAULT]\nhost = https://adb-1.azuredatabricks.net\ntoken = {t}\n"),
+            _ => format!("job 42 ran with {t}"),
+        };
+        v.push(pos("databricks-token", text, &t));
+        let t = format!("{}-{}", "key", r.s(32, HEX));
+        let text = match i {
+            0 => format!("MAILGUN_API_KEY={t}"),
+            1 => format!("curl -s --user 'api:{t}' https://api.mailgun.net/v3/mg.example/messages"),
+            _ => format!("mailer config still has {t}"),
+        };
+        v.push(pos("mailgun-api-key", text, &t));
+    }
+
     v
 }

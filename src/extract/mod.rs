@@ -73,6 +73,9 @@ pub const KINDS: &[(&str, ArtifactClass)] = &[
     ("digitalocean-token", ArtifactClass::Secret),
     ("shopify-token", ArtifactClass::Secret),
     ("gcp-oauth-client-secret", ArtifactClass::Secret),
+    ("telegram-bot-token", ArtifactClass::Secret),
+    ("databricks-token", ArtifactClass::Secret),
+    ("mailgun-api-key", ArtifactClass::Secret),
     ("private-key", ArtifactClass::Secret),
     ("jwt", ArtifactClass::Secret),
     ("bearer-token", ArtifactClass::Secret),
@@ -396,6 +399,8 @@ fn mask_prefix<'a>(kind: &str, value: &'a str) -> &'a str {
         ("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"]),
         ("shopify-token", &["shpat_", "shpca_", "shppa_", "shpss_"]),
         ("gcp-oauth-client-secret", &["GOCSPX-"]),
+        ("databricks-token", &["dapi"]),
+        ("mailgun-api-key", &["key-"]),
         ("jwt", &["eyJ"]),
     ];
     for (k, prefixes) in P {

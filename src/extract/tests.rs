@@ -47,6 +47,8 @@ const PREFIXES: &[&str] = &[
     "shppa_",
     "shpss_",
     "GOCSPX-",
+    "dapi",
+    "key-",
     "eyJ",
     "PRIVATE KEY ",
 ];

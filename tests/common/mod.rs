@@ -309,6 +309,12 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             "gcp-oauth-client-secret",
             format!("{}{}", "GOCSPX-", r.s(28, ALNUM)),
         ),
+        (
+            "telegram-bot-token",
+            format!("{}:{}{}", r.s(10, "0123456789"), "AA", r.s(33, ALNUM)),
+        ),
+        ("databricks-token", format!("{}{}", "dapi", r.s(32, HEX))),
+        ("mailgun-api-key", format!("{}{}", "key-", r.s(32, HEX))),
     ] {
         let line = format!("found {secret} in the deploy log");
         add(kind, secret, line);
