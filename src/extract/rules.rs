@@ -471,7 +471,6 @@ fn url_host(u: &str) -> Option<&str> {
     Some(host.split(':').next().unwrap_or(""))
 }
 
-/// Length of `v` up to the first `&name=` (a following query parameter).
 /// Where a generic assignment's unquoted value was cut at the next query parameter
 /// (`token=…&api_key=…`): the search for the next match starts there, not after the
 /// whole match, which ran over the following parameters.
@@ -484,6 +483,7 @@ fn next_query_param(rule: &Rule, caps: &Captures<'_>) -> Option<usize> {
     (cut < v.len()).then_some(v.start() + cut)
 }
 
+/// Length of `v` up to the first `&name=` (a following query parameter).
 fn query_param_cut(v: &str) -> usize {
     for (i, _) in v.match_indices('&') {
         let rest = &v[i + 1..];
