@@ -157,6 +157,7 @@ impl Scanner {
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut cands = self.inner.candidates(text);
         self.escaped(text, &mut cands);
+        safe_links(text, &mut cands);
         resolve(text, cands)
     }
 
@@ -191,6 +192,36 @@ impl Scanner {
                 }
             }
         }
+    }
+}
+
+/// A link wrapped by Microsoft's Safe Links
+/// (`https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2F…&data=…`) stands
+/// for the link it wraps, where it really goes: that link, decoded, is the address kept,
+/// over the escaped part of the text.
+fn safe_links(text: &str, cands: &mut [Candidate]) {
+    const HOST: &str = ".safelinks.protection.outlook.com";
+    for c in cands.iter_mut().filter(|c| c.kind == "url") {
+        let url = &text[c.start..c.end];
+        let wrapper = rules::url_host(url).is_some_and(|h| {
+            let h = h.as_bytes();
+            h.len() > HOST.len() && h[h.len() - HOST.len()..].eq_ignore_ascii_case(HOST.as_bytes())
+        });
+        let Some(at) = url.find("?url=").filter(|_| wrapper) else {
+            continue;
+        };
+        let from = at + "?url=".len();
+        let to = url[from..].find('&').map_or(url.len(), |n| from + n);
+        let Some(wrapped) = Decoded::percent(&url[from..to]) else {
+            continue;
+        };
+        if rules::url_host(&wrapped.text).is_none_or(str::is_empty) {
+            continue;
+        }
+        c.value = rules::normalize_url(&wrapped.text);
+        c.masked = None;
+        c.end = c.start + to;
+        c.start += from;
     }
 }
 
@@ -309,10 +340,21 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
             if c.class != ArtifactClass::Context || c.kind != "url" || cs <= c.start {
                 return false;
             }
-            match rules::trim_url(text, c.start, cs) {
+            let trimmed = rules::trim_url(text, c.start, cs).or_else(|| {
+                // The link a Safe Links wrapper stands for is written escaped.
+                let d = Decoded::percent(&text[c.start..cs])?;
+                let end = rules::trim_url(&d.text, 0, d.text.len())?;
+                Some(c.start + d.original(end))
+            });
+            match trimmed {
                 Some(end) if first_conflict(&taken, c.start, end).is_none() => {
                     c.end = end;
-                    c.value = rules::normalize_url(&text[c.start..end]);
+                    let kept = &text[c.start..end];
+                    c.value = match Decoded::percent(kept) {
+                        // The link a Safe Links wrapper stands for, written escaped.
+                        Some(d) if !kept.contains("://") => rules::normalize_url(&d.text),
+                        _ => rules::normalize_url(kept),
+                    };
                     c.masked = None;
                 }
                 _ => return false,

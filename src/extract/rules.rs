@@ -461,7 +461,7 @@ fn trim_url_tail(text: &str, s: usize, e: usize) -> usize {
 }
 
 /// Host part (without userinfo and port) of `scheme://…`.
-fn url_host(u: &str) -> Option<&str> {
+pub(crate) fn url_host(u: &str) -> Option<&str> {
     let rest = &u[u.find("://")? + 3..];
     let auth = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = auth.rsplit('@').next().unwrap_or("");

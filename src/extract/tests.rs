@@ -627,6 +627,13 @@ fn keys_escaped_inside_a_wrapped_link_are_found() {
         assert!(!redacted.contains(value.as_str()), "{redacted}");
     }
     assert!(redacted.starts_with("Sign in <https://eur01.safelinks.protection.outlook.com"));
+    // The address kept is where the wrapped link goes, up to its first key.
+    let urls: Vec<&str> = found
+        .iter()
+        .filter(|f| f.kind == "url")
+        .map(|f| f.value.as_str())
+        .collect();
+    assert_eq!(urls, ["https://ci.example/run"], "{found:?}");
     // An escape that is not ASCII, or not an escape, is kept as written.
     assert!(Decoded::percent("https://x.example/?q=%C3%A9%zz%4").is_none());
     let d = Decoded::percent("a%3Dé%2Fb%%41").unwrap();
@@ -685,6 +692,34 @@ fn every_secret_parameter_of_a_query_is_found() {
     assert_eq!(
         secrets,
         [ghp.as_str(), hexkey.as_str(), pw.as_str()],
+        "{found:?}"
+    );
+}
+
+/// A phishing link wrapped by Safe Links is kept as where it really goes; the wrapper,
+/// with the recipient's address in its `data`, is not. Other links with a `url`
+/// parameter are kept whole.
+#[test]
+fn a_link_wrapped_by_safe_links_is_kept_as_the_link_it_wraps() {
+    let wrapped = "https%3A%2F%2Flogin.examp1e.com%2Freset%3Fu%3Dops";
+    let text = format!(
+        "Sign in <https://NAM12.safelinks.protection.outlook.com/?url={wrapped}&data=05%7C02%7Calice%40corp.example%7C0&reserved=0> \
+         or https://tracker.example/r?url={wrapped}&id=7 now"
+    );
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let urls: Vec<(&str, &str)> = found
+        .iter()
+        .filter(|f| f.kind == "url")
+        .map(|f| (&text[f.start..f.end], f.value.as_str()))
+        .collect();
+    let tracker = format!("https://tracker.example/r?url={wrapped}&id=7");
+    assert_eq!(
+        urls,
+        [
+            (wrapped, "https://login.examp1e.com/reset?u=ops"),
+            (tracker.as_str(), tracker.as_str())
+        ],
         "{found:?}"
     );
 }
