@@ -70,6 +70,7 @@ pub fn artifact_words(kind: &str) -> String {
         "telegram-bot-token" => "a Telegram bot token",
         "databricks-token" => "a Databricks token",
         "mailgun-api-key" => "a Mailgun key",
+        "azure-client-secret" => "an Azure app's client secret",
         "private-key" => "a private key",
         "jwt" => "a login token (JWT)",
         "bearer-token" => "an access token",

@@ -291,6 +291,8 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("databricks-token", "dapi_version = 2"),
         neg("mailgun-api-key", "ssh-key-rotation is due"),
         neg("mailgun-api-key", format!("key-{}", "f".repeat(32))),
+        neg("azure-client-secret", format!("abc8Q~{}", "x".repeat(34))),
+        neg("azure-client-secret", "the Q~ prefix marks Azure secrets"),
         neg(
             "google-api-key",
             format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),

@@ -677,6 +677,13 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("mailer config still has {t}"),
         };
         v.push(pos("mailgun-api-key", text, &t));
+        let t = format!("{}{}Q~{}", r.s(3, ALNUM), i + 7, r.s(34, B64URL));
+        let text = match i {
+            0 => format!("az login --service-principal -u 0f3c-app -p {t} --tenant corp"),
+            1 => format!("Value of the new secret: {t} (copy it now)"),
+            _ => format!("appsettings.json: \"ClientSecret\": \"{t}\""),
+        };
+        v.push(pos("azure-client-secret", text, &t));
     }
 
     v

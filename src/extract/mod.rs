@@ -76,6 +76,7 @@ pub const KINDS: &[(&str, ArtifactClass)] = &[
     ("telegram-bot-token", ArtifactClass::Secret),
     ("databricks-token", ArtifactClass::Secret),
     ("mailgun-api-key", ArtifactClass::Secret),
+    ("azure-client-secret", ArtifactClass::Secret),
     ("private-key", ArtifactClass::Secret),
     ("jwt", ArtifactClass::Secret),
     ("bearer-token", ArtifactClass::Secret),

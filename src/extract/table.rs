@@ -361,6 +361,19 @@ pub(super) fn defs() -> Vec<Def> {
             Post::Plain,
         ),
         d(
+            "azure-client-secret",
+            Secret,
+            100,
+            // An Entra ID (Azure AD) app's client secret: three characters, a digit,
+            // `Q~`, then 31 to 34 more.
+            r"[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}",
+            0,
+            Edge::Word,
+            token_ok,
+            &["q~"],
+            Post::Plain,
+        ),
+        d(
             "private-key",
             Secret,
             120,

@@ -315,6 +315,10 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         ),
         ("databricks-token", format!("{}{}", "dapi", r.s(32, HEX))),
         ("mailgun-api-key", format!("{}{}", "key-", r.s(32, HEX))),
+        (
+            "azure-client-secret",
+            format!("{}8Q~{}", r.s(3, ALNUM), r.s(34, ALNUM)),
+        ),
     ] {
         let line = format!("found {secret} in the deploy log");
         add(kind, secret, line);
