@@ -113,17 +113,16 @@ impl Render {
                     }
                     i += 1;
                 }
-                b'&' => {
-                    // `&name;` or `&#nn;` decoded; anything else is text.
-                    let end = word_end(b, i + 1);
-                    if end < b.len() && b[end] == b';' {
-                        self.text(&html[i..=end], true);
-                        i = end + 1;
-                    } else {
+                b'&' => match entity_end(b, i) {
+                    Ok(end) => {
+                        self.text(&html[i..end], true);
+                        i = end;
+                    }
+                    Err(end) => {
                         self.text(&html[i..end], false);
                         i = end;
                     }
-                }
+                },
                 _ => {
                     let end = text_end(b, i);
                     self.text(&html[i..end], false);
@@ -282,13 +281,15 @@ fn web_address(attrs: &str) -> Option<String> {
         if amp == b.len() {
             break;
         }
-        let end = word_end(b, amp + 1);
-        if end < b.len() && b[end] == b';' {
-            add_html_token(&mut href, &b[amp..=end], false);
-            i = end + 1;
-        } else {
-            href.push('&');
-            i = amp + 1;
+        match entity_end(b, amp) {
+            Ok(end) => {
+                add_html_token(&mut href, &b[amp..end], false);
+                i = end;
+            }
+            Err(_) => {
+                href.push('&');
+                i = amp + 1;
+            }
         }
     }
     Some(href)
@@ -356,6 +357,17 @@ fn shows(text: &str, href: &str) -> bool {
     let text = bare(text);
     let href = bare(href);
     text.contains(&href)
+}
+
+/// Where the entity starting at `b[amp] == b'&'` ends (just after its `;`: `&name;`,
+/// `&#nn;`), or as Err where the text that is no entity ends (the word after the `&`).
+fn entity_end(b: &[u8], amp: usize) -> Result<usize, usize> {
+    let end = word_end(b, amp + 1);
+    if b.get(end) == Some(&b';') {
+        Ok(end + 1)
+    } else {
+        Err(end)
+    }
 }
 
 /// Whether `<` followed by `next` starts a tag or comment (a letter, `/`, `!` or `?`);
