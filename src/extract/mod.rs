@@ -167,10 +167,10 @@ impl Scanner {
     /// another link's query, as mail filters do: `?url=https%3A%2F%2Fci.example%2F%3Ftoken%3D…`)
     /// and JSON's escaped slashes (`https:\/\/hooks.slack.com\/services\/…`).
     fn escaped(&self, text: &str, cands: &mut Vec<Candidate>) {
-        let mut views: Vec<(usize, Decoded)> = Vec::new();
-        if memchr::memmem::find(text.as_bytes(), b"\\/").is_some() {
-            views.extend(Decoded::json_slashes(text).map(|d| (0, d)));
-        }
+        let mut views: Vec<(usize, Decoded)> = Decoded::json_slashes(text)
+            .map(|d| (0, d))
+            .into_iter()
+            .collect();
         for c in cands.iter().filter(|c| c.kind == "url") {
             if let Some(d) = Decoded::percent(&text[c.start..c.end]) {
                 views.push((c.start, d));
