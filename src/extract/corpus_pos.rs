@@ -685,6 +685,208 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("azure-client-secret", text, &t));
     }
+    // more tokens known by their prefix or shape (a loop of their own: the examples
+    // above keep drawing the same random values)
+    const UPDIG: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for i in 0..3 {
+        let t = format!(
+            "{}3xFfGF0{}={}",
+            ["ATATT", "ATATT", "ATCTT"][i],
+            r.s(171, B64URL),
+            r.s(8, "0123456789ABCDEF")
+        );
+        let text = match i {
+            0 => format!("JIRA_API_TOKEN={t}"),
+            1 => format!("jira = JIRA(server=url, basic_auth=('bot@corp.example', '{t}'))"),
+            _ => format!("the org admin key {t} is in the runbook"),
+        };
+        v.push(pos("atlassian-api-token", text, &t));
+        let id = format!("{}{}", 1 + i, r.s(17 + i % 2, DIGITS));
+        let t = format!(
+            "{}.{}.{}",
+            b64url(id.as_bytes()),
+            r.s(6, B64URL),
+            r.s([27, 38, 27][i], ALNUM)
+        );
+        let text = match i {
+            0 => format!("DISCORD_TOKEN={t}"),
+            1 => format!("client.run('{t}')"),
+            _ => format!("the moderation bot logs in with {t} from the old VM"),
+        };
+        v.push(pos("discord-bot-token", text, &t));
+        let t = format!(
+            "{}-{}",
+            ["glrt", "gldt", "glptt"][i],
+            r.s(20 + 3 * i, ALNUM)
+        );
+        let text = match i {
+            0 => format!("[[runners]]\n  url = \"https://gitlab.corp\"\n  token = \"{t}\"\n"),
+            1 => format!("docker login -u gitlab+deploy-token-7 -p {t} registry.corp"),
+            _ => format!("curl -X POST -F token={t} -F ref=main https://gitlab.corp/api/v4/projects/9/trigger/pipeline"),
+        };
+        v.push(pos("gitlab-token", text, &t));
+        let t = format!("{}_api_{}", "lin", r.s(40, ALNUM));
+        let text = match i {
+            0 => format!("LINEAR_API_KEY={t}"),
+            1 => format!("Authorization: {t}"),
+            _ => format!("the triage bot posts with {t}"),
+        };
+        v.push(pos("linear-api-key", text, &t));
+        let t = if i == 0 {
+            format!("{}_{}", "sntryu", r.s(64, HEX))
+        } else {
+            let claims = format!(
+                r#"{{"iat":17{},"url":"https://sentry.io","region_url":"https://us.sentry.io","org":"acme-{}"}}"#,
+                r.s(8, DIGITS),
+                r.s(5, HEX)
+            );
+            format!(
+                "{}_{}_{}",
+                "sntrys",
+                b64std(claims.as_bytes()),
+                r.s(43, B64)
+            )
+        };
+        let text = match i {
+            0 => format!("SENTRY_AUTH_TOKEN={t}"),
+            1 => format!("sentry-cli --auth-token {t} releases new 1.2.3"),
+            _ => format!("[defaults]\norg=acme\n[auth]\ntoken={t}\n"),
+        };
+        v.push(pos("sentry-token", text, &t));
+        let t = if i == 0 {
+            format!("{}_{}_{}", "glsa", r.s(32, ALNUM), r.s(8, HEX))
+        } else {
+            let claims = format!(
+                r#"{{"o":"{}","n":"stack-{}-alloy","k":"{}","m":{{"r":"prod-us-east-0"}}}}"#,
+                r.s(6, DIGITS),
+                r.s(6, DIGITS),
+                r.s(24, ALNUM)
+            );
+            format!("{}_{}", "glc", b64std(claims.as_bytes()))
+        };
+        let text = match i {
+            0 => format!("GRAFANA_SERVICE_ACCOUNT_TOKEN={t}"),
+            1 => format!("alloy: basic_auth {{ password = \"{t}\" }}"),
+            _ => format!("cloud token {t} was pasted in #ops"),
+        };
+        v.push(pos("grafana-token", text, &t));
+        let t = if i < 2 {
+            format!("{}-{}", "NRAK", r.s(27, UPDIG))
+        } else {
+            format!("{}{}", r.s(36, HEX), "NRAL")
+        };
+        let text = match i {
+            0 => format!("NEW_RELIC_API_KEY={t}"),
+            1 => format!("curl -H 'Api-Key: {t}' https://api.newrelic.com/graphql"),
+            _ => format!("newrelic.yml: license_key: {t}"),
+        };
+        v.push(pos("new-relic-key", text, &t));
+        let t = format!("{}-{}-{}", "PMAK", r.s(24, HEX), r.s(34, HEX));
+        let text = match i {
+            0 => format!("POSTMAN_API_KEY={t}"),
+            1 => format!("newman run collection.json --env-var apikey={t}"),
+            _ => format!("the shared workspace has {t} in its globals"),
+        };
+        v.push(pos("postman-api-key", text, &t));
+        let t = format!("{}.{}.{}", r.s(14, ALNUM), "atlasv1", r.s(67, ALNUM));
+        let text = match i {
+            0 => format!("credentials \"app.terraform.io\" {{\n  token = \"{t}\"\n}}\n"),
+            1 => format!("TF_TOKEN_app_terraform_io={t}"),
+            _ => format!("the team token {t} can apply to prod"),
+        };
+        v.push(pos("terraform-cloud-token", text, &t));
+        let t = format!("{}.{}.{}", "dp", ["pt", "st", "sa"][i], r.s(43, ALNUM));
+        let text = match i {
+            0 => format!("DOPPLER_TOKEN={t}"),
+            1 => format!("doppler run --token {t} -- ./server"),
+            _ => format!("service token {t} reads prd secrets"),
+        };
+        v.push(pos("doppler-token", text, &t));
+        let t = format!(
+            "{}_{}_{}",
+            "pscale",
+            ["tkn", "pw", "oauth"][i],
+            r.s(43, ALNUM)
+        );
+        let text = match i {
+            0 => format!("PLANETSCALE_SERVICE_TOKEN={t}"),
+            1 => format!("mysql://app:{t}@aws.connect.psdb.cloud/orders?sslaccept=strict"),
+            _ => format!("the branch password is {t}"),
+        };
+        v.push(pos("planetscale-token", text, &t));
+        let t = format!("{}-{}", "pul", r.s(40, HEX));
+        let text = match i {
+            0 => format!("PULUMI_ACCESS_TOKEN={t}"),
+            1 => format!("pulumi login --cloud-url https://api.pulumi.com # token {t}"),
+            _ => format!("the deploy bot's token {t} never expires"),
+        };
+        v.push(pos("pulumi-token", text, &t));
+        let t = format!(
+            "{}-{}-{}-1{}",
+            "AGE",
+            "SECRET",
+            "KEY",
+            r.s(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L")
+        );
+        let text = match i {
+            0 => format!(
+                "# created: 2026-11-02\n# public key: age1{}\n{t}\n",
+                r.s(58, "qpzry9x8gf2tvdw0s3jn54khce6mua7l")
+            ),
+            1 => format!("SOPS_AGE_KEY={t}"),
+            _ => format!("the backup key {t} is on the wiki"),
+        };
+        v.push(pos("age-secret-key", text, &t));
+        let claims = format!(
+            r#"{{"signInAddress":"acme.1password.com","userAuth":{{"method":"SRPg-4096","alg":"PBES2g-HS256","iterations":650000,"salt":"{}"}},"email":"{}@1passwordserviceaccounts.com","srpX":"{}","muk":{{"alg":"A256GCM","k":"{}","kty":"oct","kid":"mp"}},"secretKey":"A3-{}","deviceUuid":"{}"}}"#,
+            r.s(22, B64URL),
+            r.s(13, "abcdefghijklmnopqrstuvwxyz234567"),
+            r.s(64, HEX),
+            r.s(43, B64URL),
+            r.s(26, UPDIG),
+            r.s(26, "abcdefghijklmnopqrstuvwxyz234567")
+        );
+        let t = format!("{}_{}", "ops", b64std(claims.as_bytes()));
+        let text = match i {
+            0 => format!("OP_SERVICE_ACCOUNT_TOKEN={t}"),
+            1 => format!("export OP_SERVICE_ACCOUNT_TOKEN=\"{t}\""),
+            _ => format!("the CI vault reader uses {t}"),
+        };
+        v.push(pos("onepassword-token", text, &t));
+        let t = format!(
+            "{}-{}-k{}CNTRL-{}",
+            "tskey",
+            ["auth", "api", "client"][i],
+            r.s(10, ALNUM),
+            r.s(32, ALNUM)
+        );
+        let text = match i {
+            0 => format!("tailscale up --authkey={t}"),
+            1 => format!("TS_API_KEY={t}"),
+            _ => format!("every new node joins with {t}"),
+        };
+        v.push(pos("tailscale-key", text, &t));
+        let t = if i < 2 {
+            format!("{}{}", "AKCp", r.s(69, ALNUM))
+        } else {
+            format!("{}{}", "cmVmdGtuOjAxOj", r.s(50, ALNUM))
+        };
+        let text = match i {
+            0 => format!("ARTIFACTORY_API_KEY={t}"),
+            1 => format!(
+                "curl -H 'X-JFrog-Art-Api: {t}' https://corp.jfrog.io/artifactory/api/repositories"
+            ),
+            _ => format!("the build pulls with reference token {t}"),
+        };
+        v.push(pos("jfrog-token", text, &t));
+        let t = format!("{}_{}", "whsec", r.s(32, ALNUM));
+        let text = match i {
+            0 => format!("STRIPE_WEBHOOK_SECRET={t}"),
+            1 => format!("stripe listen prints: Your webhook signing secret is {t}"),
+            _ => format!("the signing secret {t} is in the repo"),
+        };
+        v.push(pos("stripe-webhook-secret", text, &t));
+    }
 
     v
 }

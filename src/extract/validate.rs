@@ -181,6 +181,14 @@ pub(super) fn jwt_ok(v: &str) -> bool {
     }
 }
 
+/// A Discord bot token starts with its bot's user id, 17 to 20 digits, in base64.
+pub(super) fn discord_ok(v: &str) -> bool {
+    let id = v.split('.').next().unwrap_or("");
+    b64_decode(id).is_some_and(|d| {
+        (17..=20).contains(&d.len()) && d[0] != b'0' && d.iter().all(u8::is_ascii_digit)
+    }) && token_ok(v)
+}
+
 pub(super) fn bearer_ok(v: &str) -> bool {
     // Basic credentials: judge the decoded password
     if let Some(plain) = b64_decode(v).and_then(|b| String::from_utf8(b).ok()) {

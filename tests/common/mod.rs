@@ -319,6 +319,78 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             "azure-client-secret",
             format!("{}8Q~{}", r.s(3, ALNUM), r.s(34, ALNUM)),
         ),
+        (
+            "atlassian-api-token",
+            format!(
+                "{}{}={}",
+                "ATATT3xFfGF0",
+                r.s(171, ALNUM),
+                r.s(8, "0123456789ABCDEF")
+            ),
+        ),
+        (
+            "discord-bot-token",
+            format!(
+                "{}.{}.{}",
+                "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA",
+                r.s(6, ALNUM),
+                r.s(27, ALNUM)
+            ),
+        ),
+        ("gitlab-token", format!("{}{}", "glrt-", r.s(20, ALNUM))),
+        (
+            "linear-api-key",
+            format!("{}{}", "lin_api_", r.s(40, ALNUM)),
+        ),
+        ("sentry-token", format!("{}{}", "sntryu_", r.s(64, HEX))),
+        (
+            "grafana-token",
+            format!("{}{}_{}", "glsa_", r.s(32, ALNUM), r.s(8, HEX)),
+        ),
+        (
+            "new-relic-key",
+            format!(
+                "{}{}",
+                "NRAK-",
+                r.s(27, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+            ),
+        ),
+        (
+            "postman-api-key",
+            format!("{}{}-{}", "PMAK-", r.s(24, HEX), r.s(34, HEX)),
+        ),
+        (
+            "terraform-cloud-token",
+            format!("{}.{}.{}", r.s(14, ALNUM), "atlasv1", r.s(67, ALNUM)),
+        ),
+        ("doppler-token", format!("{}{}", "dp.st.", r.s(43, ALNUM))),
+        (
+            "planetscale-token",
+            format!("{}{}", "pscale_tkn_", r.s(43, ALNUM)),
+        ),
+        ("pulumi-token", format!("{}{}", "pul-", r.s(40, HEX))),
+        (
+            "age-secret-key",
+            format!(
+                "{}{}",
+                "AGE-SECRET-KEY-1",
+                r.s(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L")
+            ),
+        ),
+        (
+            "tailscale-key",
+            format!(
+                "{}{}CNTRL-{}",
+                "tskey-auth-k",
+                r.s(10, ALNUM),
+                r.s(32, ALNUM)
+            ),
+        ),
+        ("jfrog-token", format!("{}{}", "AKCp", r.s(69, ALNUM))),
+        (
+            "stripe-webhook-secret",
+            format!("{}{}", "whsec_", r.s(32, ALNUM)),
+        ),
     ] {
         let line = format!("found {secret} in the deploy log");
         add(kind, secret, line);
