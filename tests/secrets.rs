@@ -44,8 +44,12 @@ fn planted_secrets_appear_in_no_output() {
                  <html><body><p>From the runner:</p><table><tr><td>env</td><td>{0}</td></tr></table>\
                  <pre>\r\n  job:\r\n    {0}\r\n</pre><!-- {0} -->\
                  <p><a href=\"https://ci.example/run?u=1&amp;token={1}\">the run</a>, \
-                 <a href=\"https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fci.example%2Frun%3Fu%3D1%26token%3D{1}&amp;data=05%7C02\">wrapped</a></p></body></html>\r\n",
-                p.line, p.secret
+                 <a href=\"https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fci.example%2Frun%3Fu%3D1%26token%3D{1}&amp;data=05%7C02\">wrapped</a>, \
+                 <a href=\"https://urldefense.proofpoint.com/v2/url?u=https-3A__ci.example_run-3Fu-3D1-26token-3D{2}&amp;d=DwMFaQ&amp;c=euGZ&amp;e=\">v2</a>, \
+                 <a href=\"https://urldefense.com/v3/__https://ci.example/run?u=1&amp;token={1}__;!!NpxR!Ab3$\">v3</a></p></body></html>\r\n",
+                p.line,
+                p.secret,
+                proofpoint_v2(&p.secret)
             )
             .into_bytes(),
         };
@@ -223,8 +227,16 @@ fn planted_secrets_appear_in_no_output() {
         .any(|p| p.to_string_lossy().ends_with("closeloop.db")));
     for p in &planted {
         for file in &stored {
-            if contains(&std::fs::read(file).unwrap(), &p.secret) {
+            let bytes = std::fs::read(file).unwrap();
+            if contains(&bytes, &p.secret) {
                 leaks.push(format!("{} in {}", p.kind, file.display()));
+            }
+            if contains(&bytes, &proofpoint_v2(&p.secret)) {
+                leaks.push(format!(
+                    "{} as Proofpoint escapes it in {}",
+                    p.kind,
+                    file.display()
+                ));
             }
         }
         for (i, out) in outputs.iter().enumerate() {
@@ -238,4 +250,17 @@ fn planted_secrets_appear_in_no_output() {
         "plaintext secrets leaked:\n{}",
         leaks.join("\n")
     );
+}
+
+/// A secret as Proofpoint URL Defense v2 writes it in a wrapped link: `/` as `_`, other
+/// characters but letters, digits, `.` and `~` as `-` and two hex digits.
+fn proofpoint_v2(secret: &str) -> String {
+    secret
+        .chars()
+        .map(|c| match c {
+            c if c.is_ascii_alphanumeric() || c == '.' || c == '~' => c.to_string(),
+            '/' => "_".to_string(),
+            c => format!("-{:02X}", c as u32),
+        })
+        .collect()
 }

@@ -12,16 +12,19 @@
 mod corpus;
 #[cfg(test)]
 mod corpus_pos;
+mod decoded;
 mod rules;
 mod table;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod wrapped;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
+use decoded::Decoded;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -175,24 +178,48 @@ impl Scanner {
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut cands = self.inner.candidates(text);
         self.escaped(text, &mut cands);
-        safe_links(text, &mut cands);
         resolve(text, cands)
     }
 
     /// Keys and identities written escaped are looked for in the text decoded, and their
-    /// spans mapped back to `text`: percent escapes inside a URL (a link wrapped in
-    /// another link's query, as mail filters do: `?url=https%3A%2F%2Fci.example%2F%3Ftoken%3D…`)
-    /// and JSON's escaped slashes (`https:\/\/hooks.slack.com\/services\/…`).
+    /// spans mapped back to `text`: percent escapes inside a URL, JSON's escaped slashes
+    /// (`https:\/\/hooks.slack.com\/services\/…`), and the link a mail filter wrapped in
+    /// its own (`?url=https%3A%2F%2Fci.example%2F%3Ftoken%3D…`, see [`wrapped`]), which
+    /// also becomes the address kept for that link: where it really goes.
     fn escaped(&self, text: &str, cands: &mut Vec<Candidate>) {
         let mut views: Vec<(usize, Decoded)> = Decoded::json_slashes(text)
             .map(|d| (0, d))
             .into_iter()
             .collect();
-        for c in cands.iter().filter(|c| c.kind == "url") {
-            if let Some(d) = Decoded::percent(&text[c.start..c.end]) {
+        let mut wrapped_links = Vec::new();
+        for c in cands.iter_mut().filter(|c| c.kind == "url") {
+            let url = &text[c.start..c.end];
+            if let Some(w) = wrapped::unwrap(url) {
+                // Characters put back (Proofpoint v3) must not make a key whole that
+                // the link as written does not show: then the link is kept as written.
+                let link = if w.link != w.view.text && self.holds_secret(&w.link) {
+                    &w.view.text
+                } else {
+                    &w.link
+                };
+                c.value = rules::normalize_url(link);
+                c.masked = None;
+                c.end = c.start + w.to;
+                c.start += w.from;
+                wrapped_links.push((c.start, c.end));
+                views.push((c.start, w.view));
+            } else if let Some(d) = Decoded::percent(url) {
                 views.push((c.start, d));
             }
         }
+        // A key in a wrapped link ends where the link does, not in the wrapper's own
+        // characters after it (Proofpoint v3's `__;…`): the wrapped link, read on its
+        // own, finds it.
+        cands.retain(|c| {
+            !wrapped_links
+                .iter()
+                .any(|&(from, to)| c.start >= from && c.start < to && c.end > to)
+        });
         if views.is_empty() {
             return;
         }
@@ -211,108 +238,13 @@ impl Scanner {
             }
         }
     }
-}
 
-/// A link wrapped by Microsoft's Safe Links
-/// (`https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2F…&data=…`) stands
-/// for the link it wraps, where it really goes: that link, decoded, is the address kept,
-/// over the escaped part of the text.
-fn safe_links(text: &str, cands: &mut [Candidate]) {
-    const HOST: &str = ".safelinks.protection.outlook.com";
-    for c in cands.iter_mut().filter(|c| c.kind == "url") {
-        let url = &text[c.start..c.end];
-        let wrapper = rules::url_host(url).is_some_and(|h| {
-            let h = h.as_bytes();
-            h.len() > HOST.len() && h[h.len() - HOST.len()..].eq_ignore_ascii_case(HOST.as_bytes())
-        });
-        let Some(at) = url.find("?url=").filter(|_| wrapper) else {
-            continue;
-        };
-        let from = at + "?url=".len();
-        let to = url[from..].find('&').map_or(url.len(), |n| from + n);
-        let Some(wrapped) = Decoded::percent(&url[from..to]) else {
-            continue;
-        };
-        if rules::url_host(&wrapped.text).is_none_or(str::is_empty) {
-            continue;
-        }
-        c.value = rules::normalize_url(&wrapped.text);
-        c.masked = None;
-        c.end = c.start + to;
-        c.start += from;
-    }
-}
-
-/// A text with one kind of escape decoded, and where the escapes were, to map offsets
-/// in it back to the text as written.
-struct Decoded {
-    text: String,
-    /// Where each decoded escape lies in `text`, in order.
-    escapes: Vec<usize>,
-    /// How many bytes shorter each escape is decoded.
-    shrink: usize,
-}
-
-impl Decoded {
-    /// Percent escapes of ASCII characters (`%3D`) decoded; others are kept as written,
-    /// so the text stays UTF-8. None when there is none.
-    fn percent(url: &str) -> Option<Decoded> {
-        let hex = |c: Option<&u8>| c.and_then(|c| char::from(*c).to_digit(16));
-        Decoded::new(url, b'%', 3, |b| match (hex(b.get(1)), hex(b.get(2))) {
-            (Some(h), Some(l)) if h < 8 => Some((h * 16 + l) as u8),
-            _ => None,
-        })
-    }
-
-    /// JSON's escaped slashes (`\/`) decoded. None when there is none.
-    fn json_slashes(text: &str) -> Option<Decoded> {
-        Decoded::new(text, b'\\', 2, |b| {
-            (b.get(1) == Some(&b'/')).then_some(b'/')
-        })
-    }
-
-    /// `text` with the escapes of `len` bytes that start with `first` decoded by
-    /// `decode` (given the bytes from the escape on; an ASCII byte, or None when it is
-    /// no escape).
-    fn new(
-        text: &str,
-        first: u8,
-        len: usize,
-        decode: impl Fn(&[u8]) -> Option<u8>,
-    ) -> Option<Decoded> {
-        let b = text.as_bytes();
-        let mut out = String::new();
-        let mut escapes = Vec::new();
-        let mut copied = 0;
-        for i in memchr::memchr_iter(first, b) {
-            if i < copied {
-                continue;
-            }
-            let Some(c) = decode(&b[i..]).filter(u8::is_ascii) else {
-                continue;
-            };
-            if out.is_empty() {
-                out.reserve(text.len());
-            }
-            out.push_str(&text[copied..i]);
-            escapes.push(out.len());
-            out.push(char::from(c));
-            copied = i + len;
-        }
-        if escapes.is_empty() {
-            return None;
-        }
-        out.push_str(&text[copied..]);
-        Some(Decoded {
-            text: out,
-            escapes,
-            shrink: len - 1,
-        })
-    }
-
-    /// Where offset `at` of the decoded text lies in the text as written.
-    fn original(&self, at: usize) -> usize {
-        at + self.escapes.partition_point(|&e| e < at) * self.shrink
+    /// Whether `text` holds a key or an identity.
+    fn holds_secret(&self, text: &str) -> bool {
+        self.inner
+            .candidates(text)
+            .iter()
+            .any(|c| c.class != ArtifactClass::Context)
     }
 }
 

@@ -562,6 +562,19 @@ fn random_fragments_keep_invariants() {
         "\\n",
         "AccountKey=",
         "sig=",
+        // links wrapped by mail filters
+        "https://urldefense.com/v3/__",
+        "__;",
+        "!!",
+        "*",
+        "**",
+        "https://urldefense.proofpoint.com/v2/url?u=",
+        "https://urldefense.proofpoint.com/v1/url?u=",
+        "-3A__",
+        "-5F",
+        "https://eur01.safelinks.protection.outlook.com/?url=",
+        "%3D",
+        "&",
     ];
     let mut r = Rng::new(17);
     for _ in 0..3000 {
@@ -761,4 +774,81 @@ fn a_link_wrapped_by_safe_links_is_kept_as_the_link_it_wraps() {
         ],
         "{found:?}"
     );
+}
+
+/// Proofpoint URL Defense wraps every link of a message. v2 writes the link escaped
+/// (`https-3A__ci.example_run-3Ftoken-3Dghp-5F…`), v3 as it is but followed by the
+/// wrapper's `__;…!!…$`, v1 percent-escaped: a key in the wrapped link is found in each
+/// (before, v2 and v3 kept it in plaintext, also in the link kept as the URL), and the
+/// link kept is the wrapped one, where it really goes.
+#[test]
+fn links_wrapped_by_proofpoint_are_read_as_the_links_they_wrap() {
+    let mut r = Rng::new(83);
+    let key = format!("{}{}", "ghp_", r.s(36, ALNUM));
+    let pw = r.s(20, ALNUM);
+    let v2_key = format!(
+        "https://urldefense.proofpoint.com/v2/url?u=https-3A__ci.example_run-3Ftoken-3D{}&d=DwMFaQ&c=euGZ&r=x&m=y&s=z&e=",
+        key.replace('_', "-5F")
+    );
+    let v2 = "https://urldefense.proofpoint.com/v2/url?u=https-3A__login.examp1e.com_reset-3Fu-3Dops-5Fteam&d=DwMFaQ&c=euGZ";
+    let v3_key =
+        format!("https://urldefense.com/v3/__https://ci.example/run?t={key}__;!!NpxR!Ab3$");
+    let v3_pw =
+        format!("https://urldefense.com/v3/__https://ci.example/login?password={pw}__;!!NpxR!Ab3$");
+    let v3 = "https://urldefense.com/v3/__https://intranet.example/search?q=a*test**Bend__;KysrKw!!NpxR!Ab3$";
+    let v1 = "https://urldefense.proofpoint.com/v1/url?u=https%3A%2F%2Fwiki.example%2Fpage%3Fid%3D7&k=abc";
+    let text = format!("1 {v2_key}\n2 {v2}\n3 {v3_key}\n4 <{v3_pw}>\n5 {v3}\n6 {v1}\n");
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let secrets: Vec<(&str, &str, &str)> = found
+        .iter()
+        .filter(|f| f.class == ArtifactClass::Secret)
+        .map(|f| (f.kind, f.value.as_str(), &text[f.start..f.end]))
+        .collect();
+    let written = key.replace('_', "-5F");
+    assert_eq!(
+        secrets,
+        [
+            ("github-pat", key.as_str(), written.as_str()),
+            ("github-pat", key.as_str(), key.as_str()),
+            ("generic-secret", pw.as_str(), pw.as_str()),
+        ],
+        "{found:?}"
+    );
+    let urls: Vec<&str> = found
+        .iter()
+        .filter(|f| f.kind == "url")
+        .map(|f| f.value.as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            // 1: the link with the key in it is cut before the key, as written: gone
+            "https://login.examp1e.com/reset?u=ops_team",
+            "https://ci.example/run",
+            "https://ci.example/login",
+            // `*` is one character put back, `**B` a run of three
+            "https://intranet.example/search?q=a+test+++end",
+            "https://wiki.example/page?id=7",
+        ],
+        "{found:?}"
+    );
+    let redacted = redact(&text, &found);
+    assert!(
+        !redacted.contains(&key[4..]) && !redacted.contains(&pw),
+        "{redacted}"
+    );
+    // A key that only characters put back would make whole is not shown whole: the
+    // link is kept as written.
+    let split = format!(
+        "https://urldefense.com/v3/__https://ci.example/run?x=gh*_{}__;cA!!NpxR!Ab3$",
+        &key[4..]
+    );
+    let found = scanner().scan(&split);
+    assert!(found.iter().all(|f| !f.value.contains(&key)), "{found:?}");
+    // v2's escapes map back to where they are written; `_` is `/`, `-5F` is `_`.
+    let d = Decoded::proofpoint_v2("a-3Db_c-5Fd");
+    assert_eq!(d.text, "a=b/c_d");
+    let at: Vec<usize> = (0..=d.text.len()).map(|i| d.original(i)).collect();
+    assert_eq!(at, [0, 1, 4, 5, 6, 7, 10, 11]);
 }
