@@ -169,7 +169,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["sk_live_", "sk_test_"],
+            &["_live_", "_test_"],
             Post::Plain,
         ),
         d(
@@ -180,7 +180,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["rk_live_", "rk_test_"],
+            &["_live_", "_test_"],
             Post::Plain,
         ),
         d(
@@ -301,7 +301,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["dop_v1_", "doo_v1_", "dor_v1_"],
+            &["_v1_"],
             Post::Plain,
         ),
         d(
@@ -312,7 +312,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["shpat_", "shpca_", "shppa_", "shpss_"],
+            &["shp"],
             Post::Plain,
         ),
         d(
@@ -390,13 +390,14 @@ pub(super) fn defs() -> Vec<Def> {
             "discord-bot-token",
             Secret,
             100,
-            // The bot's user id in base64, a timestamp, an HMAC: no prefix, so the shape
-            // and the id (digits) decide; enabled by any dot.
-            r"[MNO][A-Za-z0-9]{22,26}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}",
+            // The bot's user id in base64, a timestamp, an HMAC. No prefix and no
+            // keyword: the rule runs on every text, found fast by its first two
+            // characters (base64 of two digits: `[MNO][DTjz]`); the id decides.
+            r"[MNO][DTjz][A-Za-z0-9]{21,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}",
             0,
             Edge::Word,
             discord_ok,
-            &["."],
+            &[],
             Post::Plain,
         ),
         d(
@@ -409,10 +410,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &[
-                "glrt-", "gldt-", "glptt-", "glft-", "glsoat-", "glcbt-", "glimt-", "glagent-",
-                "gloas-", "glffct-",
-            ],
+            &["gl"],
             Post::Plain,
         ),
         d(
@@ -449,7 +447,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["glsa_", "glc_"],
+            &["gl"],
             Post::Plain,
         ),
         d(
