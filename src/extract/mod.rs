@@ -215,11 +215,18 @@ impl Scanner {
         // A key in a wrapped link ends where the link does, not in the wrapper's own
         // characters after it (Proofpoint v3's `__;…`): the wrapped link, read on its
         // own, finds it.
-        cands.retain(|c| {
-            !wrapped_links
-                .iter()
-                .any(|&(from, to)| c.start >= from && c.start < to && c.end > to)
-        });
+        if !wrapped_links.is_empty() {
+            // Links do not overlap: the one a candidate starts in is the last one
+            // starting before it.
+            wrapped_links.sort_unstable();
+            cands.retain(|c| {
+                let i = wrapped_links.partition_point(|&(from, _)| from <= c.start);
+                i == 0 || {
+                    let to = wrapped_links[i - 1].1;
+                    c.start >= to || c.end <= to
+                }
+            });
+        }
         if views.is_empty() {
             return;
         }
