@@ -89,6 +89,7 @@ pub fn artifact_words(kind: &str) -> String {
         "jfrog-token" => "a JFrog (Artifactory) token",
         "stripe-webhook-secret" => "a Stripe webhook signing secret",
         "private-key" => "a private key",
+        "gcp-service-account-key" => "a Google Cloud service account key",
         "jwt" => "a login token (JWT)",
         "bearer-token" => "an access token",
         "url-password" => "a password in a link",

@@ -335,6 +335,19 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("stripe-webhook-secret", format!("whsec_{}", "x".repeat(32))),
         neg("stripe-webhook-secret", "whsec_..."),
         neg(
+            "private-key",
+            format!(
+                "  tls.crt: {}",
+                b64std(format!("-----BEGIN CERTIFICATE-----\n{}\n", r.s(64, B64)).as_bytes())
+            ),
+        ),
+        neg("private-key", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t is how it starts"),
+        neg(
+            "gcp-service-account-key",
+            b64std(br#"{"type": "service_account", "note": "fields go here"}"#),
+        ),
+        neg("gcp-service-account-key", "ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIs..."),
+        neg(
             "google-api-key",
             format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),
         ),

@@ -887,6 +887,46 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("stripe-webhook-secret", text, &t));
     }
+    // keys in base64, as Kubernetes secrets and CI variables hold them
+    for i in 0..3 {
+        let pem = format!(
+            "-----BEGIN {}PRIVATE KEY-----\n{}\n{}\n-----END {}PRIVATE KEY-----\n",
+            ["", "RSA ", "OPENSSH "][i],
+            r.s(64, B64),
+            r.s(40, B64),
+            ["", "RSA ", "OPENSSH "][i]
+        );
+        let t = b64std(pem.as_bytes());
+        let text = match i {
+            0 => format!("apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {t}\n", b64std(b"-----BEGIN CERTIFICATE-----\nMIIB\n")),
+            1 => format!("DEPLOY_SSH_KEY_B64={t}"),
+            _ => format!("the runner's key ({t}) is in the job log"),
+        };
+        v.push(pos("private-key", text, &t));
+        let key = format!(
+            "{{\n  \"type\": \"service_account\",\n  \"project_id\": \"acme-{}\",\n  \"private_key_id\": \"{}\",\n  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\",\n  \"client_email\": \"ci@acme.iam.gserviceaccount.com\"\n}}\n",
+            r.s(6, DIGITS),
+            r.s(40, HEX),
+            r.s(64, B64)
+        );
+        let compact = key.replace("\n  ", "").replace("\": \"", "\":\"");
+        let t = match i {
+            0 => b64std(key.as_bytes()),
+            1 => b64std(compact.as_bytes()),
+            _ => b64std(
+                compact
+                    .replace("\",\"", "\", \"")
+                    .replace("\":\"", "\": \"")
+                    .as_bytes(),
+            ),
+        };
+        let text = match i {
+            0 => format!("data:\n  key.json: {t}\n"),
+            1 => format!("GOOGLE_CREDENTIALS_B64={t}"),
+            _ => format!("secret gcp-sa was created from {t}"),
+        };
+        v.push(pos("gcp-service-account-key", text, &t));
+    }
 
     v
 }

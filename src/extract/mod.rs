@@ -98,6 +98,7 @@ pub const KINDS: &[(&str, ArtifactClass)] = &[
     ("jfrog-token", ArtifactClass::Secret),
     ("stripe-webhook-secret", ArtifactClass::Secret),
     ("private-key", ArtifactClass::Secret),
+    ("gcp-service-account-key", ArtifactClass::Secret),
     ("jwt", ArtifactClass::Secret),
     ("bearer-token", ArtifactClass::Secret),
     ("url-password", ArtifactClass::Secret),

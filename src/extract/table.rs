@@ -586,6 +586,33 @@ pub(super) fn defs() -> Vec<Def> {
             Post::PrivateKey,
         ),
         d(
+            "private-key",
+            Secret,
+            120,
+            // A PEM private key in base64, as a Kubernetes TLS secret's `tls.key` or a
+            // CI variable holds it: `LS0tLS1CRUdJTi` is `-----BEGIN` encoded.
+            r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{60,}={0,2}",
+            0,
+            Edge::B64,
+            b64_private_key_ok,
+            &["ls0tls1crudjti"],
+            Post::Plain,
+        ),
+        d(
+            "gcp-service-account-key",
+            Secret,
+            120,
+            // A service account's JSON key file in base64 (a Kubernetes secret's
+            // `key.json`, a CI variable): `{"type": "service_account",` encoded, as
+            // Google writes the file, compact, or as Python's json writes it.
+            r"(?:ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIs|eyJ0eXBlIjoic2VydmljZV9hY2NvdW50Ii|eyJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIs)[A-Za-z0-9+/]{100,}={0,2}",
+            0,
+            Edge::B64,
+            token_ok,
+            &["ewogicj0exblijogi", "eyj0exblijo"],
+            Post::Plain,
+        ),
+        d(
             "jwt",
             Secret,
             90,

@@ -181,6 +181,15 @@ pub(super) fn jwt_ok(v: &str) -> bool {
     }
 }
 
+/// Base64 that decodes to the header of a PEM private key (`-----BEGIN … PRIVATE KEY-----`).
+pub(super) fn b64_private_key_ok(v: &str) -> bool {
+    let head = &v[..v.len().min(64) / 4 * 4];
+    b64_decode(head).is_some_and(|d| {
+        let line = d.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        line.starts_with(b"-----BEGIN ") && line.windows(11).any(|w| w == b"PRIVATE KEY")
+    })
+}
+
 /// A Discord bot token starts with its bot's user id, 17 to 20 digits, in base64.
 pub(super) fn discord_ok(v: &str) -> bool {
     let id = v.split('.').next().unwrap_or("");

@@ -391,6 +391,27 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             "stripe-webhook-secret",
             format!("{}{}", "whsec_", r.s(32, ALNUM)),
         ),
+        (
+            "private-key",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!(
+                    "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+                    r.s(64, B64)
+                ),
+            ),
+        ),
+        (
+            "gcp-service-account-key",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!(
+                    "{{\"type\": \"service_account\", \"private_key_id\": \"{}\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\"}}",
+                    r.s(40, HEX),
+                    r.s(64, B64)
+                ),
+            ),
+        ),
     ] {
         let line = format!("found {secret} in the deploy log");
         add(kind, secret, line);
