@@ -852,3 +852,15 @@ fn links_wrapped_by_proofpoint_are_read_as_the_links_they_wrap() {
     let at: Vec<usize> = (0..=d.text.len()).map(|i| d.original(i)).collect();
     assert_eq!(at, [0, 1, 4, 5, 6, 7, 10, 11]);
 }
+
+/// The README's list of kinds (`closeloop scan`'s `kind` field) names every kind there is.
+#[test]
+fn the_readme_names_every_kind() {
+    let readme = include_str!("../../README.md");
+    let missing: Vec<&str> = KINDS
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !readme.contains(&format!("`{k}`")))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not name {missing:?}");
+}
