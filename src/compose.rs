@@ -88,6 +88,7 @@ pub fn artifact_words(kind: &str) -> String {
         "tailscale-key" => "a Tailscale key",
         "jfrog-token" => "a JFrog (Artifactory) token",
         "stripe-webhook-secret" => "a Stripe webhook signing secret",
+        "heroku-api-key" => "a Heroku key",
         "private-key" => "a private key",
         "gcp-service-account-key" => "a Google Cloud service account key",
         "jwt" => "a login token (JWT)",

@@ -347,6 +347,13 @@ pub(super) fn negatives() -> Vec<Neg> {
             b64std(br#"{"type": "service_account", "note": "fields go here"}"#),
         ),
         neg("gcp-service-account-key", "ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIs..."),
+        neg("bearer-token", "Authorization: SSWS ${OKTA_API_TOKEN}"),
+        neg("generic-secret", "curl -u \"$API_USER:$API_TOKEN\" https://api.example.com"),
+        neg("generic-secret", "curl -u user:password https://api.example.com"),
+        neg("generic-secret", "docker run -u app:app -p 8080:8080 acme/web"),
+        neg("generic-secret", "docker login -u ci -p $CI_REGISTRY_PASSWORD registry.example"),
+        neg("heroku-api-key", format!("HRKU-AA{}", "x".repeat(58))),
+        neg("heroku-api-key", "HRKU-AA is the prefix"),
         neg(
             "google-api-key",
             format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),

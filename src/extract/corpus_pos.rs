@@ -927,6 +927,54 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("gcp-service-account-key", text, &t));
     }
+    // credentials in commands and headers
+    for i in 0..3 {
+        let t = format!("00{}", r.s(40, B64URL));
+        let text = match i {
+            0 => format!("curl -H \"Authorization: SSWS {t}\" https://acme.okta.com/api/v1/users"),
+            1 => format!("headers = {{'Authorization': 'SSWS {t}'}}"),
+            _ => format!("Authorization: Splunk {}", guid(r)),
+        };
+        let t = match i {
+            2 => text.rsplit(' ').next().unwrap_or_default().to_string(),
+            _ => t,
+        };
+        v.push(pos("bearer-token", text, &t));
+        let t = r.s(32, HEX);
+        let text = match i {
+            0 => format!(
+                "curl -H \"Ocp-Apim-Subscription-Key: {t}\" https://api.acme.azure-api.net/orders"
+            ),
+            1 => format!("AZURE_SUBSCRIPTION_KEY={t}"),
+            _ => format!("{{\"subscriptionKey\": \"{t}\"}}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = format!("{}!{}", r.s(8, ALNUM), r.s(6 + i, ALNUM));
+        let text = match i {
+            0 => format!("curl -u admin:{t} https://jenkins.acme.example/api/json"),
+            1 => {
+                format!("curl -s -X POST --user=deploy:{t} https://nexus.acme.example/service/rest")
+            }
+            _ => {
+                format!("curl -fsSL -u 'svc-backup:{t}' -o dump.sql https://db.acme.example/export")
+            }
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = r.s(16 + i, ALNUM);
+        let text = match i {
+            0 => format!("docker login -u ci-bot -p {t} registry.acme.example"),
+            1 => format!("podman login --username robot --password={t} quay.io"),
+            _ => format!("helm registry login ghcr.io -u ops --password {t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = format!("{}-AA{}", "HRKU", r.s(58, B64URL));
+        let text = match i {
+            0 => format!("HEROKU_API_KEY={t}"),
+            1 => format!("heroku authorizations:create printed {t}"),
+            _ => format!("the release bot still uses {t}"),
+        };
+        v.push(pos("heroku-api-key", text, &t));
+    }
 
     v
 }

@@ -97,6 +97,7 @@ pub const KINDS: &[(&str, ArtifactClass)] = &[
     ("tailscale-key", ArtifactClass::Secret),
     ("jfrog-token", ArtifactClass::Secret),
     ("stripe-webhook-secret", ArtifactClass::Secret),
+    ("heroku-api-key", ArtifactClass::Secret),
     ("private-key", ArtifactClass::Secret),
     ("gcp-service-account-key", ArtifactClass::Secret),
     ("jwt", ArtifactClass::Secret),
@@ -401,6 +402,7 @@ fn mask_prefix<'a>(kind: &str, value: &'a str) -> &'a str {
         ("gcp-oauth-client-secret", &["GOCSPX-"]),
         ("databricks-token", &["dapi"]),
         ("mailgun-api-key", &["key-"]),
+        ("heroku-api-key", &["HRKU-"]),
         ("atlassian-api-token", &["ATATT3", "ATCTT3"]),
         (
             "gitlab-token",

@@ -575,6 +575,17 @@ pub(super) fn defs() -> Vec<Def> {
             Post::Plain,
         ),
         d(
+            "heroku-api-key",
+            Secret,
+            100,
+            r"HRKU-AA[0-9a-zA-Z_\-]{58}",
+            0,
+            Edge::Word,
+            token_ok,
+            &["hrku-"],
+            Post::Plain,
+        ),
+        d(
             "private-key",
             Secret,
             120,
@@ -627,7 +638,7 @@ pub(super) fn defs() -> Vec<Def> {
             "bearer-token",
             Secret,
             70,
-            r#"(?i)authorization["']?[ \t]*[:=][ \t]*["']?(?:bearer|token|basic)[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)"#,
+            r#"(?i)authorization["']?[ \t]*[:=][ \t]*["']?(?:bearer|token|basic|ssws|splunk)[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)"#,
             1,
             Edge::Any,
             bearer_ok,
@@ -643,6 +654,31 @@ pub(super) fn defs() -> Vec<Def> {
             Edge::Any,
             bearer_loose_ok,
             &["bearer"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // A password given to curl: `curl -u user:password`, `--user=user:password`
+            // (`docker run -u app:app` names a user and a group).
+            r#"(?i)curl(?:[ \t]+[^\s]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^\s:"'@]{1,64}:([^\s"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["curl"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // `docker login -u user -p password registry` and its kin.
+            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras)[ \t]+login(?:[ \t]+[^\s]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^\s"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["login"],
             Post::Plain,
         ),
         d(
@@ -695,7 +731,7 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // The name holds a keyword, or `pass` / `passphrase` as a word of its own
             // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
-            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
+            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
             0,
             Edge::Any,
             |_| true,
@@ -718,9 +754,9 @@ pub(super) fn defs() -> Vec<Def> {
                 "authkey",
                 "auth_key",
                 "auth-key",
-                "clientkey",
-                "client_key",
-                "client-key",
+                // also a keyword of azure-app-id: one keyword for both
+                "client",
+                "subscription",
                 "credential",
             ],
             Post::Generic,

@@ -49,6 +49,7 @@ const PREFIXES: &[&str] = &[
     "GOCSPX-",
     "dapi",
     "key-",
+    "HRKU-",
     "ATATT3",
     "ATCTT3",
     "glrt-",

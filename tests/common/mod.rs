@@ -391,6 +391,7 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             "stripe-webhook-secret",
             format!("{}{}", "whsec_", r.s(32, ALNUM)),
         ),
+        ("heroku-api-key", format!("{}{}", "HRKU-AA", r.s(58, ALNUM))),
         (
             "private-key",
             base64::Engine::encode(
