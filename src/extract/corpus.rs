@@ -354,6 +354,12 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("generic-secret", "docker login -u ci -p $CI_REGISTRY_PASSWORD registry.example"),
         neg("heroku-api-key", format!("HRKU-AA{}", "x".repeat(58))),
         neg("heroku-api-key", "HRKU-AA is the prefix"),
+        neg("generic-secret", "mysql -h db1 -u root -p orders"),
+        neg("generic-secret", "mysql -h db1 -P3306 -u app -p$MYSQL_PASSWORD"),
+        neg("generic-secret", "sshpass -p \"$SSHPASS\" ssh ops@bastion"),
+        neg("generic-secret", "the machine login page asks for a password first"),
+        neg("generic-secret", format!("\"auth\": \"{}\"", b64std(b"ci-bot:password"))),
+        neg("generic-secret", "\"auth\": \"oauth2-bearer-only\""),
         neg(
             "google-api-key",
             format!("key=AIzaSyD-{}", "EXAMPLE_KEY_EXAMPLE_KEY_EXAMPL"),

@@ -975,6 +975,45 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("heroku-api-key", text, &t));
     }
+    // more passwords in commands and files
+    for i in 0..3 {
+        let t = format!("{}!{}", r.s(8, ALNUM), r.s(5 + i, ALNUM));
+        let text = match i {
+            0 => format!("mysql -h db1 -u root -p{t} orders"),
+            1 => format!("mysqldump -uapp -p{t} --single-transaction shop > shop.sql"),
+            _ => format!("mariadb -u admin -p{t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = format!("{}-{}", r.s(9, ALNUM), r.s(4 + i, ALNUM));
+        let text = match i {
+            0 => format!("sshpass -p '{t}' ssh ops@bastion"),
+            1 => format!("sshpass -p{t} scp dump.sql backup@nas:/srv"),
+            _ => format!("sshpass -p \"{t}\" rsync -a /etc root@10.0.0.9:/backup"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = r.s(14 + i, ALNUM);
+        let text = match i {
+            0 => format!("machine api.acme.example login deploy password {t}"),
+            1 => format!("~/.netrc:\nmachine github.com login ci-bot password {t}\n"),
+            _ => format!("machine nexus.acme.example\tlogin\tbuild\tpassword\t{t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let login = format!("robot$ci:{}", r.s(20 + i, ALNUM));
+        let t = b64std(login.as_bytes());
+        let text = match i {
+            0 => format!("{{\"auths\":{{\"registry.acme.example\":{{\"auth\":\"{t}\"}}}}}}"),
+            1 => format!("{{\n  \"auths\": {{\n    \"https://index.docker.io/v1/\": {{\n      \"auth\": \"{t}\"\n    }}\n  }}\n}}"),
+            _ => format!(".dockerconfigjson decoded: \"auth\" : \"{t}\""),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = r.s(26 + i, ALNUM);
+        let text = match i {
+            0 => format!("Cookie: sessionid={t}; csrftoken=abc"),
+            1 => format!("Set-Cookie: JSESSIONID={t}; Path=/; HttpOnly"),
+            _ => format!("PHPSESSID={t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+    }
 
     v
 }

@@ -662,7 +662,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // A password given to curl: `curl -u user:password`, `--user=user:password`
             // (`docker run -u app:app` names a user and a group).
-            r#"(?i)curl(?:[ \t]+[^\s]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^\s:"'@]{1,64}:([^\s"']{1,256})"#,
+            r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^ \t\r\n:"'@]{1,64}:([^ \t\r\n"']{1,256})"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -674,11 +674,59 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // `docker login -u user -p password registry` and its kin.
-            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras)[ \t]+login(?:[ \t]+[^\s]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^\s"']{1,256})"#,
+            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']{1,256})"#,
             1,
             Edge::Any,
             url_password_ok,
             &["login"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // `mysql -u root -pPASSWORD` (a password written against `-p`; `-p` alone asks).
+            r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p([^ \t\r\n"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["mysql", "mariadb"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // `sshpass -p 'password' ssh …`
+            r#"sshpass[ \t]+-p[ \t]*["']?([^ \t\r\n"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["sshpass"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // A `.netrc` entry: `machine host login user password secret`.
+            r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+([^ \t\r\n]{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["machine"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // A Docker config's registry login: `"auth": "base64(user:password)"`.
+            r#""auth"[ \t]*:[ \t]*"([A-Za-z0-9+/]{8,}={0,2})""#,
+            1,
+            Edge::Any,
+            b64_login_ok,
+            &["auth"],
             Post::Plain,
         ),
         d(
@@ -731,7 +779,7 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // The name holds a keyword, or `pass` / `passphrase` as a word of its own
             // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
-            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
+            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
             0,
             Edge::Any,
             |_| true,
@@ -744,16 +792,15 @@ pub(super) fn defs() -> Vec<Def> {
                 "api_key",
                 "api-key",
                 "api.key",
-                "accesskey",
-                "access_key",
-                "access-key",
-                "access.key",
+                // `access` and `auth` stand for their `…key` names: fewer keywords
+                // (see rule_keywords_are_searched_with_a_dfa)
+                "access",
                 "privatekey",
                 "private_key",
                 "private-key",
-                "authkey",
-                "auth_key",
-                "auth-key",
+                "auth",
+                // `session_id`, `PHPSESSID`
+                "sess",
                 // also a keyword of azure-app-id: one keyword for both
                 "client",
                 "subscription",

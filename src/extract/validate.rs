@@ -190,6 +190,17 @@ pub(super) fn b64_private_key_ok(v: &str) -> bool {
     })
 }
 
+/// Base64 of `user:password` (a Docker config's `auth`) with a password worth hiding.
+pub(super) fn b64_login_ok(v: &str) -> bool {
+    b64_decode(v)
+        .and_then(|d| String::from_utf8(d).ok())
+        .is_some_and(|plain| {
+            plain.split_once(':').is_some_and(|(_, pw)| {
+                plain.chars().all(|c| !c.is_control()) && url_password_ok(pw)
+            })
+        })
+}
+
 /// A Discord bot token starts with its bot's user id, 17 to 20 digits, in base64.
 pub(super) fn discord_ok(v: &str) -> bool {
     let id = v.split('.').next().unwrap_or("");
