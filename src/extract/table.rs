@@ -41,6 +41,9 @@ pub(super) struct Def {
     pub group: usize,
     pub edge: Edge,
     pub check: fn(&str) -> bool,
+    /// Keywords, one of which every match holds (any ASCII case); the rule runs only on
+    /// a text holding one. None: it runs on every text. Keep all rules' keywords at
+    /// most 100 (see `rule_keywords_are_searched_with_a_dfa`).
     pub triggers: &'static [&'static str],
     pub post: Post,
 }
