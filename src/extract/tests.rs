@@ -574,6 +574,9 @@ fn random_fragments_keep_invariants() {
         "-3A__",
         "-5F",
         "https://eur01.safelinks.protection.outlook.com/?url=",
+        "https://linkprotect.cudasvc.com/url?a=",
+        "https://x.trendmicro.com:443/wis/clicktime/v1/query?url=",
+        "https://www.google.com/url?q=",
         "%3D",
         "&",
     ];
@@ -864,4 +867,44 @@ fn the_readme_names_every_kind() {
         .filter(|k| !readme.contains(&format!("`{k}`")))
         .collect();
     assert!(missing.is_empty(), "README.md does not name {missing:?}");
+}
+
+/// Barracuda, Trend Micro and Google's redirect wrap a link percent-escaped in a query
+/// parameter, like Safe Links: the link kept is the one they wrap, and a key in it is
+/// found where it is written.
+#[test]
+fn links_wrapped_by_other_filters_are_kept_as_the_links_they_wrap() {
+    let mut r = Rng::new(89);
+    let key = format!("{}{}", "ghp_", r.s(36, ALNUM));
+    let text = format!(
+        "1 https://linkprotect.cudasvc.com/url?a=https%3a%2f%2flogin.examp1e.com%2freset&c=E,1,x&typo=1\n\
+         2 https://imsva91-ctp.trendmicro.com:443/wis/clicktime/v1/query?url=https%3a%2f%2fdocs.examp1e.net%2fshare&umid=5&auth=x\n\
+         3 https://www.google.com/url?q=https://wiki.example/page?id%3D7&sa=D&ust=1\n\
+         4 https://www.google.com/url?q=https%3A%2F%2Fci.example%2Frun%3Ftoken%3D{key}&sa=D\n\
+         5 https://www.google.com/search?q=closeloop\n"
+    );
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let urls: Vec<&str> = found
+        .iter()
+        .filter(|f| f.kind == "url")
+        .map(|f| f.value.as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://login.examp1e.com/reset",
+            "https://docs.examp1e.net/share",
+            "https://wiki.example/page?id=7",
+            "https://ci.example/run",
+            "https://www.google.com/search?q=closeloop",
+        ],
+        "{found:?}"
+    );
+    let keys: Vec<&str> = found
+        .iter()
+        .filter(|f| f.kind == "github-pat")
+        .map(|f| f.value.as_str())
+        .collect();
+    assert_eq!(keys, [key.as_str()], "{found:?}");
 }

@@ -1,7 +1,8 @@
 //! Links that mail filters wrap around every link of a message: Microsoft Safe Links
-//! (`https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2F…&data=…`) and
+//! (`https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2F…&data=…`),
 //! Proofpoint URL Defense (`https://urldefense.proofpoint.com/v2/url?u=https-3A__…` and
-//! `https://urldefense.com/v3/__https://…__;Kw!!…$`). The wrapped link is where the
+//! `https://urldefense.com/v3/__https://…__;Kw!!…$`), Barracuda, Trend Micro, and
+//! Google's redirect (`https://www.google.com/url?q=https://…`). The wrapped link is where the
 //! link really goes, and a key in its query is written escaped, or followed by the
 //! wrapper's own characters: the scanner reads the wrapped link decoded, on its own.
 
@@ -24,19 +25,37 @@ pub(super) struct Wrapped {
 /// The link `url` wraps, when `url` is a mail filter's wrapper around a web address.
 pub(super) fn unwrap(url: &str) -> Option<Wrapped> {
     let host = rules::url_host(url)?;
-    let path = &url[url.find(host)? + host.len()..];
-    let wrapped = if ends_with_ignore_case(host, ".safelinks.protection.outlook.com") {
-        query_param(url, "url").map(|(from, to)| {
+    // What follows the host (and its port, if any).
+    let authority = url.find("://")? + 3;
+    let path = &url[authority + url[authority..].find(['/', '?', '#'])?..];
+    let percent_escaped = |name: &str| {
+        query_param(url, name).map(|(from, to)| {
             let raw = &url[from..to];
             let view = Decoded::percent(raw).unwrap_or_else(|| Decoded::plain(raw.into()));
             (from, to, view)
         })
+    };
+    let wrapped = if ends_with_ignore_case(host, ".safelinks.protection.outlook.com") {
+        percent_escaped("url")
+    } else if host.eq_ignore_ascii_case("linkprotect.cudasvc.com") && path.starts_with("/url?") {
+        // Barracuda Link Protection
+        percent_escaped("a")
+    } else if ends_with_ignore_case(host, ".trendmicro.com")
+        && path.starts_with("/wis/clicktime/v1/query?")
+    {
+        // Trend Micro Email Security's time-of-click protection
+        percent_escaped("url")
+    } else if (host.eq_ignore_ascii_case("www.google.com")
+        || host.eq_ignore_ascii_case("google.com"))
+        && path.starts_with("/url?")
+    {
+        // Google's redirect, as Gmail and Google Docs write links
+        percent_escaped("q").or_else(|| percent_escaped("url"))
     } else if host.eq_ignore_ascii_case("urldefense.proofpoint.com") {
         let (from, to) = query_param(url, "u")?;
         let raw = &url[from..to];
         if path.starts_with("/v1/url?") {
-            let view = Decoded::percent(raw).unwrap_or_else(|| Decoded::plain(raw.into()));
-            Some((from, to, view))
+            percent_escaped("u")
         } else if path.starts_with("/v2/url?") {
             Some((from, to, Decoded::proofpoint_v2(raw)))
         } else {
