@@ -300,7 +300,7 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
                 return false;
             }
             let trimmed = rules::trim_url(text, c.start, cs).or_else(|| {
-                // The link a Safe Links wrapper stands for is written escaped.
+                // The link a wrapper stands for is written escaped (Safe Links).
                 let d = Decoded::percent(&text[c.start..cs])?;
                 let end = rules::trim_url(&d.text, 0, d.text.len())?;
                 Some(c.start + d.original(end))
@@ -310,7 +310,7 @@ fn resolve(text: &str, mut cands: Vec<Candidate>) -> Vec<Finding> {
                     c.end = end;
                     let kept = &text[c.start..end];
                     c.value = match Decoded::percent(kept) {
-                        // The link a Safe Links wrapper stands for, written escaped.
+                        // The link a wrapper stands for, written escaped.
                         Some(d) if !kept.contains("://") => rules::normalize_url(&d.text),
                         _ => rules::normalize_url(kept),
                     };
@@ -354,101 +354,103 @@ fn first_conflict(taken: &BTreeMap<usize, usize>, s: usize, e: usize) -> Option<
 }
 
 /// Known non-secret prefixes shown in masks, per kind (longest first).
+const MASK_PREFIXES: &[(&str, &[&str])] = &[
+    (
+        "aws-access-key-id",
+        &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+    ),
+    ("github-pat", &["ghp_"]),
+    ("github-fine-grained-pat", &["github_pat_"]),
+    ("github-oauth", &["gho_"]),
+    ("github-app-token", &["ghu_", "ghs_", "ghr_"]),
+    ("gitlab-pat", &["glpat-"]),
+    (
+        "slack-token",
+        &[
+            "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+        ],
+    ),
+    (
+        "slack-webhook",
+        &[
+            "https://hooks.slack.com/services/",
+            "https://hooks.slack.com/workflows/",
+            "https://hooks.slack.com/triggers/",
+        ],
+    ),
+    ("stripe-secret-key", &["sk_live_", "sk_test_"]),
+    ("stripe-restricted-key", &["rk_live_", "rk_test_"]),
+    ("twilio-api-key", &["SK"]),
+    ("sendgrid-api-key", &["SG."]),
+    (
+        "anthropic-api-key",
+        &["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-"],
+    ),
+    (
+        "openai-api-key",
+        &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"],
+    ),
+    ("google-api-key", &["AIza"]),
+    ("npm-token", &["npm_"]),
+    ("pypi-token", &["pypi-AgEIcHlwaS5vcmc"]),
+    ("docker-pat", &["dckr_pat_"]),
+    ("vault-token", &["hvs.", "hvb."]),
+    ("huggingface-token", &["hf_"]),
+    ("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"]),
+    ("shopify-token", &["shpat_", "shpca_", "shppa_", "shpss_"]),
+    ("gcp-oauth-client-secret", &["GOCSPX-"]),
+    ("databricks-token", &["dapi"]),
+    ("mailgun-api-key", &["key-"]),
+    ("heroku-api-key", &["HRKU-"]),
+    ("atlassian-api-token", &["ATATT3", "ATCTT3"]),
+    (
+        "gitlab-token",
+        &[
+            "glrt-", "gldt-", "glptt-", "glft-", "glsoat-", "glcbt-", "glimt-", "glagent-",
+            "gloas-", "glffct-",
+        ],
+    ),
+    ("linear-api-key", &["lin_api_"]),
+    ("sentry-token", &["sntryu_", "sntrys_"]),
+    ("grafana-token", &["glsa_", "glc_"]),
+    ("new-relic-key", &["NRAK-"]),
+    ("postman-api-key", &["PMAK-"]),
+    (
+        "doppler-token",
+        &[
+            "dp.pt.",
+            "dp.st.",
+            "dp.sa.",
+            "dp.ct.",
+            "dp.scim.",
+            "dp.audit.",
+        ],
+    ),
+    (
+        "planetscale-token",
+        &["pscale_tkn_", "pscale_pw_", "pscale_oauth_"],
+    ),
+    ("pulumi-token", &["pul-"]),
+    ("age-secret-key", &["AGE-SECRET-KEY-1"]),
+    ("onepassword-token", &["ops_"]),
+    (
+        "tailscale-key",
+        &[
+            "tskey-auth-",
+            "tskey-api-",
+            "tskey-client-",
+            "tskey-scim-",
+            "tskey-webhook-",
+        ],
+    ),
+    ("jfrog-token", &["AKCp", "cmVmdGtuOjAxOj"]),
+    ("stripe-webhook-secret", &["whsec_"]),
+    ("jwt", &["eyJ"]),
+];
+
+/// The known prefix of `value` a mask of `kind` shows (see [`MASK_PREFIXES`]).
 fn mask_prefix<'a>(kind: &str, value: &'a str) -> &'a str {
-    const P: &[(&str, &[&str])] = &[
-        (
-            "aws-access-key-id",
-            &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
-        ),
-        ("github-pat", &["ghp_"]),
-        ("github-fine-grained-pat", &["github_pat_"]),
-        ("github-oauth", &["gho_"]),
-        ("github-app-token", &["ghu_", "ghs_", "ghr_"]),
-        ("gitlab-pat", &["glpat-"]),
-        (
-            "slack-token",
-            &[
-                "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
-            ],
-        ),
-        (
-            "slack-webhook",
-            &[
-                "https://hooks.slack.com/services/",
-                "https://hooks.slack.com/workflows/",
-                "https://hooks.slack.com/triggers/",
-            ],
-        ),
-        ("stripe-secret-key", &["sk_live_", "sk_test_"]),
-        ("stripe-restricted-key", &["rk_live_", "rk_test_"]),
-        ("twilio-api-key", &["SK"]),
-        ("sendgrid-api-key", &["SG."]),
-        (
-            "anthropic-api-key",
-            &["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-"],
-        ),
-        (
-            "openai-api-key",
-            &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"],
-        ),
-        ("google-api-key", &["AIza"]),
-        ("npm-token", &["npm_"]),
-        ("pypi-token", &["pypi-AgEIcHlwaS5vcmc"]),
-        ("docker-pat", &["dckr_pat_"]),
-        ("vault-token", &["hvs.", "hvb."]),
-        ("huggingface-token", &["hf_"]),
-        ("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"]),
-        ("shopify-token", &["shpat_", "shpca_", "shppa_", "shpss_"]),
-        ("gcp-oauth-client-secret", &["GOCSPX-"]),
-        ("databricks-token", &["dapi"]),
-        ("mailgun-api-key", &["key-"]),
-        ("heroku-api-key", &["HRKU-"]),
-        ("atlassian-api-token", &["ATATT3", "ATCTT3"]),
-        (
-            "gitlab-token",
-            &[
-                "glrt-", "gldt-", "glptt-", "glft-", "glsoat-", "glcbt-", "glimt-", "glagent-",
-                "gloas-", "glffct-",
-            ],
-        ),
-        ("linear-api-key", &["lin_api_"]),
-        ("sentry-token", &["sntryu_", "sntrys_"]),
-        ("grafana-token", &["glsa_", "glc_"]),
-        ("new-relic-key", &["NRAK-"]),
-        ("postman-api-key", &["PMAK-"]),
-        (
-            "doppler-token",
-            &[
-                "dp.pt.",
-                "dp.st.",
-                "dp.sa.",
-                "dp.ct.",
-                "dp.scim.",
-                "dp.audit.",
-            ],
-        ),
-        (
-            "planetscale-token",
-            &["pscale_tkn_", "pscale_pw_", "pscale_oauth_"],
-        ),
-        ("pulumi-token", &["pul-"]),
-        ("age-secret-key", &["AGE-SECRET-KEY-1"]),
-        ("onepassword-token", &["ops_"]),
-        (
-            "tailscale-key",
-            &[
-                "tskey-auth-",
-                "tskey-api-",
-                "tskey-client-",
-                "tskey-scim-",
-                "tskey-webhook-",
-            ],
-        ),
-        ("jfrog-token", &["AKCp", "cmVmdGtuOjAxOj"]),
-        ("stripe-webhook-secret", &["whsec_"]),
-        ("jwt", &["eyJ"]),
-    ];
-    for (k, prefixes) in P {
+    for (k, prefixes) in MASK_PREFIXES {
         if *k == kind {
             for p in *prefixes {
                 if value.starts_with(p) {

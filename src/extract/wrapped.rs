@@ -52,12 +52,11 @@ pub(super) fn unwrap(url: &str) -> Option<Wrapped> {
         // Google's redirect, as Gmail and Google Docs write links
         percent_escaped("q").or_else(|| percent_escaped("url"))
     } else if host.eq_ignore_ascii_case("urldefense.proofpoint.com") {
-        let (from, to) = query_param(url, "u")?;
-        let raw = &url[from..to];
         if path.starts_with("/v1/url?") {
             percent_escaped("u")
         } else if path.starts_with("/v2/url?") {
-            Some((from, to, Decoded::proofpoint_v2(raw)))
+            query_param(url, "u")
+                .map(|(from, to)| (from, to, Decoded::proofpoint_v2(&url[from..to])))
         } else {
             None
         }
