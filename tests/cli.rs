@@ -240,7 +240,7 @@ fn quarantine_lists_what_was_set_aside_with_the_reason_and_no_secret() {
 }
 
 #[test]
-fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
+fn a_message_id_reused_with_another_body_is_quarantined_and_named_in_the_log() {
     let d = Deployment::new("none");
     let report = email(
         "bob@example.org",
@@ -249,23 +249,44 @@ fn a_message_id_reused_with_other_bytes_is_named_in_the_log() {
         &[],
         "bot account",
     );
+    let mut redelivered =
+        b"Received: from relay by mx; Mon, 2 Nov 2026 10:00:09 +0000\r\n".to_vec();
+    redelivered.extend_from_slice(&report);
     let files = [
         report.clone(),
         // The same bytes again: a plain re-read, nothing to look at.
         report,
-        // Another message under the same Message-ID: taken as the same, but named.
+        // Delivered again with a header field more: the same message, named.
+        redelivered,
+        // Another message under the same Message-ID: set aside, and named.
         email("eve@example.org", "nothing", "r1@example.org", &[], "hello"),
     ];
     // Info, as the daemon logs by default (one-shot commands log warnings only).
     let out = ingest(&d, &files, &[("CLOSELOOP_LOG", "info")]);
     assert!(out.status.success());
     let log = String::from_utf8_lossy(&out.stderr);
-    let named: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("has this Message-ID but other bytes"))
-        .collect();
-    assert_eq!(named.len(), 1, "{log}");
-    assert!(named[0].contains("2.eml"), "{log}");
+    let lines = |what: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains(what))
+            .map(str::to_string)
+            .collect()
+    };
+    let same = lines("has this Message-ID and body; taken as already ingested");
+    assert_eq!(same.len(), 1, "{log}");
+    assert!(same[0].contains("2.eml"), "{log}");
+    let other = lines("has this Message-ID and another body; quarantined");
+    assert_eq!(other.len(), 1, "{log}");
+    assert!(other[0].contains("3.eml"), "{log}");
+    let listed = d.run(&["quarantine", "--json"], None);
+    assert!(listed.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["from"], "eve@example.org");
+    assert!(listed[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Message-ID <r1@example.org> names a stored message with another body"));
 }
 
 /// A message that kills closeloop while it is read (by the fault injection here, aborting

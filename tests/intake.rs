@@ -19,6 +19,7 @@ on_both_backends!(
     keys_in_attached_files_are_found_and_stored_redacted,
     the_responders_notice_lists_each_problem_whole,
     reingest_is_idempotent_by_bytes_and_by_message_id,
+    a_message_reusing_a_message_id_with_another_body_is_quarantined_not_dropped,
     the_same_secret_joins_the_open_case_and_hosts_never_do,
     the_same_forwarded_original_and_the_same_identity_join,
     resolved_cases_answer_at_once_or_reopen_on_a_failed_rotation,
@@ -290,6 +291,133 @@ async fn reingest_is_idempotent_by_bytes_and_by_message_id(backend: Backend) {
         intake::reports_of(&mut c, CaseId(1)).await.unwrap().len(),
         1
     );
+}
+
+async fn a_message_reusing_a_message_id_with_another_body_is_quarantined_not_dropped(
+    backend: Backend,
+) {
+    let d = Deployment::on(backend, "dmarc", "");
+    let ctx = d.ctx().await;
+    let first = email(
+        "alice@example.org",
+        "Odd service account",
+        "reused@example.org",
+        &[],
+        "svc-backup@prod-123.iam.gserviceaccount.com logs in at 3am\n",
+    );
+    let out = pipeline::ingest(&ctx, &first, "a", T0).await.unwrap();
+    assert!(matches!(out, Ingested::Report { .. }), "{out:?}");
+    let letters_before = total_letters(&ctx).await;
+
+    // A redelivery: header fields added on the way, kept with LF line ends and
+    // trailing blanks by another mail store. Still the same message.
+    let mut redelivered =
+        b"Received: from relay by mx; Mon, 2 Nov 2026 10:00:05 +0000\nDelivered-To: soc@example.org\n"
+            .to_vec();
+    redelivered.extend(
+        String::from_utf8(first.clone())
+            .unwrap()
+            .replace("\r\n", "\n")
+            .replace("3am\n", "3am \t\n")
+            .into_bytes(),
+    );
+    redelivered.extend_from_slice(b"\n\n");
+    let out = pipeline::ingest(&ctx, &redelivered, "b", T0 + 1000)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            Ingested::AlreadySeen {
+                case: Some(CaseId(1)),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+
+    // Another body under the same Message-ID: not the stored message. Kept and
+    // listed with the reason, not a report, nothing sent.
+    let other = email(
+        "mallory@example.org",
+        "Odd service account",
+        "reused@example.org",
+        &[],
+        "svc-deploy@prod-9.iam.gserviceaccount.com was given owner on prod\n",
+    );
+    let out = pipeline::ingest(&ctx, &other, "c", T0 + 2000)
+        .await
+        .unwrap();
+    let Ingested::Quarantined { reason } = &out else {
+        panic!("{out:?}");
+    };
+    assert!(reason.contains("<reused@example.org>"), "{reason}");
+    assert!(reason.contains("another body"), "{reason}");
+    assert_eq!(
+        total_letters(&ctx).await,
+        letters_before,
+        "nothing answered"
+    );
+    // The same bytes again are that quarantined message, not a second one.
+    let out = pipeline::ingest(&ctx, &other, "c", T0 + 3000)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out, Ingested::AlreadySeen { disposition, case: None } if disposition == "quarantined"),
+        "{out:?}"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let listed = set_aside::list(&mut c, "quarantined", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].source, "c");
+    assert_eq!(listed[0].sender.as_deref(), Some("mallory@example.org"));
+    assert_eq!(
+        intake::reports_of(&mut c, CaseId(1)).await.unwrap().len(),
+        1
+    );
+    drop(c);
+
+    // Within one batch: the first is the report, the second set aside.
+    let a = email(
+        "alice@example.org",
+        "token",
+        "batch@example.org",
+        &[],
+        "svc-a@prod-1.iam.gserviceaccount.com\n",
+    );
+    let b = email(
+        "alice@example.org",
+        "token",
+        "batch@example.org",
+        &[],
+        "svc-b@prod-2.iam.gserviceaccount.com\n",
+    );
+    let out = pipeline::ingest_batch(&ctx, items(&[a, b]), T0 + 4000)
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Ingested::Report { .. }), "{out:?}");
+    assert!(matches!(out[1], Ingested::Quarantined { .. }), "{out:?}");
+
+    // A message stored before bodies were hashed is taken as it always was.
+    let mut c = ctx.store.conn().await.unwrap();
+    sqlx::query("UPDATE messages SET body_hash = NULL WHERE message_id = 'reused@example.org'")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    drop(c);
+    let third = email(
+        "alice@example.org",
+        "Odd service account",
+        "reused@example.org",
+        &[],
+        "a third body\n",
+    );
+    let out = pipeline::ingest(&ctx, &third, "d", T0 + 5000)
+        .await
+        .unwrap();
+    assert!(matches!(out, Ingested::AlreadySeen { .. }), "{out:?}");
 }
 
 async fn the_same_secret_joins_the_open_case_and_hosts_never_do(backend: Backend) {

@@ -33,7 +33,7 @@ pub async fn run(from: &str, to: &str) -> Outcome {
     );
     println!(
         "next: point database.url at the new database and keep the same secrets.key_file \
-         (fingerprints and signed addresses depend on it)"
+         (fingerprints, body hashes and signed addresses depend on it)"
     );
     Ok(())
 }

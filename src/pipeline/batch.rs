@@ -282,6 +282,7 @@ impl Batch {
         let seen = SeenMessage {
             disposition: msg.disposition.to_string(),
             case_id: msg.case_id,
+            body_hash: msg.body_hash.clone(),
         };
         if let Some(mid) = &msg.message_id {
             self.by_message_id.insert(mid.clone(), seen.clone());

@@ -3,8 +3,9 @@
 //! → dedup → case changes and letters, all in ONE transaction per batch.
 //!
 //! Architecture invariants: parsing never fails (damage becomes a recorded
-//! problem); ingest is idempotent (same raw bytes or Message-ID = same
-//! message); no plaintext secret reaches the store; logs carry ids, not content.
+//! problem); ingest is idempotent (same raw bytes, or same Message-ID and
+//! body, = same message); no plaintext secret reaches the store; logs carry
+//! ids, not content.
 
 use std::collections::HashMap;
 
@@ -55,7 +56,7 @@ pub enum Ingested {
         case: CaseId,
         how: Joined,
     },
-    /// Seen before (same bytes or Message-ID): nothing changed.
+    /// Seen before (same bytes, or same Message-ID and body): nothing changed.
     AlreadySeen {
         disposition: String,
         case: Option<CaseId>,
@@ -291,7 +292,10 @@ async fn record_unstorable(
     let sha = read.sha.clone();
     let reason = format!("could not be stored: {}", one_line(&error.to_string()));
     let mut tx = ctx.store.begin_on(conn).await?;
-    if let Some(seen) = rows::seen(&mut tx, &sha, read.message_id()).await? {
+    if let Some(seen) = rows::seen(&mut tx, &sha, read.message_id())
+        .await?
+        .filter(|seen| !other_body(seen, read))
+    {
         tx.rollback().await.ok();
         return Ok(Ingested::AlreadySeen {
             disposition: seen.disposition,
@@ -301,6 +305,7 @@ async fn record_unstorable(
     let msg = NewMessage {
         message_id: None,
         raw_sha256: sha,
+        body_hash: read.body_hash.clone(),
         source: read.source.clone(),
         sender: None,
         subject: String::new(),
@@ -316,6 +321,13 @@ async fn record_unstorable(
     rows.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(Ingested::Quarantined { reason })
+}
+
+/// Whether a message found stored under its Message-ID, not its bytes, is
+/// another message reusing that Message-ID: both bodies known, and different.
+/// A redelivery differs only in header fields added on the way.
+fn other_body(seen: &SeenMessage, read: &Read) -> bool {
+    matches!((&seen.body_hash, &read.body_hash), (Some(a), Some(b)) if a != b)
 }
 
 fn one_line(s: &str) -> String {
@@ -341,23 +353,38 @@ async fn ingest_in(
         ..
     } = read;
     let size = *size;
-    let message_id = read.message_id();
+    let mut message_id = read.message_id();
 
+    let mut reused = None;
     if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
         if same_bytes {
             tracing::debug!(source = source.as_str(), "message already ingested");
+        } else if other_body(&seen, read) {
+            // Not a redelivery: a sender reusing Message-IDs, or a message sent to make
+            // a report vanish. Kept and shown, never taken for the stored one; stored
+            // without its Message-ID, which names the other message.
+            tracing::warn!(
+                source = source.as_str(),
+                "a stored message has this Message-ID and another body; quarantined"
+            );
+            reused = Some(format!(
+                "its Message-ID <{}> names a stored message with another body (a sender \
+                 reusing Message-IDs, or a forgery): not taken as that message",
+                one_line(message_id.unwrap_or_default())
+            ));
+            message_id = None;
         } else {
-            // The same report by the contract (a redelivery), but it may also be
-            // another message reusing the Message-ID: worth an operator's eye.
             tracing::info!(
                 source = source.as_str(),
-                "a stored message has this Message-ID but other bytes; taken as already ingested"
+                "a stored message has this Message-ID and body; taken as already ingested"
             );
         }
-        return Ok(Ingested::AlreadySeen {
-            disposition: seen.disposition,
-            case: seen.case_id,
-        });
+        if reused.is_none() {
+            return Ok(Ingested::AlreadySeen {
+                disposition: seen.disposition,
+                case: seen.case_id,
+            });
+        }
     }
 
     crate::fault::panic_at(crate::fault::Stage::Storing, parsed.subject.as_bytes());
@@ -365,6 +392,7 @@ async fn ingest_in(
     let mut msg = NewMessage {
         message_id: message_id.map(str::to_string),
         raw_sha256: sha.clone(),
+        body_hash: read.body_hash.clone(),
         source: source.clone(),
         // An address is stored as it is unless part of it scans as a secret.
         sender: sender.as_deref().map(redact_all),
@@ -377,8 +405,8 @@ async fn ingest_in(
         received_at: now,
     };
 
-    if let Some(reason) = unread {
-        return Ok(quarantine(batch, msg, reason.clone()));
+    if let Some(reason) = reused.or_else(|| unread.clone()) {
+        return Ok(quarantine(batch, msg, reason));
     }
     if let Some(reason) = route::letter_copy(ctx, conn, parsed, now).await? {
         msg.disposition = Disposition::LetterCopy.slug();

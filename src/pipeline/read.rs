@@ -5,6 +5,7 @@
 
 use super::marks::{self, Marks};
 use super::*;
+use hmac::{Hmac, Mac};
 use std::io::{self, Read as _};
 use std::ops::Range;
 use std::path::Path;
@@ -98,6 +99,8 @@ pub fn batches(
 pub struct Read {
     pub(super) source: String,
     pub(super) sha: String,
+    /// Its body's keyed hash ([`body_hash`]); `None` when only its head was read.
+    pub(super) body_hash: Option<String>,
     pub(super) parsed: Inbound,
     pub(super) size: usize,
     /// Why the message is quarantined without being read (oversized, or it killed its
@@ -130,6 +133,7 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
     let sha = hex::encode(Sha256::digest(raw));
     let max = ctx.cfg.intake.max_message_bytes;
     let size = item.truncated_from.unwrap_or(raw.len()).max(raw.len());
+    let body_hash = (item.truncated_from.is_none()).then(|| body_hash(ctx.key.bytes(), raw));
     let deaths = marks.deaths(&sha);
     let killer = deaths >= marks::DEATHS_TO_QUARANTINE;
     let mut unread = if killer {
@@ -199,12 +203,50 @@ fn read(ctx: &Context, item: Item, marks: &mut Marks) -> Read {
     }
     Read {
         sha,
+        body_hash,
         prepared,
         parsed,
         size,
         unread,
         source: item.source,
     }
+}
+
+/// A keyed hash (HMAC-SHA256, as fingerprints are: a short body must not be
+/// checkable against a guess) of a message's body — all after the first empty
+/// line — with each line's end and trailing blanks left out, and empty lines at
+/// its end: what two deliveries of one message share, whatever header fields
+/// were added on the way and whether the mail store keeps CRLF or LF.
+pub(super) fn body_hash(key: &[u8], raw: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(b"body\0");
+    let trim = |line: &[u8]| -> usize {
+        line.iter()
+            .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+            .map_or(0, |i| i + 1)
+    };
+    let mut lines = raw.split(|b| *b == b'\n');
+    // The header section ends at its first empty line.
+    for line in lines.by_ref() {
+        if line.iter().all(|b| *b == b'\r') {
+            break;
+        }
+    }
+    let mut blank = 0usize;
+    for line in lines {
+        let line = &line[..trim(line)];
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        for _ in 0..blank {
+            mac.update(b"\n");
+        }
+        blank = 0;
+        mac.update(line);
+        mac.update(b"\n");
+    }
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A Message-ID is stored, and quoted in the letters that answer it, as it is: one
@@ -445,5 +487,34 @@ mod tests {
             .as_deref()
             .unwrap_or_default()
             .contains("over intake.max_message_bytes"));
+    }
+
+    #[test]
+    fn a_body_hash_ignores_what_delivery_changes_and_nothing_else() {
+        let key = b"k1";
+        let h = |raw: &str| body_hash(key, raw.as_bytes());
+        let sent = "From: a@x\r\nSubject: s\r\n\r\nline one\r\n\r\nline two\r\n";
+        let same = [
+            "Received: from mx\r\nFrom: a@x\r\nSubject: s\r\n\r\nline one\r\n\r\nline two\r\n",
+            "From: a@x\nSubject: s\n\nline one\n\nline two\n",
+            "From: a@x\r\nSubject: s\r\n\r\nline one \t\r\n\r\nline two\r\n\r\n\r\n",
+            "From: a@x\r\nSubject: s\r\n\r\nline one\r\n\r\nline two",
+        ];
+        for raw in same {
+            assert_eq!(h(raw), h(sent), "{raw:?}");
+        }
+        let other = [
+            "From: a@x\r\nSubject: s\r\n\r\nline one\r\nline two\r\n",
+            "From: a@x\r\nSubject: s\r\n\r\n line one\r\n\r\nline two\r\n",
+            "From: a@x\r\nSubject: s\r\n\r\nline one\r\n\r\nline three\r\n",
+            "From: a@x\r\nSubject: s\r\n\r\n\r\nline one\r\n\r\nline two\r\n",
+            // A line moved up into the header section.
+            "From: a@x\r\nSubject: s\r\nline one\r\n\r\nline two\r\n",
+        ];
+        for raw in other {
+            assert_ne!(h(raw), h(sent), "{raw:?}");
+        }
+        assert_eq!(h("From: a@x\r\n"), h("From: b@x\r\n\r\n\r\n"));
+        assert_ne!(body_hash(b"k2", sent.as_bytes()), h(sent), "keyed");
     }
 }

@@ -14,6 +14,18 @@ use crate::domain::{CaseId, Millis};
 pub struct SeenMessage {
     pub disposition: String,
     pub case_id: Option<CaseId>,
+    /// Its body's keyed hash (migration 0006), when known.
+    pub body_hash: Option<String>,
+}
+
+impl SeenMessage {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<SeenMessage> {
+        Ok(SeenMessage {
+            disposition: r.try_get("disposition")?,
+            case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
+            body_hash: r.try_get("body_hash")?,
+        })
+    }
 }
 
 /// Looks a message up by Message-ID, and by raw-bytes hash among messages
@@ -26,20 +38,14 @@ pub async fn seen(
     message_id: Option<&str>,
 ) -> Result<Option<SeenMessage>> {
     let row = sqlx::query(
-        "SELECT disposition, case_id FROM messages \
+        "SELECT disposition, case_id, body_hash FROM messages \
          WHERE (raw_sha256 = $1 AND message_id IS NULL) OR ($2 <> '' AND message_id = $2) LIMIT 1",
     )
     .bind(raw_sha256)
     .bind(message_id.unwrap_or(""))
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| {
-        Ok(SeenMessage {
-            disposition: r.try_get("disposition")?,
-            case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
-        })
-    })
-    .transpose()
+    row.as_ref().map(SeenMessage::from_row).transpose()
 }
 
 /// Messages already stored under any of these Message-IDs, or without a
@@ -75,7 +81,7 @@ pub async fn seen_any(
             continue;
         }
         let sql = format!(
-            "SELECT raw_sha256, message_id, disposition, case_id FROM messages WHERE {}",
+            "SELECT raw_sha256, message_id, disposition, case_id, body_hash FROM messages WHERE {}",
             wheres.join(" OR ")
         );
         let mut q = varying(sql);
@@ -86,10 +92,7 @@ pub async fn seen_any(
             out.push((
                 r.try_get("raw_sha256")?,
                 r.try_get("message_id")?,
-                SeenMessage {
-                    disposition: r.try_get("disposition")?,
-                    case_id: r.try_get::<Option<i64>, _>("case_id")?.map(CaseId),
-                },
+                SeenMessage::from_row(&r)?,
             ));
         }
     }
@@ -101,6 +104,8 @@ pub async fn seen_any(
 pub struct NewMessage {
     pub message_id: Option<String>,
     pub raw_sha256: String,
+    /// The body's keyed hash, when the whole message was read (`SeenMessage`).
+    pub body_hash: Option<String>,
     pub source: String,
     pub sender: Option<String>,
     pub subject: String,
@@ -127,15 +132,16 @@ pub fn split_problems(stored: &str) -> impl Iterator<Item = &str> {
 pub async fn insert_messages(conn: &mut Conn, list: &[(i64, &NewMessage)]) -> Result<()> {
     insert_rows(
         conn,
-        "INSERT INTO messages (id, message_id, raw_sha256, source, sender, subject, disposition, reason, \
-         case_id, size, problems, received_at)",
+        "INSERT INTO messages (id, message_id, raw_sha256, body_hash, source, sender, subject, disposition, \
+         reason, case_id, size, problems, received_at)",
         "",
-        12,
+        13,
         list,
         |q, (id, m)| {
             q.bind(*id)
                 .bind(&m.message_id)
                 .bind(&m.raw_sha256)
+                .bind(&m.body_hash)
                 .bind(&m.source)
                 .bind(&m.sender)
                 .bind(&m.subject)
