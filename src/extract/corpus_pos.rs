@@ -1014,6 +1014,56 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("generic-secret", text, &t));
     }
+    // passwords given to admin tools on their command line
+    for i in 0..3 {
+        let t = format!("{}#{}", r.s(7, ALNUM), r.s(4 + i, ALNUM));
+        let text = match i {
+            0 => format!("net use Z: \\\\fs01\\finance {t} /user:CORP\\svc_backup /persistent:no"),
+            1 => format!("C:\\> net use \\\\10.0.4.12\\IPC$ /user:corp\\administrator {t}\r\nThe command completed successfully."),
+            _ => format!("net user svc_sql {t} /add /domain"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("smbclient //fs01/share -U backup%{t}"),
+            1 => format!("rpcclient -U \"CORP\\svc%{t}\" 10.0.0.5"),
+            _ => format!("smbclient -L //nas --user=admin%{t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("xfreerdp /u:admin /p:{t} /v:10.0.0.7"),
+            1 => format!("xfreerdp /v:jump01 /u:ops /p:'{t}' +clipboard"),
+            _ => format!("rdesktop -u administrator -p {t} 10.1.1.5"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("sqlcmd -S db01 -U sa -P {t} -Q \"select 1\""),
+            1 => format!("PsExec.exe \\\\web02 -u CORP\\svc_deploy -p {t} cmd.exe"),
+            _ => format!("sqlcmd -S tcp:db,1433 -U app -P\"{t}\""),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("ldapsearch -x -H ldap://dc01 -D \"cn=admin,dc=corp\" -w {t} -b dc=corp"),
+            1 => format!("ldapmodify -D cn=svc -w'{t}' -f change.ldif"),
+            _ => format!("ldapwhoami -x -D uid=bind,ou=svc -w {t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("redis-cli -h cache01 -a {t} ping"),
+            1 => {
+                format!("mongosh \"mongodb://db01\" -u admin -p {t} --authenticationDatabase admin")
+            }
+            _ => format!("mongodump --username=backup --password={t} --out /srv/dump"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("openssl pkcs12 -export -in c.pem -out c.p12 -passout pass:{t}"),
+            1 => format!(
+                "keytool -importkeystore -srckeystore a.p12 -srcstorepass {t} -destkeystore b.jks"
+            ),
+            _ => format!("openssl rsa -in key.pem -passin 'pass:{t}'"),
+        };
+        v.push(pos("generic-secret", text, &t));
+    }
 
     v
 }

@@ -139,7 +139,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["glpat-"],
+            &["gl"],
             Post::Plain,
         ),
         d(
@@ -216,7 +216,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["sk-ant-"],
+            &["sk"],
             Post::Plain,
         ),
         d(
@@ -227,7 +227,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             openai_ok,
-            &["sk-"],
+            &["sk"],
             Post::Plain,
         ),
         d(
@@ -437,7 +437,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["sntryu_", "sntrys_"],
+            &["sntry"],
             Post::Plain,
         ),
         d(
@@ -463,7 +463,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["nrak-", "nral"],
+            &["nra"],
             Post::Plain,
         ),
         d(
@@ -540,7 +540,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["ops_eyj"],
+            &["eyj"],
             Post::Plain,
         ),
         d(
@@ -623,7 +623,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::B64,
             token_ok,
-            &["ewogicj0exblijogi", "eyj0exblijo"],
+            &["ewogicj0exblijogi", "eyj"],
             Post::Plain,
         ),
         d(
@@ -706,6 +706,95 @@ pub(super) fn defs() -> Vec<Def> {
             Edge::Any,
             url_password_ok,
             &["sshpass"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Windows `net use \\host\share PASSWORD /user:DOMAIN\name` (the password is the first
+            // word that is not a switch; `*` asks) and `net user NAME PASSWORD /add`: the
+            // word must end the line or come before a switch, as commands are quoted.
+            r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+["']?([^/* \t\r\n"'][^ \t\r\n"']{0,255})["']?(?:[ \t]+/|[ \t]*\r?$)"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["net use"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Samba's clients: `smbclient //host/share -U user%password`.
+            r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)["']?[^ \t\r\n%"']{1,64}%([^ \t\r\n"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["client"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // RDP clients: `xfreerdp /u:admin /p:password /v:host`, `rdesktop -u admin -p password`
+            // (`-p -` reads it from the input).
+            r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["freerdp", "rdesktop"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // SQL Server's `sqlcmd -S host -U sa -P password` and Sysinternals' `psexec \\host
+            // -u admin -p password`.
+            r#"(?:(?i:sqlcmd)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?i:psexec|paexec)(?:64)?(?i:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["sqlcmd", "exec"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // OpenLDAP's tools: `ldapsearch -D cn=admin -w password` (`-W` asks).
+            r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["ldap"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
+            r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["redis-cli", "mongo"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // OpenSSL's `-passin pass:password` (also `-passout`, `-pass`, `-password`) and Java's
+            // `keytool -storepass password -keypass password` (`:env` and `:file` name a place).
+            r#"(?i)(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']{1,256})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["pass"],
             Post::Plain,
         ),
         d(

@@ -242,6 +242,8 @@ pub(super) fn url_password_ok(v: &str) -> bool {
         "anonymous",
         "root",
         "test",
+        // Java's trust store ships with it.
+        "changeit",
     ];
     let port_like = v.len() <= 5 && v.bytes().all(|b| b.is_ascii_digit());
     let reference = v.starts_with(['$', '%']);
