@@ -763,14 +763,59 @@ fn links_wrapped_by_proofpoint_are_read_as_the_links_they_wrap() {
         !redacted.contains(&key[4..]) && !redacted.contains(&pw),
         "{redacted}"
     );
-    // A key that only characters put back would make whole is not shown whole: the
-    // link is kept as written.
+    // A key with characters v3 replaced (`%` and `#` are) is found whole, redacted
+    // where it is written, and the link kept is cut before it.
     let split = format!(
         "https://urldefense.com/v3/__https://ci.example/run?x=gh*_{}__;cA!!NpxR!Ab3$",
         &key[4..]
     );
-    let found = scanner().scan(&split);
-    assert!(found.iter().all(|f| !f.value.contains(&key)), "{found:?}");
+    let sig = r.s(40, ALNUM);
+    let sas = format!(
+        "https://urldefense.com/v3/__https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&sig={}*2B{}*3D__;JSU!!NpxR!Ab3$",
+        &sig[..20],
+        &sig[20..]
+    );
+    let text = format!("{split}\n{sas}\n");
+    let found = scanner().scan(&text);
+    check_invariants(&text, &found);
+    let secrets: Vec<(&str, &str, &str)> = found
+        .iter()
+        .filter(|f| f.class == ArtifactClass::Secret)
+        .map(|f| (f.kind, f.value.as_str(), &text[f.start..f.end]))
+        .collect();
+    let sig_written = format!("{}*2B{}*3D", &sig[..20], &sig[20..]);
+    let sig_value = format!("{}%2B{}%3D", &sig[..20], &sig[20..]);
+    assert_eq!(
+        secrets,
+        [
+            (
+                "github-pat",
+                key.as_str(),
+                format!("gh*_{}", &key[4..]).as_str()
+            ),
+            (
+                "azure-storage-key",
+                sig_value.as_str(),
+                sig_written.as_str()
+            ),
+        ],
+        "{found:?}"
+    );
+    assert_eq!(
+        values(&found, "url"),
+        [
+            "https://ci.example/run",
+            "https://acct.blob.core.windows.net/c/f.zip"
+        ],
+        "{found:?}"
+    );
+    let redacted = redact(&text, &found);
+    assert!(
+        !redacted.contains(&key[4..])
+            && !redacted.contains(&sig[..20])
+            && !redacted.contains(&sig[20..]),
+        "{redacted}"
+    );
     // v2's escapes map back to where they are written; `_` is `/`, `-5F` is `_`.
     let d = Decoded::proofpoint_v2("a-3Db_c-5Fd");
     assert_eq!(d.text, "a=b/c_d");

@@ -18,7 +18,8 @@ pub(super) struct Wrapped {
     /// The wrapped link decoded, with the way back to where it is written.
     pub view: Decoded,
     /// The wrapped link as it goes (the same as `view.text` but for Proofpoint v3,
-    /// whose replaced characters are put back).
+    /// whose replaced characters are all put back here, and in `view` only those
+    /// that keep its offsets).
     pub link: String,
 }
 
@@ -78,8 +79,10 @@ pub(super) fn unwrap(url: &str) -> Option<Wrapped> {
 
 /// Proofpoint v3 writes the link as it is, between `__` and `__;`, but for characters
 /// it replaced by `*` (one) or `**` and a letter (a run of 2 to 65), given in order
-/// after `__;` in base64url, up to `!`. The link is scanned as written (offsets are
-/// kept) and kept with the replaced characters put back.
+/// after `__;` in base64url, up to `!` (`%` and `#` are, so a key percent-escaped in a
+/// query, as an Azure SAS signature, is written `sig=…*2B…`). The link is scanned with
+/// each ASCII character replaced alone put back (offsets are kept: a key is found whole
+/// and redacted where it is written), and kept with all of them put back.
 fn proofpoint_v3(url: &str, from: usize) -> Option<Wrapped> {
     let to = from + url[from..].find("__;")?;
     let written = &url[from..to];
@@ -90,16 +93,21 @@ fn proofpoint_v3(url: &str, from: usize) -> Option<Wrapped> {
         .map(|b| String::from_utf8_lossy(&b).chars().collect())
         .unwrap_or_default();
     let mut link = String::with_capacity(written.len());
+    let mut view = String::with_capacity(written.len());
     let mut next = 0;
     let mut chars = written.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '*' {
             link.push(c);
+            view.push(c);
             continue;
         }
         let run = if chars.peek() == Some(&'*') {
             chars.next();
-            chars.next().and_then(run_length)
+            let x = chars.next();
+            view.push_str("**");
+            view.extend(x);
+            x.and_then(run_length)
         } else {
             Some(1)
         };
@@ -107,15 +115,24 @@ fn proofpoint_v3(url: &str, from: usize) -> Option<Wrapped> {
             Some(put_back) => {
                 link.extend(put_back);
                 next += put_back.len();
+                if let [one] = put_back {
+                    view.push(if one.is_ascii() { *one } else { '*' });
+                }
             }
             // Not as Proofpoint writes it: keep what is written.
-            None => link.push('*'),
+            None => {
+                link.push('*');
+                if run == Some(1) {
+                    view.push('*');
+                }
+            }
         }
     }
+    debug_assert_eq!(view.len(), written.len());
     Some(Wrapped {
         from,
         to,
-        view: Decoded::plain(written.to_string()),
+        view: Decoded::plain(view),
         link,
     })
 }
