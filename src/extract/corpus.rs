@@ -347,6 +347,17 @@ pub(super) fn negatives() -> Vec<Neg> {
             b64std(br#"{"type": "service_account", "note": "fields go here"}"#),
         ),
         neg("gcp-service-account-key", "ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIs..."),
+        neg(
+            "generic-secret",
+            format!(
+                ".dockerconfigjson: {}",
+                b64std(br#"{"auths":{"https://index.docker.io/v1/":{}},"credsStore":"desktop"}"#)
+            ),
+        ),
+        neg(
+            "generic-secret",
+            b64std(b"{\n  \"auths\": {\n    \"quay.io\": {\n      \"password\": \"<password>\"\n    }\n  }\n}"),
+        ),
         neg("bearer-token", "Authorization: SSWS ${OKTA_API_TOKEN}"),
         neg("generic-secret", "curl -u \"$API_USER:$API_TOKEN\" https://api.example.com"),
         neg("generic-secret", "curl -u user:password https://api.example.com"),

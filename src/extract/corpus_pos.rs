@@ -926,6 +926,20 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("secret gcp-sa was created from {t}"),
         };
         v.push(pos("gcp-service-account-key", text, &t));
+        let login = b64std(format!("robot$ci:{}", r.s(24, ALNUM)).as_bytes());
+        let pw = r.s(18 + i, ALNUM);
+        let config = match i {
+            0 => format!("{{\"auths\":{{\"ghcr.io\":{{\"username\":\"ci\",\"auth\":\"{login}\"}}}}}}"),
+            1 => format!("{{\n\t\"auths\": {{\n\t\t\"registry.acme.example\": {{\n\t\t\t\"auth\": \"{login}\"\n\t\t}}\n\t}}\n}}"),
+            _ => format!("{{\n  \"auths\": {{\n    \"quay.io\": {{\n      \"username\": \"bot\",\n      \"password\": \"{pw}\"\n    }}\n  }}\n}}"),
+        };
+        let t = b64std(config.as_bytes());
+        let text = match i {
+            0 => format!("type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {t}\n"),
+            1 => format!("DOCKER_AUTH_CONFIG_B64={t}"),
+            _ => format!("the pull secret was {t} until yesterday"),
+        };
+        v.push(pos("generic-secret", text, &t));
     }
     // credentials in commands and headers
     for i in 0..3 {

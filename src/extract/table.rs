@@ -623,7 +623,21 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::B64,
             token_ok,
-            &["ewogicj0exblijogi", "eyj"],
+            &["ewo", "eyj"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            120,
+            // A Docker config in base64 (a Kubernetes secret's `.dockerconfigjson`, a CI
+            // variable) holding a registry login: `{"auths":` encoded, compact or as
+            // Python's json, Docker (tabs) and two- or four-space indents write it.
+            r"(?:eyJhdXRocyI6|ewoJImF1dGhzIj|ewogICJhdXRocyI6|ewogICAgImF1dGhzIj)[A-Za-z0-9+/]{20,}={0,2}",
+            0,
+            Edge::B64,
+            b64_docker_config_ok,
+            &["ewo", "eyj"],
             Post::Plain,
         ),
         d(

@@ -201,6 +201,27 @@ pub(super) fn b64_login_ok(v: &str) -> bool {
         })
 }
 
+/// Base64 of a Docker config holding a registry login: an `"auth"` of `user:password`
+/// or a `"password"` worth hiding (of as much as is there: a wrapped line is a start).
+pub(super) fn b64_docker_config_ok(v: &str) -> bool {
+    let Some(plain) = b64_decode(&v[..v.len() / 4 * 4]) else {
+        return false;
+    };
+    let plain = String::from_utf8_lossy(&plain);
+    json_strings(&plain, "\"auth\"").any(b64_login_ok)
+        || json_strings(&plain, "\"password\"").any(|pw| !pw.is_empty() && url_password_ok(pw))
+}
+
+/// The string values of a JSON object's members named `name` (quoted), read as written
+/// (escapes kept), in a text that may be cut short.
+fn json_strings<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    text.match_indices(name).filter_map(move |(i, _)| {
+        let rest = text[i + name.len()..].trim_start().strip_prefix(':')?;
+        let rest = rest.trim_start().strip_prefix('"')?;
+        Some(&rest[..rest.find('"')?])
+    })
+}
+
 /// A Discord bot token starts with its bot's user id, 17 to 20 digits, in base64.
 pub(super) fn discord_ok(v: &str) -> bool {
     let id = v.split('.').next().unwrap_or("");
