@@ -1077,6 +1077,37 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("openssl rsa -in key.pem -passin 'pass:{t}'"),
         };
         v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("sqlplus system/{t}@db01:1521/ORCL"),
+            1 => format!("sqlplus -s app/{t}@//db.acme.example:1521/svc @report.sql"),
+            _ => format!("az login --service-principal -u ci-deployer -p {t} --tenant acme"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("htpasswd -b /etc/nginx/.htpasswd admin {t}"),
+            1 => format!("htpasswd -bc -C 10 .htpasswd ops {t}"),
+            _ => format!("htpasswd -nbB grafana {t} >> users"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("$pw = ConvertTo-SecureString '{t}' -AsPlainText -Force"),
+            1 => format!("ConvertTo-SecureString -String \"{t}\" -AsPlainText -Force"),
+            _ => format!("<settings><servers><server><id>nexus</id><password>{t}</password></server></servers></settings>"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("<add key=\"StripeApiKey\" value=\"{t}\" />"),
+            1 => format!("  <clientSecret>{t}</clientSecret>"),
+            _ => format!("<add key=\"ClearTextPassword\" value=\"{t}\" />"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let t = format!("hvs.{}", r.s(24 + i, ALNUM)).replace("hvs.", "s.");
+        let text = match i {
+            0 => format!("vault login {t}"),
+            1 => format!("$ vault login -no-print {t}\nSuccess!"),
+            _ => format!("vault login -address=https://vault.acme.example {t} "),
+        };
+        v.push(pos("generic-secret", text, &t));
     }
 
     v

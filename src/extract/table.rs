@@ -386,7 +386,7 @@ pub(super) fn defs() -> Vec<Def> {
             0,
             Edge::Word,
             token_ok,
-            &["atatt3", "atctt3"],
+            &["tt3"],
             Post::Plain,
         ),
         d(
@@ -596,7 +596,7 @@ pub(super) fn defs() -> Vec<Def> {
             1,
             Edge::Any,
             |_| true,
-            &["private key"],
+            &["private"],
             Post::PrivateKey,
         ),
         d(
@@ -690,8 +690,9 @@ pub(super) fn defs() -> Vec<Def> {
             "generic-secret",
             Secret,
             55,
-            // `docker login -u user -p password registry` and its kin.
-            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']{1,256})"#,
+            // `docker login -u user -p password registry` and its kin, and Azure's CLI
+            // (`az login --service-principal -u APP -p SECRET`).
+            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']{1,256})"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -707,7 +708,7 @@ pub(super) fn defs() -> Vec<Def> {
             1,
             Edge::Any,
             url_password_ok,
-            &["mysql", "mariadb"],
+            &["sql", "mariadb"],
             Post::Plain,
         ),
         d(
@@ -771,7 +772,7 @@ pub(super) fn defs() -> Vec<Def> {
             1,
             Edge::Any,
             url_password_ok,
-            &["sqlcmd", "exec"],
+            &["sql", "exec"],
             Post::Plain,
         ),
         d(
@@ -809,6 +810,77 @@ pub(super) fn defs() -> Vec<Def> {
             Edge::Any,
             url_password_ok,
             &["pass"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one).
+            r#"(?i)sqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']{1,128})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["sql"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Apache's `htpasswd -b[c] FILE USER PASSWORD` and `htpasswd -nb USER PASSWORD`
+            // (`-B` is bcrypt; without `b` the password is asked for).
+            r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+["']?([^ \t\r\n"'<>|;&][^ \t\r\n"']{0,255})"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["pass"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // PowerShell's `ConvertTo-SecureString 'password' -AsPlainText -Force`.
+            r#"(?i)ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]{1,256})["'][^\r\n]{0,40}?-AsPlainText"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &["securestring"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // `vault login TOKEN` (a method's `key=value` pairs are not one).
+            r#"(?m)vault[ \t]+login(?:[ \t]+-[^ \t\r\n]+)*[ \t]+([A-Za-z0-9._\-]{8,256})(?:[ \t]|\r?$)"#,
+            1,
+            Edge::Any,
+            token_ok,
+            &["login"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // A secret as an XML element (`<password>…</password>`, Maven's and NuGet's
+            // settings) and in .NET's `<add key="ApiSecret" value="…" />`.
+            r#"(?i)(?:<[A-Za-z0-9_.:\-]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)>[ \t]*|<add[ \t]+key[ \t]*=[ \t]*"[^"\r\n]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"[ \t]+value[ \t]*=[ \t]*")([^<"\s]{1,256})(?:[ \t]*</|")"#,
+            1,
+            Edge::Any,
+            url_password_ok,
+            &[
+                "secret",
+                "token",
+                "pass",
+                "pwd",
+                "api",
+                "access",
+                "private",
+                "credential",
+            ],
             Post::Plain,
         ),
         d(
@@ -894,16 +966,11 @@ pub(super) fn defs() -> Vec<Def> {
                 "token",
                 "pass",
                 "pwd",
-                "apikey",
-                "api_key",
-                "api-key",
-                "api.key",
+                "api",
                 // `access` and `auth` stand for their `…key` names: fewer keywords
                 // (see rule_keywords_are_searched_with_a_dfa)
                 "access",
-                "privatekey",
-                "private_key",
-                "private-key",
+                "private",
                 "auth",
                 // `session_id`, `PHPSESSID`
                 "sess",
