@@ -768,7 +768,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // SQL Server's `sqlcmd -S host -U sa -P password` and Sysinternals' `psexec \\host
             // -u admin -p password`.
-            r#"(?:(?i:sqlcmd)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?i:psexec|paexec)(?:64)?(?i:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -805,7 +805,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // OpenSSL's `-passin pass:password` (also `-passout`, `-pass`, `-password`) and Java's
             // `keytool -storepass password -keypass password` (`:env` and `:file` name a place).
-            r#"(?i)(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']{1,256})"#,
+            r#"(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']{1,256})"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -817,7 +817,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one).
-            r#"(?i)sqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']{1,128})"#,
+            r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']{1,128})"#,
             1,
             Edge::Any,
             url_password_ok,
