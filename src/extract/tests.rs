@@ -17,6 +17,15 @@ fn values<'a>(found: &'a [Finding], kind: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The secrets found in `text`: kind, value, and the text where it is written.
+fn secrets_in<'a>(text: &'a str, found: &'a [Finding]) -> Vec<(&'a str, &'a str, &'a str)> {
+    found
+        .iter()
+        .filter(|f| f.class == ArtifactClass::Secret)
+        .map(|f| (f.kind, f.value.as_str(), &text[f.start..f.end]))
+        .collect()
+}
+
 fn check_invariants(text: &str, fs: &[Finding]) {
     let mut last_end = 0;
     for f in fs {
@@ -729,11 +738,7 @@ fn links_wrapped_by_proofpoint_are_read_as_the_links_they_wrap() {
     let text = format!("1 {v2_key}\n2 {v2}\n3 {v3_key}\n4 <{v3_pw}>\n5 {v3}\n6 {v1}\n");
     let found = scanner().scan(&text);
     check_invariants(&text, &found);
-    let secrets: Vec<(&str, &str, &str)> = found
-        .iter()
-        .filter(|f| f.class == ArtifactClass::Secret)
-        .map(|f| (f.kind, f.value.as_str(), &text[f.start..f.end]))
-        .collect();
+    let secrets = secrets_in(&text, &found);
     let written = key.replace('_', "-5F");
     assert_eq!(
         secrets,
@@ -778,11 +783,7 @@ fn links_wrapped_by_proofpoint_are_read_as_the_links_they_wrap() {
     let text = format!("{split}\n{sas}\n");
     let found = scanner().scan(&text);
     check_invariants(&text, &found);
-    let secrets: Vec<(&str, &str, &str)> = found
-        .iter()
-        .filter(|f| f.class == ArtifactClass::Secret)
-        .map(|f| (f.kind, f.value.as_str(), &text[f.start..f.end]))
-        .collect();
+    let secrets = secrets_in(&text, &found);
     let sig_written = format!("{}*2B{}*3D", &sig[..20], &sig[20..]);
     let sig_value = format!("{}%2B{}%3D", &sig[..20], &sig[20..]);
     assert_eq!(
