@@ -679,7 +679,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // A password given to curl: `curl -u user:password`, `--user=user:password`
             // (`docker run -u app:app` names a user and a group).
-            r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^ \t\r\n:"'@]{1,64}:([^ \t\r\n"']{1,256})"#,
+            r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^ \t\r\n:"'@]{1,64}:([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -692,7 +692,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // `docker login -u user -p password registry` and its kin, and Azure's CLI
             // (`az login --service-principal -u APP -p SECRET`).
-            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']{1,256})"#,
+            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -704,7 +704,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // `mysql -u root -pPASSWORD` (a password written against `-p`; `-p` alone asks).
-            r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p([^ \t\r\n"']{1,256})"#,
+            r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -716,7 +716,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // `sshpass -p 'password' ssh …`
-            r#"sshpass[ \t]+-p[ \t]*["']?([^ \t\r\n"']{1,256})"#,
+            r#"sshpass[ \t]+-p[ \t]*["']?([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -730,7 +730,7 @@ pub(super) fn defs() -> Vec<Def> {
             // Windows `net use \\host\share PASSWORD /user:DOMAIN\name` (the password is the first
             // word that is not a switch; `*` asks) and `net user NAME PASSWORD /add`: the
             // word must end the line or come before a switch, as commands are quoted.
-            r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+["']?([^/* \t\r\n"'][^ \t\r\n"']{0,255})["']?(?:[ \t]+/|[ \t]*\r?$)"#,
+            r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+["']?([^/* \t\r\n"'][^ \t\r\n"']*)["']?(?:[ \t]+/|[ \t]*\r?$)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -742,7 +742,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // Samba's clients: `smbclient //host/share -U user%password`.
-            r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)["']?[^ \t\r\n%"']{1,64}%([^ \t\r\n"']{1,256})"#,
+            r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)["']?[^ \t\r\n%"']{1,64}%([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -755,7 +755,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // RDP clients: `xfreerdp /u:admin /p:password /v:host`, `rdesktop -u admin -p password`
             // (`-p -` reads it from the input).
-            r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -768,7 +768,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // SQL Server's `sqlcmd -S host -U sa -P password` and Sysinternals' `psexec \\host
             // -u admin -p password`.
-            r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -780,7 +780,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // OpenLDAP's tools: `ldapsearch -D cn=admin -w password` (`-W` asks).
-            r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -792,7 +792,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
-            r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)["']?([^- \t\r\n"'][^ \t\r\n"']{0,255})"#,
+            r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -805,7 +805,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // OpenSSL's `-passin pass:password` (also `-passout`, `-pass`, `-password`) and Java's
             // `keytool -storepass password -keypass password` (`:env` and `:file` name a place).
-            r#"(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']{1,256})"#,
+            r#"(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -817,7 +817,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one).
-            r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']{1,128})"#,
+            r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -830,7 +830,7 @@ pub(super) fn defs() -> Vec<Def> {
             55,
             // Apache's `htpasswd -b[c] FILE USER PASSWORD` and `htpasswd -nb USER PASSWORD`
             // (`-B` is bcrypt; without `b` the password is asked for).
-            r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+["']?([^ \t\r\n"'<>|;&][^ \t\r\n"']{0,255})"#,
+            r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+["']?([^ \t\r\n"'<>|;&][^ \t\r\n"']*)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -842,7 +842,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // PowerShell's `ConvertTo-SecureString 'password' -AsPlainText -Force`.
-            r#"(?i)ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]{1,256})["'][^\r\n]{0,40}?-AsPlainText"#,
+            r#"(?i)ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]+)["'][^\r\n]{0,40}?-AsPlainText"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -867,7 +867,7 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // A secret as an XML element (`<password>…</password>`, Maven's and NuGet's
             // settings) and in .NET's `<add key="ApiSecret" value="…" />`.
-            r#"(?i)(?:<[A-Za-z0-9_.:\-]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)>[ \t]*|<add[ \t]+key[ \t]*=[ \t]*"[^"\r\n]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"[ \t]+value[ \t]*=[ \t]*")([^<"\s]{1,256})(?:[ \t]*</|")"#,
+            r#"(?i)(?:<[A-Za-z0-9_.:\-]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)>[ \t]*|<add[ \t]+key[ \t]*=[ \t]*"[^"\r\n]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"[ \t]+value[ \t]*=[ \t]*")([^<"\s]+)(?:[ \t]*</|")"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -888,7 +888,7 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // A `.netrc` entry: `machine host login user password secret`.
-            r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+([^ \t\r\n]{1,256})"#,
+            r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+([^ \t\r\n]+)"#,
             1,
             Edge::Any,
             url_password_ok,
@@ -911,7 +911,7 @@ pub(super) fn defs() -> Vec<Def> {
             "url-password",
             Secret,
             80,
-            r#"[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/?#@"'<>\[\]]{0,128}):([^\s/?#@"'<>]{1,256})@([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:.]+\])"#,
+            r#"[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/?#@"'<>\[\]]{0,128}):([^\s/?#@"'<>]+)@([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:.]+\])"#,
             2,
             Edge::Any,
             url_password_ok,
