@@ -64,6 +64,21 @@ pub(super) fn defs() -> Vec<Def> {
             triggers,
             post,
         };
+    // A password given on a command line or in a login file (`curl -u`, `net use`,
+    // `.netrc` …): its rules differ only in their pattern and keywords.
+    let password = |pattern, triggers| {
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            pattern,
+            1,
+            Edge::Any,
+            url_password_ok,
+            triggers,
+            Post::Plain,
+        )
+    };
     vec![
         d(
             "aws-access-key-id",
@@ -673,181 +688,83 @@ pub(super) fn defs() -> Vec<Def> {
             &["bearer"],
             Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // A password given to curl: `curl -u user:password`, `--user=user:password`
             // (`docker run -u app:app` names a user and a group).
             r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^ \t\r\n:"'@]{1,64}:([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["curl"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // `docker login -u user -p password registry` and its kin, and Azure's CLI
             // (`az login --service-principal -u APP -p SECRET`).
             r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["login"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // `mysql -u root -pPASSWORD` (a password written against `-p`; `-p` alone asks).
             r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["sql", "mariadb"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // `sshpass -p 'password' ssh …`
             r#"sshpass[ \t]+-p[ \t]*["']?([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["sshpass"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // Windows `net use \\host\share PASSWORD /user:DOMAIN\name` (the password is the first
             // word that is not a switch; `*` asks) and `net user NAME PASSWORD /add`: the
             // word must end the line or come before a switch, as commands are quoted.
             r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+["']?([^/* \t\r\n"'][^ \t\r\n"']*)["']?(?:[ \t]+/|[ \t]*\r?$)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["net use"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // Samba's clients: `smbclient //host/share -U user%password`.
             r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)["']?[^ \t\r\n%"']{1,64}%([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["client"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // RDP clients: `xfreerdp /u:admin /p:password /v:host`, `rdesktop -u admin -p password`
             // (`-p -` reads it from the input).
             r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["freerdp", "rdesktop"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // SQL Server's `sqlcmd -S host -U sa -P password` and Sysinternals' `psexec \\host
             // -u admin -p password`.
             r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["sql", "exec"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // OpenLDAP's tools: `ldapsearch -D cn=admin -w password` (`-W` asks).
             r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["ldap"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
             r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["redis-cli", "mongo"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // OpenSSL's `-passin pass:password` (also `-passout`, `-pass`, `-password`) and Java's
             // `keytool -storepass password -keypass password` (`:env` and `:file` name a place).
             r#"(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["pass"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one).
             r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["sql"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // Apache's `htpasswd -b[c] FILE USER PASSWORD` and `htpasswd -nb USER PASSWORD`
             // (`-B` is bcrypt; without `b` the password is asked for).
             r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+["']?([^ \t\r\n"'<>|;&][^ \t\r\n"']*)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["pass"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // PowerShell's `ConvertTo-SecureString 'password' -AsPlainText -Force`.
             r#"(?i)ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]+)["'][^\r\n]{0,40}?-AsPlainText"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["securestring"],
-            Post::Plain,
         ),
         d(
             "generic-secret",
@@ -883,17 +800,10 @@ pub(super) fn defs() -> Vec<Def> {
             ],
             Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        password(
             // A `.netrc` entry: `machine host login user password secret`.
             r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+([^ \t\r\n]+)"#,
-            1,
-            Edge::Any,
-            url_password_ok,
             &["machine"],
-            Post::Plain,
         ),
         d(
             "generic-secret",
