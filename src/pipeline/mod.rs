@@ -357,34 +357,33 @@ async fn ingest_in(
 
     let mut reused = None;
     if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
-        if same_bytes {
-            tracing::debug!(source = source.as_str(), "message already ingested");
-        } else if other_body(&seen, read) {
-            // Not a redelivery: a sender reusing Message-IDs, or a message sent to make
-            // a report vanish. Kept and shown, never taken for the stored one; stored
-            // without its Message-ID, which names the other message.
-            tracing::warn!(
-                source = source.as_str(),
-                "a stored message has this Message-ID and another body; quarantined"
-            );
-            reused = Some(format!(
-                "its Message-ID <{}> names a stored message with another body (a sender \
-                 reusing Message-IDs, or a forgery): not taken as that message",
-                one_line(message_id.unwrap_or_default())
-            ));
-            message_id = None;
-        } else {
-            tracing::info!(
-                source = source.as_str(),
-                "a stored message has this Message-ID and body; taken as already ingested"
-            );
-        }
-        if reused.is_none() {
+        if same_bytes || !other_body(&seen, read) {
+            if same_bytes {
+                tracing::debug!(source = source.as_str(), "message already ingested");
+            } else {
+                tracing::info!(
+                    source = source.as_str(),
+                    "a stored message has this Message-ID and body; taken as already ingested"
+                );
+            }
             return Ok(Ingested::AlreadySeen {
                 disposition: seen.disposition,
                 case: seen.case_id,
             });
         }
+        // Not a redelivery: a sender reusing Message-IDs, or a message sent to make a
+        // report vanish. Kept and shown, never taken for the stored one; stored without
+        // its Message-ID, which names the other message.
+        tracing::warn!(
+            source = source.as_str(),
+            "a stored message has this Message-ID and another body; quarantined"
+        );
+        reused = Some(format!(
+            "its Message-ID <{}> names a stored message with another body (a sender \
+             reusing Message-IDs, or a forgery): not taken as that message",
+            one_line(message_id.unwrap_or_default())
+        ));
+        message_id = None;
     }
 
     crate::fault::panic_at(crate::fault::Stage::Storing, parsed.subject.as_bytes());
