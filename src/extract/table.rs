@@ -51,6 +51,13 @@ pub(super) struct Def {
 pub(super) const GUID: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
+/// What names a secret in the XML rule's element and `<add key="…">` (both places).
+macro_rules! xml_secret_name {
+    () => {
+        r"(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"
+    };
+}
+
 pub(super) fn defs() -> Vec<Def> {
     let d =
         |kind, class, prio, pattern, group, edge, check: fn(&str) -> bool, triggers, post| Def {
@@ -784,7 +791,13 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // A secret as an XML element (`<password>…</password>`, Maven's and NuGet's
             // settings) and in .NET's `<add key="ApiSecret" value="…" />`.
-            r#"(?i)(?:<[A-Za-z0-9_.:\-]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)>[ \t]*|<add[ \t]+key[ \t]*=[ \t]*"[^"\r\n]{0,40}(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"[ \t]+value[ \t]*=[ \t]*")([^<"\s]+)(?:[ \t]*</|")"#,
+            concat!(
+                r"(?i)(?:<[A-Za-z0-9_.:\-]{0,40}",
+                xml_secret_name!(),
+                r#">[ \t]*|<add[ \t]+key[ \t]*=[ \t]*"[^"\r\n]{0,40}"#,
+                xml_secret_name!(),
+                r#""[ \t]+value[ \t]*=[ \t]*")([^<"\s]+)(?:[ \t]*</|")"#
+            ),
             1,
             Edge::Any,
             url_password_ok,
