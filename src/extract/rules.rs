@@ -61,6 +61,14 @@ pub(crate) struct Rules {
 
 const REDACTED_MARK: &str = "[redacted ";
 
+/// The most characters of a URL after its `://` kept as an artifact: the rest of a longer
+/// one is left out.
+const URL_MAX_CHARS: usize = 4096;
+
+/// The longest fingerprint part of a redaction marker (`[REDACTED kind …]`) that marks
+/// its span as already redacted.
+const REDACTED_TAIL_MAX_CHARS: usize = 400;
+
 impl Rules {
     pub(crate) fn new() -> Rules {
         let app_id_pattern = format!(
@@ -111,7 +119,7 @@ impl Rules {
             ac,
             ac_rules,
             always,
-            redacted: Regex::new(r"\[REDACTED [a-z0-9\-]{1,40} [^\]\r\n]{0,400}\]")
+            redacted: Regex::new(r"\[REDACTED [a-z0-9\-]{1,40} ([^\]\r\n]*)\]")
                 .expect("redacted regex"),
         }
     }
@@ -140,9 +148,10 @@ impl Rules {
             if rule.needs_groups() {
                 let mut at = 0;
                 while let Some(caps) = rule.re.captures_at(text, at) {
+                    let found = out.len();
                     self.apply(rule, text, &caps, &mut out);
                     let whole = caps.get(0).map_or(at..text.len(), |m| m.range());
-                    at = next_query_param(rule, &caps).unwrap_or(whole.end);
+                    at = resume_inside(rule, &caps, out.len() > found).unwrap_or(whole.end);
                     if at <= whole.start {
                         // An empty match: step over one character.
                         at = whole.start
@@ -162,10 +171,15 @@ impl Rules {
         }
         self.aws_secrets_near_key_ids(text, &mut out);
         if redacted_seen {
+            // A longer tail is no marker of ours; the text after its start is not looked
+            // at again for one (a secret in it is found, not hidden).
             let spans: Vec<(usize, usize)> = self
                 .redacted
-                .find_iter(text)
-                .map(|m| (m.start(), m.end()))
+                .captures_iter(text)
+                .filter(|c| {
+                    c.get(1).map_or(0, |t| t.as_str().chars().count()) <= REDACTED_TAIL_MAX_CHARS
+                })
+                .filter_map(|c| c.get(0).map(|m| (m.start(), m.end())))
                 .collect();
             if !spans.is_empty() {
                 // spans are sorted and disjoint: binary-search the first one ending after c.start
@@ -248,6 +262,15 @@ impl Rules {
     ) {
         match rule.post {
             Post::Url => {
+                // at most URL_MAX_CHARS, cut here rather than by a counted repetition
+                // in the regex (which compiled to megabytes)
+                let rest = text[start..end]
+                    .find("://")
+                    .map_or(start, |i| start + i + 3);
+                let end = text[rest..end]
+                    .char_indices()
+                    .nth(URL_MAX_CHARS)
+                    .map_or(end, |(i, _)| rest + i);
                 let end = trim_url_tail(text, start, end);
                 let u = &text[start..end];
                 if url_host(u).is_some_and(|h| !h.is_empty()) {
@@ -477,16 +500,22 @@ pub(crate) fn url_host(u: &str) -> Option<&str> {
     Some(host.split(':').next().unwrap_or(""))
 }
 
-/// Where a generic assignment's unquoted value was cut at the next query parameter
-/// (`token=…&api_key=…`): the search for the next match starts there, not after the
-/// whole match, which ran over the following parameters.
-fn next_query_param(rule: &Rule, caps: &Captures<'_>) -> Option<usize> {
+/// Where the search for the next match starts inside a generic assignment's match, not
+/// after it: where its unquoted value was cut at the next query parameter
+/// (`token=…&api_key=…`; the match ran over the following parameters), or at the start
+/// of a quoted value that is no secret (`note_token: "set api_key=… first"`: prose or
+/// data that may hold assignments of its own). Linear still: text inside `"…"` holds
+/// no `"`, so the nesting of rescanned quoted values is at most two deep.
+fn resume_inside(rule: &Rule, caps: &Captures<'_>, found: bool) -> Option<usize> {
     if rule.post != Post::Generic {
         return None;
     }
-    let v = caps.get(4)?;
-    let cut = query_param_cut(v.as_str());
-    (cut < v.len()).then_some(v.start() + cut)
+    if let Some(v) = caps.get(4) {
+        let cut = query_param_cut(v.as_str());
+        return (cut < v.len()).then_some(v.start() + cut);
+    }
+    let v = caps.get(2).or(caps.get(3))?;
+    (!found).then_some(v.start())
 }
 
 /// Length of `v` up to the first `&name=` (a following query parameter).

@@ -834,7 +834,7 @@ pub(super) fn defs() -> Vec<Def> {
             "url-password",
             Secret,
             80,
-            r#"[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/?#@"'<>\[\]]{0,128}):([^\s/?#@"'<>]+)@([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:.]+\])"#,
+            r#"[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:.]+\])"#,
             2,
             Edge::Any,
             url_password_ok,
@@ -880,7 +880,12 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // The name holds a keyword, or `pass` / `passphrase` as a word of its own
             // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
-            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,500})"|'([^'\r\n]{1,500})'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
+            // A quoted value's length is checked after the match (GENERIC_VALUE_MAX_CHARS),
+            // not in the regex: a counted repetition of a Unicode class compiles to as
+            // many copies of it as its bound (megabytes for three times 500). The unquoted
+            // value keeps its bound: unbounded, a run of `&token=…` query parameters
+            // would be scanned to its end once for each parameter.
+            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
             0,
             Edge::Any,
             |_| true,
@@ -960,7 +965,7 @@ pub(super) fn defs() -> Vec<Def> {
             "url",
             Context,
             10,
-            r#"(?i:https?)://(?:\[[0-9a-fA-F:.]{2,45}\])?[^\s<>"'`\\)\]}|^]{1,4096}"#,
+            r#"(?i:https?)://(?:\[[0-9a-fA-F:.]{2,45}\])?[^\s<>"'`\\)\]}|^]+"#,
             0,
             Edge::Any,
             |_| true,

@@ -541,6 +541,61 @@ fn random_fragments_keep_invariants() {
     }
 }
 
+/// The rules' length limits hold though the regexes no longer count (a counted
+/// repetition of a Unicode class compiled to megabytes): a URL is kept to 4,096
+/// characters after its `https://`, a quoted assignment over 500 is no secret, a redaction marker's tail over
+/// 400 hides nothing; a URL's user name has no limit. A quoted value that is no secret
+/// is searched for assignments inside it.
+#[test]
+fn length_limits_are_checked_after_the_match() {
+    let s = scanner();
+    let mut r = Rng::new(41);
+    for path in ["p".repeat(5_000), "\u{e9}".repeat(5_000)] {
+        let t = format!("see https://a.io/{path} now");
+        let fs = s.scan(&t);
+        let url: Vec<&Finding> = fs.iter().filter(|f| f.kind == "url").collect();
+        assert_eq!(url.len(), 1, "{t:.40}: {fs:?}");
+        assert_eq!(t[url[0].start + 8..url[0].end].chars().count(), 4_096);
+        assert_eq!(url[0].start, 4);
+    }
+
+    let key = r.s(24, ALNUM);
+    for filler in [60, 600] {
+        let prose = "ab cd ".repeat(filler / 6);
+        let t = format!("note_token: \"{prose} api_key={key} {prose}\"\n");
+        let fs = s.scan(&t);
+        let found = secrets_in(&t, &fs);
+        assert!(
+            found.iter().any(|&(_, v, _)| v == key),
+            "{filler}: {found:?}"
+        );
+    }
+    for (n, secret) in [(500, true), (501, false)] {
+        let v = r.s(n, ALNUM);
+        for t in [format!("token = \"{v}\""), format!("token = '{v}'")] {
+            let fs = s.scan(&t);
+            assert_eq!(
+                values(&fs, "generic-secret") == [v.as_str()],
+                secret,
+                "{n}: {fs:?}"
+            );
+        }
+    }
+
+    let pw = r.s(16, ALNUM);
+    let t = format!("postgres://{}:{pw}@db.acme.io/x", "u".repeat(300));
+    assert_eq!(values(&s.scan(&t), "url-password"), [pw.as_str()]);
+
+    let gh = format!("ghp_{}", r.s(36, ALNUM));
+    for (tail, hidden) in [(380, true), (420, false)] {
+        let pad = "x".repeat(tail - gh.len() - 2);
+        let t = format!("[REDACTED github-pat {pad} {gh} ]");
+        let fs = s.scan(&t);
+        let found = values(&fs, "github-pat");
+        assert_eq!(found.is_empty(), hidden, "{tail}: {found:?}");
+    }
+}
+
 #[test]
 fn secret_inside_url_wins_and_url_is_trimmed() {
     let t = format!(

@@ -341,9 +341,16 @@ pub(super) fn generic_name_ok(name: &str) -> bool {
 }
 
 /// High-entropy, non-placeholder value of a `name = value` assignment.
+/// The longest value of a generic assignment (`token = "…"`) taken for a secret; a
+/// longer one is prose or data.
+const GENERIC_VALUE_MAX_CHARS: usize = 500;
+
 pub(super) fn generic_value_ok(v: &str) -> bool {
     let n = v.chars().count();
-    if !(8..=500).contains(&n) || v.chars().any(char::is_whitespace) || is_placeholder(v) {
+    if !(8..=GENERIC_VALUE_MAX_CHARS).contains(&n)
+        || v.chars().any(char::is_whitespace)
+        || is_placeholder(v)
+    {
         return false;
     }
     if v.contains("://") || v.starts_with(['/', '~']) || v.starts_with("./") || v.starts_with(".\\")
