@@ -1028,6 +1028,16 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("generic-secret", text, &t));
     }
+    // passwords with spaces, quoted on a command line
+    for i in 0..3 {
+        let t = format!("{} {}", r.s(7, ALNUM), r.s(6 + i, ALNUM));
+        let text = match i {
+            0 => format!("sshpass -p '{t}' ssh ops@bastion"),
+            1 => format!("mysql -u root -p\"{t}\" orders"),
+            _ => format!("net user svc_sql \"{t}\" /add"),
+        };
+        v.push(pos("generic-secret", text, &t));
+    }
     // passwords given to admin tools on their command line
     for i in 0..3 {
         let t = format!("{}#{}", r.s(7, ALNUM), r.s(4 + i, ALNUM));

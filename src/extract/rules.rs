@@ -243,7 +243,8 @@ impl Rules {
                 }
             }
             Post::Url | Post::Plain | Post::Lower | Post::TrimPunct => {
-                if let Some(m) = caps.get(rule.group) {
+                // the group, or the first later one that took part (`quoted_or!`)
+                if let Some(m) = caps.iter().skip(rule.group).flatten().next() {
                     self.apply_span(rule, text, m.start(), m.end(), out);
                 }
             }

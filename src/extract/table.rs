@@ -38,6 +38,8 @@ pub(super) struct Def {
     pub class: ArtifactClass,
     pub prio: u8,
     pub pattern: &'static str,
+    /// The value's capture group (0: the whole match); when it took no part in the
+    /// match, the first later one that did (see `quoted_or!`).
     pub group: usize,
     pub edge: Edge,
     pub check: fn(&str) -> bool,
@@ -55,6 +57,30 @@ pub(super) const GUID: &str =
 macro_rules! xml_secret_name {
     () => {
         r"(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)"
+    };
+}
+
+/// A password on a command line written `"…"`, `'…'` or bare (`$bare`, after a quote
+/// left unclosed), each after `$lead` (a user name and its separator, say, inside the
+/// same quotes; no group, no quote): three groups, the value in the one that took part.
+/// A quoted password is taken whole, spaces and all; before, `-p 'two words'` was found
+/// as `two`.
+macro_rules! quoted_or {
+    ($bare:literal) => {
+        quoted_or!("", $bare)
+    };
+    ($lead:literal, $bare:literal) => {
+        concat!(
+            r#"(?:""#,
+            $lead,
+            r#"([^"\r\n]+)"|'"#,
+            $lead,
+            r#"([^'\r\n]+)'|["']?"#,
+            $lead,
+            "(",
+            $bare,
+            "))"
+        )
     };
 }
 
@@ -698,63 +724,99 @@ pub(super) fn defs() -> Vec<Def> {
         password(
             // A password given to curl: `curl -u user:password`, `--user=user:password`
             // (`docker run -u app:app` names a user and a group).
-            r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)["']?[^ \t\r\n:"'@]{1,64}:([^ \t\r\n"']+)"#,
+            concat!(
+                r#"(?i)curl(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)(?:[ \t]+|=)"#,
+                quoted_or!(r#"[^ \t\r\n:"'@]+:"#, r#"[^ \t\r\n"']+"#)
+            ),
             &["curl"],
         ),
         password(
             // `docker login -u user -p password registry` and its kin, and Azure's CLI
             // (`az login --service-principal -u APP -p SECRET`).
-            r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)["']?([^ \t\r\n"']+)"#,
+            concat!(
+                r#"(?i)(?:docker|podman|buildah|skopeo|nerdctl|helm(?:[ \t]+registry)?|oras|(?-u:\b)az)[ \t]+login(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#)
+            ),
             &["login"],
         ),
         password(
             // `mysql -u root -pPASSWORD` (a password written against `-p`; `-p` alone asks).
-            r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p([^ \t\r\n"']+)"#,
+            concat!(
+                r#"(?:mysql|mysqldump|mysqladmin|mariadb)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#)
+            ),
             &["sql", "mariadb"],
         ),
         password(
             // `sshpass -p 'password' ssh …`
-            r#"sshpass[ \t]+-p[ \t]*["']?([^ \t\r\n"']+)"#,
+            concat!(r#"sshpass[ \t]+-p[ \t]*"#, quoted_or!(r#"[^ \t\r\n"']+"#)),
             &["sshpass"],
         ),
         password(
             // Windows `net use \\host\share PASSWORD /user:DOMAIN\name` (the password is the first
             // word that is not a switch; `*` asks) and `net user NAME PASSWORD /add`: the
             // word must end the line or come before a switch, as commands are quoted.
-            r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+["']?([^/* \t\r\n"'][^ \t\r\n"']*)["']?(?:[ \t]+/|[ \t]*\r?$)"#,
+            concat!(
+                r#"(?im)(?-u:\b)net[ \t]+(?:use(?:[ \t]+(?:[A-Za-z]:|\*))?[ \t]+\\\\[^ \t\r\n]+(?:[ \t]+/[^ \t\r\n]+)*?|user[ \t]+["']?[^/ \t\r\n"']+["']?)[ \t]+"#,
+                quoted_or!(r#"[^/* \t\r\n"'][^ \t\r\n"']*"#),
+                r#"["']?(?:[ \t]+/|[ \t]*\r?$)"#
+            ),
             &["net use"],
         ),
         password(
             // Samba's clients: `smbclient //host/share -U user%password`.
-            r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)["']?[^ \t\r\n%"']{1,64}%([^ \t\r\n"']+)"#,
+            concat!(
+                r#"(?:smbclient|rpcclient)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-U|--user)(?:[ \t]+|=)"#,
+                quoted_or!(r#"[^ \t\r\n%"']+%"#, r#"[^ \t\r\n"']+"#)
+            ),
             &["client"],
         ),
         password(
             // RDP clients: `xfreerdp /u:admin /p:password /v:host`, `rdesktop -u admin -p password`
             // (`-p -` reads it from the input).
-            r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
+            concat!(
+                r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
             &["freerdp", "rdesktop"],
         ),
         password(
             // SQL Server's `sqlcmd -S host -U sa -P password` and Sysinternals' `psexec \\host
             // -u admin -p password`.
-            r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
+            concat!(
+                r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
             &["sql", "exec"],
         ),
         password(
             // OpenLDAP's tools: `ldapsearch -D cn=admin -w password` (`-W` asks).
-            r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
+            concat!(
+                r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
             &["ldap"],
         ),
         password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
-            r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)["']?([^- \t\r\n"'][^ \t\r\n"']*)"#,
+            concat!(
+                r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
             &["redis-cli", "mongo"],
         ),
         password(
             // OpenSSL's `-passin pass:password` (also `-passout`, `-pass`, `-password`) and Java's
             // `keytool -storepass password -keypass password` (`:env` and `:file` name a place).
-            r#"(?:-pass(?:in|out|word)?[ \t]+["']?pass:|-(?:src|dest|new)?(?:store|key)pass[ \t]+["']?)([^ \t\r\n"']+)"#,
+            concat!(
+                r#"(?:-pass(?:in|out|word)?[ \t]+(?:"#,
+                quoted_or!("pass:", r#"[^ \t\r\n"']+"#),
+                "|pass:",
+                quoted_or!(r#"[^ \t\r\n"']+"#),
+                r#")|-(?:src|dest|new)?(?:store|key)pass[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#),
+                ")"
+            ),
             &["pass"],
         ),
         password(
@@ -765,7 +827,10 @@ pub(super) fn defs() -> Vec<Def> {
         password(
             // Apache's `htpasswd -b[c] FILE USER PASSWORD` and `htpasswd -nb USER PASSWORD`
             // (`-B` is bcrypt; without `b` the password is asked for).
-            r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+["']?([^ \t\r\n"'<>|;&][^ \t\r\n"']*)"#,
+            concat!(
+                r#"htpasswd[ \t]+(?:-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*|-[A-Zac-mo-z]*b[A-Zac-mo-z]*(?:[ \t]+-[A-Za-z]+(?:[ \t]+[0-9]+)?)*[ \t]+[^- \t\r\n][^ \t\r\n]*)[ \t]+[^- \t\r\n][^ \t\r\n]*[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n"'<>|;&][^ \t\r\n"']*"#)
+            ),
             &["pass"],
         ),
         password(
@@ -815,7 +880,10 @@ pub(super) fn defs() -> Vec<Def> {
         ),
         password(
             // A `.netrc` entry: `machine host login user password secret`.
-            r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+([^ \t\r\n]+)"#,
+            concat!(
+                r#"machine[ \t]+[^ \t\r\n]+[ \t]+login[ \t]+[^ \t\r\n]+[ \t]+password[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n]+"#)
+            ),
             &["machine"],
         ),
         d(

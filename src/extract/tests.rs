@@ -596,6 +596,71 @@ fn length_limits_are_checked_after_the_match() {
     }
 }
 
+/// A password in quotes on a command line is taken whole, spaces and all (it was cut at
+/// its first space: `-p 'two words'` kept `words` in plaintext); bare and unclosed forms
+/// are found as before.
+#[test]
+fn a_quoted_password_on_a_command_line_is_found_whole() {
+    let s = scanner();
+    let mut r = Rng::new(43);
+    for form in [
+        "sshpass -p 'PW' ssh ops@bastion",
+        "mysql -u root -p\"PW\" orders",
+        "mysqldump -uapp -p'PW' shop > shop.sql",
+        "net user svc_sql \"PW\" /add",
+        "net use Z: \\\\fs01\\finance 'PW' /user:CORP\\svc",
+        "docker login -u ci -p \"PW\" registry.acme.example",
+        "ldapsearch -x -D cn=admin -w 'PW' -b dc=corp",
+        "redis-cli -h cache01 -a \"PW\" ping",
+        "mongosh -u admin --password='PW'",
+        "xfreerdp /u:admin /p:\"PW\" /v:10.0.0.7",
+        "rdesktop -u administrator -p 'PW' 10.1.1.5",
+        "sqlcmd -S db01 -U sa -P \"PW\" -Q \"select 1\"",
+        "psexec \\\\web02 -u CORP\\svc -p 'PW' cmd.exe",
+        "htpasswd -b /etc/nginx/.htpasswd admin 'PW'",
+        "curl -u 'deploy:PW' https://ci.acme.example/api",
+        "curl --user=\"deploy:PW\" https://ci.acme.example/api",
+        "smbclient //fs01/finance -U 'CORP\\svc%PW'",
+        "openssl pkcs12 -in svc.p12 -passin 'pass:PW' -nokeys",
+        "openssl rsa -in svc.key -passout pass:\"PW\" -aes256",
+        "keytool -list -keystore svc.jks -storepass \"PW\"",
+        "machine api.acme.example login deploy password \"PW\"",
+    ] {
+        let pw = format!("{} {} {}!", r.s(6, ALNUM), r.s(5, ALNUM), r.s(4, ALNUM));
+        let text = form.replace("PW", &pw);
+        let fs = s.scan(&text);
+        assert_eq!(
+            values(&fs, "generic-secret"),
+            [pw.as_str()],
+            "{text}: {fs:?}"
+        );
+        let red = redact(&text, &fs);
+        for word in pw.split(' ') {
+            assert!(!red.contains(word), "{red} shows {word}");
+        }
+    }
+    for text in [
+        "sshpass -p \"your password here\" ssh ops@bastion",
+        "mysql -u root -p'Your DB password' orders",
+    ] {
+        let fs = s.scan(text);
+        assert!(values(&fs, "generic-secret").is_empty(), "{text}: {fs:?}");
+    }
+    for text in [
+        "sshpass -p \"Zq8vLm2Rt5 ssh ops@bastion",
+        "curl -u 'deploy:Zq8vLm2Rt5 https://ci.acme.example",
+        "redis-cli -a 'Zq8vLm2Rt5 ping",
+        "mysql -u root -pZq8vLm2Rt5 orders",
+    ] {
+        let fs = s.scan(text);
+        assert_eq!(
+            values(&fs, "generic-secret"),
+            ["Zq8vLm2Rt5"],
+            "{text}: {fs:?}"
+        );
+    }
+}
+
 #[test]
 fn secret_inside_url_wins_and_url_is_trimmed() {
     let t = format!(

@@ -79,6 +79,11 @@ const PLACEHOLDER_MARKERS: &[&str] = &[
     "abcdefgh",
     "qwerty",
     "0000000",
+    // prose in quotes on a command line (`sshpass -p "your password here"`); no token
+    // holds a space, so a capital is safe here
+    "your ",
+    "Your ",
+    " here",
 ];
 
 /// The markers in lower and in upper case, searched for at once: every candidate value
