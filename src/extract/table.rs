@@ -820,8 +820,10 @@ pub(super) fn defs() -> Vec<Def> {
             &["pass"],
         ),
         password(
-            // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one).
-            r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/([^@/ \t\r\n"']+)"#,
+            // Oracle's `sqlplus user/password@db` (`sqlplus / as sysdba` names no one), and
+            // `user/"p@ss word"@db`, Oracle's quotes for a password with `@` or spaces (the
+            // shell's `\"` kept).
+            r#"(?:sqlplus|SQLPLUS)(?:[ \t]+-[A-Za-z]+)*[ \t]+["']?[A-Za-z0-9_$#]{1,30}/(?:\\?"([^"\\\r\n]+)\\?"|([^@/ \t\r\n"']+))"#,
             &["sql"],
         ),
         password(

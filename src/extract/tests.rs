@@ -625,6 +625,9 @@ fn a_quoted_password_on_a_command_line_is_found_whole() {
         "openssl rsa -in svc.key -passout pass:\"PW\" -aes256",
         "keytool -list -keystore svc.jks -storepass \"PW\"",
         "machine api.acme.example login deploy password \"PW\"",
+        "sqlplus scott/\"PW\"@orcl",
+        "sqlplus -s 'app/\"PW\"@db01:1521/sales'",
+        "sqlplus system/\\\"PW\\\"@prod",
     ] {
         let pw = format!("{} {} {}!", r.s(6, ALNUM), r.s(5, ALNUM), r.s(4, ALNUM));
         let text = form.replace("PW", &pw);
@@ -639,6 +642,9 @@ fn a_quoted_password_on_a_command_line_is_found_whole() {
             assert!(!red.contains(word), "{red} shows {word}");
         }
     }
+    // Oracle's quotes let a password hold `@`, which otherwise ends it
+    let fs = s.scan("sqlplus scott/\"Tg7@kq w2Lm\"@orcl");
+    assert_eq!(values(&fs, "generic-secret"), ["Tg7@kq w2Lm"], "{fs:?}");
     for text in [
         "sshpass -p \"your password here\" ssh ops@bastion",
         "mysql -u root -p'Your DB password' orders",
