@@ -1072,6 +1072,12 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("generic-secret", text, &t));
         let text = match i {
+            0 => format!("ldappasswd -x -D cn=admin,dc=corp -w \"$BIND\" -s {t} uid=svc,dc=corp"),
+            1 => format!("RUN echo 'root:{t}' | chpasswd"),
+            _ => format!("echo \"{t}\" | docker login -u ci --password-stdin reg.acme.example"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
             0 => format!("redis-cli -h cache01 -a {t} ping"),
             1 => {
                 format!("mongosh \"mongodb://db01\" -u admin -p {t} --authenticationDatabase admin")

@@ -798,6 +798,28 @@ pub(super) fn defs() -> Vec<Def> {
             &["ldap"],
         ),
         password(
+            // `ldappasswd -s NEWPASSWORD` (the password it sets) and `-a OLDPASSWORD`
+            // (`-S` and `-A` ask).
+            concat!(
+                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-[as][ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            &["ldap"],
+        ),
+        password(
+            // A password echoed into a command that reads it: `echo 'root:PASSWORD' |
+            // chpasswd` (in many a Dockerfile), `echo PASSWORD | passwd --stdin user`,
+            // `echo PASSWORD | docker login -u ci --password-stdin`.
+            concat!(
+                r#"echo[ \t]+(?:-[ne]+[ \t]+)?(?:"#,
+                quoted_or!(r#"[^ \t\r\n:"'|]+:"#, r#"[^ \t\r\n"'|]+"#),
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd|"#,
+                quoted_or!(r#"[^- \t\r\n"'|][^ \t\r\n"'|]*"#),
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin))"#
+            ),
+            &["pass"],
+        ),
+        password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
             concat!(
                 r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)"#,

@@ -272,7 +272,8 @@ pub(super) fn url_password_ok(v: &str) -> bool {
         "changeit",
     ];
     let port_like = v.len() <= 5 && v.bytes().all(|b| b.is_ascii_digit());
-    let reference = v.starts_with(['$', '%']);
+    // `$VAR`, `%VAR%`, and a template's `{password}`
+    let reference = v.starts_with(['$', '%']) || (v.starts_with('{') && v.ends_with('}'));
     !(is_placeholder(v) || BAD.contains(&lower.as_str()) || reference || port_like)
 }
 
