@@ -1078,6 +1078,26 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("generic-secret", text, &t));
         let text = match i {
+            0 => format!("ipmitool -I lanplus -H 10.0.0.9 -U ADMIN -P {t} power status"),
+            1 => format!("mosquitto_pub -h mq.acme.example -u iot -P '{t}' -t site/1 -m on"),
+            _ => format!("rabbitmqctl add_user svc_orders {t}"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("echo {t} | sudo -S systemctl restart app"),
+            1 => format!("sudo -S <<< \"{t}\" apt-get update"),
+            _ => format!("mysqladmin -u root password '{t}'"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("influx -username admin -password {t} -execute 'show databases'"),
+            1 => format!(
+                "Invoke-Sqlcmd -ServerInstance db01 -Username sa -Password '{t}' -Query 'select 1'"
+            ),
+            _ => format!("./deploy.sh --client-secret {t} --tenant acme"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
             0 => format!("redis-cli -h cache01 -a {t} ping"),
             1 => {
                 format!("mongosh \"mongodb://db01\" -u admin -p {t} --authenticationDatabase admin")

@@ -798,6 +798,32 @@ pub(super) fn defs() -> Vec<Def> {
             &["ldap"],
         ),
         password(
+            // A BMC's password to `ipmitool -P`, and an MQTT broker's to `mosquitto_pub -P`.
+            concat!(
+                r#"(?:ipmitool|mosquitto_(?:pub|sub|rr))(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-P|--pw)[ \t]+"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            &["ipmitool", "mosquitto"],
+        ),
+        password(
+            // `rabbitmqctl add_user NAME PASSWORD` (and `change_password`), `mysqladmin -u
+            // root password PASSWORD`.
+            concat!(
+                r#"(?:rabbitmqctl(?:[ \t]+-[^ \t\r\n]+)*[ \t]+(?:add_user|change_password)[ \t]+["']?[^ \t\r\n"']+["']?|mysqladmin(?:[ \t]+[^ \t\r\n]+)*?[ \t]+password)[ \t]+"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            &["rabbitmq", "sql"],
+        ),
+        password(
+            // A password given to `sudo -S` in a here-string: `sudo -S <<< PASSWORD …` (and
+            // echoed into it: the rule below).
+            concat!(
+                r#"sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S[A-Za-z]*[ \t]*<<<[ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'|][^ \t\r\n"'|]*"#)
+            ),
+            &["sudo"],
+        ),
+        password(
             // `ldappasswd -s NEWPASSWORD` (the password it sets) and `-a OLDPASSWORD`
             // (`-S` and `-A` ask).
             concat!(
@@ -809,15 +835,15 @@ pub(super) fn defs() -> Vec<Def> {
         password(
             // A password echoed into a command that reads it: `echo 'root:PASSWORD' |
             // chpasswd` (in many a Dockerfile), `echo PASSWORD | passwd --stdin user`,
-            // `echo PASSWORD | docker login -u ci --password-stdin`.
+            // `echo PASSWORD | docker login -u ci --password-stdin`, `echo PASSWORD | sudo -S`.
             concat!(
-                r#"echo[ \t]+(?:-[ne]+[ \t]+)?(?:"#,
+                r#"(?m)echo[ \t]+(?:-[ne]+[ \t]+)?(?:"#,
                 quoted_or!(r#"[^ \t\r\n:"'|]+:"#, r#"[^ \t\r\n"'|]+"#),
                 r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd|"#,
                 quoted_or!(r#"[^- \t\r\n"'|][^ \t\r\n"'|]*"#),
-                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin))"#
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S(?:[ \t]|\r?$)|(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin)))"#
             ),
-            &["pass"],
+            &["pass", "sudo"],
         ),
         password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
@@ -900,6 +926,24 @@ pub(super) fn defs() -> Vec<Def> {
                 "private",
                 "credential",
             ],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // Any tool's `--password VALUE`, `-Password 'VALUE'` (PowerShell), `--db-password
+            // VALUE`, `--token VALUE`, `--client-secret VALUE` (the `=` form is the generic
+            // rule's; a bare `--secret` is BuildKit's `id=…,src=…`, no secret): checked as a
+            // generic value, since prose writes "pass --password flag" too.
+            concat!(
+                r#"(?m)(?:^|[ \t])--?(?i:(?:[a-z]+[-_])?(?:password|passwd|pwd|token)|[a-z]+[-_]secret)[ \t]+"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &["pass", "pwd", "secret", "token"],
             Post::Plain,
         ),
         password(
