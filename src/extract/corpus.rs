@@ -391,6 +391,8 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("generic-secret", "pass the --password flag, or set --token yourself"),
         neg("generic-secret", "--password \"$DB_PASSWORD\" --token $(cat /run/token)"),
         neg("generic-secret", "influx -password prompt_me_later"),
+        neg("generic-secret", "deploy --password {db_password_value} --user {user}"),
+        neg("generic-secret", "echo y | sudo -S apt-get install -y jq"),
         neg("generic-secret", "docker build --secret id=npmrc,src=$HOME/.npmrc -t web ."),
         neg("generic-secret", "echo done | tee log; passwd --help"),
         neg("generic-secret", "mongosh -u admin -p"),

@@ -253,6 +253,11 @@ pub(super) fn bearer_loose_ok(v: &str) -> bool {
         && v.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
+/// A template's field standing for a value: `{password}`, `{0}`.
+fn is_template_field(v: &str) -> bool {
+    v.starts_with('{') && v.ends_with('}')
+}
+
 pub(super) fn url_password_ok(v: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     const BAD: &[&str] = &[
@@ -270,10 +275,15 @@ pub(super) fn url_password_ok(v: &str) -> bool {
         "test",
         // Java's trust store ships with it.
         "changeit",
+        // an answer piped to a prompt (`echo y | sudo -S …`)
+        "y",
+        "yes",
+        "n",
+        "no",
     ];
     let port_like = v.len() <= 5 && v.bytes().all(|b| b.is_ascii_digit());
     // `$VAR`, `%VAR%`, and a template's `{password}`
-    let reference = v.starts_with(['$', '%']) || (v.starts_with('{') && v.ends_with('}'));
+    let reference = v.starts_with(['$', '%']) || is_template_field(v);
     !(is_placeholder(v) || BAD.contains(&lower.as_str()) || reference || port_like)
 }
 
@@ -368,7 +378,10 @@ pub(super) fn generic_value_ok(v: &str) -> bool {
         s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"_{}().".contains(&c))
     };
-    if (v.starts_with(['$', '@']) && ident(&v[1..])) || (v.starts_with('%') && v.ends_with('%')) {
+    if (v.starts_with(['$', '@']) && ident(&v[1..]))
+        || (v.starts_with('%') && v.ends_with('%'))
+        || is_template_field(v)
+    {
         return false;
     }
     let b = v.as_bytes();
