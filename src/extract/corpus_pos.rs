@@ -1084,6 +1084,22 @@ pub(super) fn positives() -> Vec<Pos> {
         };
         v.push(pos("generic-secret", text, &t));
         let text = match i {
+            0 => format!("lftp -u deploy,{t} sftp://files.acme.example"),
+            1 => {
+                format!("schtasks /create /tn backup /tr b.cmd /sc daily /ru CORP\\svc /rp \"{t}\"")
+            }
+            _ => format!("winrs -r:web01 -u:CORP\\svc -p:{t} ipconfig"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("snmpwalk -v3 -u mon -l authNoPriv -a SHA -A {t} 10.0.0.1"),
+            1 => format!(
+                "snmpget -v3 -l authPriv -u mon -a SHA -A \"$SNMP_AUTH\" -x AES -X '{t}' sw01 sysName.0"
+            ),
+            _ => format!("vncpasswd -f <<< {t} > ~/.vnc/passwd"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
             0 => format!("echo {t} | sudo -S systemctl restart app"),
             1 => format!("sudo -S <<< \"{t}\" apt-get update"),
             _ => format!("mysqladmin -u root password '{t}'"),

@@ -84,6 +84,17 @@ macro_rules! quoted_or {
     };
 }
 
+/// An SNMPv3 tool's command line up to its `-$flag` switch.
+macro_rules! snmp_flag {
+    ($flag:literal) => {
+        concat!(
+            r#"snmp(?:walk|get|getnext|set|bulkwalk|bulkget|trap|inform|table|status|df|netstat)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-"#,
+            $flag,
+            r#"[ \t]*"#
+        )
+    };
+}
+
 pub(super) fn defs() -> Vec<Def> {
     let d =
         |kind, class, prio, pattern, group, edge, check: fn(&str) -> bool, triggers, post| Def {
@@ -824,10 +835,43 @@ pub(super) fn defs() -> Vec<Def> {
             &["sudo"],
         ),
         password(
-            // `ldappasswd -s NEWPASSWORD` (the password it sets) and `-a OLDPASSWORD`
-            // (`-S` and `-A` ask).
+            // `lftp -u user,PASSWORD`, Windows' `schtasks … /ru USER /rp PASSWORD` (and `/u
+            // USER /p PASSWORD` for a remote host; `*` asks), `winrs -u:USER -p:PASSWORD`,
+            // SNMPv3's `-A AUTHPASS` (`-X PRIVPASS`: the next rule; a match ends at its
+            // value, so a command's second password needs a rule of its own),
+            // `vncpasswd -f <<< PASSWORD`.
             concat!(
-                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-[as][ \t]*"#,
+                r#"(?:lftp(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-u|--user)[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n,"']+,"#, r#"[^ \t\r\n"']+"#),
+                r#"|(?i:schtasks)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+/(?i:rp|p)[ \t]+"#,
+                quoted_or!(r#"[^/* \t\r\n"'][^ \t\r\n"']*"#),
+                r#"|(?i:winrs)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+[-/](?i:p|password):"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#),
+                concat!("|", snmp_flag!("A")),
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#),
+                r#"|vncpasswd[ \t]+-f[ \t]*<<<[ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#),
+                ")"
+            ),
+            &["lftp", "schtasks", "winrs", "snmp", "pass"],
+        ),
+        password(
+            // SNMPv3's privacy password, `-X PRIVPASS`, after or without `-A`.
+            concat!(snmp_flag!("X"), quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)),
+            &["snmp"],
+        ),
+        password(
+            // `ldappasswd -s NEWPASSWORD` (the password it sets; `-S` asks) and, in a rule
+            // of its own as the same command may hold both, `-a OLDPASSWORD` (`-A` asks).
+            concat!(
+                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-s[ \t]*"#,
+                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            &["ldap"],
+        ),
+        password(
+            concat!(
+                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-a[ \t]*"#,
                 quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
             ),
             &["ldap"],

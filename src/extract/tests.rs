@@ -646,6 +646,16 @@ fn a_quoted_password_on_a_command_line_is_found_whole() {
             assert!(!red.contains(word), "{red} shows {word}");
         }
     }
+    // a command holding two passwords gives both
+    for text in [
+        "snmpwalk -v3 -u mon -l authPriv -a SHA -A Zq8vLm2Rt5 -x AES -X 'Wp3nKd8Ls1' 10.0.0.1",
+        "ldappasswd -x -D cn=admin -W -a Zq8vLm2Rt5 -s Wp3nKd8Ls1 uid=svc,dc=corp",
+    ] {
+        let fs = s.scan(text);
+        let mut got = values(&fs, "generic-secret");
+        got.sort();
+        assert_eq!(got, ["Wp3nKd8Ls1", "Zq8vLm2Rt5"], "{text}: {fs:?}");
+    }
     // Oracle's quotes let a password hold `@`, which otherwise ends it
     let fs = s.scan("sqlplus scott/\"Tg7@kq w2Lm\"@orcl");
     assert_eq!(values(&fs, "generic-secret"), ["Tg7@kq w2Lm"], "{fs:?}");
