@@ -988,6 +988,79 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("the release bot still uses {t}"),
         };
         v.push(pos("heroku-api-key", text, &t));
+        let t = format!("{}_{}", "gsk", r.s(52, ALNUM));
+        let text = match i {
+            0 => format!("GROQ_API_KEY={t}"),
+            1 => format!("client = Groq(api_key=\"{t}\")"),
+            _ => format!("the eval job calls the model with {t}"),
+        };
+        v.push(pos("groq-api-key", text, &t));
+        let t = format!("{}-{}", "pplx", r.s(48, ALNUM));
+        let text = match i {
+            0 => format!("PERPLEXITY_API_KEY={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the research bot posts with {t}"),
+        };
+        v.push(pos("perplexity-api-key", text, &t));
+        let t = format!("{}_{}{}", "ntn", r.s(11, DIGITS), r.s(35, ALNUM));
+        let text = match i {
+            0 => format!("NOTION_TOKEN={t}"),
+            1 => format!("const notion = new Client({{ auth: \"{t}\" }})"),
+            _ => format!("the wiki sync integration uses {t}"),
+        };
+        v.push(pos("notion-token", text, &t));
+        let t = if i == 0 {
+            format!("{}_{}", "fo1", r.s(43, B64URL))
+        } else {
+            format!("{}_{}", "fm2", r.s(120 + i, B64))
+        };
+        let text = match i {
+            0 => format!("FLY_API_TOKEN={t}"),
+            1 => format!("Authorization: FlyV1 {t}"),
+            _ => format!("flyctl deploy ran with {t}"),
+        };
+        v.push(pos("flyio-token", text, &t));
+        let t = format!("{}~{}", "sha256", r.s(43, B64URL));
+        let text = match i {
+            0 => format!("oc login --token={t} --server=https://api.ocp.acme.example:6443"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the pipeline service account token is {t}"),
+        };
+        v.push(pos("openshift-token", text, &t));
+        let t = format!("{}.{}.{}", "dt0c01", r.s(24, UPNUM), r.s(64, ALNUM));
+        let text = match i {
+            0 => format!("DT_API_TOKEN={t}"),
+            1 => format!("Authorization: Api-Token {t}"),
+            _ => format!("the OneAgent installer was given {t}"),
+        };
+        v.push(pos("dynatrace-token", text, &t));
+        let t = format!("{}_{}", "pnu", r.s(36, ALNUM));
+        let text = match i {
+            0 => format!("PREFECT_API_KEY={t}"),
+            1 => format!("prefect cloud login -k {t}"),
+            _ => format!("the flow runner authenticates with {t}"),
+        };
+        v.push(pos("prefect-token", text, &t));
+        let t = format!("{}{}", "ABSK", r.s(120 + 20 * i, B64));
+        let text = match i {
+            0 => format!("AWS_BEARER_TOKEN_BEDROCK={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the chatbot calls Bedrock with {t}"),
+        };
+        v.push(pos("aws-bedrock-api-key", text, &t));
+        let t = format!(
+            "{}.{}.{}.{}",
+            if i == 1 { "sat" } else { "pat" },
+            r.s(22, B64URL),
+            r.s(24, ALNUM),
+            r.s(20, ALNUM)
+        );
+        let text = match i {
+            0 => format!("HARNESS_API_KEY={t}"),
+            1 => format!("x-api-key: {t}"),
+            _ => format!("the deploy pipeline token is {t}"),
+        };
+        v.push(pos("harness-token", text, &t));
     }
     // more passwords in commands and files
     for i in 0..3 {

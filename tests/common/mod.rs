@@ -392,6 +392,24 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             format!("{}{}", "whsec_", r.s(32, ALNUM)),
         ),
         ("heroku-api-key", format!("{}{}", "HRKU-AA", r.s(58, ALNUM))),
+        ("groq-api-key", format!("{}{}", "gsk_", r.s(52, ALNUM))),
+        ("perplexity-api-key", format!("{}{}", "pplx-", r.s(48, ALNUM))),
+        (
+            "notion-token",
+            format!("{}{}{}", "ntn_", r.s(11, "0123456789"), r.s(35, ALNUM)),
+        ),
+        ("flyio-token", format!("{}{}", "fm2_", r.s(140, B64))),
+        ("openshift-token", format!("{}{}", "sha256~", r.s(43, ALNUM))),
+        (
+            "dynatrace-token",
+            format!("{}{}.{}", "dt0c01.", r.s(24, ALNUM), r.s(64, ALNUM)),
+        ),
+        ("prefect-token", format!("{}{}", "pnu_", r.s(36, ALNUM))),
+        ("aws-bedrock-api-key", format!("{}{}", "ABSK", r.s(132, B64))),
+        (
+            "harness-token",
+            format!("{}{}.{}.{}", "pat.", r.s(22, ALNUM), r.s(24, ALNUM), r.s(20, ALNUM)),
+        ),
         (
             "private-key",
             base64::Engine::encode(
