@@ -1061,6 +1061,41 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("the deploy pipeline token is {t}"),
         };
         v.push(pos("harness-token", text, &t));
+        let t = format!("{}_{}", ["squ", "sqp", "sqa"][i], r.s(40, HEX));
+        let text = match i {
+            0 => format!("SONAR_TOKEN={t}"),
+            1 => format!("mvn sonar:sonar -Dsonar.token={t}"),
+            _ => format!("the scanner step authenticates with {t}"),
+        };
+        v.push(pos("sonarqube-token", text, &t));
+        let t = format!("{}_{}", "bkua", r.s(40, HEX));
+        let text = match i {
+            0 => format!("BUILDKITE_API_TOKEN={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the release script calls Buildkite with {t}"),
+        };
+        v.push(pos("buildkite-token", text, &t));
+        let t = format!("{}_{}", "sbp", r.s(40, HEX));
+        let text = match i {
+            0 => format!("SUPABASE_ACCESS_TOKEN={t}"),
+            1 => format!("supabase login --token {t}"),
+            _ => format!("the migration job links the project with {t}"),
+        };
+        v.push(pos("supabase-token", text, &t));
+        let t = format!("{}-{}", "xai", r.s(80, ALNUM));
+        let text = match i {
+            0 => format!("XAI_API_KEY={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the summariser calls Grok with {t}"),
+        };
+        v.push(pos("xai-api-key", text, &t));
+        let t = format!("{}_{}", "r8", r.s(37, ALNUM));
+        let text = match i {
+            0 => format!("REPLICATE_API_TOKEN={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the image job runs models with {t}"),
+        };
+        v.push(pos("replicate-token", text, &t));
     }
     // more passwords in commands and files
     for i in 0..3 {

@@ -405,6 +405,11 @@ pub fn planted(seed: u64) -> Vec<Planted> {
             format!("{}{}.{}", "dt0c01.", r.s(24, ALNUM), r.s(64, ALNUM)),
         ),
         ("prefect-token", format!("{}{}", "pnu_", r.s(36, ALNUM))),
+        ("sonarqube-token", format!("{}{}", "sqp_", r.s(40, HEX))),
+        ("buildkite-token", format!("{}{}", "bkua_", r.s(40, HEX))),
+        ("supabase-token", format!("{}{}", "sbp_", r.s(40, HEX))),
+        ("xai-api-key", format!("{}{}", "xai-", r.s(80, ALNUM))),
+        ("replicate-token", format!("{}{}", "r8_", r.s(37, ALNUM))),
         ("aws-bedrock-api-key", format!("{}{}", "ABSK", r.s(132, B64))),
         (
             "harness-token",
