@@ -64,8 +64,12 @@ macro_rules! xml_secret_name {
 /// left unclosed), each after `$lead` (a user name and its separator, say, inside the
 /// same quotes; no group, no quote): three groups, the value in the one that took part.
 /// A quoted password is taken whole, spaces and all; before, `-p 'two words'` was found
-/// as `two`.
+/// as `two`. Without arguments: a switch's value, which bare cannot start with `-` (that
+/// is the next switch).
 macro_rules! quoted_or {
+    () => {
+        quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+    };
     ($bare:literal) => {
         quoted_or!("", $bare)
     };
@@ -84,14 +88,23 @@ macro_rules! quoted_or {
     };
 }
 
-/// An SNMPv3 tool's command line up to its `-$flag` switch.
-macro_rules! snmp_flag {
-    ($flag:literal) => {
+/// A command line of `$tool` up to its first `-$flag` switch (the words between are
+/// its other switches and arguments).
+macro_rules! switch {
+    ($tool:expr, $flag:literal) => {
         concat!(
-            r#"snmp(?:walk|get|getnext|set|bulkwalk|bulkget|trap|inform|table|status|df|netstat)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-"#,
+            $tool,
+            r#"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-"#,
             $flag,
             r#"[ \t]*"#
         )
+    };
+}
+
+/// SNMPv3's tools, which take two passwords (`-A`, `-X`).
+macro_rules! snmp_tools {
+    () => {
+        "snmp(?:walk|get|getnext|set|bulkwalk|bulkget|trap|inform|table|status|df|netstat)"
     };
 }
 
@@ -941,7 +954,7 @@ pub(super) fn defs() -> Vec<Def> {
             // (`-p -` reads it from the input).
             concat!(
                 r#"(?i)(?:freerdp[ \t]+(?:[^ \t\r\n]+[ \t]+)*?[/-]p:|rdesktop[ \t]+(?:[^ \t\r\n]+[ \t]+)*?-p[ \t]*)"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["freerdp", "rdesktop"],
         ),
@@ -950,7 +963,7 @@ pub(super) fn defs() -> Vec<Def> {
             // -u admin -p password`.
             concat!(
                 r#"(?:(?:sqlcmd|SQLCMD)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P|(?:psexec|PsExec|PSEXEC|paexec|PAExec)(?:64)?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p[ \t])[ \t]*"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["sql", "exec"],
         ),
@@ -958,7 +971,7 @@ pub(super) fn defs() -> Vec<Def> {
             // OpenLDAP's tools: `ldapsearch -D cn=admin -w password` (`-W` asks).
             concat!(
                 r#"ldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop|url)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-w[ \t]*"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["ldap"],
         ),
@@ -966,7 +979,7 @@ pub(super) fn defs() -> Vec<Def> {
             // A BMC's password to `ipmitool -P`, and an MQTT broker's to `mosquitto_pub -P`.
             concat!(
                 r#"(?:ipmitool|mosquitto_(?:pub|sub|rr))(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-P|--pw)[ \t]+"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["ipmitool", "mosquitto"],
         ),
@@ -975,7 +988,7 @@ pub(super) fn defs() -> Vec<Def> {
             // root password PASSWORD`.
             concat!(
                 r#"(?:rabbitmqctl(?:[ \t]+-[^ \t\r\n]+)*[ \t]+(?:add_user|change_password)[ \t]+["']?[^ \t\r\n"']+["']?|mysqladmin(?:[ \t]+[^ \t\r\n]+)*?[ \t]+password)[ \t]+"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["rabbitmq", "sql"],
         ),
@@ -1001,35 +1014,26 @@ pub(super) fn defs() -> Vec<Def> {
                 quoted_or!(r#"[^/* \t\r\n"'][^ \t\r\n"']*"#),
                 r#"|(?i:winrs)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+[-/](?i:p|password):"#,
                 quoted_or!(r#"[^ \t\r\n"']+"#),
-                concat!("|", snmp_flag!("A")),
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#),
+                concat!("|", switch!(snmp_tools!(), "A")),
+                quoted_or!(),
                 r#"|vncpasswd[ \t]+-f[ \t]*<<<[ \t]*"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#),
+                quoted_or!(),
                 ")"
             ),
             &["lftp", "schtasks", "winrs", "snmp", "pass"],
         ),
         password(
             // SNMPv3's privacy password, `-X PRIVPASS`, after or without `-A`.
-            concat!(snmp_flag!("X"), quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)),
+            concat!(switch!(snmp_tools!(), "X"), quoted_or!()),
             &["snmp"],
         ),
         password(
             // `ldappasswd -s NEWPASSWORD` (the password it sets; `-S` asks) and, in a rule
             // of its own as the same command may hold both, `-a OLDPASSWORD` (`-A` asks).
-            concat!(
-                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-s[ \t]*"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
-            ),
+            concat!(switch!("ldappasswd", "s"), quoted_or!()),
             &["ldap"],
         ),
-        password(
-            concat!(
-                r#"ldappasswd(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-a[ \t]*"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
-            ),
-            &["ldap"],
-        ),
+        password(concat!(switch!("ldappasswd", "a"), quoted_or!()), &["ldap"]),
         password(
             // A password echoed into a command that reads it: `echo 'root:PASSWORD' |
             // chpasswd` (in many a Dockerfile), `echo PASSWORD | passwd --stdin user`,
@@ -1047,7 +1051,7 @@ pub(super) fn defs() -> Vec<Def> {
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
             concat!(
                 r#"(?:redis-cli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-a|--pass)|mongo(?:sh|dump|restore|export|import|stat|top)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password))(?:[ \t]+|=)"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             &["redis-cli", "mongo"],
         ),
@@ -1136,7 +1140,7 @@ pub(super) fn defs() -> Vec<Def> {
             // generic value, since prose writes "pass --password flag" too.
             concat!(
                 r#"(?m)(?:^|[ \t])--?(?i:(?:[a-z]+[-_])?(?:password|passwd|pwd|token)|[a-z]+[-_]secret)[ \t]+"#,
-                quoted_or!(r#"[^- \t\r\n"'][^ \t\r\n"']*"#)
+                quoted_or!()
             ),
             1,
             Edge::Any,
