@@ -1261,6 +1261,18 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("<add key=\"ClearTextPassword\" value=\"{t}\" />"),
         };
         v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("mysql> CREATE USER 'orders'@'%' IDENTIFIED BY '{t}';"),
+            1 => format!("        - name: DB_PASSWORD\n          value: \"{t}\"\n"),
+            _ => format!("define( 'DB_PASSWORD', '{t}' );"),
+        };
+        v.push(pos("generic-secret", text, &t));
+        let text = match i {
+            0 => format!("The password for svc-backup is now {t}, please rotate it."),
+            1 => format!("echo {t} | kinit svc_backup@CORP.EXAMPLE"),
+            _ => format!("expect \"password:\" {{ send \"{t}\\r\" }}"),
+        };
+        v.push(pos("generic-secret", text, &t));
         let t = format!("hvs.{}", r.s(24 + i, ALNUM)).replace("hvs.", "s.");
         let text = match i {
             0 => format!("vault login {t}"),

@@ -44,8 +44,8 @@ pub(super) struct Def {
     pub edge: Edge,
     pub check: fn(&str) -> bool,
     /// Keywords, one of which every match holds (any ASCII case); the rule runs only on
-    /// a text holding one. None: it runs on every text. Keep all rules' keywords at
-    /// most 100 (see `rule_keywords_are_searched_with_a_dfa`).
+    /// a text holding one. None: it runs on every text. All rules' keywords are searched
+    /// at once, by a DFA (see `rule_keywords_are_searched_with_a_dfa`).
     pub triggers: &'static [&'static str],
     pub post: Post,
 }
@@ -101,6 +101,28 @@ macro_rules! switch {
     };
 }
 
+/// What names a secret in the generic rule (`DB_PASSWORD`, `apiKey`, `smtp.pass`,
+/// `dbpass`; not `bypass`), and in the rules for a name and its value written apart (`- name:
+/// DB_PASSWORD` / `value: …`, `define('DB_PASSWORD', '…')`): the name is checked by
+/// `generic_name_ok`, the value by `generic_value_ok`.
+macro_rules! generic_name {
+    () => {
+        r#"[A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?(?:db|sql|root|admin|bind|smtp|mail|ftp|ldap|ssh|proxy|vnc)?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?"#
+    };
+}
+
+/// A secret name's value after it: `"…"`, `'…'` or bare, its characters repeated
+/// `$bare` (groups 2 to 4, after the name's group 1: `Post::Generic`).
+macro_rules! generic_value {
+    ($bare:literal) => {
+        concat!(
+            r#"(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^\s"'`,;<>(){}\[\]]"#,
+            $bare,
+            "))"
+        )
+    };
+}
+
 /// SNMPv3's tools, which take two passwords (`-A`, `-X`).
 macro_rules! snmp_tools {
     () => {
@@ -134,6 +156,20 @@ pub(super) fn defs() -> Vec<Def> {
             url_password_ok,
             triggers,
             Post::Plain,
+        )
+    };
+    // A secret's name and its value (`Post::Generic`: groups 1 and 2 to 4), each checked.
+    let generic = |pattern, triggers| {
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            pattern,
+            0,
+            Edge::Any,
+            |_| true,
+            triggers,
+            Post::Generic,
         )
     };
     vec![
@@ -1037,15 +1073,26 @@ pub(super) fn defs() -> Vec<Def> {
         password(
             // A password echoed into a command that reads it: `echo 'root:PASSWORD' |
             // chpasswd` (in many a Dockerfile), `echo PASSWORD | passwd --stdin user`,
-            // `echo PASSWORD | docker login -u ci --password-stdin`, `echo PASSWORD | sudo -S`.
+            // `echo PASSWORD | docker login -u ci --password-stdin`, `echo PASSWORD | sudo -S`,
+            // `echo PASSWORD | kinit user@REALM`, `echo -e "PASSWORD\nPASSWORD" | passwd`
+            // (both lines are the value), and a secret echoed into a secret store:
+            // `echo SECRET | docker secret create NAME -`, `echo -n SECRET | gcloud secrets
+            // create NAME --data-file=-`.
             concat!(
                 r#"(?m)echo[ \t]+(?:-[ne]+[ \t]+)?(?:"#,
                 quoted_or!(r#"[^ \t\r\n:"'|]+:"#, r#"[^ \t\r\n"'|]+"#),
-                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd|"#,
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd|"([^"\\\r\n]+\\n[^"\r\n]+)"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:smb)?passwd(?:[ \t]|\r?$)|"#,
                 quoted_or!(r#"[^- \t\r\n"'|][^ \t\r\n"'|]*"#),
-                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S(?:[ \t]|\r?$)|(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin)))"#
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S(?:[ \t]|\r?$)|(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin)|kinit(?:[ \t]|\r?$)|docker[ \t]+secret create[ \t]|gcloud[ \t]+secrets (?:create|versions)[ \t]))"#
             ),
-            &["pass", "sudo"],
+            &[
+                "pass",
+                "sudo",
+                "kinit",
+                "secret create",
+                "secrets create",
+                "secrets versions",
+            ],
         ),
         password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
@@ -1086,9 +1133,106 @@ pub(super) fn defs() -> Vec<Def> {
             &["pass"],
         ),
         password(
-            // PowerShell's `ConvertTo-SecureString 'password' -AsPlainText -Force`.
-            r#"(?i)ConvertTo-SecureString(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]+)["'][^\r\n]{0,40}?-AsPlainText"#,
+            // PowerShell's `ConvertTo-SecureString 'password' -AsPlainText -Force`, and
+            // `ConvertTo-SecureString -AsPlainText [-Force] 'password'`.
+            r#"(?i)ConvertTo-SecureString(?:(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]+)["'][^\r\n]{0,40}?-AsPlainText|[ \t]+-AsPlainText(?:[ \t]+-Force)?[ \t]+(?:-String[ \t]+)?["']([^"'\r\n]+)["'])"#,
             &["securestring"],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // A database user's password in SQL: MySQL's and Oracle's `CREATE|ALTER USER …
+            // IDENTIFIED [WITH plugin] BY 'PASSWORD'` (also after `GRANT` and a database
+            // link's `CONNECT TO user`; "the issue identified by valgrind" is prose),
+            // PostgreSQL's `CREATE|ALTER USER|ROLE name … [ENCRYPTED] PASSWORD 'PASSWORD'`,
+            // MySQL's `SET PASSWORD [FOR user] = [PASSWORD(]'PASSWORD'`.
+            concat!(
+                // Bare (Oracle's), it must end the statement or come before one of its
+                // clauses: "identified by clause sets the password" is prose.
+                r#"(?im)(?-u:\b)(?:(?:(?:create|alter) user|grant|connect to)[^\r\n;]*?[ \t]identified(?:[ \t]+with[ \t]+[^ \t\r\n]+)?[ \t]+by[ \t]+(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^-:?&@ \t\r\n"';][^ \t\r\n"';]*)(?:[ \t]*(?:;|\r?$)|[ \t]+(?:account|default|temporary|quota|profile|replace|container|password|using)(?-u:\b)))"#,
+                r#"|(?:create|alter) (?:user|role)(?:[ \t]+[^ \t\r\n;]+)*?[ \t]+password[ \t]+'([^'\r\n]+)'"#,
+                r#"|set password(?:[ \t]+for[ \t]+[^ \t\r\n=;]+)?[ \t]*=[ \t]*(?:password[ \t]*\([ \t]*)?'([^'\r\n]+)')"#
+            ),
+            1,
+            Edge::Any,
+            sql_password_ok,
+            &[
+                "grant",
+                "connect to",
+                "create user",
+                "alter user",
+                "create role",
+                "alter role",
+                "set password",
+            ],
+            Post::Plain,
+        ),
+        password(
+            // A password given to an archiver or a key tool: `zip -P PASSWORD`, `unzip -P
+            // PASSWORD`, `7z a -pPASSWORD` (`-p` alone asks), `openssl enc -k PASSWORD`,
+            // `ssh-keygen -N NEWPASSPHRASE -P OLDPASSPHRASE` (`-N ""`: none).
+            concat!(
+                r#"(?:(?-u:\b)(?:zip|unzip|zipcloak)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P[ \t]+|(?-u:\b)7z[ar]?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p|openssl[ \t]+(?:enc|aes|des|bf|camellia)[^ \t\r\n]*(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-k[ \t]+|ssh-keygen(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-[NP][ \t]*)"#,
+                quoted_or!()
+            ),
+            &["zip", "7z", "openssl", "ssh-keygen"],
+        ),
+        password(
+            // A package registry's or a CI server's login: `twine upload -u __token__ -p
+            // PASSWORD`, `dotnet nuget add source URL -u USER -p PASSWORD`, `java -jar
+            // jenkins-cli.jar -auth USER:TOKEN` (`-auth @file` names a file), and MinIO's
+            // `mc alias set NAME URL ACCESSKEY SECRETKEY`.
+            concat!(
+                r#"(?:(?:twine[ \t]+upload|nuget[ \t]+(?:add|update)[ \t]+source)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)(?:[ \t]+|=)"#,
+                quoted_or!(),
+                r#"|jenkins-cli(?:\.jar)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-auth[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n:"'@]+:"#, r#"[^ \t\r\n"']+"#),
+                r#"|(?-u:\b)mc(?:\.exe)?[ \t]+(?:alias set|config host add)(?:[ \t]+[^ \t\r\n]+){3}[ \t]+"#,
+                quoted_or!(),
+                ")"
+            ),
+            &["twine", "nuget", "jenkins", "alias set", "host add"],
+        ),
+        password(
+            // A secret handed to a secret store: `az keyvault secret set … --value SECRET`,
+            // `aws secretsmanager create-secret … --secret-string SECRET`, `aws ssm
+            // put-parameter … --value SECRET`, `gh secret set NAME --body SECRET`.
+            concat!(
+                r#"(?:(?:keyvault[ \t]+secret[ \t]+set|ssm[ \t]+put-parameter)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+--value|secretsmanager[ \t]+(?:create-secret|put-secret-value|update-secret)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+--secret-string|gh[ \t]+secret set(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-b|--body))(?:[ \t]+|=)"#,
+                quoted_or!()
+            ),
+            &["keyvault", "ssm", "secretsmanager", "secret set"],
+        ),
+        password(
+            // An `expect` script's answer to a password prompt: `expect "password:" { send
+            // "PASSWORD\r" }` (on the same line or the next).
+            r#"(?i)expect[ \t]+(?:-[a-z]+[ \t]+)*["{][^"}\r\n]*(?:assword|passphrase)[^"}\r\n]*["}][ \t]*\{?[ \t]*(?:\r?\n[ \t]*)?send[ \t]+(?:--[ \t]+)?"([^"\r\n]+?)(?:\\r|\\n)?""#,
+            &["expect"],
+        ),
+        password(
+            // A password passed to a login call in code: `smtp.login('user', 'PASSWORD')`,
+            // `auth=('user', 'PASSWORD')`, `HTTPBasicAuth('user', 'PASSWORD')`,
+            // `NetworkCredential("user", "PASSWORD")`, and third to `ldap_bind($c, "dn",
+            // "PASSWORD")`, `DriverManager.getConnection(url, "user", "PASSWORD")`, `new
+            // PDO($dsn, 'user', 'PASSWORD')`, `mysqli_connect("host", "user", "PASSWORD")`.
+            r#"(?i)(?:(?:\.login|(?-u:\b)(?:HTTP(?:Basic|Digest)Auth|BasicAuth|NetworkCredential|UsernamePasswordCredentials|PasswordAuthentication|simple_bind_s)|(?-u:\b)auth ?=[ \t]*)[ \t]*\([ \t]*["'][^"'\r\n]*["'][ \t]*,[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)')|(?:ldap_bind|getConnection|mysqli?_connect|new[ \t]+mysqli|PDO)[ \t]*\([ \t]*[^,()\r\n]+,[ \t]*["'][^"'\r\n]*["'][ \t]*,[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)'))"#,
+            &[
+                ".login",
+                "basicauth",
+                "digestauth",
+                "networkcredential",
+                "passwordcredentials",
+                "passwordauthentication",
+                "simple_bind_s",
+                "auth=",
+                "auth =",
+                "ldap_bind",
+                "getconnection",
+                "_connect",
+                "mysqli",
+                "pdo",
+            ],
         ),
         d(
             "generic-secret",
@@ -1135,17 +1279,20 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             50,
             // Any tool's `--password VALUE`, `-Password 'VALUE'` (PowerShell), `--db-password
-            // VALUE`, `--token VALUE`, `--client-secret VALUE` (the `=` form is the generic
+            // VALUE`, `--token VALUE`, `--client-secret VALUE`, `--passphrase VALUE` (gpg's;
+            // not `--passphrase-file`), `--api-key VALUE`, `--secret-key VALUE` (the `=` form is the generic
             // rule's; a bare `--secret` is BuildKit's `id=…,src=…`, no secret): checked as a
             // generic value, since prose writes "pass --password flag" too.
             concat!(
-                r#"(?m)(?:^|[ \t])--?(?i:(?:[a-z]+[-_])?(?:password|passwd|pwd|token)|[a-z]+[-_]secret)[ \t]+"#,
+                r#"(?m)(?:^|[ \t])--?(?i:(?:[a-z]+[-_])?(?:password|passwd|passphrase|pwd|token|api[-_]?key|secret[-_]?key)|[a-z]+[-_]secret)[ \t]+"#,
                 quoted_or!()
             ),
             1,
             Edge::Any,
             generic_value_ok,
-            &["pass", "pwd", "secret", "token"],
+            &[
+                "pass", "pwd", "secret", "token", "api-key", "api_key", "apikey",
+            ],
             Post::Plain,
         ),
         password(
@@ -1212,10 +1359,7 @@ pub(super) fn defs() -> Vec<Def> {
             &["sig="],
             Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            50,
+        generic(
             // The name holds a keyword, or `pass` / `passphrase` as a word of its own
             // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
             // A quoted value's length is checked after the match (GENERIC_VALUE_MAX_CHARS),
@@ -1223,10 +1367,12 @@ pub(super) fn defs() -> Vec<Def> {
             // many copies of it as its bound (megabytes for three times 500). The unquoted
             // value keeps its bound: unbounded, a run of `&token=…` query parameters
             // would be scanned to its end once for each parameter.
-            r#"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^\s"'`,;<>(){}\[\]]{1,500}))"#,
-            0,
-            Edge::Any,
-            |_| true,
+            concat!(
+                r#"(?i)("#,
+                generic_name!(),
+                r#")["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+                generic_value!("{1,500}")
+            ),
             &[
                 "secret",
                 "token",
@@ -1245,7 +1391,81 @@ pub(super) fn defs() -> Vec<Def> {
                 "subscription",
                 "credential",
             ],
-            Post::Generic,
+        ),
+        generic(
+            // A secret's name and its value written apart, as a list of variables holds them:
+            // a Kubernetes container's `- name: DB_PASSWORD` / `value: …`, an ECS task's
+            // `{"name": "DB_PASSWORD", "value": "…"}`, XML's `<env name="…" value="…"/>`,
+            // CloudFormation's `ParameterKey=DBPassword,ParameterValue=…` (`valueFrom:`
+            // names a place).
+            concat!(
+                r#"(?i)(?-u:\b)(?:name|key|parameterkey)["']?[ \t]*[:=][ \t]*["']?("#,
+                generic_name!(),
+                r#")["']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*)?["']?(?:value|parametervalue)["']?[ \t]*[:=][ \t]*"#,
+                generic_value!("+")
+            ),
+            &["value"],
+        ),
+        generic(
+            // A secret's name and its value as the first two arguments, quoted, of a call
+            // that sets it: `define('DB_PASSWORD', '…')` (WordPress), `System.setProperty(
+            // "db.password", "…")`, `os.Setenv("API_TOKEN", "…")`, `putString("api_key",
+            // "…")`, `headers.add("X-Api-Key", "…")` (not any call: `neg("slack-token",
+            // "xoxb-123")` names a kind of key and an example).
+            concat!(
+                r#"(?i)(?-u:\b)(?:define|set[a-z]*|put[a-z]*|add[a-z]*|append)[ \t]*\( ?["']("#,
+                generic_name!(),
+                r#")["'][ \t]*,[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)')"#
+            ),
+            &["(\"", "('", "( \"", "( '"],
+        ),
+        generic(
+            // A secret's name and its value after a space: a Dockerfile's `ENV DB_PASSWORD
+            // …`, Windows' `setx DB_PASSWORD …`, `dotnet user-secrets set "Db:Password" "…"`.
+            concat!(
+                r#"(?i)(?:(?m:^)[ \t]*(?-i:ENV)|(?-u:\b)setx|user-secrets[ \t]+set)[ \t]+["']?(?:[A-Za-z0-9_.\-]+:)*("#,
+                generic_name!(),
+                r#")["']?[ \t]+"#,
+                generic_value!("+")
+            ),
+            &["env ", "env\t", "setx", "user-secrets"],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // A password told in prose or chat: `the password is …`, `password for svc-backup
+            // is now …`, `password for the vault: …`, `pw: …` (checked as a generic value:
+            // "the password is expired" is none; `password=…` is the generic rule's).
+            concat!(
+                r#"(?i)(?-u:\b)(?:(?:password|passwd|passphrase|pwd|pw) (?:for(?:[ \t]+[^ \t\r\n]+){1,3}?(?:[ \t]+(?:is|was)(?:[ \t]+now)?[ \t]*:?|[ \t]*:)|(?:is|was)(?:[ \t]+now)?[ \t]*:?)|(?:pw|passcode):)[ \t]*"#,
+                // bare, it ends before a sentence's punctuation and holds no brackets
+                // (and not a type's `Optional[str]`)
+                quoted_or!(r#"[^-\s"'`,;<>(){}\[\]][^\s"'`,;<>(){}\[\]]*[^\s"'`,;<>(){}\[\].:!?]"#)
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &[
+                "password is",
+                "password was",
+                "password for",
+                "passwd is",
+                "passwd was",
+                "passwd for",
+                "passphrase is",
+                "passphrase was",
+                "passphrase for",
+                "pwd is",
+                "pwd was",
+                "pwd for",
+                "pw is",
+                "pw was",
+                "pw for",
+                "pw:",
+                "passcode:",
+            ],
+            Post::Plain,
         ),
         d(
             "gcp-service-account",

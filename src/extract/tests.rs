@@ -1007,3 +1007,142 @@ fn links_wrapped_by_other_filters_are_kept_as_the_links_they_wrap() {
     let keys = values(&found, "github-pat");
     assert_eq!(keys, [key.as_str()], "{found:?}");
 }
+
+/// Passwords and secrets as configs, code, SQL, scripts and people write them, each found
+/// whole (machine AE's probe of ~200 common forms found these in plaintext before); and
+/// the look-alikes beside them (a reference, a prompt, prose, a default) are not.
+#[test]
+fn passwords_written_in_configs_code_sql_and_prose_are_found() {
+    let s = scanner();
+    let mut r = Rng::new(44);
+    for form in [
+        // SQL
+        "CREATE USER 'app'@'%' IDENTIFIED BY 'PW';",
+        "ALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password BY 'PW';",
+        "ALTER USER scott IDENTIFIED BY PW;",
+        "GRANT ALL ON shop.* TO 'app'@'%' IDENTIFIED BY 'PW';",
+        "CREATE DATABASE LINK sales CONNECT TO app IDENTIFIED BY PW USING 'sales';",
+        "CREATE USER app IDENTIFIED BY PW DEFAULT TABLESPACE users",
+        "CREATE ROLE app WITH LOGIN ENCRYPTED PASSWORD 'PW';",
+        "psql -c \"ALTER USER app WITH PASSWORD 'PW'\"",
+        "SET PASSWORD FOR 'root'@'localhost' = PASSWORD('PW');",
+        // a name and its value apart
+        "env:\n  - name: DB_PASSWORD\n    value: \"PW\"\n",
+        "        - name: API_TOKEN\n          value: PW\n",
+        "\"environment\": [{\"name\": \"STRIPE_SECRET_KEY\", \"value\": \"PW\"}]",
+        "{\n  \"Name\": \"db_password\",\n  \"Value\": \"PW\"\n}",
+        "<env name=\"DB_PASSWORD\" value=\"PW\"/>",
+        "<property name=\"connection.password\" value=\"PW\"/>",
+        "--parameters ParameterKey=DBPassword,ParameterValue=PW",
+        "ENV DB_PASSWORD PW",
+        "setx SMTP_PASSWORD PW",
+        "dotnet user-secrets set \"Db:Password\" \"PW\"",
+        // code
+        "define( 'DB_PASSWORD', 'PW' );",
+        "System.setProperty(\"javax.net.ssl.keyStorePassword\", \"PW\");",
+        "os.Setenv(\"API_TOKEN\", \"PW\")",
+        "req.headers.add('X-Api-Key', 'PW')",
+        "requests.get(url, auth=('admin', 'PW'))",
+        "s.auth = HTTPBasicAuth(\"svc\", \"PW\")",
+        "server.login('alerts@acme.example', 'PW')",
+        "new NetworkCredential(\"svc_sql\", \"PW\", \"CORP\")",
+        "$ok = ldap_bind($ds, \"cn=admin,dc=corp\", \"PW\");",
+        "DriverManager.getConnection(url, \"app\", \"PW\")",
+        "$db = mysqli_connect('db01', 'app', 'PW', 'shop');",
+        // command lines
+        "zip -r -P PW backup.zip dump.sql",
+        "unzip -P 'PW' backup.zip",
+        "7z a -pPW -mhe=on backup.7z data",
+        "openssl enc -aes-256-cbc -salt -k PW -in a.tar -out a.enc",
+        "ssh-keygen -t ed25519 -N 'PW' -f deploy_key",
+        "gpg --batch --yes --passphrase PW -d secrets.gpg",
+        "./sync --api-key PW --region eu",
+        "twine upload -u __token__ -p PW dist/*",
+        "dotnet nuget add source https://feed.acme.example -n acme -u ci -p PW",
+        "java -jar jenkins-cli.jar -s https://ci.acme.example -auth deploy:PW build app",
+        "mc alias set prod https://s3.acme.example AKIA0EXAMPLEKEY PW",
+        "az keyvault secret set --vault-name kv-prod --name db --value 'PW'",
+        "aws secretsmanager create-secret --name prod/db --secret-string PW",
+        "aws ssm put-parameter --name /app/db --type SecureString --value PW",
+        "gh secret set NPM_TOKEN --body \"PW\"",
+        "echo PW | kinit svc_backup@CORP.EXAMPLE",
+        "echo -n 'PW' | docker secret create db_password -",
+        "echo -n PW | gcloud secrets create db-pass --data-file=-",
+        "$p = ConvertTo-SecureString -AsPlainText -Force 'PW'",
+        "expect \"password:\" { send \"PW\\r\" }",
+        "expect \"*assword*\"\nsend \"PW\\r\"",
+        // prose and chat
+        "The password for svc-backup is now PW, please rotate it.",
+        "the password is: PW",
+        "pw: PW",
+        "DBPASS=PW",
+    ] {
+        let pw = format!(
+            "{}{}!{}",
+            r.s(7, ALNUM),
+            r.s(2, "0123456789"),
+            r.s(6, ALNUM)
+        );
+        let text = form.replace("PW", &pw);
+        let fs = s.scan(&text);
+        check_invariants(&text, &fs);
+        assert!(
+            values(&fs, "generic-secret").contains(&pw.as_str()),
+            "{text}: {fs:?}"
+        );
+        assert!(!redact(&text, &fs).contains(&pw), "{text}");
+    }
+    // both lines of a password typed twice
+    let text = "echo -e \"Zq8vLm2Rt5\\nZq8vLm2Rt5\" | passwd svc";
+    let fs = s.scan(text);
+    assert_eq!(
+        values(&fs, "generic-secret"),
+        ["Zq8vLm2Rt5\\nZq8vLm2Rt5"],
+        "{fs:?}"
+    );
+    // a lone `<` or `>` is part of a key (WordPress's), a word in angle brackets is not
+    let fs = s.scan("define('AUTH_KEY', 'Tg7|kq>2Lm<w9');");
+    assert_eq!(values(&fs, "generic-secret"), ["Tg7|kq>2Lm<w9"], "{fs:?}");
+    for text in [
+        "define('DB_PASSWORD', '<db password>');",
+        "CREATE USER app IDENTIFIED BY '<password>';",
+        "-- IDENTIFIED BY clause sets the password",
+        "Fixes for memory access issues identified by valgrind.",
+        "problem identified by \"jamesh\"",
+        "    pw: Optional[str]",
+        "CREATE USER 'app'@'%' IDENTIFIED BY RANDOM PASSWORD;",
+        "CREATE USER app IDENTIFIED BY :new_password;",
+        "ALTER ROLE app WITH PASSWORD NULL;",
+        "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
+        "- name: API_TOKEN_TTL\n  value: \"3600\"",
+        "- name: DB_PASSWORD_FILE\n  value: /run/secrets/db_password",
+        "{\"name\": \"db_password\", \"value\": \"${DB_PASSWORD}\"}",
+        "System.setProperty(\"db.password\", System.getenv(\"DB_PASSWORD\"));",
+        "headers.set(\"Authorization\", \"Bearer \" + token);",
+        "neg(\"slack-token\", \"xoxb-2024-example-Tg7kq2Lm\")",
+        "ENV API_TOKEN_FILE /run/secrets/token",
+        "smtp.login(config.user, config.password)",
+        "auth=('admin', os.environ['PW'])",
+        "zip -r -P $ZIP_PW out.zip dir",
+        "ssh-keygen -t rsa -b 4096 -N '' -f ~/.ssh/id_rsa",
+        "openssl enc -d -aes-256-cbc -kfile key.txt -in a -out b",
+        "gpg --batch --passphrase-file pass.txt -d secrets.gpg",
+        "gh secret set NPM_TOKEN < token.txt",
+        "expect \"Password:\"\nsend \"$env(SVC_PASSWORD)\\r\"",
+        "expect \"login:\" { send \"admin\\r\" }",
+        "echo -e \"$PW\\n$PW\" | passwd bob",
+        "mc alias set local http://localhost:9000 minioadmin minioadmin",
+        "The password is stored in Vault under secret/app.",
+        "The password for the vault is rotated every 90 days.",
+        "The password is expired; reset it in the portal.",
+        "Your password was changed successfully.",
+        "pw: see 1Password",
+    ] {
+        let fs = s.scan(text);
+        check_invariants(text, &fs);
+        assert!(
+            !fs.iter().any(|f| f.class == ArtifactClass::Secret),
+            "{text}: {fs:?}"
+        );
+    }
+}

@@ -58,8 +58,8 @@ const PLACEHOLDER_MARKERS: &[&str] = &[
     "example",
     "dummy",
     "sample",
-    "<",
-    ">",
+    // a template's `<%= … %>` (a word in angle brackets: `angle_template`)
+    "<%",
     "${",
     "{{",
     "}}",
@@ -96,6 +96,20 @@ static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::Lazy
     aho_corasick::AhoCorasick::new(both).expect("placeholder markers build")
 });
 
+/// Whether `v` holds a word in angle brackets (`<password>`, `<YOUR TOKEN>`, `</td>`): a
+/// placeholder or markup. A lone `<` or `>` is a character of a password like any other
+/// (WordPress's generated keys hold them).
+fn angle_template(v: &str) -> bool {
+    v.split('<').skip(1).any(|after| {
+        after.split_once('>').is_some_and(|(inside, _)| {
+            inside.bytes().any(|c| c.is_ascii_alphabetic())
+                && inside
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_-. /".contains(&c))
+        })
+    })
+}
+
 /// Obvious placeholders, examples and already-masked values.
 pub(super) fn is_placeholder(v: &str) -> bool {
     const WHOLE: &[&str] = &[
@@ -120,7 +134,7 @@ pub(super) fn is_placeholder(v: &str) -> bool {
         "letmein",
         "admin",
     ];
-    if MARKERS.is_match(v) || WHOLE.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+    if MARKERS.is_match(v) || WHOLE.iter().any(|w| w.eq_ignore_ascii_case(v)) || angle_template(v) {
         return true;
     }
     // low-diversity runs such as "aaaaaaaa" or "abababab"
@@ -273,8 +287,9 @@ pub(super) fn url_password_ok(v: &str) -> bool {
         "anonymous",
         "root",
         "test",
-        // Java's trust store ships with it.
+        // Java's trust store ships with it, MinIO with the other.
         "changeit",
+        "minioadmin",
         // an answer piped to a prompt (`echo y | sudo -S …`)
         "y",
         "yes",
@@ -285,6 +300,12 @@ pub(super) fn url_password_ok(v: &str) -> bool {
     // `$VAR`, `%VAR%`, and a template's `{password}`
     let reference = v.starts_with(['$', '%']) || is_template_field(v);
     !(is_placeholder(v) || BAD.contains(&lower.as_str()) || reference || port_like)
+}
+
+/// A password in SQL (`IDENTIFIED BY …`): as in a URL, and not MySQL's `IDENTIFIED BY
+/// RANDOM PASSWORD` nor Oracle's `IDENTIFIED BY VALUES 'hash'`.
+pub(super) fn sql_password_ok(v: &str) -> bool {
+    url_password_ok(v) && !["random", "values"].contains(&v.to_ascii_lowercase().as_str())
 }
 
 pub(super) fn entropic_ok(v: &str) -> bool {
