@@ -1280,16 +1280,17 @@ pub(super) fn defs() -> Vec<Def> {
             50,
             // Any tool's `--password VALUE`, `-Password 'VALUE'` (PowerShell), `--db-password
             // VALUE`, `--token VALUE`, `--client-secret VALUE`, `--passphrase VALUE` (gpg's;
-            // not `--passphrase-file`), `--api-key VALUE`, `--secret-key VALUE` (the `=` form is the generic
-            // rule's; a bare `--secret` is BuildKit's `id=…,src=…`, no secret): checked as a
-            // generic value, since prose writes "pass --password flag" too.
+            // not `--passphrase-file`), `--api-key VALUE`, `--secret-key VALUE` (the `=` form
+            // is the generic rule's; a bare `--secret` is BuildKit's `id=…,src=…`, no
+            // secret): checked as a generic value, since prose writes "pass --password flag"
+            // too, and a quoted one with spaces as a passphrase (`switch_value_ok`).
             concat!(
                 r#"(?m)(?:^|[ \t])--?(?i:(?:[a-z]+[-_])?(?:password|passwd|passphrase|pwd|token|api[-_]?key|secret[-_]?key)|[a-z]+[-_]secret)[ \t]+"#,
                 quoted_or!()
             ),
             1,
             Edge::Any,
-            generic_value_ok,
+            switch_value_ok,
             &[
                 "pass", "pwd", "secret", "token", "api-key", "api_key", "apikey",
             ],

@@ -1100,6 +1100,23 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         ["Zq8vLm2Rt5\\nZq8vLm2Rt5"],
         "{fs:?}"
     );
+    // a quoted passphrase after any tool's password switch is taken whole; a placeholder
+    // or a command's output in quotes is not one
+    let text = "./deploy --password \"correct horse battery staple\" --env prod";
+    let fs = s.scan(text);
+    assert_eq!(
+        values(&fs, "generic-secret"),
+        ["correct horse battery staple"],
+        "{fs:?}"
+    );
+    for text in [
+        "./deploy --password \"your password here\"",
+        "./deploy --password \"$(cat /run/secrets/pw)\"",
+        "./deploy --token \"abc def\"",
+    ] {
+        let fs = s.scan(text);
+        assert!(values(&fs, "generic-secret").is_empty(), "{text}: {fs:?}");
+    }
     // a lone `<` or `>` is part of a key (WordPress's), a word in angle brackets is not
     let fs = s.scan("define('AUTH_KEY', 'Tg7|kq>2Lm<w9');");
     assert_eq!(values(&fs, "generic-secret"), ["Tg7|kq>2Lm<w9"], "{fs:?}");

@@ -302,6 +302,17 @@ pub(super) fn url_password_ok(v: &str) -> bool {
     !(is_placeholder(v) || BAD.contains(&lower.as_str()) || reference || port_like)
 }
 
+/// A switch's value (`--password VALUE`): one with spaces, which only quotes hold, is a
+/// passphrase unless it is a placeholder or a reference (`"your password here"`,
+/// `"$(cat pw.txt)"`); any other is checked as a generic value.
+pub(super) fn switch_value_ok(v: &str) -> bool {
+    if v.chars().any(char::is_whitespace) {
+        v.chars().count() >= 8 && url_password_ok(v)
+    } else {
+        generic_value_ok(v)
+    }
+}
+
 /// A password in SQL (`IDENTIFIED BY …`): as in a URL, and not MySQL's `IDENTIFIED BY
 /// RANDOM PASSWORD` nor Oracle's `IDENTIFIED BY VALUES 'hash'`.
 pub(super) fn sql_password_ok(v: &str) -> bool {
