@@ -284,6 +284,25 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         generic.clone(),
         format!("client_secret = \"{generic}\""),
     );
+    // Passwords known by where they are written: SQL, a setter call, a sentence.
+    let sql_pw = format!("{}#{}", r.s(9, ALNUM), r.s(5, ALNUM));
+    add(
+        "generic-secret",
+        sql_pw.clone(),
+        format!("CREATE USER 'orders'@'%' IDENTIFIED BY '{sql_pw}';"),
+    );
+    let wp_pw = format!("{}!{}", r.s(8, ALNUM), r.s(6, ALNUM));
+    add(
+        "generic-secret",
+        wp_pw.clone(),
+        format!("define( 'DB_PASSWORD', '{wp_pw}' );"),
+    );
+    let said_pw = format!("{}-{}", r.s(7, ALNUM), r.s(7, ALNUM));
+    add(
+        "generic-secret",
+        said_pw.clone(),
+        format!("the password for svc-backup is now {said_pw}, please rotate it"),
+    );
     let twilio = format!("{}{}", "SK", r.s(32, HEX));
     add(
         "twilio-api-key",
