@@ -366,6 +366,18 @@ async fn a_message_reusing_a_message_id_with_another_body_is_quarantined_not_dro
         matches!(&out, Ingested::AlreadySeen { disposition, case: None } if disposition == "quarantined"),
         "{out:?}"
     );
+    // Delivered again with other header fields (other bytes): still that quarantined
+    // message, found by its body, not quarantined a second time.
+    let mut other_again =
+        b"Received: from relay2 by mx; Mon, 2 Nov 2026 10:00:09 +0000\r\n".to_vec();
+    other_again.extend_from_slice(&other);
+    let out = pipeline::ingest(&ctx, &other_again, "c2", T0 + 3500)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out, Ingested::AlreadySeen { disposition, case: None } if disposition == "quarantined"),
+        "{out:?}"
+    );
     let mut c = ctx.store.conn().await.unwrap();
     let listed = set_aside::list(&mut c, "quarantined", None, 10)
         .await
@@ -399,6 +411,39 @@ async fn a_message_reusing_a_message_id_with_another_body_is_quarantined_not_dro
         .unwrap();
     assert!(matches!(out[0], Ingested::Report { .. }), "{out:?}");
     assert!(matches!(out[1], Ingested::Quarantined { .. }), "{out:?}");
+    // In one batch: a report, a message reusing its Message-ID, and that message
+    // again with a header field added on the way: set aside once.
+    let c1 = email(
+        "alice@example.org",
+        "token",
+        "batch2@example.org",
+        &[],
+        "svc-c@prod-3.iam.gserviceaccount.com\n",
+    );
+    let c2 = email(
+        "mallory@example.org",
+        "token",
+        "batch2@example.org",
+        &[],
+        "svc-d@prod-4.iam.gserviceaccount.com\n",
+    );
+    let mut c2_relayed = b"Received: from r1 by mx; Mon, 2 Nov 2026 10:01:00 +0000\r\n".to_vec();
+    c2_relayed.extend_from_slice(&c2);
+    let out = pipeline::ingest_batch(&ctx, items(&[c1, c2, c2_relayed]), T0 + 4500)
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Ingested::Report { .. }), "{out:?}");
+    assert!(matches!(out[1], Ingested::Quarantined { .. }), "{out:?}");
+    assert!(
+        matches!(&out[2], Ingested::AlreadySeen { disposition, case: None } if disposition == "quarantined"),
+        "{out:?}"
+    );
+    let mut c = ctx.store.conn().await.unwrap();
+    let listed = set_aside::list(&mut c, "quarantined", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    drop(c);
 
     // A message stored before bodies were hashed is taken as it always was.
     let mut c = ctx.store.conn().await.unwrap();

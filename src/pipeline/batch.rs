@@ -62,6 +62,9 @@ impl Facts {
 pub(super) struct Batch {
     by_sha: HashMap<String, SeenMessage>,
     by_message_id: HashMap<String, SeenMessage>,
+    /// The batch's quarantined messages stored without a Message-ID, by body hash
+    /// (as `rows::set_aside_with_body` finds those committed).
+    set_aside_by_body: HashMap<String, SeenMessage>,
     pub(super) out: compose::Outgoing,
     pub(super) rows: Pending,
     /// The cases carrying each dedup key, as a lookup now would find them.
@@ -91,6 +94,7 @@ impl Batch {
         let mut batch = Batch {
             by_sha: HashMap::new(),
             by_message_id: HashMap::new(),
+            set_aside_by_body: HashMap::new(),
             out: compose::Outgoing::default(),
             rows: Pending::default(),
             hits: HashMap::new(),
@@ -276,6 +280,20 @@ impl Batch {
         Some((m.clone(), false))
     }
 
+    /// A quarantined message stored without a Message-ID whose body has this hash, in
+    /// the batch or committed: a message that reused another's Message-ID, delivered
+    /// again with other header fields.
+    pub(super) async fn set_aside_with_body(
+        &self,
+        conn: &mut Conn,
+        body_hash: &str,
+    ) -> Result<Option<SeenMessage>, StoreError> {
+        if let Some(m) = self.set_aside_by_body.get(body_hash) {
+            return Ok(Some(m.clone()));
+        }
+        rows::set_aside_with_body(conn, body_hash).await
+    }
+
     /// Queues the message row and remembers it for the rest of the batch;
     /// returns its place for a report.
     pub(super) fn insert_message(&mut self, msg: NewMessage) -> usize {
@@ -286,6 +304,11 @@ impl Batch {
         };
         if let Some(mid) = &msg.message_id {
             self.by_message_id.insert(mid.clone(), seen.clone());
+        } else if let (Some(body), true) = (
+            &msg.body_hash,
+            msg.disposition == Disposition::Quarantined.slug(),
+        ) {
+            self.set_aside_by_body.insert(body.clone(), seen.clone());
         }
         self.by_sha.insert(msg.raw_sha256.clone(), seen);
         self.rows.message(msg)

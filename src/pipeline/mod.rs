@@ -357,15 +357,31 @@ async fn ingest_in(
 
     let mut reused = None;
     if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
-        if same_bytes || !other_body(&seen, read) {
-            if same_bytes {
-                tracing::debug!(source = source.as_str(), "message already ingested");
-            } else {
-                tracing::info!(
-                    source = source.as_str(),
-                    "a stored message has this Message-ID and body; taken as already ingested"
-                );
-            }
+        // A message that reused another's Message-ID (below) and is delivered again with
+        // other header fields is found by its body among the messages set aside so.
+        let set_aside = match (same_bytes || !other_body(&seen, read), &read.body_hash) {
+            (false, Some(body)) => batch.set_aside_with_body(conn, body).await?,
+            _ => None,
+        };
+        let already = if same_bytes {
+            tracing::debug!(source = source.as_str(), "message already ingested");
+            Some(seen)
+        } else if !other_body(&seen, read) {
+            tracing::info!(
+                source = source.as_str(),
+                "a stored message has this Message-ID and body; taken as already ingested"
+            );
+            Some(seen)
+        } else if set_aside.is_some() {
+            tracing::info!(
+                source = source.as_str(),
+                "a message set aside for reusing this Message-ID has this body; taken as already ingested"
+            );
+            set_aside
+        } else {
+            None
+        };
+        if let Some(seen) = already {
             return Ok(Ingested::AlreadySeen {
                 disposition: seen.disposition,
                 case: seen.case_id,

@@ -48,6 +48,20 @@ pub async fn seen(
     row.as_ref().map(SeenMessage::from_row).transpose()
 }
 
+/// A quarantined message stored without a Message-ID whose body has this keyed hash:
+/// a message that reused another's Message-ID, delivered again with other header
+/// fields (migration 0007).
+pub async fn set_aside_with_body(conn: &mut Conn, body_hash: &str) -> Result<Option<SeenMessage>> {
+    let row = sqlx::query(
+        "SELECT disposition, case_id, body_hash FROM messages \
+         WHERE body_hash = $1 AND message_id IS NULL AND disposition = 'quarantined' LIMIT 1",
+    )
+    .bind(body_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(SeenMessage::from_row).transpose()
+}
+
 /// Messages already stored under any of these Message-IDs, or without a
 /// Message-ID under any of these raw-bytes hashes (a whole batch at once, as
 /// `seen`): `(raw_sha256, message_id, what we know)` per row.
