@@ -357,12 +357,6 @@ async fn ingest_in(
 
     let mut reused = None;
     if let Some((seen, same_bytes)) = batch.seen(sha, message_id) {
-        // A message that reused another's Message-ID (below) and is delivered again with
-        // other header fields is found by its body among the messages set aside so.
-        let set_aside = match (same_bytes || !other_body(&seen, read), &read.body_hash) {
-            (false, Some(body)) => batch.set_aside_with_body(conn, body).await?,
-            _ => None,
-        };
         let already = if same_bytes {
             tracing::debug!(source = source.as_str(), "message already ingested");
             Some(seen)
@@ -372,12 +366,17 @@ async fn ingest_in(
                 "a stored message has this Message-ID and body; taken as already ingested"
             );
             Some(seen)
-        } else if set_aside.is_some() {
+        } else if let Some(kept) = match &read.body_hash {
+            // A message that reused another's Message-ID (below) and is delivered again
+            // with other header fields is found by its body among those set aside so.
+            Some(body) => batch.set_aside_with_body(conn, body).await?,
+            None => None,
+        } {
             tracing::info!(
                 source = source.as_str(),
                 "a message set aside for reusing this Message-ID has this body; taken as already ingested"
             );
-            set_aside
+            Some(kept)
         } else {
             None
         };
