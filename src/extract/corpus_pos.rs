@@ -725,6 +725,16 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("curl -X POST -F token={t} -F ref=main https://gitlab.corp/api/v4/projects/9/trigger/pipeline"),
         };
         v.push(pos("gitlab-token", text, &t));
+        // a runner registration token (deprecated, still in old runner configs)
+        let t = format!("GR1348941{}", r.s(20, B64URL));
+        let text = match i {
+            0 => {
+                format!("gitlab-runner register --registration-token {t} --url https://gitlab.corp")
+            }
+            1 => format!("REGISTRATION_TOKEN={t}"),
+            _ => format!("the old runners still register with {t}"),
+        };
+        v.push(pos("gitlab-token", text, &t));
         let t = format!("{}_api_{}", "lin", r.s(40, ALNUM));
         let text = match i {
             0 => format!("LINEAR_API_KEY={t}"),
@@ -1096,6 +1106,326 @@ pub(super) fn positives() -> Vec<Pos> {
             _ => format!("the image job runs models with {t}"),
         };
         v.push(pos("replicate-token", text, &t));
+    }
+    // prefixed tokens of more providers, and signed links
+    for i in 0..3 {
+        let t = if i == 1 {
+            format!("1//0{}", r.s(99, B64URL))
+        } else {
+            format!("ya29.a0{}", r.s(150, B64URL))
+        };
+        let text = match i {
+            0 => format!("GOOGLE_OAUTH_ACCESS_TOKEN={t}"),
+            1 => format!("{{\"refresh_token\": \"{t}\", \"scope\": \"https://www.googleapis.com/auth/drive\"}}"),
+            _ => format!("gcloud auth print-access-token gave {t} and I pasted it in the channel"),
+        };
+        v.push(pos("google-oauth-token", text, &t));
+        let t = [
+            format!("EAAA{}", r.s(60, B64URL)),
+            format!("sq0atp-{}", r.s(22, B64URL)),
+            format!("sq0csp-{}", r.s(43, B64URL)),
+        ][i]
+            .clone();
+        let text = match i {
+            0 => format!("SQUARE_ACCESS_TOKEN={t}"),
+            1 => format!("square:\n  application_secret: {t}\n"),
+            _ => format!("the POS sync still authenticates with {t}"),
+        };
+        v.push(pos("square-token", text, &t));
+        let t = format!("EAA{}{}", ["B", "G", "J"][i], r.s(180, ALNUM));
+        let text = match i {
+            0 => format!("FB_PAGE_ACCESS_TOKEN={t}"),
+            1 => {
+                format!("curl -G https://graph.facebook.com/v19.0/me/accounts -d access_token={t}")
+            }
+            _ => format!("the marketing bot posts with {t}"),
+        };
+        v.push(pos("facebook-access-token", text, &t));
+        let t = format!(
+            "{}-{}-{}",
+            ["xkeysib", "xsmtpsib", "xkeysib"][i],
+            r.s(64, HEX),
+            r.s(16, ALNUM)
+        );
+        let text = match i {
+            0 => format!("BREVO_API_KEY={t}"),
+            1 => format!("api-key: {t}"),
+            _ => format!("the newsletter job sends through Brevo with {t}"),
+        };
+        v.push(pos("brevo-api-key", text, &t));
+        let t = format!("LTAI{}", r.s([20, 16, 20][i], ALNUM));
+        let text = match i {
+            0 => format!("ALIBABA_CLOUD_ACCESS_KEY_ID={t}"),
+            1 => format!("aliyun configure set --access-key-id {t} --region cn-hangzhou"),
+            _ => format!("the OSS backup script logs in with {t}"),
+        };
+        v.push(pos("alibaba-access-key-id", text, &t));
+        let t = format!("AKID{}", r.s(32, ALNUM));
+        let text = match i {
+            0 => format!("TENCENTCLOUD_SECRET_ID={t}"),
+            1 => format!("tccli configure set secretId {t}"),
+            _ => format!("the COS sync uses {t}"),
+        };
+        v.push(pos("tencent-secret-id", text, &t));
+        let t = format!("sk.eyJ1Ijoi{}.{}", r.s(60, B64URL), r.s(22, B64URL));
+        let text = match i {
+            0 => format!("MAPBOX_DOWNLOADS_TOKEN={t}"),
+            1 => format!("mapbox.secretToken = {t}"),
+            _ => format!("the tiles upload step uses {t}"),
+        };
+        v.push(pos("mapbox-token", text, &t));
+        let t = format!("figd_{}", r.s(40, B64URL));
+        let text = match i {
+            0 => format!("FIGMA_TOKEN={t}"),
+            1 => format!("X-Figma-Token: {t}"),
+            _ => format!("the design export job reads files with {t}"),
+        };
+        v.push(pos("figma-token", text, &t));
+        let t = format!("nfp_{}", r.s(36, ALNUM));
+        let text = match i {
+            0 => format!("NETLIFY_AUTH_TOKEN={t}"),
+            1 => format!("netlify deploy --prod --auth {t}"),
+            _ => format!("the preview deploys run with {t}"),
+        };
+        v.push(pos("netlify-token", text, &t));
+        let t = format!("rubygems_{}", r.s(48, HEX));
+        let text = match i {
+            0 => format!("GEM_HOST_API_KEY={t}"),
+            1 => format!("---\n:rubygems_api_key: {t}\n"),
+            _ => format!("the gem release job pushes with {t}"),
+        };
+        v.push(pos("rubygems-api-key", text, &t));
+        let t = format!("oy2{}", r.s(43, "abcdefghijklmnopqrstuvwxyz0123456789"));
+        let text = match i {
+            0 => format!("NUGET_API_KEY={t}"),
+            1 => format!("dotnet nuget push Acme.Core.3.1.0.nupkg --api-key {t} --source https://api.nuget.org/v3/index.json"),
+            _ => format!("the package job publishes with {t}"),
+        };
+        v.push(pos("nuget-api-key", text, &t));
+        let t = format!("shippo_{}_{}", ["live", "test", "live"][i], r.s(40, HEX));
+        let text = match i {
+            0 => format!("SHIPPO_API_TOKEN={t}"),
+            1 => format!("Authorization: ShippoToken {t}"),
+            _ => format!("the label printer calls Shippo with {t}"),
+        };
+        v.push(pos("shippo-token", text, &t));
+        let t = format!(
+            "{}-{}-X",
+            ["FLWSECK", "FLWSECK_TEST", "FLWSECK"][i],
+            r.s(32, HEX)
+        );
+        let text = match i {
+            0 => format!("FLW_SECRET_KEY={t}"),
+            1 => format!("flutterwave:\n  secret: {t}\n"),
+            _ => format!("payments still use {t}"),
+        };
+        v.push(pos("flutterwave-secret-key", text, &t));
+        let t = format!(
+            "lsv2_{}_{}_{}",
+            ["pt", "sk", "pt"][i],
+            r.s(32, HEX),
+            r.s(10, HEX)
+        );
+        let text = match i {
+            0 => format!("LANGSMITH_API_KEY={t}"),
+            1 => format!("x-api-key: {t}"),
+            _ => format!("the agent traces to LangSmith with {t}"),
+        };
+        v.push(pos("langsmith-api-key", text, &t));
+        let t = format!("pcsk_{}_{}", r.s(6, ALNUM), r.s(64, ALNUM));
+        let text = match i {
+            0 => format!("PINECONE_API_KEY={t}"),
+            1 => format!("Api-Key: {t}"),
+            _ => format!("the embedding index is written with {t}"),
+        };
+        v.push(pos("pinecone-api-key", text, &t));
+        let t = format!(
+            "https://{}.com/api/webhooks/{}/{}",
+            ["discord", "discordapp", "discord"][i],
+            r.s(19, DIGITS),
+            r.s(68, B64URL)
+        );
+        let text = match i {
+            0 => format!("DISCORD_WEBHOOK_URL={t}"),
+            1 => format!("curl -H \"Content-Type: application/json\" -d @alert.json {t}"),
+            _ => format!("alerts go to {t} right now"),
+        };
+        v.push(pos("discord-webhook", text, &t));
+        let t = format!(
+            "https://{}/{}@{}/IncomingWebhook/{}/{}",
+            [
+                "contoso.webhook.office.com/webhookb2",
+                "outlook.office.com/webhook",
+                "acme.webhook.office.com/webhookb2"
+            ][i],
+            guid(r),
+            guid(r),
+            r.s(32, HEX),
+            guid(r)
+        );
+        let text = match i {
+            0 => format!("TEAMS_WEBHOOK_URL={t}"),
+            1 => format!("Invoke-RestMethod -Method Post -Uri {t} -Body $card"),
+            _ => format!("the build posts to {t} on failure"),
+        };
+        v.push(pos("teams-webhook", text, &t));
+        let t = format!("napi_{}", r.s(64, "abcdefghijklmnopqrstuvwxyz0123456789"));
+        let text = match i {
+            0 => format!("NEON_API_KEY={t}"),
+            1 => format!("neonctl projects list --api-key {t}"),
+            _ => format!("the branch-per-PR job uses {t}"),
+        };
+        v.push(pos("neon-api-key", text, &t));
+        let t = format!(
+            "CLOJARS_{}",
+            r.s(60, "abcdefghijklmnopqrstuvwxyz0123456789")
+        );
+        let text = match i {
+            0 => format!("CLOJARS_PASSWORD={t}"),
+            1 => format!(
+                ":deploy-repositories [[\"clojars\" {{:username \"acme\" :password \"{t}\"}}]]"
+            ),
+            _ => format!("the library release uses {t}"),
+        };
+        v.push(pos("clojars-token", text, &t));
+        let t = format!("rdme_{}", r.s(70, "abcdefghijklmnopqrstuvwxyz0123456789"));
+        let text = match i {
+            0 => format!("README_API_KEY={t}"),
+            1 => format!("rdme openapi ./openapi.json --key={t}"),
+            _ => format!("the docs sync uses {t}"),
+        };
+        v.push(pos("readme-api-key", text, &t));
+        let t = format!("sl.{}{}", ["", "u.", ""][i], r.s(138, B64URL));
+        let text = match i {
+            0 => format!("DROPBOX_ACCESS_TOKEN={t}"),
+            1 => format!("curl -X POST https://api.dropboxapi.com/2/files/list_folder --header \"Authorization: Bearer {t}\""),
+            _ => format!("the scanner uploads to Dropbox with {t}"),
+        };
+        v.push(pos("dropbox-token", text, &t));
+        let t = format!("{}{}", ["EZAK", "EZTK", "EZAK"][i], r.s(54, ALNUM));
+        let text = match i {
+            0 => format!("EASYPOST_API_KEY={t}"),
+            1 => format!("easypost.api_key = \"{t}\""),
+            _ => format!("shipping labels are bought with {t}"),
+        };
+        v.push(pos("easypost-api-key", text, &t));
+        let t = format!("fio-u-{}", r.s(64, B64URL));
+        let text = match i {
+            0 => format!("FRAMEIO_TOKEN={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the render farm uploads with {t}"),
+        };
+        v.push(pos("frameio-token", text, &t));
+        let t = format!("tfp_{}_{}", r.s(44, ALNUM), r.s(14, ALNUM));
+        let text = match i {
+            0 => format!("TYPEFORM_TOKEN={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the survey export runs with {t}"),
+        };
+        v.push(pos("typeform-token", text, &t));
+        let t = format!("v1.0-{}-{}", r.s(24, HEX), r.s(146, HEX));
+        let text = match i {
+            0 => format!("CF_ORIGIN_CA_KEY={t}"),
+            1 => format!("X-Auth-User-Service-Key: {t}"),
+            _ => format!("cert-manager renews origin certificates with {t}"),
+        };
+        v.push(pos("cloudflare-origin-ca-key", text, &t));
+        let t = format!("rnd_{}", r.s(32, ALNUM));
+        let text = match i {
+            0 => format!("RENDER_API_KEY={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("deploy hooks call Render with {t}"),
+        };
+        v.push(pos("render-api-key", text, &t));
+        let t = format!("CFPAT-{}", r.s(43, B64URL));
+        let text = match i {
+            0 => format!("CONTENTFUL_MANAGEMENT_TOKEN={t}"),
+            1 => format!("contentful login --management-token {t}"),
+            _ => format!("the CMS migration runs with {t}"),
+        };
+        v.push(pos("contentful-token", text, &t));
+        let t = format!("duffel_{}_{}", ["live", "test", "live"][i], r.s(43, B64URL));
+        let text = match i {
+            0 => format!("DUFFEL_ACCESS_TOKEN={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the booking service calls Duffel with {t}"),
+        };
+        v.push(pos("duffel-token", text, &t));
+        let t = format!("{}-us{}", r.s(32, HEX), [14, 6, 21][i]);
+        let text = match i {
+            0 => format!("MAILCHIMP_API_KEY={t}"),
+            1 => format!("curl https://us14.api.mailchimp.com/3.0/ --user \"anystring:{t}\""),
+            _ => format!("the list sync uses {t}"),
+        };
+        v.push(pos("mailchimp-api-key", text, &t));
+        let t = format!("tk-us-{}", r.s(48, B64URL));
+        let text = match i {
+            0 => format!("SCALINGO_API_TOKEN={t}"),
+            1 => format!("scalingo login --api-token {t}"),
+            _ => format!("the review apps deploy with {t}"),
+        };
+        v.push(pos("scalingo-token", text, &t));
+        let t = format!(
+            "AAAAAAAAAAAAAAAAAAAAA{}AAAAAAAA{}%2B{}%3D{}",
+            r.s(4, ALNUM),
+            r.s(20, ALNUM),
+            r.s(8, ALNUM),
+            r.s(50, ALNUM)
+        );
+        let text = match i {
+            0 => format!("TWITTER_BEARER_TOKEN={t}"),
+            1 => format!(
+                "curl https://api.x.com/2/tweets/search/recent -H \"Authorization: Bearer {t}\""
+            ),
+            _ => format!("the social listener reads the API with {t}"),
+        };
+        v.push(pos("twitter-bearer-token", text, &t));
+        let t = format!("AQVN{}", r.s(36, B64URL));
+        let text = match i {
+            0 => format!("YC_API_KEY={t}"),
+            1 => format!("Authorization: Api-Key {t}"),
+            _ => format!("the translation job calls Yandex Cloud with {t}"),
+        };
+        v.push(pos("yandex-api-key", text, &t));
+        let t = format!("ATBB{}", r.s(32, ALNUM));
+        let text = match i {
+            0 => format!("BITBUCKET_APP_PASSWORD={t}"),
+            1 => format!("git clone https://ci-bot:{t}@bitbucket.org/acme/api.git"),
+            _ => format!("the mirror job pushes with {t}"),
+        };
+        v.push(pos("bitbucket-app-password", text, &t));
+        let t = format!("AAAA{}:APA91b{}", r.s(7, B64URL), r.s(134, B64URL));
+        let text = match i {
+            0 => format!("FCM_SERVER_KEY={t}"),
+            1 => format!("Authorization: key={t}"),
+            _ => format!("push notifications are sent with {t}"),
+        };
+        v.push(pos("firebase-fcm-key", text, &t));
+        let t = format!("p8e-{}", r.s(32, ALNUM));
+        let text = match i {
+            0 => format!("ADOBE_CLIENT_SECRET={t}"),
+            1 => format!("client_secret: {t}"),
+            _ => format!("the PDF service authenticates with {t}"),
+        };
+        v.push(pos("adobe-client-secret", text, &t));
+        let t = format!("sk-or-v1-{}", r.s(64, HEX));
+        let text = match i {
+            0 => format!("OPENROUTER_API_KEY={t}"),
+            1 => format!("Authorization: Bearer {t}"),
+            _ => format!("the eval harness calls models with {t}"),
+        };
+        v.push(pos("openrouter-api-key", text, &t));
+        let t = [format!("https://acme-exports.s3.amazonaws.com/q3.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261203T120000Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=host&X-Amz-Signature={}", r.s(64, HEX)), format!("https://storage.googleapis.com/acme-dumps/db.sql.gz?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={}", r.s(512, HEX)), format!("https://d111111abcdef8.cloudfront.net/report.pdf?Expires=1767225600&Signature={}~{}__&Key-Pair-Id=K2JCJMDEHXQW5F", r.s(90, B64URL), r.s(80, B64URL))][i].clone();
+        let sig = t
+            .rsplit_once("Signature=")
+            .map_or("", |(_, s)| s.split('&').next().unwrap_or(s))
+            .to_string();
+        let text = match i {
+            0 => format!("the export link {t} still works"),
+            1 => format!("download: {t}"),
+            _ => format!("I found {t} pasted in the ticket"),
+        };
+        v.push(pos("signed-url-signature", text, &sig));
     }
     // more passwords in commands and files
     for i in 0..3 {

@@ -145,6 +145,12 @@ pub(super) fn token_ok(v: &str) -> bool {
     !is_placeholder(v) && entropy(v) >= 3.0 && distinct(v) >= 8
 }
 
+/// An X (Twitter) app's bearer token is URL-escaped base64: it holds a `%` escape, which a
+/// run of `A`s in a base64 blob does not.
+pub(super) fn twitter_bearer_ok(v: &str) -> bool {
+    v.contains('%') && token_ok(v)
+}
+
 pub(super) fn aws_key_id_ok(v: &str) -> bool {
     !v.ends_with("EXAMPLE") && !is_placeholder(v) && entropy(&v[4..]) >= 2.8
 }

@@ -429,6 +429,42 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         ("supabase-token", format!("{}{}", "sbp_", r.s(40, HEX))),
         ("xai-api-key", format!("{}{}", "xai-", r.s(80, ALNUM))),
         ("replicate-token", format!("{}{}", "r8_", r.s(37, ALNUM))),
+        ("google-oauth-token", format!("{}{}", "ya29.a0", r.s(150, ALNUM))),
+        ("square-token", format!("{}{}", "EAAA", r.s(60, ALNUM))),
+        ("facebook-access-token", format!("{}{}", "EAAG", r.s(180, ALNUM))),
+        ("brevo-api-key", format!("{}{}-{}", "xkeysib-", r.s(64, HEX), r.s(16, ALNUM))),
+        ("alibaba-access-key-id", format!("{}{}", "LTAI", r.s(20, ALNUM))),
+        ("tencent-secret-id", format!("{}{}", "AKID", r.s(32, ALNUM))),
+        ("mapbox-token", format!("{}{}.{}", "sk.eyJ1Ijoi", r.s(60, ALNUM), r.s(22, ALNUM))),
+        ("figma-token", format!("{}{}", "figd_", r.s(40, ALNUM))),
+        ("netlify-token", format!("{}{}", "nfp_", r.s(36, ALNUM))),
+        ("rubygems-api-key", format!("{}{}", "rubygems_", r.s(48, HEX))),
+        ("nuget-api-key", format!("{}{}", "oy2", r.s(43, "abcdefghijklmnopqrstuvwxyz0123456789"))),
+        ("shippo-token", format!("{}{}", "shippo_live_", r.s(40, HEX))),
+        ("flutterwave-secret-key", format!("{}{}-X", "FLWSECK-", r.s(32, HEX))),
+        ("langsmith-api-key", format!("{}{}_{}", "lsv2_pt_", r.s(32, HEX), r.s(10, HEX))),
+        ("pinecone-api-key", format!("{}{}_{}", "pcsk_", r.s(6, ALNUM), r.s(64, ALNUM))),
+        ("discord-webhook", format!("{}{}/{}", "https://discord.com/api/webhooks/", r.s(19, "0123456789"), r.s(68, ALNUM))),
+        ("teams-webhook", format!("{}{}@{}/IncomingWebhook/{}/{}", "https://acme.webhook.office.com/webhookb2/", "9e2f6a3c-1b2d-4e5f-8a9b-0c1d2e3f4a5b", "72f988bf-86f1-41af-91ab-2d7cd011db47", r.s(32, HEX), "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d")),
+        ("neon-api-key", format!("{}{}", "napi_", r.s(64, "abcdefghijklmnopqrstuvwxyz0123456789"))),
+        ("clojars-token", format!("{}{}", "CLOJARS_", r.s(60, "abcdefghijklmnopqrstuvwxyz0123456789"))),
+        ("readme-api-key", format!("{}{}", "rdme_", r.s(70, "abcdefghijklmnopqrstuvwxyz0123456789"))),
+        ("dropbox-token", format!("{}{}", "sl.", r.s(138, ALNUM))),
+        ("easypost-api-key", format!("{}{}", "EZAK", r.s(54, ALNUM))),
+        ("frameio-token", format!("{}{}", "fio-u-", r.s(64, ALNUM))),
+        ("typeform-token", format!("{}{}_{}", "tfp_", r.s(44, ALNUM), r.s(14, ALNUM))),
+        ("cloudflare-origin-ca-key", format!("{}{}-{}", "v1.0-", r.s(24, HEX), r.s(146, HEX))),
+        ("render-api-key", format!("{}{}", "rnd_", r.s(32, ALNUM))),
+        ("contentful-token", format!("{}{}", "CFPAT-", r.s(43, ALNUM))),
+        ("duffel-token", format!("{}{}", "duffel_live_", r.s(43, ALNUM))),
+        ("mailchimp-api-key", format!("{}{}", r.s(32, HEX), "-us14")),
+        ("scalingo-token", format!("{}{}", "tk-us-", r.s(48, ALNUM))),
+        ("twitter-bearer-token", format!("{}{}%2B{}%3D{}", "AAAAAAAAAAAAAAAAAAAAA", r.s(24, ALNUM), r.s(8, ALNUM), r.s(50, ALNUM))),
+        ("yandex-api-key", format!("{}{}", "AQVN", r.s(36, ALNUM))),
+        ("bitbucket-app-password", format!("{}{}", "ATBB", r.s(32, ALNUM))),
+        ("firebase-fcm-key", format!("{}{}:APA91b{}", "AAAA", r.s(7, ALNUM), r.s(134, ALNUM))),
+        ("adobe-client-secret", format!("{}{}", "p8e-", r.s(32, ALNUM))),
+        ("openrouter-api-key", format!("{}{}", "sk-or-v1-", r.s(64, HEX))),
         ("aws-bedrock-api-key", format!("{}{}", "ABSK", r.s(132, B64))),
         (
             "harness-token",
@@ -459,6 +495,12 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         let line = format!("found {secret} in the deploy log");
         add(kind, secret, line);
     }
+    // A signed link's signature: the secret is part of the link.
+    let sig = r.s(64, HEX);
+    let line = format!(
+        "the export link https://acme-exports.s3.amazonaws.com/q3.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Signature={sig} still works"
+    );
+    add("signed-url-signature", sig, line);
     v
 }
 
