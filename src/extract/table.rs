@@ -1146,6 +1146,12 @@ pub(super) fn defs() -> Vec<Def> {
             ),
             &["machine"],
         ),
+        password(
+            // A `.pgpass` line, `host:port:database:user:password`, for PostgreSQL's ports
+            // (5432, 5433, PgBouncer's 6432) or any (`*`); `\:` escapes a colon.
+            r"(?m)^[ \t]*[^\s:#][^\s:]*:(?:5432|5433|6432|\*):[^\s:]+:(?:[^\s:\\]|\\.)+:((?:[^\s:\\]|\\.)+)[ \t]*\r?$",
+            &[":5432:", ":5433:", ":6432:", ":*:"],
+        ),
         d(
             "generic-secret",
             Secret,

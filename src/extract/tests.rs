@@ -1071,6 +1071,10 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "$p = ConvertTo-SecureString -AsPlainText -Force 'PW'",
         "expect \"password:\" { send \"PW\\r\" }",
         "expect \"*assword*\"\nsend \"PW\\r\"",
+        // files that keep logins
+        "db01.corp:5432:orders:app:PW",
+        "# ~/.pgpass\n*:*:*:replicator:PW\n",
+        "pgbouncer.internal:6432:*:report_ro:PW\r\n",
         // prose and chat
         "The password for svc-backup is now PW, please rotate it.",
         "the password is: PW",
@@ -1138,6 +1142,9 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "headers.set(\"Authorization\", \"Bearer \" + token);",
         "neg(\"slack-token\", \"xoxb-2024-example-Tg7kq2Lm\")",
         "ENV API_TOKEN_FILE /run/secrets/token",
+        "ports:\n  - \"5432:5432\"\n",
+        "db01.corp:5432:orders:app:$PGPASSWORD",
+        "2026-12-03 10:00:01 db01:5432: connection refused",
         "smtp.login(config.user, config.password)",
         "auth=('admin', os.environ['PW'])",
         "zip -r -P $ZIP_PW out.zip dir",
