@@ -696,11 +696,12 @@ pub(super) fn defs() -> Vec<Def> {
             "private-key",
             Secret,
             120,
-            r"-----BEGIN ((?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?)-----",
+            // (an OpenVPN static key is a shared secret of the same kind)
+            r"-----BEGIN ((?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?|OpenVPN Static key V1)-----",
             1,
             Edge::Any,
             |_| true,
-            &["private"],
+            &["private", "openvpn static key"],
             Post::PrivateKey,
         ),
         d(
@@ -1151,6 +1152,120 @@ pub(super) fn defs() -> Vec<Def> {
             // (5432, 5433, PgBouncer's 6432) or any (`*`); `\:` escapes a colon.
             r"(?m)^[ \t]*[^\s:#][^\s:]*:(?:5432|5433|6432|\*):[^\s:]+:(?:[^\s:\\]|\\.)+:((?:[^\s:\\]|\\.)+)[ \t]*\r?$",
             &[":5432:", ":5433:", ":6432:", ":*:"],
+        ),
+        d(
+            "private-key",
+            Secret,
+            120,
+            // A PuTTY key file's private part: the base64 lines after `Private-Lines: N`.
+            r"Private-Lines:[ \t]*[0-9]{1,3}\r?\n((?:[A-Za-z0-9+/=]{1,128}\r?\n){0,63}[A-Za-z0-9+/=]{1,128})(?:\r?\n|\z)",
+            1,
+            Edge::Any,
+            entropic_ok,
+            &["private-lines:"],
+            Post::Plain,
+        ),
+        // Network devices' configurations (Cisco IOS and its kin, Juniper), SNMP, RADIUS
+        // and TACACS+, IPsec, Wi-Fi, Redis and LDAP clients.
+        password(
+            // a password of type 0 (written as it is)
+            r"(?m)^[ \t]*(?:enable (?:password|secret)(?: level [0-9]{1,2})?|username [^\s]+(?: privilege [0-9]{1,2})? (?:password|secret)|password) 0 ([^\s]+)[ \t]*\r?$",
+            &["password 0 ", "secret 0 "],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // a password or key of type 7, which anyone can turn back into the password
+            r"(?-u:\b)(?:password|key) 7 ([0-9A-Fa-f]{4,64})(?-u:\b)",
+            1,
+            Edge::Any,
+            cisco_type7_ok,
+            &["password 7 ", "key 7 "],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // a password with no type written
+            r"(?m)(?:^[ \t]*enable password(?: level [0-9]{1,2})?|username [^\s]+(?: privilege [0-9]{1,2})? password) ([^\s]+)[ \t]*\r?$",
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &["enable password ", "username "],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // an SNMP community, v1/v2c (IOS, Net-SNMP); not the defaults `public` and
+            // `private`, which every device knows
+            r"(?:snmp-server community|(?m:^)[ \t]*r[ow]community6?)[ \t]+([^\s]+)",
+            1,
+            Edge::Any,
+            snmp_community_ok,
+            &["snmp-server community", "rocommunity", "rwcommunity"],
+            Post::Plain,
+        ),
+        password(
+            // an SNMPv3 user's authentication and privacy passwords
+            r"(?: v3 auth (?:md5|sha[0-9]*)| priv (?:des|3des|aes(?: [0-9]{3})?)) ([^\s]+)",
+            &[" v3 auth ", " priv "],
+        ),
+        password(
+            // a RADIUS or TACACS+ server's shared key (type 7 is the rule above's)
+            r"(?:tacacs|radius)-server(?: host [^\s]+(?: [a-z\-]+ [^\s]+){0,3}?)? key(?: 0)? ([^\s]+)",
+            &["tacacs-server", "radius-server"],
+        ),
+        password(
+            // an IPsec pre-shared key: Juniper, Cisco's `crypto isakmp key`, strongSwan's
+            // `ipsec.secrets`
+            concat!(
+                r#"(?:pre-shared-key(?: ascii-text| hexadecimal| local| remote)?|crypto isakmp key(?: [06])?|: PSK)[ \t]+"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#)
+            ),
+            &["pre-shared-key", "isakmp key", ": psk"],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Juniper's `$9$` encoding, which anyone can turn back into the secret
+            r#""(\$9\$[^"\s]{4,200})""#,
+            1,
+            Edge::Any,
+            entropic_ok,
+            &["$9$"],
+            Post::Plain,
+        ),
+        password(
+            // Wi-Fi: wpa_supplicant's and NetworkManager's `psk=`; Redis's `requirepass` and
+            // `masterauth`; an LDAP client's `bindpw` (nslcd, pam_ldap) and SSSD's authtok
+            concat!(
+                r#"(?m)^[ \t]*(?:(?:wpa_)?psk=|(?:requirepass|masterauth|bindpw)[ \t]+|ldap_default_authtok[ \t]*=[ \t]*)"#,
+                quoted_or!(r#"[^ \t\r\n"']+"#)
+            ),
+            &[
+                "psk=",
+                "requirepass",
+                "masterauth",
+                "bindpw",
+                "ldap_default_authtok",
+            ],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // Laravel's application key, which signs sessions and encrypts cookies
+            r"APP_KEY=base64:([A-Za-z0-9+/]{43}=)",
+            1,
+            Edge::Any,
+            entropic_ok,
+            &["app_key=base64:"],
+            Post::Plain,
         ),
         d(
             "generic-secret",

@@ -1075,6 +1075,25 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "db01.corp:5432:orders:app:PW",
         "# ~/.pgpass\n*:*:*:replicator:PW\n",
         "pgbouncer.internal:6432:*:report_ro:PW\r\n",
+        // network devices, SNMP, RADIUS and TACACS+, IPsec, Wi-Fi, Redis, LDAP clients
+        "enable secret 0 PW",
+        "username admin privilege 15 password 0 PW",
+        "line vty 0 4\n password 0 PW\n login",
+        "username netops password PW",
+        "enable password PW",
+        "snmp-server community PW RO 10",
+        "rocommunity PW 10.0.0.0/8",
+        "snmp-server user mon grp v3 auth sha PW priv aes 128 PW",
+        "tacacs-server host 10.1.1.5 key PW",
+        "radius-server key PW",
+        "set security ike policy p1 pre-shared-key ascii-text \"PW\"",
+        "crypto isakmp key PW address 203.0.113.7",
+        ": PSK \"PW\"",
+        "network={\n    ssid=\"corp-iot\"\n    psk=\"PW\"\n}",
+        "requirepass PW",
+        "masterauth \"PW\"",
+        "bindpw PW",
+        "ldap_default_authtok = PW",
         // prose and chat
         "The password for svc-backup is now PW, please rotate it.",
         "the password is: PW",
@@ -1096,6 +1115,38 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         );
         assert!(!redact(&text, &fs).contains(&pw), "{text}");
     }
+    // strings anyone can turn back into the password, and keys written in blocks
+    for (text, value) in [
+        ("enable password 7 0822455D0A1606181C1B0D", "0822455D0A1606181C1B0D"),
+        ("tacacs-server key 7 06050D24484B1D0A1C", "06050D24484B1D0A1C"),
+        (
+            "authentication-key \"$9$Hk5FCA0IhruOBIcvMLxbwgoJ\"; ## SECRET-DATA",
+            "$9$Hk5FCA0IhruOBIcvMLxbwgoJ",
+        ),
+        (
+            "APP_KEY=base64:Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf3Jg6Ps0Qa2Ue9Ri7Oy4=",
+            "Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf3Jg6Ps0Qa2Ue9Ri7Oy4=",
+        ),
+        (
+            "Public-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIPyjdb2nxBkhrM6yEWqRXb0uX5Sg\nI2BWG0eiT9Yp6oPa\n\
+             Private-Lines: 1\nAAAAIHgX8cUq3ZqNmB7rT2k9LwVfJd5sYpE1oRaC4hKuWn6t\nPrivate-MAC: 5b1e8c4f",
+            "AAAAIHgX8cUq3ZqNmB7rT2k9LwVfJd5sYpE1oRaC4hKuWn6t",
+        ),
+    ] {
+        let fs = s.scan(text);
+        check_invariants(text, &fs);
+        let found: Vec<&str> = fs
+            .iter()
+            .filter(|f| f.class == ArtifactClass::Secret)
+            .map(|f| f.value.as_str())
+            .collect();
+        assert_eq!(found, [value], "{text}: {fs:?}");
+    }
+    let ovpn = "-----BEGIN OpenVPN Static key V1-----\ne685bdaf659a25a200e2b9e2e6a2c4b1\n\
+                24ddc7e8a2d7b4e1c3f9a8d6e5b4c3a2\n-----END OpenVPN Static key V1-----\n";
+    let fs = s.scan(ovpn);
+    assert_eq!(values(&fs, "private-key").len(), 1, "{fs:?}");
+    assert!(!redact(ovpn, &fs).contains("e685bdaf"), "{fs:?}");
     // both lines of a password typed twice
     let text = "echo -e \"Zq8vLm2Rt5\\nZq8vLm2Rt5\" | passwd svc";
     let fs = s.scan(text);
@@ -1142,6 +1193,15 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "headers.set(\"Authorization\", \"Bearer \" + token);",
         "neg(\"slack-token\", \"xoxb-2024-example-Tg7kq2Lm\")",
         "ENV API_TOKEN_FILE /run/secrets/token",
+        "snmp-server community public RO",
+        "rocommunity private",
+        "enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0",
+        "enable password",
+        "service password-encryption",
+        "# requirepass foobared",
+        "psk=$WIFI_PSK",
+        "crypto isakmp key $PSK address 0.0.0.0",
+        "Press the key 7 times to reset.",
         "ports:\n  - \"5432:5432\"\n",
         "db01.corp:5432:orders:app:$PGPASSWORD",
         "2026-12-03 10:00:01 db01:5432: connection refused",

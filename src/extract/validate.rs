@@ -151,6 +151,16 @@ pub(super) fn twitter_bearer_ok(v: &str) -> bool {
     v.contains('%') && token_ok(v)
 }
 
+/// A network device's type-7 string: two decimal digits (the salt's index), then hex.
+pub(super) fn cisco_type7_ok(v: &str) -> bool {
+    v.len() % 2 == 0 && v.as_bytes()[..2].iter().all(u8::is_ascii_digit) && distinct(v) >= 4
+}
+
+/// An SNMP community other than the defaults every device knows.
+pub(super) fn snmp_community_ok(v: &str) -> bool {
+    !["public", "private"].contains(&v.to_ascii_lowercase().as_str()) && url_password_ok(v)
+}
+
 pub(super) fn aws_key_id_ok(v: &str) -> bool {
     !v.ends_with("EXAMPLE") && !is_placeholder(v) && entropy(&v[4..]) >= 2.8
 }
