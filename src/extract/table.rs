@@ -1149,8 +1149,9 @@ pub(super) fn defs() -> Vec<Def> {
         ),
         password(
             // A `.pgpass` line, `host:port:database:user:password`, for PostgreSQL's ports
-            // (5432, 5433, PgBouncer's 6432) or any (`*`); `\:` escapes a colon.
-            r"(?m)^[ \t]*[^\s:#][^\s:]*:(?:5432|5433|6432|\*):[^\s:]+:(?:[^\s:\\]|\\.)+:((?:[^\s:\\]|\\.)+)[ \t]*\r?$",
+            // (5432, 5433, PgBouncer's 6432) or any (`*`); `\:` escapes a colon. Not in
+            // quotes: a string in code (a test's `"host:5432:db:user:pw",`) is no such file.
+            r#"(?m)^[ \t]*[^\s:#"'][^\s:"']*:(?:5432|5433|6432|\*):[^\s:"']+:(?:[^\s:\\"']|\\.)+:((?:[^\s:\\"']|\\.)+)[ \t]*\r?$"#,
             &[":5432:", ":5433:", ":6432:", ":*:"],
         ),
         d(

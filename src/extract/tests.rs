@@ -1204,6 +1204,7 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "Press the key 7 times to reset.",
         "ports:\n  - \"5432:5432\"\n",
         "db01.corp:5432:orders:app:$PGPASSWORD",
+        "        \"localhost:5432:bar:foo:baz\",",
         "2026-12-03 10:00:01 db01:5432: connection refused",
         "smtp.login(config.user, config.password)",
         "auth=('admin', os.environ['PW'])",
