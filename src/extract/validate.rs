@@ -153,7 +153,9 @@ pub(super) fn twitter_bearer_ok(v: &str) -> bool {
 
 /// A network device's type-7 string: two decimal digits (the salt's index), then hex.
 pub(super) fn cisco_type7_ok(v: &str) -> bool {
-    v.len() % 2 == 0 && v.as_bytes()[..2].iter().all(u8::is_ascii_digit) && distinct(v) >= 4
+    v.len() % 2 == 0
+        && v.as_bytes().get(..2).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+        && distinct(v) >= 4
 }
 
 /// An SNMP community other than the defaults every device knows.
