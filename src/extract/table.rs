@@ -1260,6 +1260,57 @@ pub(super) fn defs() -> Vec<Def> {
             "generic-secret",
             Secret,
             55,
+            // Any value of a Kubernetes secret made on the command line, whatever its key
+            // is called (`--from-literal=dsn=…`), when it looks like a secret
+            concat!(
+                r#"--from-literal[= ]["']?[^=\s"']+="#,
+                quoted_or!(r#"[^ \t\r\n"']+"#)
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &["--from-literal"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // A mail session's transcript, as a client's debug output or a pasted telnet
+            // session shows it: IMAP's `tag LOGIN user password` (when the password looks
+            // like one: "2 login attempts failed" is prose)…
+            concat!(
+                r#"(?m)^[A-Za-z0-9.]{1,10} (?:LOGIN|login) (?:"[^"\r\n]*"|[^\s"]+) "#,
+                quoted_or!(r#"[^ \t\r\n"']+"#),
+                r"[ \t]*\r?$"
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &[" login "],
+            Post::Plain,
+        ),
+        password(
+            // … POP3's and FTP's `USER` then `PASS`, a server's reply between them…
+            r"(?m)^USER [^\s]+\r?\n(?:[0-9+][^\r\n]*\r?\n)?PASS ([^\s]+)[ \t]*\r?$",
+            &["user "],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // … and SASL PLAIN's base64 of `authzid\0user\0password` (SMTP, IMAP, POP3)
+            r"AUTH PLAIN ([A-Za-z0-9+/]{8,}={0,2})",
+            1,
+            Edge::B64,
+            b64_sasl_plain_ok,
+            &["auth plain "],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
             // Laravel's application key, which signs sessions and encrypts cookies
             r"APP_KEY=base64:([A-Za-z0-9+/]{43}=)",
             1,

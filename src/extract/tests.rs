@@ -1094,6 +1094,13 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "masterauth \"PW\"",
         "bindpw PW",
         "ldap_default_authtok = PW",
+        // a Kubernetes secret's literal, whatever its key; mail sessions' transcripts
+        "kubectl create secret generic db --from-literal=dsn=PW -n prod",
+        "kubectl create secret generic db '--from-literal=key1=PW'",
+        "a1 LOGIN svc-mail PW",
+        "* OK IMAP4rev1 ready\r\nA001 login \"svc-mail\" \"PW\"\r\nA001 OK",
+        "+OK POP3 ready\nUSER svc-mail\n+OK\nPASS PW\n+OK logged in",
+        "220 ftp ready\r\nUSER deploy\r\n331 Password required\r\nPASS PW\r\n230 OK",
         // prose and chat
         "The password for svc-backup is now PW, please rotate it.",
         "the password is: PW",
@@ -1142,6 +1149,15 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             .collect();
         assert_eq!(found, [value], "{text}: {fs:?}");
     }
+    // SASL PLAIN's base64 holds the password: `\0svc-mail\0Zq8vLm2Rt5Kp`
+    let text =
+        "~> AUTH PLAIN AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\n<~ 235 2.7.0 Authentication successful";
+    let fs = s.scan(text);
+    assert_eq!(
+        values(&fs, "generic-secret"),
+        ["AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA=="],
+        "{fs:?}"
+    );
     let ovpn = "-----BEGIN OpenVPN Static key V1-----\ne685bdaf659a25a200e2b9e2e6a2c4b1\n\
                 24ddc7e8a2d7b4e1c3f9a8d6e5b4c3a2\n-----END OpenVPN Static key V1-----\n";
     let fs = s.scan(ovpn);
@@ -1202,6 +1218,14 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "psk=$WIFI_PSK",
         "crypto isakmp key $PSK address 0.0.0.0",
         "Press the key 7 times to reset.",
+        "kubectl create secret generic db --from-literal=username=app",
+        "kubectl create secret generic db --from-file=key.json=./sa.json",
+        "2 login attempts failed",
+        "1. login admin",
+        "USER deploy\nPASS $FTP_PASSWORD",
+        "PASS tests/test_login.py",
+        "~> AUTH PLAIN AHVzZXIAcGFzc3dvcmQ=",
+        "AUTH PLAIN is offered after STARTTLS",
         "ports:\n  - \"5432:5432\"\n",
         "db01.corp:5432:orders:app:$PGPASSWORD",
         "        \"localhost:5432:bar:foo:baz\",",

@@ -154,7 +154,9 @@ pub(super) fn twitter_bearer_ok(v: &str) -> bool {
 /// A network device's type-7 string: two decimal digits (the salt's index), then hex.
 pub(super) fn cisco_type7_ok(v: &str) -> bool {
     v.len() % 2 == 0
-        && v.as_bytes().get(..2).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+        && v.as_bytes()
+            .get(..2)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
         && distinct(v) >= 4
 }
 
@@ -228,6 +230,18 @@ pub(super) fn b64_private_key_ok(v: &str) -> bool {
 }
 
 /// Base64 of `user:password` (a Docker config's `auth`) with a password worth hiding.
+/// SASL PLAIN's message in base64: `authzid\0user\0password`, the password a password.
+pub(super) fn b64_sasl_plain_ok(v: &str) -> bool {
+    b64_decode(v)
+        .and_then(|d| String::from_utf8(d).ok())
+        .is_some_and(|plain| {
+            let parts: Vec<&str> = plain.split('\0').collect();
+            parts.len() == 3
+                && plain.chars().all(|c| c == '\0' || !c.is_control())
+                && url_password_ok(parts[2])
+        })
+}
+
 pub(super) fn b64_login_ok(v: &str) -> bool {
     b64_decode(v)
         .and_then(|d| String::from_utf8(d).ok())
