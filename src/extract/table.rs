@@ -1277,10 +1277,13 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             55,
             // A mail session's transcript, as a client's debug output or a pasted telnet
-            // session shows it: IMAP's `tag LOGIN user password` (when the password looks
-            // like one: "2 login attempts failed" is prose)…
+            // session shows it: IMAP's `tag LOGIN user password`, as clients send it, in
+            // capitals, when the password looks like one. The pattern starts at the
+            // command, a literal the regex searches for, not at the tag (a pattern starting
+            // with a class of characters is read byte by byte through the whole text); in
+            // lower case, prose and code hold it (`login = os.getlogin()`)…
             concat!(
-                r#"(?m)^[A-Za-z0-9.]{1,10} (?:LOGIN|login) (?:"[^"\r\n]*"|[^\s"]+) "#,
+                r#"(?m) LOGIN (?:"[^"\r\n]*"|[^\s"]+) "#,
                 quoted_or!(r#"[^ \t\r\n"']+"#),
                 r"[ \t]*\r?$"
             ),

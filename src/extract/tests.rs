@@ -1098,7 +1098,7 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "kubectl create secret generic db --from-literal=dsn=PW -n prod",
         "kubectl create secret generic db '--from-literal=key1=PW'",
         "a1 LOGIN svc-mail PW",
-        "* OK IMAP4rev1 ready\r\nA001 login \"svc-mail\" \"PW\"\r\nA001 OK",
+        "* OK IMAP4rev1 ready\r\nA001 LOGIN \"svc-mail\" \"PW\"\r\nA001 OK",
         "+OK POP3 ready\nUSER svc-mail\n+OK\nPASS PW\n+OK logged in",
         "220 ftp ready\r\nUSER deploy\r\n331 Password required\r\nPASS PW\r\n230 OK",
         // prose and chat
@@ -1221,6 +1221,9 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "kubectl create secret generic db --from-literal=username=app",
         "kubectl create secret generic db --from-file=key.json=./sa.json",
         "2 login attempts failed",
+        "        login = os.getlogin()",
+        " * <High-performance mode for login processes> [LoginProcess.txt].",
+        "CREATE ROLE app WITH LOGIN PASSWORD NULL;",
         "1. login admin",
         "USER deploy\nPASS $FTP_PASSWORD",
         "PASS tests/test_login.py",
