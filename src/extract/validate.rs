@@ -153,7 +153,7 @@ pub(super) fn twitter_bearer_ok(v: &str) -> bool {
 
 /// A network device's type-7 string: two decimal digits (the salt's index), then hex.
 pub(super) fn cisco_type7_ok(v: &str) -> bool {
-    v.len() % 2 == 0
+    v.len().is_multiple_of(2)
         && v.as_bytes()
             .get(..2)
             .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
