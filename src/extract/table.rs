@@ -1302,6 +1302,32 @@ pub(super) fn defs() -> Vec<Def> {
             "generic-secret",
             Secret,
             55,
+            // … SMTP's `AUTH LOGIN`: the line answering the server's `334 UGFzc3dvcmQ6`
+            // ("Password:" in base64) is the password in base64 (swaks' `~>`, curl's `>`)…
+            r"334 UGFzc3dvcmQ6\r?\n[ \t]*(?:(?:~>|>|C:)[ \t]*)?([A-Za-z0-9+/]{4,}={0,2})[ \t]*(?:\r?\n|\z)",
+            1,
+            Edge::Any,
+            b64_password_ok,
+            &["334 ugfzc3dvcmq6"],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
+            // … Redis's `AUTH [user] password` at redis-cli's prompt (`host:6379>`,
+            // `host:6379[2]>`; swaks' `~> AUTH PLAIN …` is the rule below's)…
+            r"(?m)(?:[0-9]|\])> AUTH (?:[^\s]+ )?([^\s]+)[ \t]*\r?$",
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &["> auth "],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            55,
             // … and SASL PLAIN's base64 of `authzid\0user\0password` (SMTP, IMAP, POP3)
             r"AUTH PLAIN ([A-Za-z0-9+/]{8,}={0,2})",
             1,

@@ -1158,6 +1158,17 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         ["AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA=="],
         "{fs:?}"
     );
+    // SMTP's AUTH LOGIN answers the server's prompts in base64: the second is the password
+    let text = "~> AUTH LOGIN\n<~ 334 VXNlcm5hbWU6\n ~> c3ZjLW1haWw=\n<~ 334 UGFzc3dvcmQ6\n ~> WnE4dkxtMlJ0NUtw\n<~ 235 OK";
+    let fs = s.scan(text);
+    assert_eq!(
+        values(&fs, "generic-secret"),
+        ["WnE4dkxtMlJ0NUtw"],
+        "{fs:?}"
+    );
+    let text = "127.0.0.1:6379> AUTH default Zq8vLm2Rt5Kp\nOK";
+    let fs = s.scan(text);
+    assert_eq!(values(&fs, "generic-secret"), ["Zq8vLm2Rt5Kp"], "{fs:?}");
     let ovpn = "-----BEGIN OpenVPN Static key V1-----\ne685bdaf659a25a200e2b9e2e6a2c4b1\n\
                 24ddc7e8a2d7b4e1c3f9a8d6e5b4c3a2\n-----END OpenVPN Static key V1-----\n";
     let fs = s.scan(ovpn);
@@ -1229,6 +1240,8 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "PASS tests/test_login.py",
         "~> AUTH PLAIN AHVzZXIAcGFzc3dvcmQ=",
         "AUTH PLAIN is offered after STARTTLS",
+        "<~ 334 UGFzc3dvcmQ6\n ~> cGFzc3dvcmQ=",
+        "127.0.0.1:6379> AUTH $REDIS_PASSWORD",
         "ports:\n  - \"5432:5432\"\n",
         "db01.corp:5432:orders:app:$PGPASSWORD",
         "        \"localhost:5432:bar:foo:baz\",",

@@ -242,6 +242,13 @@ pub(super) fn b64_sasl_plain_ok(v: &str) -> bool {
         })
 }
 
+/// A password in base64, as SMTP's `AUTH LOGIN` sends it.
+pub(super) fn b64_password_ok(v: &str) -> bool {
+    b64_decode(v)
+        .and_then(|d| String::from_utf8(d).ok())
+        .is_some_and(|pw| !pw.chars().any(char::is_control) && url_password_ok(&pw))
+}
+
 pub(super) fn b64_login_ok(v: &str) -> bool {
     b64_decode(v)
         .and_then(|d| String::from_utf8(d).ok())
