@@ -1122,7 +1122,8 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         );
         assert!(!redact(&text, &fs).contains(&pw), "{text}");
     }
-    // strings anyone can turn back into the password, and keys written in blocks
+    // strings anyone can turn back into the password, keys written in blocks, and
+    // passwords in mail and Redis sessions' transcripts
     for (text, value) in [
         ("enable password 7 0822455D0A1606181C1B0D", "0822455D0A1606181C1B0D"),
         ("tacacs-server key 7 06050D24484B1D0A1C", "06050D24484B1D0A1C"),
@@ -1139,6 +1140,17 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
              Private-Lines: 1\nAAAAIHgX8cUq3ZqNmB7rT2k9LwVfJd5sYpE1oRaC4hKuWn6t\nPrivate-MAC: 5b1e8c4f",
             "AAAAIHgX8cUq3ZqNmB7rT2k9LwVfJd5sYpE1oRaC4hKuWn6t",
         ),
+        // SASL PLAIN's base64 of `\0svc-mail\0Zq8vLm2Rt5Kp`; SMTP's AUTH LOGIN answering
+        // the server's prompts in base64, the second the password; Redis's AUTH
+        (
+            "~> AUTH PLAIN AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\n<~ 235 2.7.0 Authentication successful",
+            "AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==",
+        ),
+        (
+            "~> AUTH LOGIN\n<~ 334 VXNlcm5hbWU6\n ~> c3ZjLW1haWw=\n<~ 334 UGFzc3dvcmQ6\n ~> WnE4dkxtMlJ0NUtw\n<~ 235 OK",
+            "WnE4dkxtMlJ0NUtw",
+        ),
+        ("127.0.0.1:6379> AUTH default Zq8vLm2Rt5Kp\nOK", "Zq8vLm2Rt5Kp"),
     ] {
         let fs = s.scan(text);
         check_invariants(text, &fs);
@@ -1149,26 +1161,6 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             .collect();
         assert_eq!(found, [value], "{text}: {fs:?}");
     }
-    // SASL PLAIN's base64 holds the password: `\0svc-mail\0Zq8vLm2Rt5Kp`
-    let text =
-        "~> AUTH PLAIN AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\n<~ 235 2.7.0 Authentication successful";
-    let fs = s.scan(text);
-    assert_eq!(
-        values(&fs, "generic-secret"),
-        ["AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA=="],
-        "{fs:?}"
-    );
-    // SMTP's AUTH LOGIN answers the server's prompts in base64: the second is the password
-    let text = "~> AUTH LOGIN\n<~ 334 VXNlcm5hbWU6\n ~> c3ZjLW1haWw=\n<~ 334 UGFzc3dvcmQ6\n ~> WnE4dkxtMlJ0NUtw\n<~ 235 OK";
-    let fs = s.scan(text);
-    assert_eq!(
-        values(&fs, "generic-secret"),
-        ["WnE4dkxtMlJ0NUtw"],
-        "{fs:?}"
-    );
-    let text = "127.0.0.1:6379> AUTH default Zq8vLm2Rt5Kp\nOK";
-    let fs = s.scan(text);
-    assert_eq!(values(&fs, "generic-secret"), ["Zq8vLm2Rt5Kp"], "{fs:?}");
     let ovpn = "-----BEGIN OpenVPN Static key V1-----\ne685bdaf659a25a200e2b9e2e6a2c4b1\n\
                 24ddc7e8a2d7b4e1c3f9a8d6e5b4c3a2\n-----END OpenVPN Static key V1-----\n";
     let fs = s.scan(ovpn);
