@@ -143,9 +143,9 @@ pub(super) fn defs() -> Vec<Def> {
             triggers,
             post,
         };
-    // A password given on a command line or in a login file (`curl -u`, `net use`,
-    // `.netrc` …): its rules differ only in their pattern and keywords.
-    let password = |pattern, triggers| {
+    // A password or key whose value is group 1 (or, with `quoted_or!`, the first later
+    // group that took part), checked by `check`.
+    let checked = |pattern, check: fn(&str) -> bool, triggers| {
         d(
             "generic-secret",
             Secret,
@@ -153,11 +153,14 @@ pub(super) fn defs() -> Vec<Def> {
             pattern,
             1,
             Edge::Any,
-            url_password_ok,
+            check,
             triggers,
             Post::Plain,
         )
     };
+    // A password given on a command line or in a login file (`curl -u`, `net use`,
+    // `.netrc` …): its rules differ only in their pattern and keywords.
+    let password = |pattern, triggers| checked(pattern, url_password_ok, triggers);
     // A token its provider marks with a prefix, whose match has a word's edges on both
     // sides and looks random (`token_ok`).
     let token = |kind, pattern, triggers| {
@@ -981,10 +984,7 @@ pub(super) fn defs() -> Vec<Def> {
             r#"(?i)ConvertTo-SecureString(?:(?:[ \t]+-String)?[ \t]+["']([^"'\r\n]+)["'][^\r\n]{0,40}?-AsPlainText|[ \t]+-AsPlainText(?:[ \t]+-Force)?[ \t]+(?:-String[ \t]+)?["']([^"'\r\n]+)["'])"#,
             &["securestring"],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // A database user's password in SQL: MySQL's and Oracle's `CREATE|ALTER USER …
             // IDENTIFIED [WITH plugin] BY 'PASSWORD'` (also after `GRANT` and a database
             // link's `CONNECT TO user`; "the issue identified by valgrind" is prose),
@@ -997,8 +997,6 @@ pub(super) fn defs() -> Vec<Def> {
                 r#"|(?:create|alter) (?:user|role)(?:[ \t]+[^ \t\r\n;]+)*?[ \t]+password[ \t]+'([^'\r\n]+)'"#,
                 r#"|set password(?:[ \t]+for[ \t]+[^ \t\r\n=;]+)?[ \t]*=[ \t]*(?:password[ \t]*\([ \t]*)?'([^'\r\n]+)')"#
             ),
-            1,
-            Edge::Any,
             sql_password_ok,
             &[
                 "grant",
@@ -1009,7 +1007,6 @@ pub(super) fn defs() -> Vec<Def> {
                 "alter role",
                 "set password",
             ],
-            Post::Plain,
         ),
         password(
             // A password given to an archiver or a key tool: `zip -P PASSWORD`, `unzip -P
@@ -1077,17 +1074,11 @@ pub(super) fn defs() -> Vec<Def> {
                 "pdo",
             ],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // `vault login TOKEN` (a method's `key=value` pairs are not one).
             r#"(?m)vault[ \t]+login(?:[ \t]+-[^ \t\r\n]+)*[ \t]+([A-Za-z0-9._\-]{8,256})(?:[ \t]|\r?$)"#,
-            1,
-            Edge::Any,
             token_ok,
             &["login"],
-            Post::Plain,
         ),
         d(
             "generic-secret",
@@ -1173,42 +1164,24 @@ pub(super) fn defs() -> Vec<Def> {
             r"(?m)^[ \t]*(?:enable (?:password|secret)(?: level [0-9]{1,2})?|username [^\s]+(?: privilege [0-9]{1,2})? (?:password|secret)|password) 0 ([^\s]+)[ \t]*\r?$",
             &["password 0 ", "secret 0 "],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // a password or key of type 7, which anyone can turn back into the password
             r"(?-u:\b)(?:password|key) 7 ([0-9A-Fa-f]{4,64})(?-u:\b)",
-            1,
-            Edge::Any,
             cisco_type7_ok,
             &["password 7 ", "key 7 "],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // a password with no type written
             r"(?m)(?:^[ \t]*enable password(?: level [0-9]{1,2})?|username [^\s]+(?: privilege [0-9]{1,2})? password) ([^\s]+)[ \t]*\r?$",
-            1,
-            Edge::Any,
             generic_value_ok,
             &["enable password ", "username "],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // an SNMP community, v1/v2c (IOS, Net-SNMP); not the defaults `public` and
             // `private`, which every device knows
             r"(?:snmp-server community|(?m:^)[ \t]*r[ow]community6?)[ \t]+([^\s]+)",
-            1,
-            Edge::Any,
             snmp_community_ok,
             &["snmp-server community", "rocommunity", "rwcommunity"],
-            Post::Plain,
         ),
         password(
             // an SNMPv3 user's authentication and privacy passwords
@@ -1229,17 +1202,11 @@ pub(super) fn defs() -> Vec<Def> {
             ),
             &["pre-shared-key", "isakmp key", ": psk"],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // Juniper's `$9$` encoding, which anyone can turn back into the secret
             r#""(\$9\$[^"\s]{4,200})""#,
-            1,
-            Edge::Any,
             entropic_ok,
             &["$9$"],
-            Post::Plain,
         ),
         password(
             // Wi-Fi: wpa_supplicant's and NetworkManager's `psk=`; Redis's `requirepass` and
@@ -1256,26 +1223,17 @@ pub(super) fn defs() -> Vec<Def> {
                 "ldap_default_authtok",
             ],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // Any value of a Kubernetes secret made on the command line, whatever its key
             // is called (`--from-literal=dsn=…`), when it looks like a secret
             concat!(
                 r#"--from-literal[= ]["']?[^=\s"']+="#,
                 quoted_or!(r#"[^ \t\r\n"']+"#)
             ),
-            1,
-            Edge::Any,
             generic_value_ok,
             &["--from-literal"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // A mail session's transcript, as a client's debug output or a pasted telnet
             // session shows it: IMAP's `tag LOGIN user password`, as clients send it, in
             // capitals, when the password looks like one. The pattern starts at the
@@ -1287,42 +1245,27 @@ pub(super) fn defs() -> Vec<Def> {
                 quoted_or!(r#"[^ \t\r\n"']+"#),
                 r"[ \t]*\r?$"
             ),
-            1,
-            Edge::Any,
             generic_value_ok,
             &[" login "],
-            Post::Plain,
         ),
         password(
             // … POP3's and FTP's `USER` then `PASS`, a server's reply between them…
             r"(?m)^USER [^\s]+\r?\n(?:[0-9+][^\r\n]*\r?\n)?PASS ([^\s]+)[ \t]*\r?$",
             &["user "],
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // … SMTP's `AUTH LOGIN`: the line answering the server's `334 UGFzc3dvcmQ6`
             // ("Password:" in base64) is the password in base64 (swaks' `~>`, curl's `>`)…
             r"334 UGFzc3dvcmQ6\r?\n[ \t]*(?:(?:~>|>|C:)[ \t]*)?([A-Za-z0-9+/]{4,}={0,2})[ \t]*(?:\r?\n|\z)",
-            1,
-            Edge::Any,
             b64_password_ok,
             &["334 ugfzc3dvcmq6"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // … Redis's `AUTH [user] password` at redis-cli's prompt (`host:6379>`,
             // `host:6379[2]>`; swaks' `~> AUTH PLAIN …` is the rule below's)…
             r"(?m)(?:[0-9]|\])> AUTH (?:[^\s]+ )?([^\s]+)[ \t]*\r?$",
-            1,
-            Edge::Any,
             generic_value_ok,
             &["> auth "],
-            Post::Plain,
         ),
         d(
             "generic-secret",
@@ -1336,29 +1279,17 @@ pub(super) fn defs() -> Vec<Def> {
             &["auth plain "],
             Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // Laravel's application key, which signs sessions and encrypts cookies
             r"APP_KEY=base64:([A-Za-z0-9+/]{43}=)",
-            1,
-            Edge::Any,
             entropic_ok,
             &["app_key=base64:"],
-            Post::Plain,
         ),
-        d(
-            "generic-secret",
-            Secret,
-            55,
+        checked(
             // A Docker config's registry login: `"auth": "base64(user:password)"`.
             r#""auth"[ \t]*:[ \t]*"([A-Za-z0-9+/]{8,}={0,2})""#,
-            1,
-            Edge::Any,
             b64_login_ok,
             &["auth"],
-            Post::Plain,
         ),
         d(
             "url-password",
