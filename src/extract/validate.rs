@@ -229,34 +229,38 @@ pub(super) fn b64_private_key_ok(v: &str) -> bool {
     })
 }
 
-/// Base64 of `user:password` (a Docker config's `auth`) with a password worth hiding.
+/// Base64 decoded to UTF-8 text.
+fn b64_text(v: &str) -> Option<String> {
+    b64_decode(v).and_then(|d| String::from_utf8(d).ok())
+}
+
+/// The password of a `user:password` pair (HTTP Basic, a Docker config's `auth`), when
+/// the pair holds no control character.
+fn basic_password(plain: &str) -> Option<&str> {
+    if plain.chars().any(char::is_control) {
+        return None;
+    }
+    plain.split_once(':').map(|(_, pw)| pw)
+}
+
 /// SASL PLAIN's message in base64: `authzid\0user\0password`, the password a password.
 pub(super) fn b64_sasl_plain_ok(v: &str) -> bool {
-    b64_decode(v)
-        .and_then(|d| String::from_utf8(d).ok())
-        .is_some_and(|plain| {
-            let parts: Vec<&str> = plain.split('\0').collect();
-            parts.len() == 3
-                && plain.chars().all(|c| c == '\0' || !c.is_control())
-                && url_password_ok(parts[2])
-        })
+    b64_text(v).is_some_and(|plain| {
+        let parts: Vec<&str> = plain.split('\0').collect();
+        parts.len() == 3
+            && plain.chars().all(|c| c == '\0' || !c.is_control())
+            && url_password_ok(parts[2])
+    })
 }
 
 /// A password in base64, as SMTP's `AUTH LOGIN` sends it.
 pub(super) fn b64_password_ok(v: &str) -> bool {
-    b64_decode(v)
-        .and_then(|d| String::from_utf8(d).ok())
-        .is_some_and(|pw| !pw.chars().any(char::is_control) && url_password_ok(&pw))
+    b64_text(v).is_some_and(|pw| !pw.chars().any(char::is_control) && url_password_ok(&pw))
 }
 
+/// Base64 of `user:password` (a Docker config's `auth`) with a password worth hiding.
 pub(super) fn b64_login_ok(v: &str) -> bool {
-    b64_decode(v)
-        .and_then(|d| String::from_utf8(d).ok())
-        .is_some_and(|plain| {
-            plain.split_once(':').is_some_and(|(_, pw)| {
-                plain.chars().all(|c| !c.is_control()) && url_password_ok(pw)
-            })
-        })
+    b64_text(v).is_some_and(|plain| basic_password(&plain).is_some_and(url_password_ok))
 }
 
 /// Base64 of a Docker config holding a registry login: an `"auth"` of `user:password`
@@ -290,11 +294,9 @@ pub(super) fn discord_ok(v: &str) -> bool {
 
 pub(super) fn bearer_ok(v: &str) -> bool {
     // Basic credentials: judge the decoded password
-    if let Some(plain) = b64_decode(v).and_then(|b| String::from_utf8(b).ok()) {
-        if let Some((_, pw)) = plain.split_once(':') {
-            if plain.chars().all(|c| !c.is_control()) {
-                return url_password_ok(pw) && pw.len() >= 4;
-            }
+    if let Some(plain) = b64_text(v) {
+        if let Some(pw) = basic_password(&plain) {
+            return url_password_ok(pw) && pw.len() >= 4;
         }
     }
     !is_placeholder(v) && entropy(v) >= 3.0 && distinct(v) >= 8
