@@ -213,7 +213,8 @@ impl Rules {
                     e = trim_span(text, s, e, |c| matches!(c, '.' | ':')).1;
                 }
                 let value = &text[s..e];
-                if generic_name_ok(name.as_str()) && generic_value_ok(value) {
+                if generic_name_ok(name.as_str()) && generic_value_ok(value) && (rule.check)(value)
+                {
                     out.push(cand(s, e, value.to_string()));
                 }
             }

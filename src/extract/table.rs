@@ -102,12 +102,13 @@ macro_rules! switch {
 }
 
 /// What names a secret in the generic rule (`DB_PASSWORD`, `apiKey`, `smtp.pass`,
-/// `dbpass`; not `bypass`), and in the rules for a name and its value written apart (`- name:
+/// `dbpass`, `VAULT_PW`, `rootpw`; not `bypass`, `npw`, or `pw_uid`, a field of
+/// `struct passwd`), and in the rules for a name and its value written apart (`- name:
 /// DB_PASSWORD` / `value: …`, `define('DB_PASSWORD', '…')`): the name is checked by
 /// `generic_name_ok`, the value by `generic_value_ok`.
 macro_rules! generic_name {
     () => {
-        r#"[A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?(?:db|sql|root|admin|bind|smtp|mail|ftp|ldap|ssh|proxy|vnc)?pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?"#
+        r#"[A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|auth[_.\-]?key|client[_.\-]?key|subscription[_.\-]?key|session[_.\-]?id|sessid|credentials?)[A-Za-z0-9_.\-]*|(?-u:\b)(?:[A-Za-z0-9_.\-]*[_.\-])?(?:db|sql|root|admin|bind|smtp|mail|ftp|ldap|ssh|proxy|vnc)?(?:pass(?:phrase)?(?:[_.\-][A-Za-z0-9_.\-]*)?|pw)"#
     };
 }
 
@@ -923,13 +924,14 @@ pub(super) fn defs() -> Vec<Def> {
             // `echo PASSWORD | kinit user@REALM`, `echo -e "PASSWORD\nPASSWORD" | passwd`
             // (both lines are the value), and a secret echoed into a secret store:
             // `echo SECRET | docker secret create NAME -`, `echo -n SECRET | gcloud secrets
-            // create NAME --data-file=-`.
+            // create NAME --data-file=-`, `… | kubectl create secret generic NAME
+            // --from-file=KEY=/dev/stdin`; `printf '%s' PASSWORD | …` too.
             concat!(
-                r#"(?m)echo[ \t]+(?:-[ne]+[ \t]+)?(?:"#,
+                r#"(?m)(?:echo[ \t]+(?:-[ne]+[ \t]+)?|printf[ \t]+(?:'%s(?:\\n)?'|"%s(?:\\n)?")[ \t]+)(?:"#,
                 quoted_or!(r#"[^ \t\r\n:"'|]+:"#, r#"[^ \t\r\n"'|]+"#),
                 r#"[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd|"([^"\\\r\n]+\\n[^"\r\n]+)"[ \t]*\|[ \t]*(?:sudo[ \t]+)?(?:smb)?passwd(?:[ \t]|\r?$)|"#,
                 quoted_or!(r#"[^- \t\r\n"'|][^ \t\r\n"'|]*"#),
-                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S(?:[ \t]|\r?$)|(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin)|kinit(?:[ \t]|\r?$)|docker[ \t]+secret create[ \t]|gcloud[ \t]+secrets (?:create|versions)[ \t]))"#
+                r#"[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+)*-[A-Za-z]*S(?:[ \t]|\r?$)|(?:sudo[ \t]+)?(?:passwd[ \t]+--stdin|[a-z]+(?:[ \t]+registry)?[ \t]+login(?:[ \t]+[^ \t\r\n|]+)*?[ \t]+--password-stdin)|kinit(?:[ \t]|\r?$)|docker[ \t]+secret create[ \t]|gcloud[ \t]+secrets (?:create|versions)[ \t]|kubectl[ \t]+create[ \t]+secret[ \t][^|\r\n]*=/dev/stdin))"#
             ),
             &[
                 "pass",
@@ -938,7 +940,15 @@ pub(super) fn defs() -> Vec<Def> {
                 "secret create",
                 "secrets create",
                 "secrets versions",
+                "/dev/stdin",
             ],
+        ),
+        password(
+            // Unattended installs: a kickstart file's `rootpw [--plaintext] PASSWORD`
+            // (`--iscrypted` gives a hash) and Debian's preseed `d-i passwd/root-password
+            // password PASSWORD` (also `…-again`, `passwd/user-password`).
+            r#"(?m)^[ \t]*(?:rootpw(?:[ \t]+--(?:plaintext|lock|allow-ssh))*|d-i[ \t]+passwd/(?:root|user)-password(?:-again)?[ \t]+password)[ \t]+([^-\s][^\s]*)[ \t]*\r?$"#,
+            &["rootpw", "passwd/"],
         ),
         password(
             // `redis-cli -a password`, and MongoDB's shells and tools: `mongosh -u admin -p password`.
@@ -1271,12 +1281,15 @@ pub(super) fn defs() -> Vec<Def> {
             "generic-secret",
             Secret,
             55,
-            // … and SASL PLAIN's base64 of `authzid\0user\0password` (SMTP, IMAP, POP3)
-            r"AUTH PLAIN ([A-Za-z0-9+/]{8,}={0,2})",
+            // … and SASL PLAIN's base64 of `authzid\0user\0password` (SMTP, IMAP, POP3),
+            // after the command or on the line after it (IMAP's `a1 AUTHENTICATE PLAIN`, then
+            // the server's `+`, SMTP's `334`, in a transcript marked `S:` / `C:`, swaks'
+            // `<~` / `~>`, or not)
+            r"AUTH(?:ENTICATE)? PLAIN(?: |[ \t]*\r?\n(?:(?:S:|<~)? ?(?:\+|334)[ \t]*\r?\n)?(?:C:| ?~>)? ?)([A-Za-z0-9+/]{8,}={0,2})",
             1,
             Edge::B64,
             b64_sasl_plain_ok,
-            &["auth plain "],
+            &["auth plain", "authenticate plain"],
             Post::Plain,
         ),
         checked(
@@ -1336,8 +1349,9 @@ pub(super) fn defs() -> Vec<Def> {
             Post::Plain,
         ),
         generic(
-            // The name holds a keyword, or `pass` / `passphrase` as a word of its own
-            // (`DB_PASS`, `smtp.pass`, `pass:`; not `bypass` or `passenger`).
+            // The name holds a keyword, or `pass` / `passphrase` / `pw` as a word of its
+            // own (`DB_PASS`, `smtp.pass`, `pass:`, `vault_pw`; not `bypass`, `passenger`
+            // or `pwm`).
             // A quoted value's length is checked after the match (GENERIC_VALUE_MAX_CHARS),
             // not in the regex: a counted repetition of a Unicode class compiles to as
             // many copies of it as its bound (megabytes for three times 500). The unquoted
@@ -1353,7 +1367,8 @@ pub(super) fn defs() -> Vec<Def> {
                 "secret",
                 "token",
                 "pass",
-                "pwd",
+                // `pwd` and `pw` names
+                "pw",
                 "api",
                 // `access` and `auth` stand for their `…key` names: fewer keywords
                 // (see rule_keywords_are_searched_with_a_dfa)
@@ -1367,6 +1382,25 @@ pub(super) fn defs() -> Vec<Def> {
                 "subscription",
                 "credential",
             ],
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // A variable named only `…_KEY` in capitals, as environments name a vendor's key
+            // (`STRIPE_KEY=…`, `DATADOG_KEY: …`, `SIGNING_KEY=…`): many such names hold no
+            // secret (`GPG_KEY`, `CACHE_KEY`: `generic_name_ok`), so the value must look like
+            // a key (`named_key_value_ok`). Bare, it is made of a key's characters only, up
+            // to a character no key holds (`.`, `:` …: a name, a path, an ARN).
+            concat!(
+                r#"(?-u:\b)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_KEY)["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+                r#"(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([A-Za-z0-9+/=_\-]{16,500})(?:[^A-Za-z0-9+/=_\-.:\\@%]|$))"#
+            ),
+            0,
+            Edge::Any,
+            named_key_value_ok,
+            &["_key"],
+            Post::Generic,
         ),
         generic(
             // A secret's name and its value written apart, as a list of variables holds them:

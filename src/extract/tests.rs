@@ -1151,6 +1151,44 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             "WnE4dkxtMlJ0NUtw",
         ),
         ("127.0.0.1:6379> AUTH default Zq8vLm2Rt5Kp\nOK", "Zq8vLm2Rt5Kp"),
+        // IMAP's AUTHENTICATE PLAIN, the base64 on the line after the server's `+`
+        (
+            "a1 AUTHENTICATE PLAIN\r\n+ \r\nAHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\r\na1 OK done",
+            "AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==",
+        ),
+        (
+            "C: a1 AUTHENTICATE PLAIN\nS: +\nC: AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\n",
+            "AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==",
+        ),
+        // `pw` names, names of a vendor's key, unattended installs, `printf` pipes
+        ("export VAULT_PW=Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
+        ("  db_pw: \"Tr0ub4dor&3xQ\"", "Tr0ub4dor&3xQ"),
+        (
+            "DATADOG_KEY=9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+            "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        ),
+        (
+            "  PAGERDUTY_ROUTING_KEY: \"R0ut3Kq8vLm2Rt5KpWn6\"",
+            "R0ut3Kq8vLm2Rt5KpWn6",
+        ),
+        (
+            "heroku config:set SIGNING_KEY=Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf -a shop",
+            "Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf",
+        ),
+        ("rootpw --plaintext Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
+        ("rootpw Zq8vLm2Rt5Kp\n", "Zq8vLm2Rt5Kp"),
+        (
+            "d-i passwd/root-password-again password Zq8vLm2Rt5Kp",
+            "Zq8vLm2Rt5Kp",
+        ),
+        (
+            "printf '%s' \"Zq8vLm2Rt5Kp\" | podman login -u ci --password-stdin quay.io",
+            "Zq8vLm2Rt5Kp",
+        ),
+        (
+            "echo -n Zq8vLm2Rt5Kp | kubectl create secret generic db --from-file=password=/dev/stdin",
+            "Zq8vLm2Rt5Kp",
+        ),
     ] {
         let fs = s.scan(text);
         check_invariants(text, &fs);
@@ -1254,6 +1292,24 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "The password is expired; reset it in the portal.",
         "Your password was changed successfully.",
         "pw: see 1Password",
+        "show_pw = True",
+        "        pub pw_uid: crate::uid_t,",
+        "    api_token: crate::auth::BearerToken,",
+        "    let token: http::HeaderValue = value;",
+        "pw = getpass.getpass()",
+        "vault_pw = os.environ[\"VAULT_PW\"]",
+        "rootpw --iscrypted $6$Q8yj2lkd$9sdf8sdf7sdfsdfLmKx4Tb8",
+        "rootpw --lock",
+        "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",
+        "KMS_KEY=1234abcd-12ab-34cd-56ef-1234567890ab",
+        "KMS_KEY=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "SIGNING_KEY_ARN=arn:aws:kms:us-east-1:123456789012:key/mrk-9f8e7d6c5b4a3928",
+        "RECAPTCHA_SITE_KEY=6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI",
+        "UPLOAD_KEY=uploads/2026/Q4/report-final.pdf",
+        "IDEMPOTENCY_KEY=5f2b8c1a9d3e4f60a7b8",
+        "SORT_KEY: created_at",
+        "TRANSLATION_KEY=checkout.payment.card_declined",
+        "a1 AUTHENTICATE PLAIN\r\n+ \r\na1 NO [AUTHENTICATIONFAILED] Authentication failed.",
     ] {
         let fs = s.scan(text);
         check_invariants(text, &fs);

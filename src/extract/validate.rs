@@ -424,9 +424,62 @@ pub(super) fn generic_name_ok(name: &str) -> bool {
         "version",
         "id_key",
     ];
+    // `…_KEY` names of a public key, a key's id or a key that looks a thing up
+    const NOT_SECRET_KEY: &[&str] = &[
+        "public",
+        "pub",
+        "publishable",
+        "anon",
+        "site",
+        "host",
+        "gpg",
+        "pgp",
+        "kms",
+        "primary",
+        "foreign",
+        "sort",
+        "partition",
+        "cache",
+        "hash",
+        "range",
+        "idempotency",
+        "dedup",
+        "object",
+        "s3",
+        "lookup",
+        "translation",
+        "i18n",
+        "registry",
+    ];
     let lower = name.to_ascii_lowercase();
-    let last = lower.rsplit(['_', '-', '.']).next().unwrap_or(&lower);
+    let mut words = lower.rsplit(['_', '-', '.']);
+    let last = words.next().unwrap_or(&lower);
+    if last == "key" && words.next().is_some_and(|w| NOT_SECRET_KEY.contains(&w)) {
+        return false;
+    }
     !BAD_SUFFIX.contains(&last) && !lower.starts_with("max_") && !lower.starts_with("num_")
+}
+
+/// The value of a name that says only `…_KEY` (`STRIPE_KEY`, `SIGNING_KEY`): such names
+/// also hold ids, paths and lookup keys, so the value must look like a key itself: 16
+/// or more characters of base64 or hex (no `.`, `:` or `\`: no path, ARN or name), not
+/// a GUID (an id), random-looking.
+pub(super) fn named_key_value_ok(v: &str) -> bool {
+    let b = v.as_bytes();
+    let guid = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    b.len() >= 16
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"+/=_-".contains(c))
+        && !guid
+        && entropic_ok(v)
+        && generic_value_ok(v)
 }
 
 /// High-entropy, non-placeholder value of a `name = value` assignment.
@@ -493,10 +546,12 @@ pub(super) fn generic_value_ok(v: &str) -> bool {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$')
     };
-    if v.contains('.')
-        && v.split('.').all(ident_seg)
-        && b.iter().filter(|c| c.is_ascii_digit()).count() <= 2
-    {
+    let few_digits = b.iter().filter(|c| c.is_ascii_digit()).count() <= 2;
+    if v.contains('.') && v.split('.').all(ident_seg) && few_digits {
+        return false;
+    }
+    // paths of Rust and C++: crate::uid_t, std::string
+    if v.contains("::") && v.split("::").all(ident_seg) && few_digits {
         return false;
     }
     // dates, times, versions, IPs: almost no letters

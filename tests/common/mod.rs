@@ -303,6 +303,13 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         said_pw.clone(),
         format!("the password for svc-backup is now {said_pw}, please rotate it"),
     );
+    // A vendor's key under a name that says only `_KEY`.
+    let named_key = r.s(32, HEX);
+    add(
+        "generic-secret",
+        named_key.clone(),
+        format!("DATADOG_KEY={named_key}"),
+    );
     let twilio = format!("{}{}", "SK", r.s(32, HEX));
     add(
         "twilio-api-key",
