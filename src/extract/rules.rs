@@ -32,7 +32,7 @@ impl Rule {
         self.group != 0
             || matches!(
                 self.post,
-                Post::Generic | Post::PrivateKey | Post::UrlPassword
+                Post::Generic | Post::NamedKey | Post::PrivateKey | Post::UrlPassword
             )
     }
 
@@ -218,6 +218,20 @@ impl Rules {
                     out.push(cand(s, e, value.to_string()));
                 }
             }
+            Post::NamedKey => {
+                let (Some(m), Some(v)) = (caps.get(0), caps.get(1).or(caps.get(2)).or(caps.get(3)))
+                else {
+                    return;
+                };
+                let value = v.as_str();
+                if capitals_name_before(text, m.start())
+                    .is_some_and(|n| generic_name_ok(&text[n..m.start() + "_KEY".len()]))
+                    && generic_value_ok(value)
+                    && (rule.check)(value)
+                {
+                    out.push(cand(v.start(), v.end(), value.to_string()));
+                }
+            }
             Post::PrivateKey => {
                 if let (Some(m), Some(label)) = (caps.get(0), caps.get(1)) {
                     if let Some(c) = private_key(text, m.start(), m.end(), label.as_str(), rule) {
@@ -305,7 +319,7 @@ impl Rules {
                 };
                 out.push(rule.candidate(s, e, value));
             }
-            Post::Generic | Post::PrivateKey | Post::UrlPassword => {
+            Post::Generic | Post::NamedKey | Post::PrivateKey | Post::UrlPassword => {
                 unreachable!("rule {} needs its groups", rule.kind)
             }
         }
@@ -522,6 +536,27 @@ fn resume_inside(rule: &Rule, caps: &Captures<'_>, found: bool) -> Option<usize>
     }
     let v = caps.get(2).or(caps.get(3))?;
     (!found).then_some(v.start())
+}
+
+/// The longest name in capitals read back before a `_KEY` (`STRIPE_KEY`); a longer run is
+/// no variable's name.
+const NAME_BEFORE_MAX_BYTES: usize = 100;
+
+/// Where the name in capitals, digits and `_` that ends at `end` starts: a capital letter
+/// after a character that is no letter, digit or `_` (or the text's start). None when
+/// nothing or something else is there (`stripe_KEY`, `9_KEY`).
+fn capitals_name_before(text: &str, end: usize) -> Option<usize> {
+    let b = &text.as_bytes()[end.saturating_sub(NAME_BEFORE_MAX_BYTES + 1)..end];
+    let name_char = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_';
+    let len = b.iter().rev().take_while(|c| name_char(c)).count();
+    let start = end - len;
+    let before = (start > 0).then(|| text.as_bytes()[start - 1]);
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    (len > 0
+        && len <= NAME_BEFORE_MAX_BYTES
+        && text.as_bytes()[start].is_ascii_uppercase()
+        && !before.is_some_and(word))
+    .then_some(start)
 }
 
 /// Length of `v` up to the first `&name=` (a following query parameter).

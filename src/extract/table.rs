@@ -31,6 +31,12 @@ pub(super) enum Post {
     UrlPassword,
     Url,
     Generic,
+    /// The value (groups 1 to 3, the first that took part) of a match that starts at
+    /// `_KEY`: the name before it, in capitals (`STRIPE_KEY`), is read back from the text
+    /// and checked by `generic_name_ok`, the value by `generic_value_ok` and the rule's
+    /// check. (A pattern that starts at a capital letter runs through every byte of a
+    /// text; one that starts at `_KEY` is searched for that literal.)
+    NamedKey,
 }
 
 pub(super) struct Def {
@@ -1393,14 +1399,14 @@ pub(super) fn defs() -> Vec<Def> {
             // a key (`named_key_value_ok`). Bare, it is made of a key's characters only, up
             // to a character no key holds (`.`, `:` …: a name, a path, an ARN).
             concat!(
-                r#"(?-u:\b)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_KEY)["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+                r#"_KEY["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
                 r#"(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([A-Za-z0-9+/=_\-]{16,500})(?:[^A-Za-z0-9+/=_\-.:\\@%]|$))"#
             ),
             0,
             Edge::Any,
             named_key_value_ok,
             &["_key"],
-            Post::Generic,
+            Post::NamedKey,
         ),
         generic(
             // A secret's name and its value written apart, as a list of variables holds them:
