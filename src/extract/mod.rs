@@ -13,6 +13,7 @@ mod corpus;
 #[cfg(test)]
 mod corpus_pos;
 mod decoded;
+mod repeats;
 mod rules;
 mod table;
 #[cfg(test)]
@@ -231,6 +232,7 @@ impl Scanner {
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut cands = self.inner.candidates(text);
         self.escaped(text, &mut cands);
+        repeats::add(text, &mut cands);
         resolve(text, cands)
     }
 

@@ -891,6 +891,23 @@ pub(super) fn defs() -> Vec<Def> {
             &["sudo"],
         ),
         password(
+            // A password or secret in a here-string to a command that reads it: `gcloud
+            // secrets create NAME --data-file=- <<< SECRET`, `docker secret create NAME -
+            // <<< SECRET`, `passwd --stdin USER <<< PASSWORD`, `… --password-stdin <<< …`,
+            // `kubectl create secret … =/dev/stdin <<< …`, `chpasswd <<< 'USER:PASSWORD'`;
+            // and Samba's password typed twice: `(echo PW; echo PW) | smbpasswd -s -a USER`.
+            concat!(
+                r#"(?:(?:gcloud[ \t]+secrets[ \t]+(?:create|versions)|docker[ \t]+secret[ \t]+create|passwd[ \t]+--stdin|--password-stdin|kubectl[ \t]+create[ \t]+secret)[^<|\r\n]*<<<[ \t]*"#,
+                quoted_or!(),
+                r#"|chpasswd[ \t]*<<<[ \t]*"#,
+                quoted_or!(r#"[^ \t\r\n:"'|]+:"#, r#"[^ \t\r\n"'|]+"#),
+                r#"|\([ \t]*echo[ \t]+(?:-[ne]+[ \t]+)?"#,
+                quoted_or!(r#"[^- \t\r\n"';)][^ \t\r\n"';)]*"#),
+                r#"[ \t]*;[ \t]*echo[ \t]+[^;)\r\n]*\)[ \t]*\|[ \t]*(?:sudo[ \t]+)?smbpasswd)"#
+            ),
+            &["<<<", "smbpasswd"],
+        ),
+        password(
             // `lftp -u user,PASSWORD`, Windows' `schtasks … /ru USER /rp PASSWORD` (and `/u
             // USER /p PASSWORD` for a remote host; `*` asks), `winrs -u:USER -p:PASSWORD`,
             // SNMPv3's `-A AUTHPASS` (`-X PRIVPASS`: the next rule; a match ends at its

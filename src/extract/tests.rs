@@ -1160,6 +1160,17 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             "C: a1 AUTHENTICATE PLAIN\nS: +\nC: AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==\n",
             "AHN2Yy1tYWlsAFpxOHZMbTJSdDVLcA==",
         ),
+        // here-strings to secret stores and logins, a password typed twice into smbpasswd
+        (
+            "gcloud secrets versions add db-pass --data-file=- <<< \"Zq8vLm2Rt5Kp\"",
+            "Zq8vLm2Rt5Kp",
+        ),
+        ("docker secret create db_pw - <<< Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
+        (
+            "podman login -u ci --password-stdin quay.io <<< 'Zq8vLm2Rt5Kp'",
+            "Zq8vLm2Rt5Kp",
+        ),
+        ("sudo chpasswd <<< 'svc-backup:Zq8vLm2Rt5Kp'", "Zq8vLm2Rt5Kp"),
         // `pw` names, names of a vendor's key, unattended installs, `printf` pipes
         ("export VAULT_PW=Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
         ("  db_pw: \"Tr0ub4dor&3xQ\"", "Tr0ub4dor&3xQ"),
@@ -1293,6 +1304,8 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "Your password was changed successfully.",
         "pw: see 1Password",
         "show_pw = True",
+        "gcloud secrets create db-pass --data-file=- <<< \"$DB_PASSWORD\"",
+        "(echo \"$PW\"; echo \"$PW\") | smbpasswd -s -a svc",
         "        pub pw_uid: crate::uid_t,",
         "    api_token: crate::auth::BearerToken,",
         "    let token: http::HeaderValue = value;",
@@ -1318,4 +1331,44 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             "{text}: {fs:?}"
         );
     }
+}
+
+/// A secret found by what is written around it is redacted wherever the text holds it
+/// again, though nothing there says it is one; each place is a finding of its kind.
+#[test]
+fn a_secret_written_again_is_redacted_wherever_it_is() {
+    let s = scanner();
+    for (text, n) in [
+        (
+            "DB_PASSWORD=Zq8vLm2Rt5Kp\nthen psql asked, and I typed Zq8vLm2Rt5Kp again\n> Zq8vLm2Rt5Kp",
+            3,
+        ),
+        // the second `echo` of a password typed twice into smbpasswd
+        ("(echo Zq8vLm2Rt5Kp; echo Zq8vLm2Rt5Kp) | smbpasswd -s -a svc", 2),
+        // inside a longer word it is still the secret
+        ("token: Zq8vLm2Rt5Kp\nold=xZq8vLm2Rt5Kpx", 2),
+    ] {
+        let fs = s.scan(text);
+        check_invariants(text, &fs);
+        assert_eq!(
+            values(&fs, "generic-secret"),
+            vec!["Zq8vLm2Rt5Kp"; n],
+            "{text}: {fs:?}"
+        );
+        assert!(!redact(text, &fs).contains("Zq8vLm2Rt5Kp"), "{text}");
+    }
+    // more secrets than are looked for one by one are looked for all at once
+    let mut r = Rng::new(47);
+    let pws: Vec<String> = (0..12).map(|_| format!("Q7-{}", r.s(12, ALNUM))).collect();
+    let mut text: String = pws
+        .iter()
+        .enumerate()
+        .map(|(i, pw)| format!("SVC{i}_PASSWORD={pw}\n"))
+        .collect();
+    text.push_str(&format!("retried with {} and {}\n", pws[0], pws[11]));
+    let fs = s.scan(&text);
+    check_invariants(&text, &fs);
+    assert_eq!(values(&fs, "generic-secret").len(), 14, "{fs:?}");
+    let red = redact(&text, &fs);
+    assert!(pws.iter().all(|pw| !red.contains(pw.as_str())), "{red}");
 }
