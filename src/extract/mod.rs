@@ -14,6 +14,7 @@ mod corpus;
 mod corpus_pos;
 mod decoded;
 mod repeats;
+pub use repeats::Known;
 mod rules;
 mod table;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::validate::entropy;
-use super::{ArtifactClass, Candidate};
+use super::{ArtifactClass, Candidate, Finding};
 
 /// The most distinct secrets looked for again in one text. A text holding more is a
 /// dump, whose keys their own rules find wherever they are written.
@@ -91,9 +91,94 @@ pub(super) fn add(text: &str, cands: &mut Vec<Candidate>) {
     }
 }
 
+/// The secrets found in some texts of a report, to be redacted in its other texts too:
+/// a password found in the body by what is written around it and written alone in the
+/// subject, or in another attachment.
+pub struct Known {
+    found: Vec<Finding>,
+    ac: Option<AhoCorasick>,
+}
+
+impl Known {
+    /// The random-looking secrets among `findings`, each value once (at most
+    /// `MAX_VALUES`).
+    pub fn new<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Known {
+        let mut found: Vec<Finding> = Vec::new();
+        for f in findings {
+            if found.len() == MAX_VALUES {
+                break;
+            }
+            if f.class == ArtifactClass::Secret
+                && f.value.len() >= MIN_BYTES
+                && random_looking(&f.value)
+                && !found.iter().any(|k| k.value == f.value)
+            {
+                found.push(f.clone());
+            }
+        }
+        let ac = (!found.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(found.iter().map(|f| f.value.as_str()))
+                    .ok()
+            })
+            .flatten();
+        Known { found, ac }
+    }
+
+    /// Adds a finding for every place `text` holds a known secret that none of
+    /// `findings` (sorted by start, disjoint: as `Scanner::scan` gives them) overlaps;
+    /// they stay sorted and disjoint.
+    pub fn add_to(&self, text: &str, findings: &mut Vec<Finding>) {
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        let mut more = Vec::new();
+        for m in ac.find_iter(text) {
+            // the first finding that ends after this place starts
+            let i = findings.partition_point(|f| f.end <= m.start());
+            if findings.get(i).is_some_and(|f| f.start < m.end()) {
+                continue;
+            }
+            let k = &self.found[m.pattern().as_usize()];
+            more.push(Finding {
+                start: m.start(),
+                end: m.end(),
+                ..k.clone()
+            });
+        }
+        if !more.is_empty() {
+            findings.extend(more);
+            findings.sort_by_key(|f| f.start);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::random_looking;
+    use super::{random_looking, Known};
+    use crate::extract::{redact, scanner};
+
+    #[test]
+    fn known_secrets_are_found_in_another_text_beside_its_own_findings() {
+        let s = scanner();
+        let body = "DB_PASSWORD=Zq8vLm2Rt5Kp\napi_key = b64encode";
+        let known = Known::new(&s.scan(body));
+        let text = "token: Wq7n2Zr9LmKx4Tb8Vc1Y, then Zq8vLm2Rt5Kp and b64encode, Zq8vLm2Rt5Kp";
+        let mut found = s.scan(text);
+        known.add_to(text, &mut found);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found.windows(2).all(|w| w[0].end <= w[1].start),
+            "{found:?}"
+        );
+        let red = redact(text, &found);
+        assert!(!red.contains("Zq8vLm2Rt5Kp") && !red.contains("Wq7n2Zr9LmKx4Tb8Vc1Y"));
+        // a word of code taken for a value is not looked for in other texts
+        assert!(red.contains("b64encode"), "{red}");
+    }
 
     #[test]
     fn passwords_and_keys_are_looked_for_again_words_of_code_are_not() {

@@ -489,6 +489,38 @@ mod tests {
             .contains("over intake.max_message_bytes"));
     }
 
+    /// A secret found in one text of a report (the body, by its name) is redacted in
+    /// the others too, where it is written alone: the subject, an attachment.
+    #[tokio::test]
+    async fn a_secret_found_in_the_body_is_redacted_in_the_subject_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = testkit::context(dir.path()).await;
+        let pw = "Zq8vLm2Rt5Kp";
+        let item = Item {
+            raw: mail(
+                "ann@example.org",
+                "pw@x",
+                &format!("Leaked password {pw} in the build log"),
+                &format!("The log says:\nDB_PASSWORD={pw}\n"),
+            ),
+            source: "test".into(),
+            truncated_from: None,
+        };
+        let read = read_all(&ctx, vec![item]).remove(0);
+        let p = &read.prepared;
+        assert_eq!(p.keys.len(), 1, "one secret, one key");
+        assert!(
+            p.body.contains("[REDACTED") && !p.body.contains(pw),
+            "{}",
+            p.body
+        );
+        assert!(
+            p.subject.starts_with("Leaked password [REDACTED") && !p.subject.contains(pw),
+            "{}",
+            p.subject
+        );
+    }
+
     #[test]
     fn a_body_hash_ignores_what_delivery_changes_and_nothing_else() {
         let key = b"k1";

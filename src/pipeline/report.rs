@@ -22,6 +22,10 @@ pub fn shown_path(path: &std::path::Path) -> String {
 /// A report after extraction: redacted texts and artifacts, no plaintext left.
 #[derive(Default)]
 pub(super) struct Prepared {
+    /// The subject and the original's, redacted (of the secrets found in any text of
+    /// the report).
+    pub(super) subject: String,
+    pub(super) orig_subject: Option<String>,
     pub(super) body: String,
     pub(super) artifacts: Vec<ArtifactRow>,
     pub(super) keys: Vec<(KeyKind, String)>,
@@ -65,26 +69,48 @@ impl Prepared {
                 });
             }
         };
-        // Every text is scanned whole for its keys; of its redacted form only what the
-        // stored body can hold is built (a 25 MB dump of keys is not copied to be cut).
+        // Every text is scanned whole for its keys; a secret found in one of them is
+        // redacted in the others too (`Known`: written alone in the subject, found by
+        // its name in the body). Of each redacted text only what the stored body can
+        // hold is built (a 25 MB dump of keys is not copied to be cut).
+        let attached = m
+            .original
+            .as_ref()
+            .filter(|o| o.style == ForwardStyle::Attached);
+        let mut texts: Vec<&str> = vec![&m.subject, &m.text];
+        texts.extend(attached.map(|o| o.text.as_str()));
+        texts.extend(m.attachments.iter().map(|a| a.text.as_str()));
+        let mut found: Vec<Vec<Finding>> = texts.iter().map(|t| scanner.scan(t)).collect();
+        let known = extract::Known::new(found.iter().flatten());
+        for (text, findings) in texts.iter().zip(&mut found) {
+            known.add_to(text, findings);
+            take(findings);
+        }
         let room = |body: &str| (MAX_STORED_BODY + 1).saturating_sub(body.len());
-        let mut scan_redact = |text: &str, room: usize| -> String {
-            let findings = scanner.scan(text);
-            take(&findings);
+        let mut found = found.into_iter();
+        let mut next = |text: &str, room: usize| -> String {
+            let findings = found.next().unwrap_or_default();
             extract::redact_head(text, &findings, room)
         };
-        let _ = scan_redact(&m.subject, 0);
-        let mut body = scan_redact(&m.text, room(""));
-        if let Some(o) = &m.original {
-            if o.style == ForwardStyle::Attached {
-                body.push_str("\n\n--- forwarded message ---\n");
-                body.push_str(&scan_redact(&o.text, room(&body)));
-            }
+        let subject = next(&m.subject, usize::MAX);
+        let mut body = next(&m.text, room(""));
+        if let Some(o) = attached {
+            body.push_str("\n\n--- forwarded message ---\n");
+            body.push_str(&next(&o.text, room(&body)));
         }
         for a in &m.attachments {
             body.push_str(&format!("\n\n--- attachment {} ---\n", redact_all(&a.name)));
-            body.push_str(&scan_redact(&a.text, room(&body)));
+            body.push_str(&next(&a.text, room(&body)));
         }
+        let orig_subject = m
+            .original
+            .as_ref()
+            .and_then(|o| o.subject.as_deref())
+            .map(|t| {
+                let mut findings = scanner.scan(t);
+                known.add_to(t, &mut findings);
+                extract::redact(t, &findings)
+            });
         if body.len() > MAX_STORED_BODY {
             body.truncate(body.floor_char_boundary(MAX_STORED_BODY));
             body.push_str("\n[… truncated; the full message stays in the mailbox]");
@@ -113,6 +139,8 @@ impl Prepared {
             });
         }
         Prepared {
+            subject,
+            orig_subject,
             body,
             artifacts,
             keys,
@@ -137,13 +165,13 @@ impl Prepared {
                 .as_ref()
                 .and_then(|f| f.name.as_deref())
                 .map(redact_all),
-            subject: redact_all(&m.subject),
+            subject: self.subject.clone(),
             message_id: m.message_id.clone(),
             sent_at: m.date.map(|d| d.saturating_mul(1000)),
             received_at: now,
             body: self.body.clone(),
             orig_from: orig.and_then(|o| o.from.as_deref()).map(redact_all),
-            orig_subject: orig.and_then(|o| o.subject.as_deref()).map(redact_all),
+            orig_subject: self.orig_subject.clone(),
             orig_date: orig.and_then(|o| o.date.as_deref()).map(redact_all),
             orig_message_id: self.original_message_id.as_deref().map(redact_all),
             forward_style: orig.map(|o| match &o.style {
