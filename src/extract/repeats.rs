@@ -5,7 +5,7 @@
 //!
 //! Pure and linear: one search of the text for all the values at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -104,15 +104,17 @@ impl Known {
     /// `MAX_VALUES`).
     pub fn new<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Known {
         let mut found: Vec<Finding> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for f in findings {
             if found.len() == MAX_VALUES {
                 break;
             }
             if f.class == ArtifactClass::Secret
                 && f.value.len() >= MIN_BYTES
+                && !seen.contains(f.value.as_str())
                 && random_looking(&f.value)
-                && !found.iter().any(|k| k.value == f.value)
             {
+                seen.insert(&f.value);
                 found.push(f.clone());
             }
         }
