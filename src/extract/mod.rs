@@ -229,12 +229,20 @@ impl Scanner {
         }
     }
 
-    /// Detect artifacts in `text`. Sorted by start, non-overlapping.
+    /// Detect artifacts in `text`. Sorted by start, non-overlapping. A secret found in
+    /// the text is redacted wherever the text holds it again (see [`Known`]).
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let cands = self.candidates(text);
+        let known = Known::new([&cands]);
+        cands.resolve(&known)
+    }
+
+    /// What the rules find in `text`, before the overlaps are resolved: for texts read
+    /// together, whose secrets are redacted in each other ([`Known`]).
+    pub fn candidates<'t>(&self, text: &'t str) -> Candidates<'t> {
         let mut cands = self.inner.candidates(text);
         self.escaped(text, &mut cands);
-        repeats::add(text, &mut cands);
-        resolve(text, cands)
+        Candidates { text, cands }
     }
 
     /// Keys and identities written escaped are looked for in the text decoded, and their
@@ -319,6 +327,7 @@ pub fn scanner() -> &'static Scanner {
 }
 
 /// A raw rule hit before overlap resolution.
+#[derive(Clone)]
 pub(crate) struct Candidate {
     pub kind: &'static str,
     pub class: ArtifactClass,
@@ -328,6 +337,21 @@ pub(crate) struct Candidate {
     pub value: String,
     /// Precomputed mask (else `mask(kind, value)`).
     pub masked: Option<String>,
+}
+
+/// A text's candidates, before they are resolved into findings.
+pub struct Candidates<'t> {
+    text: &'t str,
+    cands: Vec<Candidate>,
+}
+
+impl Candidates<'_> {
+    /// The findings: these candidates and the places the text holds a `known` secret
+    /// again. Sorted by start, non-overlapping.
+    pub fn resolve(mut self, known: &Known) -> Vec<Finding> {
+        known.add_to(self.text, &mut self.cands);
+        resolve(self.text, self.cands)
+    }
 }
 
 /// Pick non-overlapping candidates: higher priority first, then longer, then earlier.

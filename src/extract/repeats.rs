@@ -3,14 +3,15 @@
 //! failed`, a log line, a quoted reply). Every other place a text holds a secret found
 //! in it becomes a candidate of the same kind, so redaction leaves no copy in plaintext.
 //!
-//! Pure and linear: one search of the text for all the values at once.
+//! Pure and linear: one search of each text for all the values at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use memchr::memmem;
 
 use super::validate::entropy;
-use super::{ArtifactClass, Candidate, Finding};
+use super::{ArtifactClass, Candidate, Candidates};
 
 /// The most distinct secrets looked for again in one text. A text holding more is a
 /// dump, whose keys their own rules find wherever they are written.
@@ -38,122 +39,101 @@ fn random_looking(v: &str) -> bool {
         && ((((lower && upper) || symbol) && e >= 2.9) || (b.len() >= 16 && e >= 3.5))
 }
 
-/// Adds a candidate for every place `text` holds, as written, a secret among `cands`.
-/// Overlaps, with the candidates found where they were, are left to the resolution
-/// that follows.
-pub(super) fn add(text: &str, cands: &mut Vec<Candidate>) {
-    // each value as written in the text, and the candidate it stands for
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    let mut values: Vec<&str> = Vec::new();
-    for (i, c) in cands.iter().enumerate() {
-        if c.class != ArtifactClass::Secret || c.end.saturating_sub(c.start) < MIN_BYTES {
-            continue;
-        }
-        let Some(written) = text.get(c.start..c.end).filter(|w| random_looking(w)) else {
-            continue;
-        };
-        if first.contains_key(written) {
-            continue;
-        }
-        if values.len() == MAX_VALUES {
-            break;
-        }
-        first.insert(written, i);
-        values.push(written);
-    }
-    if values.is_empty() {
-        return;
-    }
-    // The places already found are found again: the resolution keeps one of each.
-    // (A contiguous NFA builds in a fraction of a DFA's time, for a search of one text.)
-    let Ok(ac) = AhoCorasick::builder()
-        .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(&values)
-    else {
-        return;
-    };
-    let places: Vec<(usize, usize)> = ac
-        .find_iter(text)
-        .map(|m| (m.pattern().as_usize(), m.start()))
-        .collect();
-    for (i, start) in places {
-        let c = &cands[first[values[i]]];
-        cands.push(Candidate {
-            kind: c.kind,
-            class: c.class,
-            prio: c.prio,
-            start,
-            end: start + values[i].len(),
-            value: c.value.clone(),
-            masked: c.masked.clone(),
-        });
-    }
+/// The most values searched for one at a time: more are searched for all at once
+/// (an automaton costs more to build than a few passes of `memmem` over a report).
+const FEW: usize = 4;
+
+/// The random-looking secrets a report's texts hold (one text's, for
+/// [`Scanner::scan`](super::Scanner::scan)), to be redacted wherever its texts hold them
+/// again: a password found by its name in the body and written alone lines later, in
+/// the subject or in another attachment.
+pub struct Known {
+    /// The secrets as written, and the candidate each stands for.
+    found: Vec<(String, Candidate)>,
+    search: Search,
 }
 
-/// The secrets found in some texts of a report, to be redacted in its other texts too:
-/// a password found in the body by what is written around it and written alone in the
-/// subject, or in another attachment.
-pub struct Known {
-    found: Vec<Finding>,
-    ac: Option<AhoCorasick>,
+enum Search {
+    Few(Vec<memmem::Finder<'static>>),
+    Many(AhoCorasick),
 }
 
 impl Known {
-    /// The random-looking secrets among `findings`, each value once (at most
-    /// `MAX_VALUES`).
-    pub fn new<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Known {
-        let mut found: Vec<Finding> = Vec::new();
+    /// The random-looking secrets among the texts' candidates, each once (at most
+    /// `MAX_VALUES`): as written, and as the rule read them where that differs (a key
+    /// written escaped).
+    pub fn new<'a, 't: 'a>(texts: impl IntoIterator<Item = &'a Candidates<'t>>) -> Known {
+        let mut found: Vec<(String, Candidate)> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        for f in findings {
-            if found.len() == MAX_VALUES {
-                break;
-            }
-            if f.class == ArtifactClass::Secret
-                && f.value.len() >= MIN_BYTES
-                && !seen.contains(f.value.as_str())
-                && random_looking(&f.value)
-            {
-                seen.insert(&f.value);
-                found.push(f.clone());
+        'texts: for t in texts {
+            for c in &t.cands {
+                if c.class != ArtifactClass::Secret {
+                    continue;
+                }
+                let written = t.text.get(c.start..c.end).unwrap_or_default();
+                let read = Some(c.value.as_str()).filter(|v| *v != written);
+                for v in std::iter::once(written).chain(read) {
+                    if v.len() < MIN_BYTES || seen.contains(v) || !random_looking(v) {
+                        continue;
+                    }
+                    if found.len() == MAX_VALUES {
+                        break 'texts;
+                    }
+                    seen.insert(v);
+                    found.push((v.to_string(), c.clone()));
+                }
             }
         }
-        let ac = (!found.is_empty())
-            .then(|| {
-                AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(found.iter().map(|f| f.value.as_str()))
-                    .ok()
-            })
-            .flatten();
-        Known { found, ac }
+        let search = if found.len() <= FEW {
+            Search::Few(
+                found
+                    .iter()
+                    .map(|(v, _)| memmem::Finder::new(v.as_bytes()).into_owned())
+                    .collect(),
+            )
+        } else {
+            // A contiguous NFA builds in a fraction of a DFA's time, for the search of
+            // a report's few texts.
+            match AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(found.iter().map(|(v, _)| v))
+            {
+                Ok(ac) => Search::Many(ac),
+                Err(_) => {
+                    found.clear();
+                    Search::Few(Vec::new())
+                }
+            }
+        };
+        Known { found, search }
     }
 
-    /// Adds a finding for every place `text` holds a known secret that none of
-    /// `findings` (sorted by start, disjoint: as `Scanner::scan` gives them) overlaps;
-    /// they stay sorted and disjoint.
-    pub fn add_to(&self, text: &str, findings: &mut Vec<Finding>) {
-        let Some(ac) = &self.ac else {
-            return;
-        };
-        let mut more = Vec::new();
-        for m in ac.find_iter(text) {
-            // the first finding that ends after this place starts
-            let i = findings.partition_point(|f| f.end <= m.start());
-            if findings.get(i).is_some_and(|f| f.start < m.end()) {
-                continue;
+    /// Adds a candidate for every place `text` holds a known secret. The places already
+    /// found are found again, and overlaps with the text's other candidates left to the
+    /// resolution that follows.
+    pub(super) fn add_to(&self, text: &str, cands: &mut Vec<Candidate>) {
+        let mut places: Vec<(usize, usize)> = Vec::new();
+        match &self.search {
+            Search::Few(finders) => {
+                for (i, f) in finders.iter().enumerate() {
+                    places.extend(f.find_iter(text.as_bytes()).map(|start| (i, start)));
+                }
             }
-            let k = &self.found[m.pattern().as_usize()];
-            more.push(Finding {
-                start: m.start(),
-                end: m.end(),
-                ..k.clone()
-            });
+            Search::Many(ac) => {
+                places.extend(
+                    ac.find_iter(text)
+                        .map(|m| (m.pattern().as_usize(), m.start())),
+                );
+            }
         }
-        if !more.is_empty() {
-            findings.extend(more);
-            findings.sort_by_key(|f| f.start);
+        for (i, start) in places {
+            let (v, c) = &self.found[i];
+            cands.push(Candidate {
+                start,
+                end: start + v.len(),
+                ..c.clone()
+            });
         }
     }
 }
@@ -167,10 +147,11 @@ mod tests {
     fn known_secrets_are_found_in_another_text_beside_its_own_findings() {
         let s = scanner();
         let body = "DB_PASSWORD=Zq8vLm2Rt5Kp\napi_key = b64encode";
-        let known = Known::new(&s.scan(body));
         let text = "token: Wq7n2Zr9LmKx4Tb8Vc1Y, then Zq8vLm2Rt5Kp and b64encode, Zq8vLm2Rt5Kp";
-        let mut found = s.scan(text);
-        known.add_to(text, &mut found);
+        let texts = [s.candidates(body), s.candidates(text)];
+        let known = Known::new(&texts);
+        let [_, text_cands] = texts;
+        let found = text_cands.resolve(&known);
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(
             found.windows(2).all(|w| w[0].end <= w[1].start),
@@ -180,6 +161,44 @@ mod tests {
         assert!(!red.contains("Zq8vLm2Rt5Kp") && !red.contains("Wq7n2Zr9LmKx4Tb8Vc1Y"));
         // a word of code taken for a value is not looked for in other texts
         assert!(red.contains("b64encode"), "{red}");
+    }
+
+    #[test]
+    fn many_known_secrets_are_found_at_once() {
+        let s = scanner();
+        let pws: Vec<String> = (0..3 * super::FEW)
+            .map(|i| format!("Zq{i}vLm2Rt5Kp"))
+            .collect();
+        let body: String = pws
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("DB{i}_PASSWORD={p}\n"))
+            .collect();
+        let text = format!("failed: {}", pws.join(" and "));
+        let texts = [s.candidates(&body), s.candidates(&text)];
+        let known = Known::new(&texts);
+        let [_, text_cands] = texts;
+        let found = text_cands.resolve(&known);
+        assert_eq!(found.len(), pws.len(), "{found:?}");
+        let red = redact(&text, &found);
+        assert!(pws.iter().all(|p| !red.contains(p.as_str())), "{red}");
+    }
+
+    #[test]
+    fn a_known_secret_in_a_link_cuts_the_link_short() {
+        let s = scanner();
+        let body = "DB_PASSWORD=Zq8vLm2Rt5Kp";
+        let text = "see https://ci.example.org/login?u=bot&p=Zq8vLm2Rt5Kp now";
+        let texts = [s.candidates(body), s.candidates(text)];
+        let known = Known::new(&texts);
+        let [_, text_cands] = texts;
+        let found = text_cands.resolve(&known);
+        let red = redact(text, &found);
+        assert!(!red.contains("Zq8vLm2Rt5Kp"), "{red}");
+        // the link is kept, cut before the secret
+        let link: Vec<_> = found.iter().filter(|f| f.kind == "url").collect();
+        assert_eq!(link.len(), 1, "{found:?}");
+        assert!(!link[0].value.contains("Zq8vLm2Rt5Kp"), "{found:?}");
     }
 
     #[test]

@@ -80,10 +80,17 @@ impl Prepared {
         let mut texts: Vec<&str> = vec![&m.subject, &m.text];
         texts.extend(attached.map(|o| o.text.as_str()));
         texts.extend(m.attachments.iter().map(|a| a.text.as_str()));
-        let mut found: Vec<Vec<Finding>> = texts.iter().map(|t| scanner.scan(t)).collect();
-        let known = extract::Known::new(found.iter().flatten());
-        for (text, findings) in texts.iter().zip(&mut found) {
-            known.add_to(text, findings);
+        // The original's subject last: redacted, but not a source of artifacts.
+        let orig_subject = m.original.as_ref().and_then(|o| o.subject.as_deref());
+        texts.extend(orig_subject);
+        let cands: Vec<_> = texts.iter().map(|t| scanner.candidates(t)).collect();
+        let known = extract::Known::new(&cands);
+        let mut found: Vec<Vec<Finding>> = cands.into_iter().map(|c| c.resolve(&known)).collect();
+        let orig_subject = orig_subject.map(|t| {
+            let findings = found.pop().unwrap_or_default();
+            extract::redact(t, &findings)
+        });
+        for findings in &found {
             take(findings);
         }
         let room = |body: &str| (MAX_STORED_BODY + 1).saturating_sub(body.len());
@@ -102,15 +109,6 @@ impl Prepared {
             body.push_str(&format!("\n\n--- attachment {} ---\n", redact_all(&a.name)));
             body.push_str(&next(&a.text, room(&body)));
         }
-        let orig_subject = m
-            .original
-            .as_ref()
-            .and_then(|o| o.subject.as_deref())
-            .map(|t| {
-                let mut findings = scanner.scan(t);
-                known.add_to(t, &mut findings);
-                extract::redact(t, &findings)
-            });
         if body.len() > MAX_STORED_BODY {
             body.truncate(body.floor_char_boundary(MAX_STORED_BODY));
             body.push_str("\n[… truncated; the full message stays in the mailbox]");
