@@ -130,6 +130,32 @@ fn planted_secrets_appear_in_no_output() {
     )
     .unwrap();
 
+    // A password found by its name in the body, and written again alone where nothing
+    // names it: in the subject (and a link there), the sender's name, an attachment's
+    // name, the forwarded original's subject, From and Date.
+    let again = Planted {
+        kind: "generic-secret",
+        secret: format!("Kx{}7q", Rng::new(7).s(10, ALNUM)),
+        line: String::new(),
+    };
+    let again_msg = msgs.join("again.eml");
+    std::fs::write(
+        &again_msg,
+        format!(
+            "From: \"Ops {0}\" <gina@example.org>\r\n\
+             Subject: rotate {0} now, see https://ci.example/login?u=ci&p={0}\r\n\
+             Message-ID: <again@x>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+             The log says DB_PASSWORD={0}\r\n--b\r\nContent-Type: text/plain; name=\"{0}.txt\"\r\n\
+             Content-Disposition: attachment; filename=\"{0}.txt\"\r\n\r\njob output\r\n\
+             --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: \"CI {0}\" <ci@example.org>\r\n\
+             Subject: deploy {0}\r\nDate: {0}\r\nMessage-ID: <orig-again@ci>\r\n\r\nbuild ok\r\n--b--\r\n",
+            again.secret
+        ),
+    )
+    .unwrap();
+    files.push(again_msg);
+
     let mut outputs = Vec::new();
     let debug = [("CLOSELOOP_LOG", "debug")];
     let args: Vec<String> = std::iter::once("ingest".to_string())
@@ -225,7 +251,7 @@ fn planted_secrets_appear_in_no_output() {
     assert!(stored
         .iter()
         .any(|p| p.to_string_lossy().ends_with("closeloop.db")));
-    for p in &planted {
+    for p in planted.iter().chain([&again]) {
         for file in &stored {
             let bytes = std::fs::read(file).unwrap();
             if contains(&bytes, &p.secret) {

@@ -232,9 +232,15 @@ impl Scanner {
     /// Detect artifacts in `text`. Sorted by start, non-overlapping. A secret found in
     /// the text is redacted wherever the text holds it again (see [`Known`]).
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        self.scan_knowing(text, &Known::default())
+    }
+
+    /// [`scan`](Self::scan), and every place `text` holds a secret `known` from the
+    /// other texts it was read with (a report's header read beside its body).
+    pub fn scan_knowing(&self, text: &str, known: &Known) -> Vec<Finding> {
         let cands = self.candidates(text);
-        let known = Known::new([&cands]);
-        cands.resolve(&known)
+        let own = Known::new([&cands]);
+        cands.resolve(&[&own, known])
     }
 
     /// What the rules find in `text`, before the overlaps are resolved: for texts read
@@ -348,8 +354,10 @@ pub struct Candidates<'t> {
 impl Candidates<'_> {
     /// The findings: these candidates and the places the text holds a `known` secret
     /// again. Sorted by start, non-overlapping.
-    pub fn resolve(mut self, known: &Known) -> Vec<Finding> {
-        known.add_to(self.text, &mut self.cands);
+    pub fn resolve(mut self, known: &[&Known]) -> Vec<Finding> {
+        for k in known {
+            k.add_to(self.text, &mut self.cands);
+        }
         resolve(self.text, self.cands)
     }
 }

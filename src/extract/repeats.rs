@@ -53,6 +53,16 @@ pub struct Known {
     search: Search,
 }
 
+impl Default for Known {
+    /// No secret known.
+    fn default() -> Known {
+        Known {
+            found: Vec::new(),
+            search: Search::Few(Vec::new()),
+        }
+    }
+}
+
 enum Search {
     Few(Vec<memmem::Finder<'static>>),
     Many(AhoCorasick),
@@ -151,7 +161,7 @@ mod tests {
         let texts = [s.candidates(body), s.candidates(text)];
         let known = Known::new(&texts);
         let [_, text_cands] = texts;
-        let found = text_cands.resolve(&known);
+        let found = text_cands.resolve(&[&known]);
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(
             found.windows(2).all(|w| w[0].end <= w[1].start),
@@ -178,7 +188,7 @@ mod tests {
         let texts = [s.candidates(&body), s.candidates(&text)];
         let known = Known::new(&texts);
         let [_, text_cands] = texts;
-        let found = text_cands.resolve(&known);
+        let found = text_cands.resolve(&[&known]);
         assert_eq!(found.len(), pws.len(), "{found:?}");
         let red = redact(&text, &found);
         assert!(pws.iter().all(|p| !red.contains(p.as_str())), "{red}");
@@ -192,7 +202,7 @@ mod tests {
         let texts = [s.candidates(body), s.candidates(text)];
         let known = Known::new(&texts);
         let [_, text_cands] = texts;
-        let found = text_cands.resolve(&known);
+        let found = text_cands.resolve(&[&known]);
         let red = redact(text, &found);
         assert!(!red.contains("Zq8vLm2Rt5Kp"), "{red}");
         // the link is kept, cut before the secret

@@ -408,9 +408,10 @@ async fn ingest_in(
         raw_sha256: sha.clone(),
         body_hash: read.body_hash.clone(),
         source: source.clone(),
-        // An address is stored as it is unless part of it scans as a secret.
-        sender: sender.as_deref().map(redact_all),
-        subject: redact_all(&parsed.subject),
+        // An address is stored as it is unless part of it scans as a secret (its own, or
+        // one the report's texts hold).
+        sender: sender.as_deref().map(|s| read.prepared.redact(s)),
+        subject: read.prepared.redact(&parsed.subject),
         disposition: "",
         reason: None,
         case_id: None,
@@ -489,7 +490,15 @@ async fn ingest_in(
     }
     if let Some(case) = reporter_reply_case(ctx, conn, parsed, &from).await? {
         batch.invalidate(conn).await?;
-        lifecycle::reporter_reply(ctx, conn, case, &from, &redact_all(&parsed.text), now).await?;
+        lifecycle::reporter_reply(
+            ctx,
+            conn,
+            case,
+            &from,
+            &read.prepared.redact(&parsed.text),
+            now,
+        )
+        .await?;
         // The reminder it sends went past the batch's counts.
         batch.out.forget();
         msg.disposition = Disposition::Reply.slug();

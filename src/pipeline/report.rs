@@ -9,7 +9,12 @@ use super::*;
 
 /// Redacts every secret in a text.
 pub fn redact_all(text: &str) -> String {
-    let findings = extract::scanner().scan(text);
+    redact_knowing(text, &extract::Known::default())
+}
+
+/// Redacts every secret in a text, and those `known` from the texts it came with.
+fn redact_knowing(text: &str, known: &extract::Known) -> String {
+    let findings = extract::scanner().scan_knowing(text, known);
     extract::redact(text, &findings)
 }
 
@@ -30,6 +35,8 @@ pub(super) struct Prepared {
     pub(super) artifacts: Vec<ArtifactRow>,
     pub(super) keys: Vec<(KeyKind, String)>,
     pub(super) original_message_id: Option<String>,
+    /// The secrets found in the report's texts, redacted in its other fields too.
+    known: extract::Known,
 }
 
 impl Prepared {
@@ -85,7 +92,8 @@ impl Prepared {
         texts.extend(orig_subject);
         let cands: Vec<_> = texts.iter().map(|t| scanner.candidates(t)).collect();
         let known = extract::Known::new(&cands);
-        let mut found: Vec<Vec<Finding>> = cands.into_iter().map(|c| c.resolve(&known)).collect();
+        let mut found: Vec<Vec<Finding>> =
+            cands.into_iter().map(|c| c.resolve(&[&known])).collect();
         let orig_subject = orig_subject.map(|t| {
             let findings = found.pop().unwrap_or_default();
             extract::redact(t, &findings)
@@ -106,7 +114,10 @@ impl Prepared {
             body.push_str(&next(&o.text, room(&body)));
         }
         for a in &m.attachments {
-            body.push_str(&format!("\n\n--- attachment {} ---\n", redact_all(&a.name)));
+            body.push_str(&format!(
+                "\n\n--- attachment {} ---\n",
+                redact_knowing(&a.name, &known)
+            ));
             body.push_str(&next(&a.text, room(&body)));
         }
         if body.len() > MAX_STORED_BODY {
@@ -132,7 +143,7 @@ impl Prepared {
             artifacts.push(ArtifactRow {
                 kind: "original-message-id".into(),
                 class: "original".into(),
-                masked: redact_all(mid),
+                masked: redact_knowing(mid, &known),
                 fingerprint: fp,
             });
         }
@@ -143,7 +154,14 @@ impl Prepared {
             artifacts,
             keys,
             original_message_id,
+            known,
         }
+    }
+
+    /// Redacts a text of the message (its sender, a header) of its own secrets and of
+    /// those found in the report's texts.
+    pub(super) fn redact(&self, text: &str) -> String {
+        redact_knowing(text, &self.known)
     }
 
     pub(super) fn row(
@@ -162,16 +180,16 @@ impl Prepared {
                 .from
                 .as_ref()
                 .and_then(|f| f.name.as_deref())
-                .map(redact_all),
+                .map(|t| self.redact(t)),
             subject: self.subject.clone(),
             message_id: m.message_id.clone(),
             sent_at: m.date.map(|d| d.saturating_mul(1000)),
             received_at: now,
             body: self.body.clone(),
-            orig_from: orig.and_then(|o| o.from.as_deref()).map(redact_all),
+            orig_from: orig.and_then(|o| o.from.as_deref()).map(|t| self.redact(t)),
             orig_subject: self.orig_subject.clone(),
-            orig_date: orig.and_then(|o| o.date.as_deref()).map(redact_all),
-            orig_message_id: self.original_message_id.as_deref().map(redact_all),
+            orig_date: orig.and_then(|o| o.date.as_deref()).map(|t| self.redact(t)),
+            orig_message_id: self.original_message_id.as_deref().map(|t| self.redact(t)),
             forward_style: orig.map(|o| match &o.style {
                 ForwardStyle::Attached => "attached".to_string(),
                 ForwardStyle::Inline(client) => format!("inline:{client}"),
