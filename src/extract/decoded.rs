@@ -1,6 +1,7 @@
 //! A text with one kind of escape decoded (percent escapes, JSON's `\/`, Proofpoint's
-//! `-3D`), and the way back from an offset in it to the text as written: the scanner
-//! reads escaped keys decoded and redacts them where they are written.
+//! `-3D`, a no-break space), and the way back from an offset in it to the text as
+//! written: the scanner reads escaped keys decoded and redacts them where they are
+//! written.
 
 /// A text with one kind of escape decoded, and where the escapes were, to map offsets
 /// in it back to the text as written.
@@ -41,6 +42,13 @@ impl Decoded {
         Decoded::new(text, b'\\', 2, |b| {
             (b.get(1) == Some(&b'/')).then_some(b'/')
         })
+    }
+
+    /// No-break spaces (U+00A0: Outlook's and web pages' spaces, pasted into plain text)
+    /// read as spaces, so that `password:\u{a0}…` reads as `password: …`. None when there
+    /// is none.
+    pub fn no_break_spaces(text: &str) -> Option<Decoded> {
+        Decoded::new(text, 0xC2, 2, |b| (b.get(1) == Some(&0xA0)).then_some(b' '))
     }
 
     /// `text` with the escapes of `len` bytes that start with `first` decoded by

@@ -246,7 +246,17 @@ impl Scanner {
     /// What the rules find in `text`, before the overlaps are resolved: for texts read
     /// together, whose secrets are redacted in each other ([`Known`]).
     pub fn candidates<'t>(&self, text: &'t str) -> Candidates<'t> {
-        let mut cands = self.inner.candidates(text);
+        let mut cands = match Decoded::no_break_spaces(text) {
+            None => self.inner.candidates(text),
+            Some(spaced) => {
+                let mut cands = self.inner.candidates(&spaced.text);
+                for c in &mut cands {
+                    c.start = spaced.original(c.start);
+                    c.end = spaced.original(c.end);
+                }
+                cands
+            }
+        };
         self.escaped(text, &mut cands);
         Candidates { text, cands }
     }

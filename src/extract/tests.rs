@@ -1372,3 +1372,30 @@ fn a_secret_written_again_is_redacted_wherever_it_is() {
     let red = redact(&text, &fs);
     assert!(pws.iter().all(|pw| !red.contains(pw.as_str())), "{red}");
 }
+
+/// A no-break space (U+00A0, as Outlook and web pages write a space, pasted into plain
+/// text) reads as a space; the secret is redacted where it is written, the no-break
+/// space kept.
+#[test]
+fn a_no_break_space_reads_as_a_space() {
+    let s = scanner();
+    for (text, value) in [
+        ("password:\u{a0}Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
+        ("the password is\u{a0}Wq7n2Zr9LmK", "Wq7n2Zr9LmK"),
+        (
+            "é\u{a0}\u{a0}AWS_SECRET_ACCESS_KEY\u{a0}=\u{a0}wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8vLm2Rt5",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8vLm2Rt5",
+        ),
+    ] {
+        let fs = s.scan(text);
+        check_invariants(text, &fs);
+        let secrets: Vec<&Finding> = fs
+            .iter()
+            .filter(|f| f.class == ArtifactClass::Secret)
+            .collect();
+        assert_eq!(secrets.len(), 1, "{text}: {fs:?}");
+        assert_eq!(&text[secrets[0].start..secrets[0].end], value, "{text}");
+        let red = redact(text, &fs);
+        assert!(!red.contains(value) && red.contains('\u{a0}'), "{red}");
+    }
+}
