@@ -1612,5 +1612,34 @@ pub(super) fn positives() -> Vec<Pos> {
         v.push(pos("generic-secret", text, &t));
     }
 
+    // A password in another language's words, as a label or in a sentence.
+    for (i, line) in [
+        "Passwort: {}",
+        "Das neue Kennwort für svc-backup ist {}",
+        "mot de passe\u{202f}: {}",
+        "Le mot de passe est {}.",
+        "contraseña: {}",
+        "La contraseña es {}",
+        "senha: \"{}\"",
+        "wachtwoord = {}",
+        "hasło: {}",
+        "Lösenord: {}",
+        "salasana: {}",
+        "heslo pro server: {}",
+        "şifre: {}",
+        "пароль: {}",
+        "jelszó: {}",
+        "パスワード：{}",
+        "密码：{}。",
+        "비밀번호: {}",
+        "Password：{}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = format!("{}{}", r.s(10, ALNUM), ["7q", "Q7", "x!9"][i % 3]);
+        v.push(pos("generic-secret", line.replace("{}", &t), &t));
+    }
+
     v
 }

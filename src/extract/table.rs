@@ -1383,7 +1383,7 @@ pub(super) fn defs() -> Vec<Def> {
             concat!(
                 r#"(?i)("#,
                 generic_name!(),
-                r#")["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+                r#")["']?\]?[ \t]*(?::=|=>|=|:|：)[ \t]*"#,
                 generic_value!("{1,500}")
             ),
             &[
@@ -1497,6 +1497,61 @@ pub(super) fn defs() -> Vec<Def> {
                 "pw for",
                 "pw:",
                 "passcode:",
+            ],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // A password written in another language, as a label (`Passwort: …`, `mot de
+            // passe\u{202f}: …`, `パスワード：…`, `Passwort für svc-backup: …`) or in a
+            // sentence (`das Passwort ist …`, `la contraseña es …`, `a senha é …`); checked
+            // as a generic value ("das Passwort ist abgelaufen" is none). German, French,
+            // Spanish, Portuguese, Dutch, Polish, Swedish, Norwegian, Danish, Finnish,
+            // Czech, Turkish, Romanian, Russian, Hungarian, Japanese, Chinese, Korean.
+            concat!(
+                r#"(?i)(?:passwort|kennwort|mot de passe|contrase(?:ñ|n)a|senha|wachtwoord|has(?:ł|l)o|l(?:ö|o)senord|passord|adgangskode|kodeord|salasana|heslo|(?:ş|s)ifre|parol(?:a|ă)|пароль|jelsz(?:ó|o)|パスワード|密码|密碼|비밀번호)"#,
+                r#"(?:[ \t]+(?:für|pour|para|voor|för|for|dla|pro|için|для)(?:[ \t]+[^ \t\r\n:：]+){1,3}?)?"#,
+                r#"(?:[ \t\x{202F}]*[:：=]|[ \t]+(?:ist|est|es|é|is|är|er|on|je|jest|era|war|était|foi)(?:[ \t]+(?:jetzt|nun|maintenant|ahora|agora|nu|nå|nyt|nyní|teraz|сейчас|теперь))?)[ \t\x{202F}]*"#,
+                quoted_or!(
+                    r#"[^-\s"'`,;<>(){}\[\]、。，；：][^\s"'`,;<>(){}\[\]、。，；：]*[^\s"'`,;<>(){}\[\].:!?、。，；：！？]"#
+                )
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &[
+                "passwort",
+                "kennwort",
+                "mot de passe",
+                "contraseña",
+                "contrasena",
+                "senha",
+                "wachtwoord",
+                "hasło",
+                "haslo",
+                "lösenord",
+                "losenord",
+                "passord",
+                "adgangskode",
+                "kodeord",
+                "salasana",
+                "heslo",
+                "şifre",
+                "Şifre",
+                "sifre",
+                "parola",
+                "parolă",
+                "пароль",
+                "Пароль",
+                "ПАРОЛЬ",
+                "jelszó",
+                "jelszo",
+                "パスワード",
+                "密码",
+                "密碼",
+                "비밀번호",
             ],
             Post::Plain,
         ),

@@ -303,6 +303,13 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         said_pw.clone(),
         format!("the password for svc-backup is now {said_pw}, please rotate it"),
     );
+    // A password told in another language.
+    let de_pw = format!("{}7{}", r.s(8, ALNUM), r.s(4, ALNUM));
+    add(
+        "generic-secret",
+        de_pw.clone(),
+        format!("Das Passwort für svc-backup ist jetzt {de_pw}, bitte ändern"),
+    );
     // A vendor's key under a name that says only `_KEY`.
     let named_key = r.s(32, HEX);
     add(
