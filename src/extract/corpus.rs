@@ -533,6 +533,15 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("generic-secret", "password = "),
         neg("generic-secret", "password: \"changeme\""),
         neg("generic-secret", "The password is in the vault, ask Carol."),
+        // a tool's password switch given a file, a reference or a placeholder
+        neg("generic-secret", "plink -ssh user@host -pw <password>"),
+        neg("generic-secret", "nxc smb 10.0.0.1 -u users.txt -p passwords.txt"),
+        neg("generic-secret", "crackmapexec smb 10.0.0.1 -u admin -p /usr/share/wordlists/rockyou.txt"),
+        neg("generic-secret", "nmcli dev wifi connect \"$SSID\" password \"$PSK\""),
+        neg("generic-secret", "wpa_passphrase myssid < passphrase.txt"),
+        neg("generic-secret", "openssl passwd -stdin"),
+        neg("generic-secret", "openssl passwd -1 -salt xyz $PASSWORD"),
+        neg("generic-secret", "rclone config update myremote pass $RCLONE_PASS"),
         // the words for a password in other languages, with no password after them
         neg("generic-secret", "Das Passwort ist abgelaufen, bitte ändern."),
         neg("generic-secret", "Passwort: ********"),

@@ -1612,6 +1612,27 @@ pub(super) fn positives() -> Vec<Pos> {
         v.push(pos("generic-secret", text, &t));
     }
 
+    // A password given to a tool on its command line.
+    for (i, line) in [
+        "plink -ssh admin@host -pw {} uptime",
+        "pscp.exe -pw \"{}\" build.zip deploy@host:/srv",
+        "evil-winrm -i 10.0.0.5 -u administrator -p '{}'",
+        "crackmapexec smb 10.0.0.0/24 -u svc_sql -p {}",
+        "nxc winrm dc01 -u admin -p {} -x whoami",
+        "nmcli dev wifi connect CorpGuest password {}",
+        "nmcli con modify office wifi-sec.psk '{}'",
+        "wpa_passphrase \"Home WiFi\" {} > /etc/wpa.conf",
+        "useradd -m -p \"$(openssl passwd -6 {})\" svc",
+        "openssl passwd -1 -salt ab12 {}",
+        "rclone config create backup ftp host ftp.example.org user bob pass {}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = format!("{}{}", r.s(9, ALNUM), ["7q", "Q7", "x!9"][i % 3]);
+        v.push(pos("generic-secret", line.replace("{}", &t), &t));
+    }
+
     // A password in another language's words, as a label or in a sentence.
     for (i, line) in [
         "Passwort: {}",

@@ -820,6 +820,52 @@ pub(super) fn defs() -> Vec<Def> {
             &["sshpass"],
         ),
         password(
+            // PuTTY's tools: `plink -ssh admin@host -pw password`, `pscp -pw password …`.
+            concat!(
+                r#"(?i)(?-u:\b)(?:plink|pscp|psftp|putty)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-pw[ \t]+"#,
+                quoted_or!()
+            ),
+            &["plink", "pscp", "psftp", "putty"],
+        ),
+        checked(
+            // Windows remote shells and their testers: `evil-winrm -i host -u admin -p
+            // password`, `crackmapexec smb host -u admin -p password` (NetExec: `nxc`; a
+            // file of passwords in its place is none).
+            concat!(
+                r#"(?i)(?-u:\b)(?:evil-winrm|crackmapexec|netexec|nxc)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:-p|--password)[ \t]+"#,
+                quoted_or!()
+            ),
+            password_not_file_ok,
+            &["winrm", "crackmapexec", "netexec", "nxc"],
+        ),
+        password(
+            // Wi-Fi passphrases: `nmcli dev wifi connect SSID password PASSPHRASE`, `nmcli con
+            // modify NAME wifi-sec.psk PASSPHRASE`, `wpa_passphrase SSID PASSPHRASE`.
+            concat!(
+                r#"(?:nmcli(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:password|wifi-sec\.psk|802-11-wireless-security\.psk)|wpa_passphrase[ \t]+(?:"[^"\r\n]*"|'[^'\r\n]*'|[^ \t\r\n"']+))[ \t]+"#,
+                quoted_or!(r#"[^-<>| \t\r\n"'][^ \t\r\n"']*"#)
+            ),
+            &["nmcli", "wpa_passphrase"],
+        ),
+        password(
+            // A password hashed by `openssl passwd [-1|-6|-salt SALT] PASSWORD` (in many a
+            // `useradd -p "$(openssl passwd -1 …)"`): the hash is kept, the password typed.
+            concat!(
+                r#"openssl[ \t]+passwd(?:[ \t]+-(?:1|5|6|apr1|aixmd5|crypt|noverify|quiet|table|reverse|salt[ \t]+[^ \t\r\n]+))*[ \t]+"#,
+                quoted_or!(r#"[^- \t\r\n"')][^ \t\r\n"')]*"#)
+            ),
+            &["openssl"],
+        ),
+        password(
+            // rclone's `rclone config create NAME TYPE … pass PASSWORD` (and `update`): the
+            // secrets among its key-value pairs (`pass=…` is the generic rule's).
+            concat!(
+                r#"rclone[ \t]+config[ \t]+(?:create|update)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+(?:pass|password|password2|secret_access_key|client_secret|key|token|account_key|sas_url)[ \t]+"#,
+                quoted_or!()
+            ),
+            &["rclone"],
+        ),
+        password(
             // Windows `net use \\host\share PASSWORD /user:DOMAIN\name` (the password is the first
             // word that is not a switch; `*` asks) and `net user NAME PASSWORD /add`: the
             // word must end the line or come before a switch, as commands are quoted.

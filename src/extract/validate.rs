@@ -354,6 +354,19 @@ pub(super) fn switch_value_ok(v: &str) -> bool {
     }
 }
 
+/// A password given to a tool that also takes a file of them in its place
+/// (`crackmapexec … -p passwords.txt`): as in a URL, and no path nor list file.
+pub(super) fn password_not_file_ok(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    let file = v.starts_with(['/', '~'])
+        || v.starts_with("./")
+        || v.starts_with(".\\")
+        || [".txt", ".lst", ".list", ".dic", ".csv"]
+            .iter()
+            .any(|ext| lower.ends_with(ext));
+    url_password_ok(v) && !file
+}
+
 /// A password in SQL (`IDENTIFIED BY …`): as in a URL, and not MySQL's `IDENTIFIED BY
 /// RANDOM PASSWORD` nor Oracle's `IDENTIFIED BY VALUES 'hash'`.
 pub(super) fn sql_password_ok(v: &str) -> bool {
