@@ -1625,16 +1625,7 @@ pub(super) fn positives() -> Vec<Pos> {
         "useradd -m -p \"$(openssl passwd -6 {})\" svc",
         "openssl passwd -1 -salt ab12 {}",
         "rclone config create backup ftp host ftp.example.org user bob pass {}",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let t = format!("{}{}", r.s(9, ALNUM), ["7q", "Q7", "x!9"][i % 3]);
-        v.push(pos("generic-secret", line.replace("{}", &t), &t));
-    }
-
-    // A password in another language's words, as a label or in a sentence.
-    for (i, line) in [
+        // A password in another language's words, as a label or in a sentence.
         "Passwort: {}",
         "Das neue Kennwort für svc-backup ist {}",
         "mot de passe\u{202f}: {}",
@@ -1658,7 +1649,7 @@ pub(super) fn positives() -> Vec<Pos> {
     .into_iter()
     .enumerate()
     {
-        let t = format!("{}{}", r.s(10, ALNUM), ["7q", "Q7", "x!9"][i % 3]);
+        let t = format!("{}{}", r.s(9 + i % 2, ALNUM), ["7q", "Q7", "x!9"][i % 3]);
         v.push(pos("generic-secret", line.replace("{}", &t), &t));
     }
 

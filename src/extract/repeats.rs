@@ -151,17 +151,23 @@ impl Known {
 #[cfg(test)]
 mod tests {
     use super::{random_looking, Known};
-    use crate::extract::{redact, scanner};
+    use crate::extract::{redact, scanner, Finding};
 
-    #[test]
-    fn known_secrets_are_found_in_another_text_beside_its_own_findings() {
+    /// The findings of `text`, read with `body`: its own, and the places it holds a
+    /// secret of either.
+    fn found_beside(body: &str, text: &str) -> Vec<Finding> {
         let s = scanner();
-        let body = "DB_PASSWORD=Zq8vLm2Rt5Kp\napi_key = b64encode";
-        let text = "token: Wq7n2Zr9LmKx4Tb8Vc1Y, then Zq8vLm2Rt5Kp and b64encode, Zq8vLm2Rt5Kp";
         let texts = [s.candidates(body), s.candidates(text)];
         let known = Known::new(&texts);
         let [_, text_cands] = texts;
-        let found = text_cands.resolve(&[&known]);
+        text_cands.resolve(&[&known])
+    }
+
+    #[test]
+    fn known_secrets_are_found_in_another_text_beside_its_own_findings() {
+        let body = "DB_PASSWORD=Zq8vLm2Rt5Kp\napi_key = b64encode";
+        let text = "token: Wq7n2Zr9LmKx4Tb8Vc1Y, then Zq8vLm2Rt5Kp and b64encode, Zq8vLm2Rt5Kp";
+        let found = found_beside(body, text);
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(
             found.windows(2).all(|w| w[0].end <= w[1].start),
@@ -175,7 +181,6 @@ mod tests {
 
     #[test]
     fn many_known_secrets_are_found_at_once() {
-        let s = scanner();
         let pws: Vec<String> = (0..3 * super::FEW)
             .map(|i| format!("Zq{i}vLm2Rt5Kp"))
             .collect();
@@ -185,10 +190,7 @@ mod tests {
             .map(|(i, p)| format!("DB{i}_PASSWORD={p}\n"))
             .collect();
         let text = format!("failed: {}", pws.join(" and "));
-        let texts = [s.candidates(&body), s.candidates(&text)];
-        let known = Known::new(&texts);
-        let [_, text_cands] = texts;
-        let found = text_cands.resolve(&[&known]);
+        let found = found_beside(&body, &text);
         assert_eq!(found.len(), pws.len(), "{found:?}");
         let red = redact(&text, &found);
         assert!(pws.iter().all(|p| !red.contains(p.as_str())), "{red}");
@@ -196,13 +198,9 @@ mod tests {
 
     #[test]
     fn a_known_secret_in_a_link_cuts_the_link_short() {
-        let s = scanner();
         let body = "DB_PASSWORD=Zq8vLm2Rt5Kp";
         let text = "see https://ci.example.org/login?u=bot&p=Zq8vLm2Rt5Kp now";
-        let texts = [s.candidates(body), s.candidates(text)];
-        let known = Known::new(&texts);
-        let [_, text_cands] = texts;
-        let found = text_cands.resolve(&[&known]);
+        let found = found_beside(body, text);
         let red = redact(text, &found);
         assert!(!red.contains("Zq8vLm2Rt5Kp"), "{red}");
         // the link is kept, cut before the secret
