@@ -540,6 +540,8 @@ pub(super) fn negatives() -> Vec<Neg> {
         neg("generic-secret", "nmcli dev wifi connect \"$SSID\" password \"$PSK\""),
         neg("generic-secret", "wpa_passphrase myssid < passphrase.txt"),
         neg("generic-secret", "openssl passwd -stdin"),
+        neg("generic-secret", "rar a -p -m5 backup.rar /srv/data"),
+        neg("generic-secret", "rar a -p- backup.rar files; the library is rarely used"),
         neg("generic-secret", "openssl passwd -1 -salt xyz $PASSWORD"),
         neg("generic-secret", "rclone config update myremote pass $RCLONE_PASS"),
         // the words for a password in other languages, with no password after them

@@ -1625,6 +1625,8 @@ pub(super) fn positives() -> Vec<Pos> {
         "useradd -m -p \"$(openssl passwd -6 {})\" svc",
         "openssl passwd -1 -salt ab12 {}",
         "rclone config create backup ftp host ftp.example.org user bob pass {}",
+        "rar a -hp{} backup.rar /srv/data",
+        "UnRAR.exe x -p{} dump.rar",
         // A password in another language's words, as a label or in a sentence.
         "Passwort: {}",
         "Das neue Kennwort für svc-backup ist {}",
