@@ -1089,14 +1089,23 @@ pub(super) fn defs() -> Vec<Def> {
         ),
         password(
             // A password given to an archiver or a key tool: `zip -P PASSWORD`, `unzip -P
-            // PASSWORD`, `7z a -pPASSWORD` (`-p` alone asks), `rar a -hpPASSWORD` (`-p-`:
-            // none), `openssl enc -k PASSWORD`, `ssh-keygen -N NEWPASSPHRASE -P
-            // OLDPASSPHRASE` (`-N ""`: none).
+            // PASSWORD`, `7z a -pPASSWORD` (`-p` alone asks), `openssl enc -k PASSWORD`,
+            // `ssh-keygen -N NEWPASSPHRASE -P OLDPASSPHRASE` (`-N ""`: none).
             concat!(
-                r#"(?:(?-u:\b)(?:zip|unzip|zipcloak)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P[ \t]+|(?-u:\b)7z[ar]?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p|(?-u:\b)(?:rar|unrar|Rar|UnRAR|WinRAR|winrar)(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-h?p|openssl[ \t]+(?:enc|aes|des|bf|camellia)[^ \t\r\n]*(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-k[ \t]+|ssh-keygen(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-[NP][ \t]*)"#,
+                r#"(?:(?-u:\b)(?:zip|unzip|zipcloak)(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-P[ \t]+|(?-u:\b)7z[ar]?(?:\.exe)?(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-p|openssl[ \t]+(?:enc|aes|des|bf|camellia)[^ \t\r\n]*(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-k[ \t]+|ssh-keygen(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-[NP][ \t]*)"#,
                 quoted_or!()
             ),
-            &["zip", "7z", "rar", "openssl", "ssh-keygen"],
+            &["zip", "7z", "openssl", "ssh-keygen"],
+        ),
+        password(
+            // … and to RAR's tools, after their command: `rar a -hpPASSWORD`, `unrar x
+            // -pPASSWORD` (`-p-`: none; its keywords are the command's, as `rar` is in
+            // every "library").
+            concat!(
+                r#"(?-u:\b)(?:rar|unrar|Rar|UnRAR|WinRAR|winrar)(?:\.exe)?[ \t]+[a-z]{1,2}(?:[ \t]+[^ \t\r\n]+)*?[ \t]+-h?p"#,
+                quoted_or!()
+            ),
+            &["rar a ", "rar x ", "rar e ", "rar t ", "rar u ", "rar.exe "],
         ),
         password(
             // A package registry's or a CI server's login: `twine upload -u __token__ -p
