@@ -213,8 +213,7 @@ impl Rules {
                     e = trim_span(text, s, e, |c| matches!(c, '.' | ':')).1;
                 }
                 let value = &text[s..e];
-                if generic_name_ok(name.as_str()) && generic_value_ok(value) && (rule.check)(value)
-                {
+                if generic_name_ok(name.as_str()) && generic_value_ok(value) {
                     out.push(cand(s, e, value.to_string()));
                 }
             }
@@ -226,7 +225,6 @@ impl Rules {
                 let value = v.as_str();
                 if capitals_name_before(text, m.start())
                     .is_some_and(|n| generic_name_ok(&text[n..m.start() + "_KEY".len()]))
-                    && generic_value_ok(value)
                     && (rule.check)(value)
                 {
                     out.push(cand(v.start(), v.end(), value.to_string()));

@@ -33,8 +33,8 @@ pub(super) enum Post {
     Generic,
     /// The value (groups 1 to 3, the first that took part) of a match that starts at
     /// `_KEY`: the name before it, in capitals (`STRIPE_KEY`), is read back from the text
-    /// and checked by `generic_name_ok`, the value by `generic_value_ok` and the rule's
-    /// check. (A pattern that starts at a capital letter runs through every byte of a
+    /// and checked by `generic_name_ok`, the value by the rule's check (which holds
+    /// `generic_value_ok`). (A pattern that starts at a capital letter runs through every byte of a
     /// text; one that starts at `_KEY` is searched for that literal.)
     NamedKey,
 }
