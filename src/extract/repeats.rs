@@ -5,7 +5,7 @@
 //!
 //! Pure and linear: one search of each text for all the values at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use memchr::memmem;
@@ -74,7 +74,7 @@ impl Known {
     /// written escaped).
     pub fn new<'a, 't: 'a>(texts: impl IntoIterator<Item = &'a Candidates<'t>>) -> Known {
         let mut found: Vec<(String, Candidate)> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
         'texts: for t in texts {
             for c in &t.cands {
                 if c.class != ArtifactClass::Secret {
@@ -83,13 +83,21 @@ impl Known {
                 let written = t.text.get(c.start..c.end).unwrap_or_default();
                 let read = Some(c.value.as_str()).filter(|v| *v != written);
                 for v in std::iter::once(written).chain(read) {
-                    if v.len() < MIN_BYTES || seen.contains(v) || !random_looking(v) {
+                    if let Some(&i) = seen.get(v) {
+                        // the strongest rule's candidate stands for the value (a key's
+                        // own kind, not a password's its name was given as)
+                        if found[i].1.prio < c.prio {
+                            found[i].1 = c.clone();
+                        }
+                        continue;
+                    }
+                    if v.len() < MIN_BYTES || !random_looking(v) {
                         continue;
                     }
                     if found.len() == MAX_VALUES {
                         break 'texts;
                     }
-                    seen.insert(v);
+                    seen.insert(v, found.len());
                     found.push((v.to_string(), c.clone()));
                 }
             }
@@ -151,7 +159,7 @@ impl Known {
 #[cfg(test)]
 mod tests {
     use super::{random_looking, Known};
-    use crate::extract::{redact, scanner, Finding};
+    use crate::extract::{redact, scanner, ArtifactClass, Candidate, Candidates, Finding};
 
     /// The findings of `text`, read with `body`: its own, and the places it holds a
     /// secret of either.
@@ -194,6 +202,29 @@ mod tests {
         assert_eq!(found.len(), pws.len(), "{found:?}");
         let red = redact(&text, &found);
         assert!(pws.iter().all(|p| !red.contains(p.as_str())), "{red}");
+    }
+
+    #[test]
+    fn the_strongest_rule_s_kind_stands_for_a_secret_written_again() {
+        let text = "see Zq8vLm2Rt5Kp";
+        let cand = |kind, prio| Candidate {
+            kind,
+            class: ArtifactClass::Secret,
+            prio,
+            start: 4,
+            end: text.len(),
+            value: "Zq8vLm2Rt5Kp".into(),
+            masked: None,
+        };
+        let (weak, strong) = (cand("generic-secret", 55), cand("url-password", 90));
+        for cands in [vec![weak.clone(), strong.clone()], vec![strong, weak]] {
+            let known = Known::new(&[Candidates { text, cands }]);
+            let found = scanner()
+                .candidates("login failed for Zq8vLm2Rt5Kp")
+                .resolve(&[&known]);
+            let kinds: Vec<_> = found.iter().map(|f| f.kind).collect();
+            assert_eq!(kinds, ["url-password"], "{found:?}");
+        }
     }
 
     #[test]
