@@ -32,7 +32,11 @@ impl Rule {
         self.group != 0
             || matches!(
                 self.post,
-                Post::Generic | Post::NamedKey | Post::PrivateKey | Post::UrlPassword
+                Post::Generic
+                    | Post::NamedKey
+                    | Post::ImapLogin
+                    | Post::PrivateKey
+                    | Post::UrlPassword
             )
     }
 
@@ -230,6 +234,18 @@ impl Rules {
                     out.push(cand(v.start(), v.end(), value.to_string()));
                 }
             }
+            Post::ImapLogin => {
+                let (Some(m), Some(v)) = (caps.get(0), caps.get(1).or(caps.get(2)).or(caps.get(3)))
+                else {
+                    return;
+                };
+                let command = &text[m.start() + 1..m.start() + " login".len()];
+                if (command == "LOGIN" || imap_tag_before(text, m.start()))
+                    && (rule.check)(v.as_str())
+                {
+                    out.push(cand(v.start(), v.end(), v.as_str().to_string()));
+                }
+            }
             Post::PrivateKey => {
                 if let (Some(m), Some(label)) = (caps.get(0), caps.get(1)) {
                     if let Some(c) = private_key(text, m.start(), m.end(), label.as_str(), rule) {
@@ -317,7 +333,11 @@ impl Rules {
                 };
                 out.push(rule.candidate(s, e, value));
             }
-            Post::Generic | Post::NamedKey | Post::PrivateKey | Post::UrlPassword => {
+            Post::Generic
+            | Post::NamedKey
+            | Post::ImapLogin
+            | Post::PrivateKey
+            | Post::UrlPassword => {
                 unreachable!("rule {} needs its groups", rule.kind)
             }
         }
@@ -555,6 +575,24 @@ fn capitals_name_before(text: &str, end: usize) -> Option<usize> {
         && text.as_bytes()[start].is_ascii_uppercase()
         && !before.is_some_and(word))
     .then_some(start)
+}
+
+/// Whether the line before `end` is an IMAP command's tag (`a1`, `A0001`, `.`), after a
+/// transcript's mark (`C:`, `>`, `~>`) or none: a word that holds a digit, or one
+/// character other than `I` (prose's "I login …").
+fn imap_tag_before(text: &str, end: usize) -> bool {
+    let line = &text[text[..end].rfind('\n').map_or(0, |i| i + 1)..end];
+    let line = line.trim_start();
+    let tag = ["C:", "~>", ">>", ">"]
+        .iter()
+        .find_map(|mark| line.strip_prefix(mark))
+        .unwrap_or(line)
+        .trim_start();
+    let b = tag.as_bytes();
+    (1..=20).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+        && (b.iter().any(u8::is_ascii_digit) || (b.len() == 1 && !b"Ii".contains(&b[0])))
 }
 
 /// Length of `v` up to the first `&name=` (a following query parameter).

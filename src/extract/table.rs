@@ -37,6 +37,12 @@ pub(super) enum Post {
     /// `generic_value_ok`). (A pattern that starts at a capital letter runs through every byte of a
     /// text; one that starts at `_KEY` is searched for that literal.)
     NamedKey,
+    /// The value (groups 1 to 3, the first that took part) of IMAP's `LOGIN`, matched
+    /// from the space before the command: in capitals as clients send it; in lower case
+    /// only after a tag that the line starts with (`a1 login …`, `C: 2 login …`), read
+    /// back from the text, since prose and code hold the word (`you can login as
+    /// svc_deploy2 …`, `login = os.getlogin()`).
+    ImapLogin,
 }
 
 pub(super) struct Def {
@@ -1322,25 +1328,39 @@ pub(super) fn defs() -> Vec<Def> {
             generic_value_ok,
             &["--from-literal"],
         ),
-        checked(
-            // A mail session's transcript, as a client's debug output or a pasted telnet
-            // session shows it: IMAP's `tag LOGIN user password`, as clients send it, in
-            // capitals, when the password looks like one. The pattern starts at the
-            // command, a literal the regex searches for, not at the tag (a pattern starting
-            // with a class of characters is read byte by byte through the whole text); in
-            // lower case, prose and code hold it (`login = os.getlogin()`)…
+        // A mail session's transcript, as a client's debug output or a pasted telnet
+        // session shows it: IMAP's `tag LOGIN user password`, when the password looks
+        // like one (`Post::ImapLogin`). The pattern starts at the command, a literal
+        // the regex searches for, not at the tag (a pattern starting with a class of
+        // characters is read byte by byte through the whole text)…
+        d(
+            "generic-secret",
+            Secret,
+            55,
             concat!(
-                r#"(?m) LOGIN (?:"[^"\r\n]*"|[^\s"]+) "#,
+                r#"(?m) (?i:login) (?:"[^"\r\n]*"|[^\s"]+) "#,
                 quoted_or!(r#"[^ \t\r\n"']+"#),
                 r"[ \t]*\r?$"
             ),
+            1,
+            Edge::Any,
             generic_value_ok,
             &[" login "],
+            Post::ImapLogin,
         ),
         password(
             // … POP3's and FTP's `USER` then `PASS`, a server's reply between them…
             r"(?m)^USER [^\s]+\r?\n(?:[0-9+][^\r\n]*\r?\n)?PASS ([^\s]+)[ \t]*\r?$",
             &["user "],
+        ),
+        password(
+            // … the ftp client's own commands at its prompt: `ftp> user NAME PASSWORD`,
+            // `ftp> quote PASS PASSWORD` (and `literal`)…
+            concat!(
+                r#"(?m)ftp>[ \t]*(?:(?i:user)[ \t]+[^\s]+[ \t]+|(?i:quote|literal)[ \t]+(?i:pass)[ \t]+)"#,
+                r#"([^\s]+)[ \t]*\r?$"#
+            ),
+            &["ftp>"],
         ),
         checked(
             // … SMTP's `AUTH LOGIN`: the line answering the server's `334 UGFzc3dvcmQ6`
