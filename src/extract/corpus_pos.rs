@@ -1655,5 +1655,38 @@ pub(super) fn positives() -> Vec<Pos> {
         v.push(pos("generic-secret", line.replace("{}", &t), &t));
     }
 
+    // Microsoft's identifiable keys, each with its service's signature, bare in a log
+    // line, in code and in prose
+    const B64S: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let keys = [
+        // Azure OpenAI / AI services (ACOG), Azure DevOps (AZDO)
+        format!(
+            "{}JQQJ99BLAC{}XJ3w3AAABACOG{}",
+            r.s(52, ALNUM),
+            r.s(5, ALNUM),
+            r.s(4, ALNUM)
+        ),
+        format!(
+            "{}JQQJ99BKACAAAAAAAAAAAAASAZDO{}",
+            r.s(52, ALNUM),
+            r.s(4, ALNUM)
+        ),
+        format!("{}+ASt{}A==", r.s(76, B64S), r.s(5, B64S)),
+        format!("{}ACDb{}g==", r.s(76, B64S), r.s(5, B64S)),
+        format!("{}+ASbB{}=", r.s(33, B64S), r.s(5, B64S)),
+        format!("{}AzCaK{}=", r.s(33, B64S), r.s(5, B64S)),
+        format!("{}+ACRC{}", r.s(42, B64S), r.s(5, B64S)),
+        format!("{}AzFu{}Q==", r.s(44, B64URL), r.s(5, B64URL)),
+        format!("{}AzSeA{}", r.s(42, ALNUM), r.s(5, ALNUM)),
+    ];
+    for (i, t) in keys.iter().enumerate() {
+        let text = match i % 3 {
+            0 => format!("2026-12-01T09:14:02Z WARN retrying with key {t} (attempt 2)"),
+            1 => format!("client = Client(endpoint, AzureKeyCredential(\"{t}\"))"),
+            _ => format!("Found this in the wiki, still live?\n\n{t}\n"),
+        };
+        v.push(pos("azure-api-key", text, t));
+    }
+
     v
 }

@@ -82,6 +82,7 @@ pub const KINDS: &[(&str, ArtifactClass)] = &[
     ("databricks-token", ArtifactClass::Secret),
     ("mailgun-api-key", ArtifactClass::Secret),
     ("azure-client-secret", ArtifactClass::Secret),
+    ("azure-api-key", ArtifactClass::Secret),
     ("atlassian-api-token", ArtifactClass::Secret),
     ("discord-bot-token", ArtifactClass::Secret),
     ("gitlab-token", ArtifactClass::Secret),
