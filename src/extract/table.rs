@@ -100,6 +100,15 @@ macro_rules! quoted_or {
     };
 }
 
+/// A password told in prose, `"…"`, `'…'` or bare (`quoted_or!`): bare, it ends before a
+/// sentence's punctuation and holds no brackets (and not a type's `Optional[str]`), nor a
+/// backslash (prose in a string of code: `… password to mariadb:\n\n…`).
+macro_rules! prose_value {
+    () => {
+        quoted_or!(r#"[^-\s"'`,;<>(){}\[\]\\][^\s"'`,;<>(){}\[\]\\]*[^\s"'`,;<>(){}\[\].:!?\\]"#)
+    };
+}
+
 /// A command line of `$tool` up to its first `-$flag` switch (the words between are
 /// its other switches and arguments).
 macro_rules! switch {
@@ -1622,9 +1631,7 @@ pub(super) fn defs() -> Vec<Def> {
             // "the password is expired" is none; `password=…` is the generic rule's).
             concat!(
                 r#"(?i)(?-u:\b)(?:(?:password|passwd|passphrase|pwd|pw) (?:for(?:[ \t]+[^ \t\r\n]+){1,3}?(?:[ \t]+(?:is|was)(?:[ \t]+now)?[ \t]*:?|[ \t]*:)|(?:is|was)(?:[ \t]+now)?[ \t]*:?)|(?:pw|passcode):)[ \t]*"#,
-                // bare, it ends before a sentence's punctuation and holds no brackets
-                // (and not a type's `Optional[str]`)
-                quoted_or!(r#"[^-\s"'`,;<>(){}\[\]][^\s"'`,;<>(){}\[\]]*[^\s"'`,;<>(){}\[\].:!?]"#)
+                prose_value!()
             ),
             1,
             Edge::Any,
@@ -1647,6 +1654,57 @@ pub(super) fn defs() -> Vec<Def> {
                 "pw for",
                 "pw:",
                 "passcode:",
+            ],
+            Post::Plain,
+        ),
+        d(
+            "generic-secret",
+            Secret,
+            50,
+            // … `the password to the vault is …`, `password of svc-backup was …`, and a
+            // password set: `I reset the svc-backup password to …`, `its password has been
+            // changed to …` (a name's value in the generic rule).
+            concat!(
+                r#"(?i)(?-u:\b)(?:password|passwd|passphrase)[ \t]+(?:(?:to|of|on)(?:[ \t]+[^ \t\r\n]+){1,3}?[ \t]+(?:is|was)(?:[ \t]+now)?[ \t]*:?|(?:(?:has[ \t]+been|was|is)[ \t]+)?(?:(?:re)?set|changed|updated|rotated)[ \t]+to|to)[ \t]*"#,
+                prose_value!()
+            ),
+            1,
+            Edge::Any,
+            generic_value_ok,
+            &[
+                "password to",
+                "password of",
+                "password on",
+                "password has",
+                "password was",
+                "password is",
+                "password set",
+                "password reset",
+                "password changed",
+                "password updated",
+                "password rotated",
+                "passwd to",
+                "passwd of",
+                "passwd on",
+                "passwd has",
+                "passwd was",
+                "passwd is",
+                "passwd set",
+                "passwd reset",
+                "passwd changed",
+                "passwd updated",
+                "passwd rotated",
+                "passphrase to",
+                "passphrase of",
+                "passphrase on",
+                "passphrase has",
+                "passphrase was",
+                "passphrase is",
+                "passphrase set",
+                "passphrase reset",
+                "passphrase changed",
+                "passphrase updated",
+                "passphrase rotated",
             ],
             Post::Plain,
         ),
