@@ -1657,7 +1657,6 @@ pub(super) fn positives() -> Vec<Pos> {
 
     // Microsoft's identifiable keys, each with its service's signature, bare in a log
     // line, in code and in prose
-    const B64S: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let keys = [
         // Azure OpenAI / AI services (ACOG), Azure DevOps (AZDO)
         format!(
@@ -1671,11 +1670,11 @@ pub(super) fn positives() -> Vec<Pos> {
             r.s(52, ALNUM),
             r.s(4, ALNUM)
         ),
-        format!("{}+ASt{}A==", r.s(76, B64S), r.s(5, B64S)),
-        format!("{}ACDb{}g==", r.s(76, B64S), r.s(5, B64S)),
-        format!("{}+ASbB{}=", r.s(33, B64S), r.s(5, B64S)),
-        format!("{}AzCaK{}=", r.s(33, B64S), r.s(5, B64S)),
-        format!("{}+ACRC{}", r.s(42, B64S), r.s(5, B64S)),
+        format!("{}+ASt{}A==", r.s(76, B64), r.s(5, B64)),
+        format!("{}ACDb{}g==", r.s(76, B64), r.s(5, B64)),
+        format!("{}+ASbB{}=", r.s(33, B64), r.s(5, B64)),
+        format!("{}AzCaK{}=", r.s(33, B64), r.s(5, B64)),
+        format!("{}+ACRC{}", r.s(42, B64), r.s(5, B64)),
         format!("{}AzFu{}Q==", r.s(44, B64URL), r.s(5, B64URL)),
         format!("{}AzSeA{}", r.s(42, ALNUM), r.s(5, ALNUM)),
     ];

@@ -198,6 +198,20 @@ pub(super) fn defs() -> Vec<Def> {
             Post::Plain,
         )
     };
+    // One of Microsoft's identifiable keys, whose match is the key.
+    let azure = |pattern, edge, check: fn(&str) -> bool, triggers| {
+        d(
+            "azure-api-key",
+            Secret,
+            100,
+            pattern,
+            0,
+            edge,
+            check,
+            triggers,
+            Post::Plain,
+        )
+    };
     // A secret's name and its value (`Post::Generic`: groups 1 and 2 to 4), each checked.
     let generic = |pattern, triggers| {
         d(
@@ -375,76 +389,46 @@ pub(super) fn defs() -> Vec<Def> {
         // Microsoft's identifiable keys carry their service's signature at a fixed place
         // (Microsoft's security-utilities): Azure AI services' and Azure DevOps' 84
         // characters with `JQQJ9` after the 52nd…
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?",
-            0,
             Edge::Word,
             token_ok,
             &["jqqj9"],
-            Post::Plain,
         ),
         // … Storage's, Cosmos DB's, API Management's, Batch's and ML's 88 characters of
         // base64…
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9+/]{76}(?:\+ASt|ACDb|APIM|\+ABa|\+AMC)[A-Za-z0-9+/]{5}[AQgw]==",
-            0,
             Edge::B64,
             entropic_ok,
             &["+ast", "acdb", "apim", "+aba", "+amc"],
-            Post::Plain,
         ),
         // … Service Bus', Event Hubs', Relay's, Event Grid's, IoT Hub's and Cache for
         // Redis' 44…
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9+/]{33}(?:\+ASb|\+AEh|\+ARm|AZEG|AIoT|AzCa)[A-P][A-Za-z0-9+/]{5}=",
-            0,
             Edge::B64,
             entropic_ok,
             &["+asb", "+aeh", "+arm", "azeg", "aiot", "azca"],
-            Post::Plain,
         ),
         // … Container Registry's, Functions' and AI Search's.
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9+/]{42}\+ACR[A-D][A-Za-z0-9+/]{5}",
-            0,
             Edge::B64,
             entropic_ok,
             &["+acr"],
-            Post::Plain,
         ),
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9_\-]{44}AzFu[A-Za-z0-9_\-]{5}[AQgw]==",
-            0,
             Edge::B64,
             entropic_ok,
             &["azfu"],
-            Post::Plain,
         ),
-        d(
-            "azure-api-key",
-            Secret,
-            100,
+        azure(
             r"[A-Za-z0-9]{42}AzSe[A-D][A-Za-z0-9]{5}",
-            0,
             Edge::Word,
             token_ok,
             &["azse"],
-            Post::Plain,
         ),
         d(
             "atlassian-api-token",

@@ -515,6 +515,19 @@ pub fn planted(seed: u64) -> Vec<Planted> {
         "the export link https://acme-exports.s3.amazonaws.com/q3.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Signature={sig} still works"
     );
     add("signed-url-signature", sig, line);
+    // A key known by its service's signature alone (Azure AI services'), bare.
+    let azure = format!(
+        "{}JQQJ99BLAC{}XJ3w3AAABACOG{}",
+        r.s(52, ALNUM),
+        r.s(5, ALNUM),
+        r.s(4, ALNUM)
+    );
+    let line = format!("the speech client still uses {azure} in prod");
+    add("azure-api-key", azure, line);
+    // A password told as set, in prose.
+    let reset_pw = format!("{}4{}", r.s(8, ALNUM), r.s(5, ALNUM));
+    let line = format!("I reset the svc-backup password to {reset_pw} this morning");
+    add("generic-secret", reset_pw, line);
     v
 }
 
