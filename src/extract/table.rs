@@ -32,7 +32,7 @@ pub(super) enum Post {
     Url,
     Generic,
     /// The value (groups 1 to 3, the first that took part) of a match that starts at
-    /// `_KEY`: the name before it, in capitals (`STRIPE_KEY`), is read back from the text
+    /// `_KEY` or `_PAT`: the name before it, in capitals (`STRIPE_KEY`), is read back from the text
     /// and checked by `generic_name_ok`, the value by the rule's check (which holds
     /// `generic_value_ok`). (A pattern that starts at a capital letter runs through every byte of a
     /// text; one that starts at `_KEY` is searched for that literal.)
@@ -1554,18 +1554,20 @@ pub(super) fn defs() -> Vec<Def> {
             Secret,
             50,
             // A variable named only `…_KEY` in capitals, as environments name a vendor's key
-            // (`STRIPE_KEY=…`, `DATADOG_KEY: …`, `SIGNING_KEY=…`): many such names hold no
-            // secret (`GPG_KEY`, `CACHE_KEY`: `generic_name_ok`), so the value must look like
-            // a key (`named_key_value_ok`). Bare, it is made of a key's characters only, up
-            // to a character no key holds (`.`, `:` …: a name, a path, an ARN).
+            // (`STRIPE_KEY=…`, `DATADOG_KEY: …`, `SIGNING_KEY=…`), or `…_PAT`, a personal
+            // access token (`AZURE_DEVOPS_EXT_PAT=…`, whose classic tokens have no prefix):
+            // many such names hold no secret (`GPG_KEY`, `CACHE_KEY`: `generic_name_ok`), so
+            // the value must look like a key (`named_key_value_ok`). Bare, it is made of a
+            // key's characters only, up to a character no key holds (`.`, `:` …: a name, a
+            // path, an ARN).
             concat!(
-                r#"_KEY["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
+                r#"_(?:KEY|PAT)["']?[ \t]*(?::=|=>|=|:)[ \t]*"#,
                 r#"(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([A-Za-z0-9+/=_\-]{16,500})(?:[^A-Za-z0-9+/=_\-.:\\@%]|$))"#
             ),
             0,
             Edge::Any,
             named_key_value_ok,
-            &["_key"],
+            &["_key", "_pat"],
             Post::NamedKey,
         ),
         generic(

@@ -1196,6 +1196,10 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
             "heroku config:set SIGNING_KEY=Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf -a shop",
             "Wq7n2Zr9LmKx4Tb8Vc1Yd5Hf",
         ),
+        (
+            "export AZURE_DEVOPS_EXT_PAT=k3q7zmx2vw5rtyp4hn6bjd2cfe7gsa5lu3oiwq6xzr4tny7mkp2e",
+            "k3q7zmx2vw5rtyp4hn6bjd2cfe7gsa5lu3oiwq6xzr4tny7mkp2e",
+        ),
         ("rootpw --plaintext Zq8vLm2Rt5Kp", "Zq8vLm2Rt5Kp"),
         ("rootpw Zq8vLm2Rt5Kp\n", "Zq8vLm2Rt5Kp"),
         (
@@ -1344,6 +1348,8 @@ fn passwords_written_in_configs_code_sql_and_prose_are_found() {
         "UPLOAD_KEY=uploads/2026/Q4/report-final.pdf",
         "IDEMPOTENCY_KEY=5f2b8c1a9d3e4f60a7b8",
         "SORT_KEY: created_at",
+        "ADO_PAT: ${{ secrets.ADO_PAT }}",
+        "LOG_FILE_PAT=*.log",
         "TRANSLATION_KEY=checkout.payment.card_declined",
         "a1 AUTHENTICATE PLAIN\r\n+ \r\na1 NO [AUTHENTICATIONFAILED] Authentication failed.",
     ] {
